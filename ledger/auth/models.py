@@ -1,0 +1,42 @@
+"""Users (roles ``admin``, ``treasurer``, ``partner``) and their API tokens, stored hashed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import Base
+from ..practices.models import Partner
+
+ROLES = ("admin", "treasurer", "partner")
+
+
+class User(Base):
+    __tablename__ = "app_user"
+    __table_args__ = (sa.CheckConstraint("role IN ('admin', 'treasurer', 'partner')", name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    role: Mapped[str] = mapped_column(sa.String(10))
+    partner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("partner.id"))
+    password_hash: Mapped[str | None] = mapped_column(sa.String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+
+    partner: Mapped[Partner | None] = relationship(lazy="joined")
+
+
+class ApiToken(Base):
+    """A bearer token: only its SHA-256 is stored; ``revoked_at`` ends it."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("app_user.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    user: Mapped[User] = relationship(lazy="joined")

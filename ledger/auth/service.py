@@ -1,0 +1,100 @@
+"""Users, passwords (argon2id via argon2-cffi) and API tokens (random, stored as SHA-256)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..errors import Conflict, NotFound, ValidationError
+from ..practices.service import get_partner
+from .models import ROLES, ApiToken, User
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_hasher = PasswordHasher()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def get_user(session: Session, email: str) -> User:
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise NotFound(f"no user {email!r}", {"email": ["unknown user"]})
+    return user
+
+
+def add_user(session: Session, email: str, role: str, partner_code: str | None = None,
+             password: str | None = None) -> User:
+    email = email.strip().lower()
+    errors: dict[str, list[str]] = {}
+    if not EMAIL_RE.match(email):
+        errors["email"] = ["not an email address"]
+    if role not in ROLES:
+        errors["role"] = [f"one of {', '.join(ROLES)}"]
+    if role == "partner" and not partner_code:
+        errors["partner"] = ["a partner user needs --partner CODE"]
+    if password is not None and len(password) < 8:
+        errors["password"] = ["at least 8 characters"]
+    if errors:
+        raise ValidationError("; ".join(f"{k}: {v[0]}" for k, v in errors.items()), errors)
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict(f"user {email} already exists", {"email": ["already exists"]})
+    partner_id = get_partner(session, partner_code).id if partner_code else None
+    user = User(email=email, role=role, partner_id=partner_id, active=True, created_at=_now(),
+                password_hash=_hasher.hash(password) if password else None)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    if len(password) < 8:
+        raise ValidationError("a password needs at least 8 characters", {"password": ["at least 8 characters"]})
+    user.password_hash = _hasher.hash(password)
+    session.flush()
+
+
+def check_password(user: User, password: str) -> bool:
+    if not user.password_hash or not user.active:
+        return False
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(session: Session, user: User) -> str:
+    """A new bearer token for ``user``; only its hash is stored, so this is the one time it is seen."""
+    token = "pl_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), created_at=_now()))
+    session.flush()
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is None or row.revoked_at is not None or not row.user.active:
+        return None
+    return row.user
+
+
+def revoke_tokens(session: Session, user: User) -> int:
+    rows = session.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)))
+    n = 0
+    for row in rows:
+        row.revoked_at = _now()
+        n += 1
+    session.flush()
+    return n

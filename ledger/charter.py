@@ -1,0 +1,270 @@
+"""The charter: a TOML file that founds the partnership (CONTRACT §2).
+
+``load_charter(text)`` parses and validates it whole — marshmallow for the shape of each table,
+then the rules across tables (ownership sums to 100%, owners are partners, codes unique) — and
+raises one ``ValidationError`` whose ``errors`` name every problem by its TOML path
+(``practices[1].owners``). Nothing is written until the whole charter is known good.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from decimal import Decimal
+
+from marshmallow import RAISE, Schema, fields, validate, validates_schema
+from marshmallow import ValidationError as MmError
+
+from .errors import ValidationError
+from .money import MoneyError, parse_percent
+
+CODE_RE = r"^[a-z0-9-]{2,32}$"
+VETTING_CRITERIA = ("quality", "customer_commitment", "track_record", "reputation", "credit", "rapport")
+PROPOSAL_KINDS = ("add_practice", "admit_partner", "change_policy", "retire_partner", "resolution",
+                  "change_governance")
+DEFAULT_RULE = {"weighting": "member", "quorum": Decimal("0.5"), "threshold": "majority", "of": "cast"}
+
+
+class TomlDate(fields.Field):
+    """A TOML date (``2026-01-01`` unquoted) or an ISO date string."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, dt.datetime):
+            raise self.make_error("invalid")
+        if isinstance(value, dt.date):
+            return value
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise self.make_error("invalid")
+
+    default_error_messages = {"invalid": "not a date like 2026-01-01"}
+
+
+class Percent(fields.Field):
+    """A percentage string such as ``"70%"``, loaded as the fraction ``Decimal("0.7")``."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return parse_percent(value)
+        except MoneyError as exc:
+            raise MmError(str(exc)) from exc
+
+
+class Threshold(fields.Field):
+    """``"majority"`` or a fraction ``"n/d"`` with 0 < n/d ≤ 1."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        from .governance.tally import parse_threshold
+
+        try:
+            parse_threshold(value)
+        except ValueError as exc:
+            raise MmError(str(exc)) from exc
+        return value
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class GrantSchema(Strict):
+    units = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    start = TomlDate(required=True)
+    cliff_months = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    months = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    every = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1))
+
+    @validates_schema
+    def _cliff(self, data, **kwargs):
+        if "cliff_months" in data and "months" in data and data["cliff_months"] > data["months"]:
+            raise MmError("the cliff is longer than the grant", "cliff_months")
+        if "every" in data and "months" in data and data["every"] > data["months"]:
+            raise MmError("vesting cadence is longer than the grant", "every")
+
+
+class PartnershipSchema(Strict):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$", error="a 3-letter ISO code like USD"))
+    period = fields.String(required=True, validate=validate.OneOf(["month", "quarter"]))
+    starts_on = TomlDate(required=True)
+    open_books = fields.Boolean(load_default=False, truthy={True}, falsy={False})
+
+
+class PartnerSchema(Strict):
+    code = fields.String(required=True, validate=validate.Regexp(CODE_RE, error="2 to 32 of a-z, 0-9 and -"))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    email = fields.Email(required=True)
+    units = fields.Integer(strict=True, validate=validate.Range(min=1))
+    grant = fields.Nested(GrantSchema)
+
+    @validates_schema
+    def _units_or_grant(self, data, **kwargs):
+        if ("units" in data) == ("grant" in data):
+            raise MmError("give either units (founder) or a grant, not both or neither", "units")
+
+
+class PracticeSchema(Strict):
+    code = fields.String(required=True, validate=validate.Regexp(CODE_RE, error="2 to 32 of a-z, 0-9 and -"))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    owners = fields.Dict(keys=fields.String(), values=Percent(), required=True)
+
+
+class PolicySchema(Strict):
+    origination = Percent(required=True)
+    practice = Percent(required=True)
+    pool_basis = fields.String(required=True, validate=validate.OneOf(["vested_units", "equal"]))
+
+    @validates_schema
+    def _sum(self, data, **kwargs):
+        if "origination" in data and "practice" in data and data["origination"] + data["practice"] > 1:
+            raise MmError("origination and practice together exceed 100%", "practice")
+
+
+class RuleSchema(Strict):
+    weighting = fields.String(required=True, validate=validate.OneOf(["member", "units"]))
+    quorum = Percent(required=True)
+    threshold = Threshold(required=True)
+    of = fields.String(required=True, validate=validate.OneOf(["cast", "eligible"]))
+
+
+class SuccessionSchema(Strict):
+    goodwill_multiple = fields.Decimal(required=True, as_string=False, validate=validate.Range(min=0))
+    lookback_periods = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    installments = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+class FirmSchema(Strict):
+    code = fields.String(required=True, validate=validate.Regexp(CODE_RE, error="2 to 32 of a-z, 0-9 and -"))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    vetted = fields.List(fields.String(validate=validate.OneOf(VETTING_CRITERIA)), load_default=list)
+    nsa_signed_on = TomlDate(load_default=None)
+    nsa_expires_on = TomlDate(load_default=None)
+
+    @validates_schema
+    def _nsa(self, data, **kwargs):
+        s, e = data.get("nsa_signed_on"), data.get("nsa_expires_on")
+        if (s is None) != (e is None):
+            raise MmError("give both nsa_signed_on and nsa_expires_on, or neither", "nsa_expires_on")
+        if s and e and e <= s:
+            raise MmError("the agreement expires before it is signed", "nsa_expires_on")
+
+
+class CharterSchema(Strict):
+    partnership = fields.Nested(PartnershipSchema, required=True)
+    partners = fields.List(fields.Nested(PartnerSchema), required=True, validate=validate.Length(min=1))
+    practices = fields.List(fields.Nested(PracticeSchema), load_default=list)
+    policy = fields.Nested(PolicySchema, required=True)
+    governance = fields.Dict(keys=fields.String(validate=validate.OneOf(PROPOSAL_KINDS)),
+                             values=fields.Nested(RuleSchema), load_default=dict)
+    succession = fields.Nested(SuccessionSchema, load_default=lambda: {
+        "goodwill_multiple": Decimal("1.0"), "lookback_periods": 4, "installments": 4})
+    firms = fields.List(fields.Nested(FirmSchema), load_default=list)
+
+    class Meta:
+        unknown = RAISE
+
+
+def _flatten(errors, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested error dict → ``{"practices[1].owners": [...]}``."""
+    out: dict[str, list[str]] = {}
+    if isinstance(errors, list):
+        out[prefix or "charter"] = [str(e) for e in errors]
+        return out
+    for key, value in errors.items():
+        if key == "_schema":
+            path = prefix or "charter"
+        elif isinstance(key, int):
+            path = f"{prefix}[{key}]"
+        elif prefix:
+            path = f"{prefix}.{key}"
+        else:
+            path = str(key)
+        if key in ("key", "value") and prefix:
+            # A dict field's key/value error belongs to the entry itself: owners.ana, not owners.ana.value
+            path = prefix
+        if isinstance(value, dict):
+            for k, v in _flatten(value, path).items():
+                out.setdefault(k, []).extend(v)
+        else:
+            out.setdefault(path, []).extend(str(v) for v in value)
+    return out
+
+
+def _cross_checks(raw: dict) -> dict[str, list[str]]:
+    """Rules across tables, run on the raw TOML so they are reported together with the shape
+    errors; values that failed their own field are skipped here (already reported)."""
+    errors: dict[str, list[str]] = {}
+
+    def add(path, msg):
+        errors.setdefault(path, []).append(msg)
+
+    def items(table):
+        value = raw.get(table, [])
+        return [x if isinstance(x, dict) else {} for x in value] if isinstance(value, list) else []
+
+    def dupes(table, key, norm=lambda v: v):
+        seen: dict = {}
+        for i, item in enumerate(items(table)):
+            value = item.get(key)
+            if not isinstance(value, str):
+                continue
+            if norm(value) in seen:
+                add(f"{table}[{i}].{key}", f"duplicate {key} {value!r} (also {table}[{seen[norm(value)]}])")
+            else:
+                seen[norm(value)] = i
+
+    dupes("partners", "code")
+    dupes("partners", "email", str.lower)
+    dupes("practices", "code")
+    dupes("firms", "code")
+    codes = {p.get("code") for p in items("partners")}
+    for i, practice in enumerate(items("practices")):
+        owners = practice.get("owners")
+        if not isinstance(owners, dict):
+            continue
+        if not owners:
+            add(f"practices[{i}].owners", "a practice needs at least one owner")
+            continue
+        total, exact = Decimal(0), True
+        for code, share in owners.items():
+            if code not in codes:
+                add(f"practices[{i}].owners.{code}", f"unknown partner {code!r}")
+            try:
+                value = parse_percent(share)
+            except MoneyError:
+                exact = False
+                continue
+            if value <= 0:
+                add(f"practices[{i}].owners.{code}", "an owner's share must be more than 0%")
+            total += value
+        if exact and total != 1:
+            add(f"practices[{i}].owners", f"ownership must sum to exactly 100% (it sums to {total * 100:f}%)")
+    return errors
+
+
+def load_charter(text: str) -> dict:
+    """Parse and validate a charter; return plain values or raise with every problem listed."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValidationError(f"the charter is not valid TOML: {exc}", {"charter": [str(exc)]}) from exc
+    errors = _cross_checks(raw)
+    try:
+        charter = CharterSchema().load(raw)
+    except MmError as exc:
+        for path, msgs in _flatten(exc.messages).items():
+            errors.setdefault(path, []).extend(msgs)
+    if errors:
+        raise ValidationError(_summary(errors), errors)
+    charter["governance"] = {kind: charter["governance"].get(kind, DEFAULT_RULE) for kind in PROPOSAL_KINDS}
+    return charter
+
+
+def _summary(errors: dict[str, list[str]]) -> str:
+    lines = [f"{path}: {msg}" for path, msgs in sorted(errors.items()) for msg in msgs]
+    return "the charter is refused:\n  " + "\n  ".join(lines)
+

@@ -1,0 +1,116 @@
+"""Database plumbing: the declarative base, exact column types, engines and sessions.
+
+- Every constraint gets a name from ``NAMING`` so migrations can refer to it on both engines.
+- ``Cents`` stores an amount as a BIGINT count of hundredths. SQLite has no exact decimal type
+  (its NUMERIC affinity keeps 0.1 as a binary float), so exact integers are the only column that
+  sums to the cent on both engines; the Python side only ever sees ``Decimal``.
+- ``DecimalText`` stores a rate (``0.7`` for 70%) as its exact decimal text; rates are never summed
+  in SQL.
+- SQLite connections turn foreign keys on, use WAL, and begin every transaction with
+  ``BEGIN IMMEDIATE`` so two writers queue instead of failing half-way on a lock upgrade.
+- Sessions: one per request or CLI command (``get_session``), removed at teardown. Services receive
+  the session and never commit; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from .money import MoneyError
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING)
+
+
+class Cents(TypeDecorator):
+    """A Decimal with at most two places, stored as an exact BIGINT of hundredths."""
+
+    impl = sa.BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise MoneyError("a float reached an amount column; use Decimal")
+        value = Decimal(value)
+        scaled = value * 100
+        if scaled != scaled.to_integral_value():
+            raise MoneyError(f"{value} has more than two decimal places")
+        return int(scaled)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return (Decimal(int(value)) / 100).quantize(Decimal("0.01"))
+
+
+class DecimalText(TypeDecorator):
+    """An exact Decimal kept as its text (rates, multiples). Never summed by the database."""
+
+    impl = sa.String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise MoneyError("a float reached a rate column; use Decimal")
+        return format(Decimal(value).normalize(), "f")
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else Decimal(value)
+
+
+#: A 64-bit primary key that is still SQLite's auto-incrementing rowid.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+Amount = Annotated[Decimal, mapped_column(Cents, nullable=False)]
+Code = Annotated[str, mapped_column(sa.String(32), nullable=False, unique=True)]
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine for ``url`` with the per-engine settings the ledger relies on."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn, _record):
+            # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own is too lazy).
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def make_sessionmaker(engine: sa.Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+
+def is_postgres(session_or_conn) -> bool:
+    return session_or_conn.get_bind().dialect.name == "postgresql"

@@ -1,0 +1,1 @@
+"""Equity: grants, vesting (pure rules), units in the ledger."""

@@ -1,0 +1,1 @@
+"""Governance: proposals, votes, tallies (pure), effects."""

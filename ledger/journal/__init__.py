@@ -1,0 +1,1 @@
+"""The double-entry core: rules (pure), models, the posting service, verify, exports, import."""

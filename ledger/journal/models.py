@@ -1,0 +1,119 @@
+"""The double-entry journal: accounts, entries, postings, the hash chain head, idempotency.
+
+Invariants (each enforced by the database itself, see the first migration, and re-checked by
+``ledger verify``):
+- ``Entry``: immutable once written; balanced per commodity (its postings sum to zero for each
+  commodity); carries ``hash = sha256(prev_hash ‖ canonical entry)``; ``id`` is its position in the
+  chain. ``reverses_id`` is unique, so an entry is reversed at most once.
+- ``Posting``: immutable; a signed amount (debit positive, credit negative) of one commodity on one
+  account. Postings are written before their entry ("sealed" by it): the entry's insert checks the
+  balance, and no posting may join an entry that already exists.
+- ``ChainHead``: one row, the last ``(seq, hash)``; writers lock it (``FOR UPDATE`` on PostgreSQL, the
+  database write lock on SQLite), so the chain cannot fork.
+- ``IdempotencyRecord``: a request's key with the hash of its body and the response it got.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import Amount, Base, BigId
+
+
+class Account(Base):
+    """An account of the chart, by Beancount-style name, with the commodities it may hold."""
+
+    __tablename__ = "account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    #: Comma-separated commodity codes (``"USD"``, ``"UNITS"``, ``"USD,UNITS"``).
+    commodities: Mapped[str] = mapped_column(sa.String(100))
+    opened_on: Mapped[dt.date]
+
+    @property
+    def commodity_list(self) -> list[str]:
+        return [c for c in self.commodities.split(",") if c]
+
+
+class Entry(Base):
+    """A balanced journal entry. ``id`` is the chain position (1, 2, …), assigned under the lock."""
+
+    __tablename__ = "entry"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    date: Mapped[dt.date] = mapped_column(index=True)
+    memo: Mapped[str] = mapped_column(sa.String(500))
+    #: What caused it: ``manual``, ``invoice``, ``cost``, ``payment``, ``overhead``, ``draw``,
+    #: ``close``, ``vesting``, ``charter``, ``proposal``, ``import``, ``reversal``…
+    source_type: Mapped[str] = mapped_column(sa.String(32))
+    #: The cause's own id (an engagement ref, a period id, a proposal id), or empty.
+    source_ref: Mapped[str] = mapped_column(sa.String(200), default="")
+    #: The sharing policy version a close applied, when it is a close.
+    policy_version: Mapped[int | None]
+    reverses_id: Mapped[int | None] = mapped_column(sa.ForeignKey("entry.id"), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+
+    postings: Mapped[list[Posting]] = relationship(
+        back_populates="entry", order_by="Posting.id", lazy="selectin"
+    )
+
+
+class Posting(Base):
+    """One leg of an entry: a signed amount of one commodity on one account."""
+
+    __tablename__ = "posting"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(
+        sa.BigInteger,
+        sa.ForeignKey("entry.id", deferrable=True, initially="DEFERRED"),
+        index=True,
+    )
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    commodity: Mapped[str] = mapped_column(sa.String(16))
+    amount: Mapped[Amount]
+    #: A statement line kind when the posting is on a capital account (``origination``,
+    #: ``practice``, ``pool``, ``draw``, ``buyout``, ``goodwill``), else None.
+    kind: Mapped[str | None] = mapped_column(sa.String(16))
+    #: The engagement the amount belongs to, when it belongs to one.
+    engagement_id: Mapped[int | None] = mapped_column(sa.ForeignKey("engagement.id"), index=True)
+
+    entry: Mapped[Entry] = relationship(back_populates="postings")
+    account: Mapped[Account] = relationship(lazy="joined")
+
+
+class ChainHead(Base):
+    """The single row holding the last entry's sequence number and hash."""
+
+    __tablename__ = "chain_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(sa.BigInteger)
+    hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class IdempotencyRecord(Base):
+    """A POST's ``Idempotency-Key`` with the hash of its request and the response it got."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (sa.UniqueConstraint("user_id", "key", name="uq_idempotency_user_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("app_user.id"))
+    key: Mapped[str] = mapped_column(sa.String(200))
+    request_hash: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[int]
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+GENESIS_HASH = "0" * 64
+ZERO = Decimal(0)

@@ -1,0 +1,197 @@
+"""The posting service: the only code that writes entries and postings.
+
+Writing an entry:
+1. check the legs (pure rules: balance per commodity, places), the accounts (open, commodity
+   allowed) and the period (open), before anything is written;
+2. lock the chain head (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already
+   holds the database write lock), so entries are numbered and hashed one at a time;
+3. insert the postings, then the entry that seals them (the database refuses an unbalanced entry
+   and any posting added to an entry that exists), then move the chain head.
+
+Services receive the session and never commit: the request or command that called them does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from decimal import Decimal
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from ..errors import Conflict, NotFound, ValidationError
+from ..revenue.period_service import guard_open
+from .models import Account, ChainHead, Entry, Posting
+from .rules import Leg, canonical_entry, chain_hash, check_account_name, check_legs
+
+COMMODITY_UNITS = "UNITS"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def allowed_commodities(session: Session) -> set[str]:
+    from ..practices.service import get_partnership
+
+    return {get_partnership(session).currency, COMMODITY_UNITS}
+
+
+def open_account(
+    session: Session, name: str, commodities: Sequence[str], opened_on: dt.date | None = None
+) -> Account:
+    """Open an account; refuse a bad name, an unknown commodity or a name already open."""
+    check_account_name(name)
+    allowed = allowed_commodities(session)
+    if not commodities:
+        raise ValidationError("an account needs at least one commodity", {"commodities": ["required"]})
+    unknown = [c for c in commodities if c not in allowed]
+    if unknown:
+        raise ValidationError(
+            f"unknown commodity {', '.join(unknown)}; this ledger holds {', '.join(sorted(allowed))}",
+            {"commodities": [f"unknown commodity {c!r}" for c in unknown]},
+        )
+    if session.scalar(select(Account.id).where(Account.name == name)) is not None:
+        raise Conflict(f"account {name} is already open", {"name": ["already open"]})
+    if opened_on is None:
+        from ..practices.service import get_partnership
+
+        opened_on = get_partnership(session).starts_on
+    account = Account(name=name, commodities=",".join(dict.fromkeys(commodities)), opened_on=opened_on)
+    session.add(account)
+    session.flush()
+    return account
+
+
+def ensure_account(session: Session, name: str, commodities: Sequence[str], opened_on: dt.date) -> Account:
+    """The account ``name``, opened now if it is not yet (the service's own accounts)."""
+    account = session.scalar(select(Account).where(Account.name == name))
+    return account or open_account(session, name, commodities, opened_on)
+
+
+def _resolve_accounts(session: Session, legs: Sequence[Leg], field: str) -> dict[str, Account]:
+    names = {leg.account for leg in legs}
+    found = {a.name: a for a in session.scalars(select(Account).where(Account.name.in_(names)))}
+    errors: dict[str, list[str]] = {}
+    for i, leg in enumerate(legs):
+        account = found.get(leg.account)
+        if account is None:
+            errors.setdefault(f"{field}[{i}].account", []).append(f"account {leg.account!r} is not open")
+        elif leg.commodity not in account.commodity_list:
+            errors.setdefault(f"{field}[{i}].commodity", []).append(
+                f"{leg.account} does not hold {leg.commodity}"
+            )
+    if errors:
+        raise ValidationError("a posting names an account that cannot take it", errors)
+    return found
+
+
+def post_entry(
+    session: Session,
+    *,
+    date: dt.date,
+    memo: str,
+    legs: Sequence[Leg],
+    source_type: str,
+    source_ref: str = "",
+    policy_version: int | None = None,
+    reverses_id: int | None = None,
+    idempotency_key: str | None = None,
+    field: str = "postings",
+) -> Entry:
+    """Validate, then append one balanced entry to the chain. Returns the stored entry."""
+    legs = [leg for leg in legs]
+    check_legs(legs, field)
+    accounts = _resolve_accounts(session, legs, field)
+    head = session.execute(select(ChainHead).where(ChainHead.id == 1).with_for_update()).scalar_one()
+    # The period is read after the lock, so a close that commits first is always seen.
+    guard_open(session, date)
+    return _append(session, head, accounts, date, memo, legs, source_type, source_ref,
+                   policy_version, reverses_id, idempotency_key)
+
+
+def _append(session, head, accounts, date, memo, legs, source_type, source_ref, policy_version,
+            reverses_id, idempotency_key) -> Entry:
+    entry_id = head.seq + 1
+    canonical = canonical_entry(
+        id=entry_id, date=date, memo=memo, source_type=source_type, source_ref=source_ref,
+        policy_version=policy_version, reverses_id=reverses_id,
+        postings=[(leg.account, leg.commodity, leg.amount, leg.kind, leg.engagement_id) for leg in legs],
+    )
+    digest = chain_hash(head.hash, canonical)
+    session.execute(
+        insert(Posting),
+        [
+            {"entry_id": entry_id, "account_id": accounts[leg.account].id, "commodity": leg.commodity,
+             "amount": leg.amount, "kind": leg.kind, "engagement_id": leg.engagement_id}
+            for leg in legs
+        ],
+    )
+    session.execute(
+        insert(Entry).values(
+            id=entry_id, date=date, memo=memo, source_type=source_type, source_ref=source_ref,
+            policy_version=policy_version, reverses_id=reverses_id, idempotency_key=idempotency_key,
+            prev_hash=head.hash, hash=digest, created_at=_now(),
+        )
+    )
+    session.execute(update(ChainHead).where(ChainHead.id == 1).values(seq=entry_id, hash=digest))
+    session.expire(head)
+    return session.get(Entry, entry_id)
+
+
+def get_entry(session: Session, entry_id: int) -> Entry:
+    entry = session.get(Entry, entry_id)
+    if entry is None:
+        raise NotFound(f"no entry {entry_id}")
+    return entry
+
+
+def reverse_entry(session: Session, entry_id: int, date: dt.date | None = None, memo: str | None = None) -> Entry:
+    """Post the mirror image of an entry, linked to it. An entry is reversed at most once, and a
+    reversal is not itself reversed (post a new entry instead)."""
+    original = get_entry(session, entry_id)
+    if original.reverses_id is not None:
+        raise ValidationError(
+            f"entry {entry_id} is itself a reversal and cannot be reversed; post a new entry instead",
+            {"id": ["is a reversal"]},
+        )
+    if session.scalar(select(Entry.id).where(Entry.reverses_id == entry_id)) is not None:
+        raise Conflict(f"entry {entry_id} is already reversed", {"id": ["already reversed"]})
+    legs = [
+        Leg(p.account.name, -p.amount, p.commodity, p.kind, p.engagement_id) for p in original.postings
+    ]
+    return post_entry(
+        session, date=date or original.date, memo=memo or f"Reversal of entry {entry_id}: {original.memo}",
+        legs=legs, source_type="reversal", source_ref=str(entry_id), reverses_id=entry_id,
+    )
+
+
+def balances(
+    session: Session, as_of: dt.date | None = None, account_names: Sequence[str] | None = None
+) -> dict[tuple[str, str], Decimal]:
+    """``{(account, commodity): balance}`` over the entries dated on or before ``as_of``."""
+    q = (
+        select(Account.name, Posting.commodity, func.sum(Posting.amount))
+        .join(Account, Account.id == Posting.account_id)
+        .group_by(Account.name, Posting.commodity)
+    )
+    if as_of is not None:
+        q = q.join(Entry, Entry.id == Posting.entry_id).where(Entry.date <= as_of)
+    if account_names is not None:
+        q = q.where(Account.name.in_(account_names))
+    out: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for name, commodity, total in session.execute(q):
+        out[(name, commodity)] = total
+    return dict(out)
+
+
+def balance(session: Session, account: str, commodity: str = "USD", as_of: dt.date | None = None) -> Decimal:
+    return balances(session, as_of, [account]).get((account, commodity), Decimal("0.00")).quantize(Decimal("0.01"))
+
+
+def trial_balance(session: Session, as_of: dt.date | None = None) -> list[tuple[str, str, Decimal]]:
+    """Every account and commodity with its balance; the balances of a commodity sum to zero."""
+    rows = balances(session, as_of)
+    return [(a, c, rows[(a, c)]) for a, c in sorted(rows)]

@@ -1,0 +1,124 @@
+"""``verify``: recompute what the database claims and list every breach.
+
+Checks, each independent of the others so one report lists all problems:
+1. the hash chain: entry ids run 1..N, each ``prev_hash`` is the previous entry's hash, and each
+   hash equals ``sha256(prev ‖ canonical entry)`` recomputed from the stored postings — an amount,
+   account or memo altered behind the database's back breaks it;
+2. the chain head row names the last entry;
+3. every entry has two or more postings that balance per commodity;
+4. every posting's commodity is one its account may hold;
+5. the immutability and balance triggers are installed.
+Entries are streamed in id order, so memory stays flat however long the ledger is.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from .models import Account, ChainHead, Entry, Posting
+from .rules import GENESIS_HASH, canonical_entry, chain_hash
+
+SQLITE_TRIGGERS = {"entry_no_update", "entry_no_delete", "posting_no_update", "posting_no_delete",
+                   "posting_entry_open", "entry_balanced"}
+PG_TRIGGERS = {"entry_no_update_delete", "posting_no_update_delete", "posting_entry_open",
+               "entry_balanced", "entry_balanced_at_commit"}
+
+
+@dataclass
+class Report:
+    entries: int = 0
+    head: str = GENESIS_HASH
+    problems: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _installed_triggers(session: Session) -> set[str]:
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"))
+    else:
+        rows = session.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+    return {r[0] for r in rows}
+
+
+def verify(session: Session, extra_checks=()) -> Report:
+    report = Report()
+    accounts = {a.id: a for a in session.scalars(select(Account))}
+    postings_q = (
+        select(Posting.entry_id, Posting.account_id, Posting.commodity, Posting.amount, Posting.kind,
+               Posting.engagement_id)
+        .order_by(Posting.entry_id, Posting.id)
+    )
+    entries_q = select(Entry.id, Entry.date, Entry.memo, Entry.source_type, Entry.source_ref,
+                       Entry.policy_version, Entry.reverses_id, Entry.prev_hash, Entry.hash).order_by(Entry.id)
+    postings_iter = iter(session.execute(postings_q.execution_options(yield_per=5000)))
+    pending = next(postings_iter, None)
+    prev = GENESIS_HASH
+    expected_id = 1
+    for e in session.execute(entries_q.execution_options(yield_per=2000)):
+        report.entries += 1
+        legs = []
+        while pending is not None and pending.entry_id < e.id:
+            report.problems.append(f"posting on entry {pending.entry_id} has no entry")
+            pending = next(postings_iter, None)
+        while pending is not None and pending.entry_id == e.id:
+            legs.append(pending)
+            pending = next(postings_iter, None)
+        if e.id != expected_id:
+            report.problems.append(f"entry ids jump from {expected_id - 1} to {e.id}: an entry is missing")
+        expected_id = e.id + 1
+        if e.prev_hash != prev:
+            report.problems.append(f"entry {e.id}: prev_hash does not match entry {e.id - 1}'s hash")
+        totals: dict[str, Decimal] = defaultdict(Decimal)
+        for p in legs:
+            totals[p.commodity] += p.amount
+            acc = accounts.get(p.account_id)
+            if acc is None:
+                report.problems.append(f"entry {e.id}: a posting names account id {p.account_id}, which does not exist")
+            elif p.commodity not in acc.commodity_list:
+                report.problems.append(f"entry {e.id}: {acc.name} may not hold {p.commodity}")
+        if len(legs) < 2:
+            report.problems.append(f"entry {e.id}: has {len(legs)} posting(s); an entry needs two or more")
+        for commodity, total in sorted(totals.items()):
+            if total != 0:
+                report.problems.append(f"entry {e.id}: does not balance ({commodity} off by {total})")
+        canonical = canonical_entry(
+            id=e.id, date=e.date, memo=e.memo, source_type=e.source_type, source_ref=e.source_ref,
+            policy_version=e.policy_version, reverses_id=e.reverses_id,
+            postings=[(accounts[p.account_id].name if p.account_id in accounts else "?", p.commodity,
+                       p.amount, p.kind, p.engagement_id) for p in legs],
+        )
+        digest = chain_hash(e.prev_hash, canonical)
+        if digest != e.hash:
+            report.problems.append(
+                f"entry {e.id}: hash mismatch: its stored content was altered after it was written"
+            )
+        prev = e.hash
+    while pending is not None:
+        report.problems.append(f"posting on entry {pending.entry_id} has no entry")
+        pending = next(postings_iter, None)
+    report.head = prev
+    report.checks.append("hash chain")
+    head = session.get(ChainHead, 1)
+    if head is None:
+        report.problems.append("the chain head row is missing")
+    elif head.seq != report.entries or head.hash != prev:
+        report.problems.append(
+            f"the chain head says entry {head.seq} but the ledger ends at entry {report.entries}"
+        )
+    expected = PG_TRIGGERS if session.get_bind().dialect.name == "postgresql" else SQLITE_TRIGGERS
+    missing = expected - _installed_triggers(session)
+    for name in sorted(missing):
+        report.problems.append(f"the database guard trigger {name} is missing: rows could be altered")
+    report.checks.append("guards")
+    for check in extra_checks:
+        report.problems.extend(check(session))
+    return report

@@ -1,0 +1,140 @@
+"""Money and quantities: every Decimal in the product is made and divided here.
+
+Design
+- ``D()`` is the one way to make a Decimal from outside input. It refuses floats, because a float
+  has already lost the cents it claims to carry: pass a string (``D("12.50")``) instead.
+- ``CENT`` is the smallest unit the ledger stores for every commodity (USD has 2 minor units;
+  ``UNITS`` are whole). ``check_places`` refuses more decimals than a commodity allows rather
+  than rounding them away silently.
+- ``split()`` is the contract's splitting rule (CONTRACT §4), used everywhere money or units are
+  divided: floors in cents, leftover cents to the largest fractional remainders, ties to the earlier
+  weight, then the sign. Shares always sum to the amount exactly.
+- ``round_half_even`` is the only other rounding, used where the contract says "half-even".
+
+Nothing here imports Flask or SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation
+from fractions import Fraction
+
+ZERO = Decimal("0")
+CENT = Decimal("0.01")
+
+#: Minor units per commodity. Amounts in the ledger never carry more decimals than this.
+PLACES: dict[str, int] = {"USD": 2, "UNITS": 0}
+DEFAULT_PLACES = 2
+
+_MONEY_RE = re.compile(r"^-?\d+(\.\d+)?$")
+_PERCENT_RE = re.compile(r"^(\d{1,3})(\.\d{1,6})?%$")
+
+
+class MoneyError(ValueError):
+    """An amount that is not an exact decimal, or has more decimals than its commodity allows."""
+
+
+def D(value: str | int | Decimal) -> Decimal:
+    """Make a Decimal from a string, an int or a Decimal; refuse floats and non-numbers."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise MoneyError(f"{value!r} is a float; give money as a string such as \"12.50\"")
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise MoneyError(f"{value} is not a finite number")
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if not _MONEY_RE.match(text):
+            raise MoneyError(f"{value!r} is not a decimal number such as \"12.50\"")
+        try:
+            return Decimal(text)
+        except InvalidOperation as exc:  # pragma: no cover - the regex already guards this
+            raise MoneyError(f"{value!r} is not a number") from exc
+    raise MoneyError(f"{value!r} is not a number; give it as a string such as \"12.50\"")
+
+
+def places(commodity: str) -> int:
+    """Decimal places a commodity allows (2 for currencies, 0 for ``UNITS``)."""
+    return PLACES.get(commodity, DEFAULT_PLACES)
+
+
+def check_places(amount: Decimal, commodity: str) -> Decimal:
+    """Return ``amount`` if it has at most the commodity's decimals, else raise ``MoneyError``."""
+    allowed = places(commodity)
+    exponent = amount.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > allowed:
+        raise MoneyError(f"{amount} has more than {allowed} decimal places for {commodity}")
+    return amount
+
+
+def quantize(amount: Decimal, commodity: str = "USD") -> Decimal:
+    """Give ``amount`` exactly the commodity's places. Only for amounts already exact to them."""
+    check_places(amount, commodity)
+    return amount.quantize(Decimal(1).scaleb(-places(commodity)))
+
+
+def round_half_even(amount: Decimal | Fraction, commodity: str = "USD") -> Decimal:
+    """Round to the commodity's places, half to even (banker's rounding)."""
+    if isinstance(amount, Fraction):
+        amount = Decimal(amount.numerator) / Decimal(amount.denominator)
+    return amount.quantize(Decimal(1).scaleb(-places(commodity)), rounding=ROUND_HALF_EVEN)
+
+
+def fmt(amount: Decimal, commodity: str = "USD") -> str:
+    """Format with exactly the commodity's places: ``fmt(D("5"))`` is ``"5.00"``."""
+    return str(quantize(amount, commodity))
+
+
+def parse_percent(text: str) -> Decimal:
+    """``"70%"`` → ``Decimal("0.7")``. Refuses anything that is not a percentage in 0..100."""
+    if not isinstance(text, str):
+        raise MoneyError(f"{text!r} is not a percentage such as \"70%\"")
+    match = _PERCENT_RE.match(text.strip())
+    if not match:
+        raise MoneyError(f"{text!r} is not a percentage such as \"70%\"")
+    value = Decimal(text.strip()[:-1])
+    if value > 100:
+        raise MoneyError(f"{text!r} is more than 100%")
+    return value / 100
+
+
+def format_percent(fraction: Decimal) -> str:
+    """``Decimal("0.7")`` → ``"70%"``; keeps every significant digit, drops trailing zeros."""
+    value = (fraction * 100).normalize()
+    text = format(value, "f")
+    return f"{text}%"
+
+
+def split(amount: Decimal, weights: Sequence[Decimal | Fraction | int], commodity: str = "USD") -> list[Decimal]:
+    """Split ``amount`` by ``weights`` with the contract's largest-remainder rule.
+
+    Each share is ⌊|A|·wᵢ/Σw⌋ in minor units; the minor units left over go one each to the
+    largest fractional remainders, ties to the earlier weight; then the sign of A is applied.
+    Zero weights get zero (they may still receive nothing but leftovers never go to them unless
+    every weight is zero, which is refused). Exact: computed in ``Fraction``, never float.
+    """
+    if not weights:
+        raise MoneyError("cannot split among nobody")
+    fracs = [Fraction(w) if not isinstance(w, Decimal) else Fraction(w) for w in weights]
+    if any(w < 0 for w in fracs):
+        raise MoneyError("split weights must not be negative")
+    total = sum(fracs, Fraction(0))
+    if total == 0:
+        raise MoneyError("split weights must not all be zero")
+    check_places(amount, commodity)
+    scale = 10 ** places(commodity)
+    minor = int((abs(amount) * scale).to_integral_value())
+    exact = [Fraction(minor) * w / total for w in fracs]
+    floors = [int(x.__floor__()) for x in exact]
+    left = minor - sum(floors)
+    # Largest remainder first; Python's sort is stable, so ties keep the earlier weight first.
+    order = sorted(range(len(exact)), key=lambda i: exact[i] - floors[i], reverse=True)
+    for i in order[:left]:
+        floors[i] += 1
+    sign = -1 if amount < 0 else 1
+    unit = Decimal(1).scaleb(-places(commodity))
+    return [(Decimal(sign * f) * unit).quantize(unit, rounding=ROUND_FLOOR) for f in floors]

@@ -1,0 +1,1 @@
+"""Partners, practices and ownership, clients, outside firms, engagements."""

@@ -1,0 +1,1 @@
+"""Revenue and cost sharing: periods, policy versions, allocation, close, statements."""

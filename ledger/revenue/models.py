@@ -1,0 +1,42 @@
+"""Periods and sharing policy versions.
+
+- ``Period``: ids ``2026-01`` (month) or ``2026-Q1`` (quarter); they sort as strings in time order.
+  A period is ``open`` until closed, and periods close strictly in order.
+- ``PolicyVersion``: version 1 comes from the charter; a later version applies from its
+  ``effective_period`` on, and earlier periods keep theirs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import Base, DecimalText
+
+
+class Period(Base):
+    __tablename__ = "period"
+
+    id: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    starts_on: Mapped[dt.date]
+    ends_on: Mapped[dt.date]
+    #: ``open`` or ``closed``.
+    status: Mapped[str] = mapped_column(sa.String(8), default="open")
+    closed_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    policy_version: Mapped[int | None]
+
+
+class PolicyVersion(Base):
+    __tablename__ = "policy_version"
+
+    version: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    origination: Mapped[Decimal] = mapped_column(DecimalText)
+    practice: Mapped[Decimal] = mapped_column(DecimalText)
+    #: ``vested_units`` or ``equal``.
+    pool_basis: Mapped[str] = mapped_column(sa.String(16))
+    effective_period: Mapped[str] = mapped_column(sa.String(8), unique=True)
+    proposal_id: Mapped[int | None]
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))

@@ -1,0 +1,1 @@
+def init_app(app): pass

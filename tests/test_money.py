@@ -1,0 +1,112 @@
+"""The contract's splitting rule and the money helpers (pure; no fixtures)."""
+
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ledger.money import D, MoneyError, check_places, format_percent, parse_percent, round_half_even, split
+
+amounts = st.integers(min_value=-10**11, max_value=10**11).map(lambda c: Decimal(c) / 100)
+weights = st.lists(st.integers(min_value=0, max_value=10**6), min_size=1, max_size=12).filter(any)
+
+
+def test_worked_example_engagement_one():
+    # e1: net 6,666.66 by 10/60/30 → pool gets the first leftover cent, origination the second.
+    assert split(D("6666.66"), [10, 60, 30]) == [D("666.67"), D("3999.99"), D("2000.00")]
+
+
+def test_worked_example_engagement_two_and_practice():
+    assert split(D("1234.57"), [10, 60, 30]) == [D("123.46"), D("740.74"), D("370.37")]
+    assert split(D("740.74"), [D("0.7"), D("0.3")]) == [D("518.52"), D("222.22")]
+
+
+def test_worked_example_pool():
+    assert split(D("1870.37"), [500, 250, 250]) == [D("935.19"), D("467.59"), D("467.59")]
+
+
+def test_ties_go_to_the_earlier_weight():
+    assert split(D("0.01"), [1, 1, 1]) == [D("0.01"), D("0.00"), D("0.00")]
+    assert split(D("0.02"), [1, 1, 1]) == [D("0.01"), D("0.01"), D("0.00")]
+
+
+def test_negative_amounts_split_by_magnitude_then_take_the_sign():
+    assert split(D("-0.02"), [1, 1, 1]) == [D("-0.01"), D("-0.01"), D("0.00")]
+    assert split(D("-100.00"), [1, 2]) == [D("-33.33"), D("-66.67")]
+
+
+def test_units_split_in_whole_units():
+    assert split(D("10"), [1, 1, 1], "UNITS") == [D("4"), D("3"), D("3")]
+
+
+@pytest.mark.parametrize("bad", [[], [0, 0], [1, -1]])
+def test_split_refuses_no_weight_zero_total_or_negative(bad):
+    with pytest.raises(MoneyError):
+        split(D("1.00"), bad)
+
+
+@given(amounts, weights)
+def test_shares_sum_exactly_to_the_amount(amount, ws):
+    shares = split(amount, ws)
+    assert sum(shares) == amount
+    assert len(shares) == len(ws)
+
+
+@given(amounts, weights)
+def test_every_share_carries_the_sign_and_stays_within_a_cent_of_exact(amount, ws):
+    total = sum(ws)
+    for share, w in zip(split(amount, ws), ws, strict=True):
+        exact = Fraction(amount) * w / total
+        assert abs(Fraction(share) - exact) < Fraction(1, 100)
+        assert share == 0 or (share > 0) == (amount > 0)
+
+
+@given(amounts, weights)
+def test_zero_weights_get_nothing(amount, ws):
+    for share, w in zip(split(amount, ws), ws, strict=True):
+        if w == 0:
+            assert share == 0
+
+
+@given(amounts)
+def test_one_weight_takes_everything(amount):
+    assert split(amount, [7]) == [amount]
+
+
+@given(amounts, weights)
+def test_split_is_symmetric_in_sign(amount, ws):
+    assert split(-amount, ws) == [-s for s in split(amount, ws)]
+
+
+@pytest.mark.parametrize("bad", [1.5, "1.5.0", "abc", "", None, True, "1e5", "NaN"])
+def test_D_refuses_floats_and_non_numbers(bad):
+    with pytest.raises(MoneyError):
+        D(bad)
+
+
+def test_places_are_checked_not_rounded():
+    assert check_places(D("1.50"), "USD") == D("1.50")
+    with pytest.raises(MoneyError):
+        check_places(D("1.505"), "USD")
+    with pytest.raises(MoneyError):
+        check_places(D("1.5"), "UNITS")
+
+
+def test_round_half_even():
+    assert round_half_even(D("0.125")) == D("0.12")
+    assert round_half_even(D("0.135")) == D("0.14")
+    assert round_half_even(Fraction(1, 3)) == D("0.33")
+
+
+@pytest.mark.parametrize("text,value", [("70%", D("0.7")), ("33.5%", D("0.335")), ("0%", D("0")), ("100%", D("1"))])
+def test_percent_round_trip(text, value):
+    assert parse_percent(text) == value
+    assert format_percent(value) == text
+
+
+@pytest.mark.parametrize("bad", ["70", "101%", "-5%", "abc%", 70, "7 0%"])
+def test_bad_percent(bad):
+    with pytest.raises(MoneyError):
+        parse_percent(bad)

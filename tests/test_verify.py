@@ -1,0 +1,95 @@
+"""``ledger verify`` detects a ledger altered behind the database's back."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from ledger import chart
+from ledger.database import get_session
+from ledger.journal.rules import Leg
+from ledger.journal.service import post_entry
+
+
+def _found_and_post(make_app, url, charter_file):
+    app = make_app(url)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(args=["init", str(charter_file)]).exit_code == 0
+    with app.app_context():
+        s = get_session()
+        for cents in ("100.00", "250.50"):
+            post_entry(s, date=dt.date(2026, 1, 9), memo="seed", source_type="manual",
+                       legs=[Leg(chart.CASH, Decimal(cents)), Leg(chart.capital("ben"), -Decimal(cents))])
+        s.commit()
+    return app, runner
+
+
+def test_verify_passes_on_an_honest_ledger(founded, runner):
+    result = runner.invoke(args=["verify"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("ok: 1 entries, head ")
+
+
+def test_verify_finds_an_amount_altered_with_the_trigger_dropped(make_app, fresh_db_url, charter_file):
+    app, runner = _found_and_post(make_app, fresh_db_url, charter_file)
+    engine = app.extensions["ledger.engine"]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("DROP TRIGGER posting_no_update_delete ON posting")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER posting_no_update")
+        conn.exec_driver_sql("UPDATE posting SET amount = 10050 WHERE amount = 10000")
+    result = runner.invoke(args=["verify"])
+    assert result.exit_code == 1
+    assert "entry 2: hash mismatch" in result.output
+    assert "posting_no_update" in result.output  # the missing guard is reported too
+
+
+def test_verify_finds_a_broken_chain_link(make_app, fresh_db_url, charter_file):
+    app, runner = _found_and_post(make_app, fresh_db_url, charter_file)
+    engine = app.extensions["ledger.engine"]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("ALTER TABLE entry DISABLE TRIGGER entry_no_update_delete")
+            conn.exec_driver_sql("UPDATE entry SET memo = 'rewritten' WHERE id = 3")
+            conn.exec_driver_sql("ALTER TABLE entry ENABLE TRIGGER entry_no_update_delete")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER entry_no_update")
+            conn.exec_driver_sql("UPDATE entry SET memo = 'rewritten' WHERE id = 3")
+    result = runner.invoke(args=["verify"])
+    assert result.exit_code == 1
+    assert "entry 3: hash mismatch" in result.output
+
+
+def test_verify_finds_a_deleted_entry(make_app, fresh_db_url, charter_file):
+    app, runner = _found_and_post(make_app, fresh_db_url, charter_file)
+    engine = app.extensions["ledger.engine"]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET session_replication_role = replica")  # disables all triggers
+            conn.exec_driver_sql("DELETE FROM posting WHERE entry_id = 2")
+            conn.exec_driver_sql("DELETE FROM entry WHERE id = 2")
+            conn.exec_driver_sql("SET session_replication_role = DEFAULT")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER posting_no_delete")
+            conn.exec_driver_sql("DROP TRIGGER entry_no_delete")
+            conn.exec_driver_sql("DELETE FROM posting WHERE entry_id = 2")
+            conn.exec_driver_sql("DELETE FROM entry WHERE id = 2")
+    result = runner.invoke(args=["verify"])
+    assert result.exit_code == 1
+    assert "entry ids jump from 1 to 3" in result.output
+    assert "entry 3: prev_hash does not match" in result.output
+
+
+def test_triggers_survive_the_test_truncation(founded):
+    # Sanity for the fixtures: the shared template still has its guards.
+    with founded.app_context():
+        s = get_session()
+        if s.get_bind().dialect.name == "postgresql":
+            n = s.scalar(sa.text("SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal"))
+        else:
+            n = s.scalar(sa.text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"))
+        assert n >= 5
