@@ -26,6 +26,13 @@ def fail(message: str, code: int = 1):
     sys.exit(code)
 
 
+def describe(exc: LedgerError) -> str:
+    """The error's detail, then each field at fault that the detail does not already name."""
+    extra = [f"  {field}: {msg}" for field, msgs in exc.errors.items() for msg in msgs
+             if f"{field}:" not in exc.detail]
+    return "\n".join([exc.detail, *extra])
+
+
 def transactional(fn: Callable) -> Callable:
     """Run a command in one transaction: commit on success, roll back and exit 1 on a domain error."""
 
@@ -39,7 +46,7 @@ def transactional(fn: Callable) -> Callable:
             return result
         except LedgerError as exc:
             session.rollback()
-            fail(exc.detail)
+            fail(describe(exc))
         except (OperationalError, ProgrammingError) as exc:
             session.rollback()
             reason = str(exc.orig).splitlines()[0]
@@ -168,8 +175,12 @@ def register(app) -> None:
     for cmd in (db_group, init_command, user_group, token_group):
         app.cli.add_command(cmd)
     from .cli_ledger import register_ledger_commands
+    from .revenue.cli import close_command, import_command, statement_command
 
     register_ledger_commands(app)
+    app.cli.add_command(close_command)
+    app.cli.add_command(statement_command)
+    app.cli.add_command(import_command)
 
 
 def main() -> None:

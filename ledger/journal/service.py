@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import func, insert, select, update
@@ -71,9 +72,12 @@ def ensure_account(session: Session, name: str, commodities: Sequence[str], open
     return account or open_account(session, name, commodities, opened_on)
 
 
-def _resolve_accounts(session: Session, legs: Sequence[Leg], field: str) -> dict[str, Account]:
-    names = {leg.account for leg in legs}
-    found = {a.name: a for a in session.scalars(select(Account).where(Account.name.in_(names)))}
+def _resolve_accounts(session: Session, legs: Sequence[Leg], field: str,
+                      cache: dict[str, Account] | None = None) -> dict[str, Account]:
+    found = cache if cache is not None else {}
+    missing = {leg.account for leg in legs} - found.keys()
+    if missing:
+        found.update({a.name: a for a in session.scalars(select(Account).where(Account.name.in_(missing)))})
     errors: dict[str, list[str]] = {}
     for i, leg in enumerate(legs):
         account = found.get(leg.account)
@@ -86,6 +90,20 @@ def _resolve_accounts(session: Session, legs: Sequence[Leg], field: str) -> dict
     if errors:
         raise ValidationError("a posting names an account that cannot take it", errors)
     return found
+
+
+@dataclass(frozen=True)
+class EntrySpec:
+    """An entry to be written by ``post_entries``."""
+
+    date: dt.date
+    memo: str
+    legs: Sequence[Leg]
+    source_type: str
+    source_ref: str = ""
+    policy_version: int | None = None
+    reverses_id: int | None = None
+    idempotency_key: str | None = None
 
 
 def post_entry(
@@ -102,43 +120,62 @@ def post_entry(
     field: str = "postings",
 ) -> Entry:
     """Validate, then append one balanced entry to the chain. Returns the stored entry."""
-    legs = [leg for leg in legs]
-    check_legs(legs, field)
-    accounts = _resolve_accounts(session, legs, field)
-    head = session.execute(select(ChainHead).where(ChainHead.id == 1).with_for_update()).scalar_one()
-    # The period is read after the lock, so a close that commits first is always seen.
-    guard_open(session, date)
-    return _append(session, head, accounts, date, memo, legs, source_type, source_ref,
-                   policy_version, reverses_id, idempotency_key)
-
-
-def _append(session, head, accounts, date, memo, legs, source_type, source_ref, policy_version,
-            reverses_id, idempotency_key) -> Entry:
-    entry_id = head.seq + 1
-    canonical = canonical_entry(
-        id=entry_id, date=date, memo=memo, source_type=source_type, source_ref=source_ref,
-        policy_version=policy_version, reverses_id=reverses_id,
-        postings=[(leg.account, leg.commodity, leg.amount, leg.kind, leg.engagement_id) for leg in legs],
-    )
-    digest = chain_hash(head.hash, canonical)
-    session.execute(
-        insert(Posting),
-        [
-            {"entry_id": entry_id, "account_id": accounts[leg.account].id, "commodity": leg.commodity,
-             "amount": leg.amount, "kind": leg.kind, "engagement_id": leg.engagement_id}
-            for leg in legs
-        ],
-    )
-    session.execute(
-        insert(Entry).values(
-            id=entry_id, date=date, memo=memo, source_type=source_type, source_ref=source_ref,
-            policy_version=policy_version, reverses_id=reverses_id, idempotency_key=idempotency_key,
-            prev_hash=head.hash, hash=digest, created_at=_now(),
-        )
-    )
-    session.execute(update(ChainHead).where(ChainHead.id == 1).values(seq=entry_id, hash=digest))
-    session.expire(head)
+    spec = EntrySpec(date, memo, list(legs), source_type, source_ref, policy_version, reverses_id,
+                     idempotency_key)
+    entry_id = post_entries(session, [spec], field=field)[0]
     return session.get(Entry, entry_id)
+
+
+def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "postings") -> list[int]:
+    """Validate every entry, then append them all to the chain in order, in bulk: one lock, one
+    account lookup, one period check per period, two multi-row inserts. Returns the new ids.
+
+    Nothing is written unless every entry is good; errors name the entry when there are several
+    (``entries[3].postings[0].account``).
+    """
+    if not specs:
+        return []
+    accounts: dict[str, Account] = {}
+    for n, spec in enumerate(specs):
+        where = field if len(specs) == 1 else f"entries[{n}].{field}"
+        check_legs(spec.legs, where)
+        _resolve_accounts(session, spec.legs, where, accounts)
+    head = session.execute(select(ChainHead).where(ChainHead.id == 1).with_for_update()).scalar_one()
+    # Periods are read after the lock, so a close that commits first is always seen.
+    seen_periods: set[dt.date] = set()
+    for spec in specs:
+        if spec.date not in seen_periods:
+            guard_open(session, spec.date)
+            seen_periods.add(spec.date)
+    seq, prev = head.seq, head.hash
+    posting_rows: list[dict] = []
+    entry_rows: list[dict] = []
+    now = _now()
+    for spec in specs:
+        seq += 1
+        canonical = canonical_entry(
+            id=seq, date=spec.date, memo=spec.memo, source_type=spec.source_type,
+            source_ref=spec.source_ref, policy_version=spec.policy_version, reverses_id=spec.reverses_id,
+            postings=[(leg.account, leg.commodity, leg.amount, leg.kind, leg.engagement_id) for leg in spec.legs],
+        )
+        digest = chain_hash(prev, canonical)
+        posting_rows.extend(
+            {"entry_id": seq, "account_id": accounts[leg.account].id, "commodity": leg.commodity,
+             "amount": leg.amount, "kind": leg.kind, "engagement_id": leg.engagement_id}
+            for leg in spec.legs
+        )
+        entry_rows.append(
+            {"id": seq, "date": spec.date, "memo": spec.memo, "source_type": spec.source_type,
+             "source_ref": spec.source_ref, "policy_version": spec.policy_version,
+             "reverses_id": spec.reverses_id, "idempotency_key": spec.idempotency_key,
+             "prev_hash": prev, "hash": digest, "created_at": now}
+        )
+        prev = digest
+    session.execute(insert(Posting), posting_rows)
+    session.execute(insert(Entry), entry_rows)
+    session.execute(update(ChainHead).where(ChainHead.id == 1).values(seq=seq, hash=prev))
+    session.expire(head)
+    return [row["id"] for row in entry_rows]
 
 
 def get_entry(session: Session, entry_id: int) -> Entry:

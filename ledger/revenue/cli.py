@@ -1,0 +1,54 @@
+"""``ledger close PERIOD``, ``ledger statement PARTNER PERIOD`` and ``ledger import FILE.jsonl``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..cli import transactional
+
+
+@click.command("close", help="Close PERIOD (the oldest open one): allocate, post, lock.")
+@click.argument("period")
+@transactional
+def close_command(session, period):
+    from .close import close_period
+
+    with click.progressbar(length=1, label=f"closing {period}", show_pos=True) as bar:
+        def progress(done, total):
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        closed = close_period(session, period, progress)
+    click.echo(f"closed {closed.id} under policy v{closed.policy_version}")
+
+
+@click.command("statement", help="Print PARTNER's share statement for PERIOD as JSON.")
+@click.argument("partner")
+@click.argument("period")
+@transactional
+def statement_command(session, partner, period):
+    from .statements import resolve_range, statement
+
+    first, last = resolve_range(session, period)
+    click.echo(json.dumps(statement(session, partner, first, last), indent=2))
+
+
+@click.command("import", help="Bulk-import journal entries from FILE (JSON lines); re-runs skip known keys.")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@transactional
+def import_command(session, path):
+    import os
+    import sys
+
+    from ..journal.importer import import_lines
+    from ..practices.service import get_partnership
+
+    currency = get_partnership(session).currency
+    with open(path, encoding="utf-8") as fh, click.progressbar(
+        length=os.path.getsize(path), label="importing", file=sys.stderr
+    ) as bar:
+        result = import_lines(session, fh, currency, progress=bar.update)
+    click.echo(f"imported {result.imported} entries ({result.postings} postings), "
+               f"skipped {result.skipped} already in the ledger")

@@ -1,0 +1,201 @@
+"""Closing a period: gather its facts, allocate (pure), post the allocation, lock the period.
+
+One transaction: the chain head is locked first, so no posting can slip into the period while it is
+being closed, and every entry of the close, the vesting events and the period's status commit
+together or not at all — a close that fails half-way leaves nothing and can simply be retried.
+
+Entries written, all dated the period's last day, ``source_type = "close"``, ``source_ref`` the
+period id, ``policy_version`` the version applied:
+- one per engagement with margin: Dr its practice's revenue, Cr its direct costs (both emptied for
+  the period), Cr the originator's and owners' capital (kinds ``origination``/``practice``), Cr
+  ``Equity:Pool`` for the pool part;
+- one for the pool: Dr ``Equity:Pool``, Cr each overhead account, Cr each member's capital (``pool``);
+- the vesting events dated in the period (``UNITS``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable
+from decimal import Decimal
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from .. import chart
+from ..errors import Conflict, NotFound
+from ..journal.models import Account, ChainHead, Entry, Posting
+from ..journal.rules import Leg
+from ..journal.service import EntrySpec, post_entries
+from ..money import ZERO, fmt
+from ..practices.models import Engagement, Ownership, Partner, Practice
+from ..practices.service import get_partnership
+from . import periods as P
+from .allocation import Allocation, EngagementFacts, PeriodFacts, Policy, allocate
+from .models import Period, PolicyVersion
+from .period_service import ensure_periods, last_closed_id
+
+#: Hooks run inside the close's transaction after the allocation is posted (succession uses one).
+AFTER_ALLOCATION: list[Callable[[Session, Period, Allocation], None]] = []
+
+
+def parse_period(session: Session, pid: str) -> tuple[str, dt.date, dt.date]:
+    """``(id, first day, last day)``; ``NotFound`` for a malformed id or one before the start."""
+    ps = get_partnership(session)
+    if not P.is_period_id(pid, ps.period_kind):
+        raise NotFound(f"{pid!r} is not a period id ({'2026-Q1' if ps.period_kind == 'quarter' else '2026-01'})",
+                       {"period": ["malformed period id"]})
+    start, end = P.bounds(pid, ps.period_kind)
+    if end < ps.starts_on:
+        raise NotFound(f"period {pid} is before the partnership starts", {"period": ["before the start"]})
+    return pid, start, end
+
+
+def oldest_open(session: Session) -> str:
+    ps = get_partnership(session)
+    closed = last_closed_id(session)
+    return P.next_period(closed, ps.period_kind) if closed else P.period_id(ps.starts_on, ps.period_kind)
+
+
+def policy_for(session: Session, pid: str) -> Policy:
+    row = session.scalar(
+        select(PolicyVersion).where(PolicyVersion.effective_period <= pid)
+        .order_by(PolicyVersion.effective_period.desc()).limit(1)
+    )
+    return Policy(row.version, row.origination, row.practice, row.pool_basis)
+
+
+def owners_in_force(session: Session, pid: str) -> dict[str, list[tuple[str, Decimal]]]:
+    rows = session.execute(
+        select(Practice.code, Partner.code, Ownership.share)
+        .join(Ownership, Ownership.practice_id == Practice.id)
+        .join(Partner, Partner.id == Ownership.partner_id)
+        .where(Ownership.from_period <= pid, or_(Ownership.to_period.is_(None), Ownership.to_period > pid))
+    )
+    out: dict[str, list[tuple[str, Decimal]]] = defaultdict(list)
+    for practice, partner, share in rows:
+        out[practice].append((partner, share))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def pool_members(session: Session, pool_basis: str, last_day: dt.date) -> list[tuple[str, Decimal]]:
+    """Active partners with their pool weight: vested units on ``last_day``, or 1 each."""
+    from ..equity.service import vested_units
+
+    partners = session.scalars(select(Partner).where(Partner.status == "active").order_by(Partner.code))
+    if pool_basis == "equal":
+        return [(p.code, Decimal(1)) for p in partners]
+    return [(p.code, Decimal(vested_units(session, p, last_day))) for p in partners]
+
+
+def gather(session: Session, pid: str) -> PeriodFacts:
+    """The period's facts from the ledger: engagement revenue and direct costs, overhead, owners,
+    policy and pool weights. Close entries are excluded (they empty these same accounts)."""
+    pid, start, end = parse_period(session, pid)
+    in_period = and_(Entry.date >= start, Entry.date <= end, Entry.source_type != "close")
+    revenue = func.sum(Posting.amount)
+    eng_rows = session.execute(
+        select(Posting.engagement_id, Account.name, revenue)
+        .join(Entry, Entry.id == Posting.entry_id)
+        .join(Account, Account.id == Posting.account_id)
+        .where(in_period, Posting.engagement_id.is_not(None),
+               or_(Account.name.like("Income:Practice:%"), Account.name.like("Expenses:Direct:%")))
+        .group_by(Posting.engagement_id, Account.name)
+    )
+    money: dict[int, dict[str, Decimal]] = defaultdict(lambda: {"invoiced": ZERO, "costs": ZERO})
+    for eng_id, account, total in eng_rows:
+        if account.startswith("Income:"):
+            money[eng_id]["invoiced"] += -total
+        else:
+            money[eng_id]["costs"] += total
+    engagements = []
+    if money:
+        rows = session.execute(
+            select(Engagement.id, Engagement.ref, Practice.code, Partner.code)
+            .join(Practice, Practice.id == Engagement.practice_id)
+            .join(Partner, Partner.id == Engagement.originator_id)
+            .where(Engagement.id.in_(list(money)))
+        )
+        for eng_id, ref, practice, originator in sorted(rows):
+            m = money[eng_id]
+            if m["invoiced"] or m["costs"]:
+                engagements.append(EngagementFacts(eng_id, ref, practice, originator, m["invoiced"], m["costs"]))
+    overhead_rows = session.execute(
+        select(Account.name, func.sum(Posting.amount))
+        .join(Entry, Entry.id == Posting.entry_id)
+        .join(Account, Account.id == Posting.account_id)
+        .where(in_period, Account.name.like("Expenses:Overhead:%"))
+        .group_by(Account.name).order_by(Account.name)
+    )
+    overhead = [(name, total) for name, total in overhead_rows if total]
+    policy = policy_for(session, pid)
+    return PeriodFacts(
+        period=pid, policy=policy, engagements=engagements, owners=owners_in_force(session, pid),
+        overhead=overhead, pool_members=pool_members(session, policy.pool_basis, end),
+    )
+
+
+def preview(session: Session, pid: str) -> Allocation:
+    return allocate(gather(session, pid))
+
+
+def _engagement_entry(pid: str, end: dt.date, ea, version: int) -> EntrySpec | None:
+    f = ea.facts
+    legs = [
+        Leg(chart.revenue(f.practice), f.invoiced, engagement_id=f.engagement_id),
+        Leg(chart.direct_costs(f.practice), -f.costs, engagement_id=f.engagement_id),
+        Leg(chart.capital(ea.origination.partner), -ea.origination.amount, kind="origination",
+            engagement_id=f.engagement_id),
+        *(Leg(chart.capital(s.partner), -s.amount, kind="practice", engagement_id=f.engagement_id)
+          for s in ea.practice),
+        Leg(chart.POOL, -ea.pool, engagement_id=f.engagement_id),
+    ]
+    legs = [leg for leg in legs if leg.amount != 0]
+    if not legs:
+        return None
+    memo = (f"Close {pid}: {f.ref} net margin {fmt(f.net)} (invoiced {fmt(f.invoiced)}, "
+            f"costs {fmt(f.costs)}) under policy v{version}")
+    return EntrySpec(end, memo, legs, "close", pid, version)
+
+
+def close_period(session: Session, pid: str, progress: Callable[[int, int], None] | None = None) -> Period:
+    """Close ``pid``, which must be the oldest open period; 409 for any other well-formed id."""
+    pid, start, end = parse_period(session, pid)
+    session.execute(select(ChainHead).where(ChainHead.id == 1).with_for_update()).scalar_one()
+    expected = oldest_open(session)
+    if pid != expected:
+        state = "already closed" if pid < expected else "not the oldest open period"
+        raise Conflict(f"period {pid} cannot be closed: it is {state}; the next to close is {expected}",
+                       {"period": [state]})
+    ensure_periods(session, pid)
+    facts = gather(session, pid)
+    allocation = allocate(facts)
+    version = facts.policy.version
+    specs = [s for ea in allocation.engagements if (s := _engagement_entry(pid, end, ea, version))]
+    pool_legs = [Leg(chart.POOL, allocation.pool_gross)]
+    pool_legs += [Leg(account, -amount) for account, amount in facts.overhead]
+    pool_legs += [Leg(chart.capital(s.partner), -s.amount, kind="pool") for s in allocation.pool_shares]
+    pool_legs = [leg for leg in pool_legs if leg.amount != 0]
+    if pool_legs:
+        memo = (f"Close {pid}: common pool {fmt(allocation.pool_gross)} less overhead "
+                f"{fmt(allocation.overhead)} = {fmt(allocation.pool_net)}, by {facts.policy.pool_basis} "
+                f"under policy v{version}")
+        specs.append(EntrySpec(end, memo, pool_legs, "close", pid, version))
+    batch = 2000
+    for i in range(0, len(specs), batch):
+        post_entries(session, specs[i:i + batch])
+        if progress:
+            progress(min(i + batch, len(specs)), len(specs))
+    from ..equity.service import post_vesting_events
+
+    post_vesting_events(session, start, end)
+    period = session.get(Period, pid)
+    for hook in AFTER_ALLOCATION:
+        hook(session, period, allocation)
+    period.status = "closed"
+    period.closed_at = dt.datetime.now(dt.UTC)
+    period.policy_version = version
+    session.flush()
+    ensure_periods(session, P.next_period(pid, get_partnership(session).period_kind))
+    return period

@@ -1,0 +1,195 @@
+"""The period close and share statements on both engines, with the worked example to the cent."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from ledger import chart
+from ledger.database import get_session
+from ledger.errors import Conflict, NotFound
+from ledger.journal.rules import Leg
+from ledger.journal.service import open_account, post_entry, trial_balance
+from ledger.journal.verify import verify
+from ledger.practices.models import Client, Engagement, Partner, Practice
+from ledger.revenue.close import close_period, preview
+from ledger.revenue.models import Period
+from ledger.revenue.statements import resolve_range, statement
+
+D = Decimal
+JAN31 = dt.date(2026, 1, 31)
+
+
+def engagement(s, ref, practice, originator, client="acme"):
+    c = s.scalar(sa.select(Client).where(Client.code == client))
+    if c is None:
+        c = Client(code=client, name=client.title())
+        s.add(c)
+        s.flush()
+        open_account(s, chart.receivable(client), ["USD"])
+    e = Engagement(ref=ref, client_id=c.id, title=ref,
+                   practice_id=s.scalar(sa.select(Practice.id).where(Practice.code == practice)),
+                   originator_id=s.scalar(sa.select(Partner.id).where(Partner.code == originator)),
+                   opened_on=dt.date(2026, 1, 2))
+    s.add(e)
+    s.flush()
+    return e
+
+
+def invoice(s, e, amount, day):
+    post_entry(s, date=day, memo=f"invoice {e.ref}", source_type="invoice", source_ref=e.ref, legs=[
+        Leg(chart.receivable(e.client.code), D(amount), engagement_id=e.id),
+        Leg(chart.revenue(e.practice.code), -D(amount), engagement_id=e.id)])
+
+
+def cost(s, e, amount, day):
+    post_entry(s, date=day, memo=f"cost {e.ref}", source_type="cost", source_ref=e.ref, legs=[
+        Leg(chart.direct_costs(e.practice.code), D(amount), engagement_id=e.id),
+        Leg(chart.CASH, -D(amount))])
+
+
+def overhead(s, amount, day, category="rent"):
+    name = chart.overhead(category)
+    if s.scalar(sa.select(sa.func.count()).select_from(sa.table("account", sa.column("name")))
+                .where(sa.column("name") == name)) == 0:
+        open_account(s, name, ["USD"])
+    post_entry(s, date=day, memo="overhead", source_type="overhead", source_ref=category,
+               legs=[Leg(name, D(amount)), Leg(chart.CASH, -D(amount))])
+
+
+def draw(s, partner, amount, day):
+    post_entry(s, date=day, memo="draw", source_type="draw", source_ref=partner, legs=[
+        Leg(chart.capital(partner), D(amount), kind="draw"), Leg(chart.CASH, -D(amount))])
+
+
+@pytest.fixture
+def s(founded):
+    with founded.app_context():
+        yield get_session()
+
+
+@pytest.fixture
+def worked_january(s):
+    """WORKED-EXAMPLE.md's January, booked."""
+    e1 = engagement(s, "e1", "msft", "ben")
+    e2 = engagement(s, "e2", "voice", "chen")
+    invoice(s, e1, "9999.99", dt.date(2026, 1, 10))
+    cost(s, e1, "3333.33", dt.date(2026, 1, 12))
+    invoice(s, e2, "1234.57", dt.date(2026, 1, 20))
+    overhead(s, "500.00", dt.date(2026, 1, 5))
+    draw(s, "ben", "200.00", dt.date(2026, 1, 25))
+    s.commit()
+    return s
+
+
+def test_the_worked_example_closes_to_the_cent(worked_january):
+    s = worked_january
+    close_period(s, "2026-01")
+    s.commit()
+    figures = {}
+    for code in ("ana", "ben", "chen"):
+        st = statement(s, code, "2026-01")
+        by_kind = {}
+        for line in st["lines"]:
+            by_kind[line["kind"]] = by_kind.get(line["kind"], D(0)) + D(line["amount"])
+        figures[code] = (by_kind.get("origination"), by_kind.get("practice"), by_kind.get("pool"),
+                         st["allocated"], st["draws"], st["closing"])
+    assert figures == {
+        "ana": (None, D("3999.99"), D("935.19"), "4935.18", "0.00", "4935.18"),
+        "ben": (D("666.67"), D("518.52"), D("467.59"), "1652.78", "200.00", "1452.78"),
+        "chen": (D("123.46"), D("222.22"), D("467.59"), "813.27", "0.00", "813.27"),
+    }
+    assert verify(s).ok
+
+
+def test_statement_lines_name_their_entry_engagement_and_practice(worked_january):
+    s = worked_january
+    close_period(s, "2026-01")
+    st = statement(s, "ben", "2026-01")
+    assert st["opening"] == "0.00"
+    kinds = [(line["kind"], line.get("engagement"), line.get("practice"), line["amount"]) for line in st["lines"]]
+    assert ("draw", None, None, "-200.00") in kinds
+    assert ("origination", "e1", "msft", "666.67") in kinds
+    assert ("practice", "e2", "voice", "518.52") in kinds
+    assert all(isinstance(line["entry"], int) for line in st["lines"])
+    assert D(st["closing"]) == D(st["opening"]) + sum(D(line["amount"]) for line in st["lines"])
+
+
+def test_close_empties_income_expenses_and_the_pool(worked_january):
+    s = worked_january
+    close_period(s, "2026-01")
+    bal = {(a, c): v for a, c, v in trial_balance(s)}
+    for name in (chart.revenue("msft"), chart.revenue("voice"), chart.direct_costs("msft"),
+                 chart.overhead("rent"), chart.POOL):
+        assert bal.get((name, "USD"), D(0)) == 0, name
+    assert sum(v for (a, c), v in bal.items() if c == "USD") == 0
+
+
+def test_preview_equals_the_close(worked_january):
+    s = worked_january
+    a = preview(s, "2026-01")
+    assert a.total_allocated == D("7401.23")
+    assert {p: sum(k.values()) for p, k in a.by_partner.items()} == {
+        "ana": D("4935.18"), "ben": D("1652.78"), "chen": D("813.27")}
+    s.rollback()
+    assert s.get(Period, "2026-01").status == "open"
+
+
+def test_periods_close_in_order_once(worked_january):
+    s = worked_january
+    with pytest.raises(Conflict):
+        close_period(s, "2026-02")
+    s.rollback()
+    close_period(s, "2026-01")
+    s.commit()
+    with pytest.raises(Conflict):
+        close_period(s, "2026-01")
+    s.rollback()
+    with pytest.raises(NotFound):
+        close_period(s, "2026-13")
+    s.rollback()
+    with pytest.raises(NotFound):
+        close_period(s, "January")
+
+
+def test_a_closed_period_refuses_postings(worked_january):
+    s = worked_january
+    close_period(s, "2026-01")
+    s.commit()
+    with pytest.raises(Conflict):
+        draw(s, "ana", "1.00", dt.date(2026, 1, 31))
+    s.rollback()
+    draw(s, "ana", "1.00", dt.date(2026, 2, 1))
+
+
+def test_second_period_opens_with_the_first_closing(worked_january):
+    s = worked_january
+    close_period(s, "2026-01")
+    draw(s, "ben", "52.78", dt.date(2026, 2, 3))
+    close_period(s, "2026-02")
+    s.commit()
+    st = statement(s, "ben", "2026-02")
+    assert (st["opening"], st["draws"], st["closing"]) == ("1452.78", "52.78", "1400.00")
+    first, last = resolve_range(s, "2026")
+    assert (first, last) == ("2026-01", "2026-02")
+    ytd = statement(s, "ben", first, last)
+    assert (ytd["opening"], ytd["allocated"], ytd["closing"]) == ("0.00", "1652.78", "1400.00")
+
+
+def test_statement_of_an_open_period_is_a_conflict(worked_january):
+    with pytest.raises(Conflict):
+        resolve_range(worked_january, "2026-01")
+
+
+def test_cli_close_and_statement(founded, worked_january):
+    runner = founded.test_cli_runner()
+    result = runner.invoke(args=["close", "2026-01"])
+    assert result.exit_code == 0, result.output
+    assert "closed 2026-01 under policy v1" in result.output
+    result = runner.invoke(args=["close", "2026-01"])
+    assert result.exit_code == 1 and "already closed" in result.output
+    result = runner.invoke(args=["statement", "chen", "2026-01"])
+    assert result.exit_code == 0 and '"closing": "813.27"' in result.output
