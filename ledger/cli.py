@@ -175,12 +175,13 @@ def register(app) -> None:
     for cmd in (db_group, init_command, user_group, token_group):
         app.cli.add_command(cmd)
     from .cli_ledger import register_ledger_commands
-    from .revenue.cli import close_command, import_command, statement_command
+    from .revenue.cli import close_command, demo_command, import_command, statement_command
 
     register_ledger_commands(app)
     app.cli.add_command(close_command)
     app.cli.add_command(statement_command)
     app.cli.add_command(import_command)
+    app.cli.add_command(demo_command)
 
 
 def main() -> None:

@@ -3,13 +3,14 @@
 from .auth.models import ApiToken, User
 from .db import Base
 from .equity.models import Grant
-from .governance.models import GovernanceRule
+from .governance.models import Elector, GovernanceRule, Proposal, Vote
 from .journal.models import Account, ChainHead, Entry, IdempotencyRecord, Posting
-from .practices.models import Client, Engagement, Firm, Ownership, Partner, Partnership, Practice
+from .practices.models import Client, Cost, Engagement, Firm, Ownership, Partner, Partnership, Practice
 from .revenue.models import Period, PolicyVersion
+from .succession.models import Retirement
 
 __all__ = [
-    "Account", "ApiToken", "Base", "ChainHead", "Client", "Engagement", "Entry", "Firm",
+    "Account", "ApiToken", "Elector", "Proposal", "Vote", "Base", "ChainHead", "Client", "Cost", "Engagement", "Entry", "Firm",
     "GovernanceRule", "Grant", "IdempotencyRecord", "Ownership", "Partner", "Partnership", "Period",
-    "PolicyVersion", "Posting", "Practice", "User",
+    "PolicyVersion", "Posting", "Practice", "Retirement", "User",
 ]

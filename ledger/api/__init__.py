@@ -1,1 +1,31 @@
-def init_app(app): pass
+"""The JSON API under ``/api/v1`` (CONTRACT §3), built with flask-smorest.
+
+``init_app`` makes the Api (its OpenAPI 3 document is served at ``/api/v1/openapi.json``, generated
+from the marshmallow schemas) and registers every module of ``BLUEPRINTS``: each exports ``bp``.
+The shared machinery — auth and roles, problem+json, idempotency, the per-request transaction — is
+in ``common.py``; the field types (money, dates, codes) in ``fields.py``.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from flask import Flask
+
+from .common import make_api
+
+#: The modules whose ``bp`` is registered, in order. Add yours here.
+BLUEPRINTS = [
+    "ledger.api.directory",
+    "ledger.api.bookings",
+    "ledger.api.journal",
+    "ledger.api.periods",
+    "ledger.api.proposals",
+]
+
+
+def init_app(app: Flask) -> None:
+    api = make_api(app)
+    for name in BLUEPRINTS:
+        api.register_blueprint(import_module(name).bp)
+    app.extensions["ledger.api"] = api

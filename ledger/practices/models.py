@@ -16,7 +16,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import Base, Code, DecimalText
+from ..db import Amount, Base, Code, DecimalText
 
 
 class Partnership(Base):
@@ -118,3 +118,26 @@ class Engagement(Base):
     client: Mapped[Client] = relationship(lazy="joined")
     practice: Mapped[Practice] = relationship(lazy="joined")
     originator: Mapped[Partner] = relationship(lazy="joined")
+
+
+class Cost(Base):
+    """A direct cost of an engagement, as booked: ``subcontract`` (paid to an outside ``firm``,
+    vetted and under an NSA on ``date``) or ``expense`` (no firm). The money is in the ledger entry
+    (``entry_id``); this row keeps what the entry cannot say: the kind and the firm, so the
+    profitability view can tell the subcontracted share."""
+
+    __tablename__ = "cost"
+    __table_args__ = (
+        sa.CheckConstraint("kind IN ('subcontract', 'expense')", name="kind"),
+        sa.CheckConstraint("(kind = 'subcontract') = (firm_id IS NOT NULL)", name="firm_iff_subcontract"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    engagement_id: Mapped[int] = mapped_column(sa.ForeignKey("engagement.id"), index=True)
+    entry_id: Mapped[int] = mapped_column(sa.BigInteger, sa.ForeignKey("entry.id"), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(12))
+    firm_id: Mapped[int | None] = mapped_column(sa.ForeignKey("firm.id"), index=True)
+    amount: Mapped[Amount]
+    date: Mapped[dt.date]
+
+    firm: Mapped[Firm | None] = relationship(lazy="joined")

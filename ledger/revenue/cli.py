@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import click
+from flask.cli import with_appcontext
 
 from ..cli import transactional
 
@@ -52,3 +53,39 @@ def import_command(session, path):
         result = import_lines(session, fh, currency, progress=bar.update)
     click.echo(f"imported {result.imported} entries ({result.postings} postings), "
                f"skipped {result.skipped} already in the ledger")
+
+
+@click.command("demo", help="Found a demo partnership with a year of activity (a fresh SQLite file unless DATABASE_URL says otherwise).")
+@with_appcontext
+def demo_command():
+    from flask import current_app
+
+    from ..demo import PASSWORD, build, tokens
+
+    url = current_app.config["DATABASE_URL"]
+    if url.startswith("sqlite:///"):
+        import os
+
+        path = url.removeprefix("sqlite:///")
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                os.remove(path + suffix)
+    from alembic import command
+
+    from ..cli import alembic_config
+
+    command.upgrade(alembic_config(), "head")
+    run_demo(build, tokens, PASSWORD)
+
+
+@transactional
+def run_demo(session, build, tokens, password):
+    logins = build(session)
+    keys = tokens(session, ["treasurer@example.com", "ana@example.com"])
+    click.echo("Demo partnership founded: Harbor IT Partners, January to October 2026 closed.")
+    click.echo(f"Sign in at /login with any of these (password {password!r}):")
+    for email, role in logins.items():
+        click.echo(f"  {email:28s} {role}")
+    click.echo("API tokens:")
+    for email, token in keys.items():
+        click.echo(f"  {email:28s} {token}")

@@ -36,9 +36,6 @@ from .allocation import Allocation, EngagementFacts, PeriodFacts, Policy, alloca
 from .models import Period, PolicyVersion
 from .period_service import ensure_periods, last_closed_id
 
-#: Hooks run inside the close's transaction after the allocation is posted (succession uses one).
-AFTER_ALLOCATION: list[Callable[[Session, Period, Allocation], None]] = []
-
 
 def parse_period(session: Session, pid: str) -> tuple[str, dt.date, dt.date]:
     """``(id, first day, last day)``; ``NotFound`` for a malformed id or one before the start."""
@@ -61,7 +58,7 @@ def oldest_open(session: Session) -> str:
 def policy_for(session: Session, pid: str) -> Policy:
     row = session.scalar(
         select(PolicyVersion).where(PolicyVersion.effective_period <= pid)
-        .order_by(PolicyVersion.effective_period.desc()).limit(1)
+        .order_by(PolicyVersion.effective_period.desc(), PolicyVersion.version.desc()).limit(1)
     )
     return Policy(row.version, row.origination, row.practice, row.pool_basis)
 
@@ -191,8 +188,11 @@ def close_period(session: Session, pid: str, progress: Callable[[int, int], None
 
     post_vesting_events(session, start, end)
     period = session.get(Period, pid)
-    for hook in AFTER_ALLOCATION:
-        hook(session, period, allocation)
+    # Succession runs after the allocation and vesting, in the same transaction: installments due,
+    # then the retirements effective this period.
+    from ..succession.service import on_close
+
+    on_close(session, period, allocation)
     period.status = "closed"
     period.closed_at = dt.datetime.now(dt.UTC)
     period.policy_version = version

@@ -37,6 +37,6 @@ class PolicyVersion(Base):
     practice: Mapped[Decimal] = mapped_column(DecimalText)
     #: ``vested_units`` or ``equal``.
     pool_basis: Mapped[str] = mapped_column(sa.String(16))
-    effective_period: Mapped[str] = mapped_column(sa.String(8), unique=True)
+    effective_period: Mapped[str] = mapped_column(sa.String(8), index=True)
     proposal_id: Mapped[int | None]
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))

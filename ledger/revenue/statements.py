@@ -109,6 +109,11 @@ def statement(session: Session, partner_code: str, first: str, last: str | None 
         "closing": fmt(opening + total),
         "units": {"vested": vested_units(session, partner, end), "unvested": unvested_units(session, partner, end)},
     }
+    from ..succession.service import installments_in
+
+    paid = installments_in(session, partner.code, start, end)
+    if paid or partner.status == "retired":
+        result["installments"] = paid
     return result
 
 

@@ -128,9 +128,11 @@ def upgrade() -> None:
     sa.Column('effective_period', sa.String(length=8), nullable=False),
     sa.Column('proposal_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('version', name=op.f('pk_policy_version')),
-    sa.UniqueConstraint('effective_period', name=op.f('uq_policy_version_effective_period'))
+    sa.PrimaryKeyConstraint('version', name=op.f('pk_policy_version'))
     )
+    with op.batch_alter_table('policy_version', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_policy_version_effective_period'), ['effective_period'], unique=False)
+
     op.create_table('practice',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=32), nullable=False),

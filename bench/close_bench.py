@@ -1,0 +1,102 @@
+"""Close a period of 20,000 engagements across 30 practices and 50 partners, on SQLite and
+PostgreSQL, and print the time against the 2-second target (a ratio measured in this run).
+
+    .venv/bin/python bench/close_bench.py [--engagements N] [--engines sqlite,postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import database, machine, migrated_app, synthetic_charter  # noqa: E402
+
+TARGET_S = 2.0
+
+
+def build(app, n_engagements: int, n_partners: int = 50, n_practices: int = 30) -> None:
+    import sqlalchemy as sa
+
+    from ledger import chart
+    from ledger.charter import load_charter
+    from ledger.database import get_session
+    from ledger.founding import found
+    from ledger.journal.rules import Leg
+    from ledger.journal.service import EntrySpec, open_account, post_entries
+    from ledger.practices.models import Client, Engagement, Partner, Practice
+
+    rng = random.Random(7)
+    with app.app_context():
+        s = get_session()
+        found(s, load_charter(synthetic_charter(n_partners, n_practices)))
+        s.add_all(Client(code=f"c{i:03d}", name=f"Client {i}") for i in range(100))
+        s.flush()
+        for i in range(100):
+            open_account(s, chart.receivable(f"c{i:03d}"), ["USD"])
+        open_account(s, chart.overhead("rent"), ["USD"])
+        clients = dict(s.execute(sa.select(Client.code, Client.id)).all())
+        practices = dict(s.execute(sa.select(Practice.code, Practice.id)).all())
+        partners = dict(s.execute(sa.select(Partner.code, Partner.id)).all())
+        rows = []
+        for i in range(n_engagements):
+            rows.append({"ref": f"e{i:05d}", "client_id": clients[f"c{i % 100:03d}"],
+                         "practice_id": practices[f"pr{i % n_practices:02d}"],
+                         "originator_id": partners[f"p{rng.randrange(n_partners):03d}"],
+                         "title": f"Engagement {i}", "opened_on": dt.date(2026, 1, 1)})
+        s.execute(sa.insert(Engagement), rows)
+        ids = dict(s.execute(sa.select(Engagement.ref, Engagement.id)).all())
+        specs = []
+        for i in range(n_engagements):
+            ref, pr, cl = f"e{i:05d}", f"pr{i % n_practices:02d}", f"c{i % 100:03d}"
+            amount = Decimal(rng.randrange(10_000, 5_000_000)) / 100
+            specs.append(EntrySpec(dt.date(2026, 1, 1 + i % 28), f"invoice {ref}", [
+                Leg(chart.receivable(cl), amount, engagement_id=ids[ref]),
+                Leg(chart.revenue(pr), -amount, engagement_id=ids[ref])], "invoice", ref))
+            if i % 3 == 0:
+                c = Decimal(rng.randrange(1_000, 1_000_000)) / 100
+                specs.append(EntrySpec(dt.date(2026, 1, 1 + i % 28), f"cost {ref}", [
+                    Leg(chart.direct_costs(pr), c, engagement_id=ids[ref]), Leg(chart.CASH, -c)], "cost", ref))
+        specs.append(EntrySpec(dt.date(2026, 1, 15), "rent", [Leg(chart.overhead("rent"), Decimal("25000.00")),
+                                                              Leg(chart.CASH, Decimal("-25000.00"))], "overhead"))
+        for k in range(0, len(specs), 5000):
+            post_entries(s, specs[k:k + 5000])
+        s.commit()
+
+
+def close_once(app) -> float:
+    from ledger.database import get_session
+    from ledger.revenue.close import close_period
+
+    with app.app_context():
+        s = get_session()
+        t0 = time.perf_counter()
+        close_period(s, "2026-01")
+        s.commit()
+        return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--engagements", type=int, default=20_000)
+    ap.add_argument("--engines", default="sqlite,postgresql")
+    args = ap.parse_args()
+    print(f"# period close: {args.engagements:,} engagements, 30 practices, 50 partners — {machine()}")
+    for engine in args.engines.split(","):
+        with database(engine) as url:
+            app = migrated_app(url)
+            build(app, args.engagements)
+            seconds = close_once(app)
+            app.extensions["ledger.engine"].dispose()
+        verdict = "meets" if seconds <= TARGET_S else "MISSES"
+        print(f"{engine:10s} close {seconds:6.2f} s  = {seconds / TARGET_S:.2f} × the {TARGET_S:.0f} s target ({verdict})")
+
+
+if __name__ == "__main__":
+    main()

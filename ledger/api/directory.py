@@ -1,0 +1,92 @@
+"""Who is in the partnership: health, partners and practices (reads for any signed-in user).
+
+Every member may see who the partners are, their vested units and who owns which practice: the
+partnership is a cooperative, and these figures decide votes and the pool.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+from ..database import get_session
+from ..money import format_percent
+from ..practices import bookings
+from ..practices.service import get_partner, get_practice
+from .common import blueprint, public, requires
+
+bp = blueprint("directory", __name__, "Health, partners and practices")
+
+
+class HealthOut(Schema):
+    status = fields.String(required=True, metadata={"example": "ok"})
+
+
+class PartnerOut(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    email = fields.String(required=True)
+    status = fields.String(required=True, metadata={"enum": ["active", "retired"]})
+    joined_on = fields.Date(required=True)
+    retired_on = fields.Date(required=True, allow_none=True)
+    vested_units = fields.Integer(required=True, metadata={"description": "units vested to date, from the ledger"})
+
+
+class PracticeOut(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    created_on = fields.Date(required=True)
+    owners = fields.Dict(keys=fields.String(), values=fields.String(), required=True,
+                         metadata={"example": {"ben": "70%", "chen": "30%"}})
+
+
+def _partner(session, partner) -> dict:
+    return {"code": partner.code, "name": partner.name, "email": partner.email, "status": partner.status,
+            "joined_on": partner.joined_on, "retired_on": partner.retired_on,
+            "vested_units": bookings.vested_units(session, partner.code)}
+
+
+def _practice(practice) -> dict:
+    return {"code": practice.code, "name": practice.name, "created_on": practice.created_on,
+            "owners": {code: format_percent(share) for code, share in bookings.owners_now(practice).items()}}
+
+
+@bp.route("/health", methods=["GET"])
+@public
+@bp.response(200, HealthOut)
+def health():
+    """Liveness: no token needed."""
+    return {"status": "ok"}
+
+
+@bp.route("/partners", methods=["GET"])
+@requires("any")
+@bp.response(200, PartnerOut(many=True))
+def list_partners():
+    """Every partner, active and retired, by code."""
+    session = get_session()
+    return [_partner(session, p) for p in bookings.list_partners(session)]
+
+
+@bp.route("/partners/<code:code>", methods=["GET"])
+@requires("any")
+@bp.response(200, PartnerOut)
+def show_partner(code):
+    """One partner."""
+    session = get_session()
+    return _partner(session, get_partner(session, code))
+
+
+@bp.route("/practices", methods=["GET"])
+@requires("any")
+@bp.response(200, PracticeOut(many=True))
+def list_practices():
+    """Every practice with its owners in force, as percentages."""
+    return [_practice(p) for p in bookings.list_practices(get_session())]
+
+
+@bp.route("/practices/<code:code>", methods=["GET"])
+@requires("any")
+@bp.response(200, PracticeOut)
+def show_practice(code):
+    """One practice with its owners in force."""
+    return _practice(get_practice(get_session(), code))

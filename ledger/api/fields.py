@@ -1,0 +1,143 @@
+"""Marshmallow fields for the API's own kinds of value, strict on the way in.
+
+- ``Money``: a JSON *string* with at most the currency's minor units (``"12000.00"``, ``"5"``). A JSON
+  number is refused (it may already have lost the cents it claims to carry), so are more decimals,
+  exponents and anything that is not a plain decimal. ``positive=True`` also refuses zero and below.
+  Dumps a ``Decimal`` with exactly its places.
+- ``Date``: ISO ``YYYY-MM-DD`` only (Python's ``fromisoformat`` alone would take ``20260101`` and
+  ``2026-W01-1``).
+- ``Code``: a partner/practice/client/firm/category code, ``[a-z0-9-]{2,32}``.
+- ``Text``: a bounded, single-line human text. Control characters and lone surrogates are refused
+  here because PostgreSQL cannot store a NUL and neither engine can encode a lone surrogate: left
+  to the database they would be a 500.
+- ``AccountName``: a Beancount-style account name, checked by the journal's own rule.
+
+Each field's pattern and bounds appear in the OpenAPI document, so a generated client (and
+schemathesis) knows the shape before it sends anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+from marshmallow import fields, validate
+
+from ..charter import CODE_RE
+from ..journal.rules import ACCOUNT_RE
+from ..money import fmt
+
+#: Largest magnitude an amount may have: a trillion, well inside the BIGINT of hundredths.
+MAX_AMOUNT = Decimal(10) ** 12
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+REF_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+NO_CONTROL_RE = r"^[^\x00-\x1f\x7f]*$"
+
+
+class Money(fields.String):
+    """A decimal amount given as a string; see the module docstring."""
+
+    default_error_messages = {
+        "not_string": 'give money as a JSON string such as "12.50", not a number',
+        "invalid": 'not a decimal amount such as "12.50"',
+        "places": "at most {places} decimal places",
+        "too_large": "must be less than 1000000000000 in magnitude",
+        "positive": "must be greater than 0",
+    }
+
+    def __init__(self, *, positive: bool = False, places: int = 2, **kwargs):
+        self.positive = positive
+        self.places = places
+        sign = "" if positive else "-?"
+        metadata = {
+            "pattern": rf"^{sign}\d{{1,12}}(\.\d{{1,{places}}})?$",
+            "example": "1200.00",
+            "description": "an amount as a string"
+            + (", greater than 0" if positive else ", signed (debit positive)"),
+            **kwargs.pop("metadata", {}),
+        }
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> Decimal:
+        if not isinstance(value, str):
+            raise self.make_error("not_string")
+        match = re.fullmatch(r"(-?)(\d+)(?:\.(\d+))?", value)
+        if match is None:
+            raise self.make_error("invalid")
+        if match.group(3) is not None and len(match.group(3)) > self.places:
+            raise self.make_error("places", places=self.places)
+        amount = Decimal(value)
+        if abs(amount) >= MAX_AMOUNT:
+            raise self.make_error("too_large")
+        if self.positive and amount <= 0:
+            raise self.make_error("positive")
+        return amount
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return value
+        return fmt(Decimal(value), "USD" if self.places == 2 else "UNITS")
+
+
+class Date(fields.Date):
+    """An ISO date ``YYYY-MM-DD``, nothing looser."""
+
+    default_error_messages = {"invalid": "not a date like 2026-01-31"}
+
+    def _deserialize(self, value, attr, data, **kwargs) -> dt.date:
+        if not isinstance(value, str) or not DATE_RE.match(value):
+            raise self.make_error("invalid")
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError as exc:
+            raise self.make_error("invalid") from exc
+
+
+class Text(fields.String):
+    """Bounded single-line text: no control characters, no lone surrogates."""
+
+    default_error_messages = {"encoding": "contains characters that are not valid Unicode text"}
+
+    def __init__(self, *, max_length: int = 200, min_length: int = 1, **kwargs):
+        validators = [
+            validate.Length(min=min_length, max=max_length),
+            validate.Regexp(NO_CONTROL_RE, error="must not contain control characters"),
+        ]
+        super().__init__(validate=validators, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise self.make_error("encoding") from exc
+        return text
+
+
+class Code(fields.String):
+    """A code such as ``ana`` or ``voice``: ``[a-z0-9-]{2,32}``."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Regexp(CODE_RE, error="a code of 2-32 characters a-z, 0-9 and -"),
+                         metadata={"example": "voice", **kwargs.pop("metadata", {})}, **kwargs)
+
+
+class Ref(fields.String):
+    """An engagement reference chosen by the caller: letters, digits, ``.``, ``_``, ``-``; ≤ 64."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Regexp(REF_RE, error="1-64 characters A-Z, a-z, 0-9, '.', '_' and '-'"),
+                         metadata={"example": "ENG-2026-001", **kwargs.pop("metadata", {})}, **kwargs)
+
+
+class AccountName(fields.String):
+    """A Beancount-style account name (``Assets:Cash``), at most 200 characters."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            validate=[validate.Length(max=200),
+                      validate.Regexp(ACCOUNT_RE, error="not an account name like 'Assets:Cash'")],
+            metadata={"example": "Assets:Cash", **kwargs.pop("metadata", {})}, **kwargs)

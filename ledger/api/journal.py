@@ -1,0 +1,248 @@
+"""The ledger itself: manual entries and reversals, the entries list, the chart of accounts, the
+trial balance and ``verify`` — all the treasurer's (an admin may too).
+
+``GET /ledger/entries`` pages by entry id (the chain's order, which never changes once written):
+``next_cursor`` is an opaque token for the page after the last entry shown, ``null`` on the last
+page. A cursor names a position, not a snapshot, so entries written meanwhile appear on later pages.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from ..database import get_session
+from ..errors import ValidationError
+from ..journal import service as journal
+from ..journal.models import Account, Entry, Posting
+from ..journal.rules import COMMODITY_RE, Leg
+from ..integrity import full_verify as verify
+from ..money import fmt
+from ..practices import bookings
+from ..practices.service import get_partnership
+from .common import blueprint, requires
+from .fields import AccountName, Date, Money, Text
+
+bp = blueprint("ledger", __name__, "Journal entries, accounts, trial balance, verify")
+
+MAX_ID = 2**63 - 1
+ENTRY_ID = "<int(min=1, max=9223372036854775807):entry_id>"
+
+
+# --- schemas -----------------------------------------------------------------------------------
+
+
+class PostingIn(Schema):
+    account = AccountName(required=True)
+    amount = Money(required=True)
+    commodity = fields.String(validate=validate.Regexp(COMMODITY_RE, error="a commodity such as USD or UNITS"),
+                              load_default=None, metadata={"description": "defaults to the partnership's currency"})
+
+
+class EntryIn(Schema):
+    date = Date(required=True)
+    memo = Text(required=True, max_length=500)
+    postings = fields.List(fields.Nested(PostingIn), required=True, validate=validate.Length(max=200))
+
+
+class ReverseIn(Schema):
+    date = Date(metadata={"description": "the reversal's date; default: the original's"})
+    memo = Text(max_length=500)
+
+
+class PostingOut(Schema):
+    account = fields.String(required=True)
+    amount = fields.String(required=True, metadata={"description": "signed, debit positive"})
+    commodity = fields.String(required=True)
+    kind = fields.String(required=True, allow_none=True)
+    engagement = fields.String(required=True, allow_none=True)
+
+
+class EntryOut(Schema):
+    id = fields.Integer(required=True)
+    date = fields.Date(required=True)
+    memo = fields.String(required=True)
+    source_type = fields.String(required=True)
+    source_ref = fields.String(required=True)
+    reverses = fields.Integer(required=True, allow_none=True)
+    hash = fields.String(required=True)
+    prev_hash = fields.String(required=True)
+    postings = fields.List(fields.Nested(PostingOut), required=True)
+
+
+class EntriesQuery(Schema):
+    account = AccountName(metadata={"description": "only entries with a posting on this account"})
+    from_ = Date(data_key="from", metadata={"description": "dated on or after"})
+    to = Date(metadata={"description": "dated on or before"})
+    cursor = fields.String(validate=validate.Length(max=200))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class EntriesPage(Schema):
+    items = fields.List(fields.Nested(EntryOut), required=True)
+    next_cursor = fields.String(required=True, allow_none=True)
+
+
+class AccountIn(Schema):
+    name = AccountName(required=True)
+    commodities = fields.List(fields.String(validate=validate.Regexp(COMMODITY_RE, error="a commodity such as USD")),
+                              required=True, validate=validate.Length(min=1, max=4))
+
+
+class AccountOut(Schema):
+    name = fields.String(required=True)
+    commodities = fields.List(fields.String(), required=True)
+    opened_on = fields.Date(required=True)
+
+
+class AsOfQuery(Schema):
+    as_of = Date(metadata={"description": "balances of entries dated on or before; default: all"})
+
+
+class BalanceOut(Schema):
+    account = fields.String(required=True)
+    commodity = fields.String(required=True)
+    balance = fields.String(required=True, metadata={"example": "-12000.00"})
+
+
+class VerifyOut(Schema):
+    ok = fields.Boolean(required=True)
+    entries = fields.Integer(required=True)
+    head = fields.String(required=True, metadata={"description": "the last entry's hash"})
+    problems = fields.List(fields.String(), required=True)
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def encode_cursor(after_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": after_id}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The entry id a cursor continues after; a ``ValidationError`` on ``cursor`` for anything this
+    API did not hand out."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        after = json.loads(raw.decode("utf-8"))["after"]
+    except (binascii.Error, ValueError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        raise ValidationError("the cursor is not one this API gave", {"cursor": ["not a valid cursor"]}) from exc
+    if type(after) is not int or not 0 <= after <= MAX_ID:
+        raise ValidationError("the cursor is not one this API gave", {"cursor": ["not a valid cursor"]})
+    return after
+
+
+def entries_out(session, entries) -> list[dict]:
+    refs = bookings.engagement_refs(session, (p.engagement_id for e in entries for p in e.postings))
+    return [{
+        "id": e.id, "date": e.date, "memo": e.memo, "source_type": e.source_type, "source_ref": e.source_ref,
+        "reverses": e.reverses_id, "hash": e.hash, "prev_hash": e.prev_hash,
+        "postings": [{"account": p.account.name, "amount": fmt(p.amount, p.commodity), "commodity": p.commodity,
+                      "kind": p.kind, "engagement": refs.get(p.engagement_id)} for p in e.postings],
+    } for e in entries]
+
+
+def _account_out(account: Account) -> dict:
+    return {"name": account.name, "commodities": account.commodity_list, "opened_on": account.opened_on}
+
+
+# --- views -------------------------------------------------------------------------------------
+
+
+@bp.route("/ledger/entries", methods=["POST"])
+@requires("treasurer")
+@bp.arguments(EntryIn)
+@bp.response(201, EntryOut)
+def create_entry(data):
+    """A manual journal entry: postings balance per commodity, on open accounts, in an open period."""
+    session = get_session()
+    currency = get_partnership(session).currency
+    legs = [Leg(p["account"], p["amount"], p["commodity"] or currency) for p in data["postings"]]
+    entry = bookings.post_manual(session, data["date"], data["memo"], legs)
+    return entries_out(session, [entry])[0]
+
+
+@bp.route(f"/ledger/entries/{ENTRY_ID}/reverse", methods=["POST"])
+@requires("treasurer")
+@bp.arguments(ReverseIn, required=False)
+@bp.response(201, EntryOut)
+def reverse_entry(data, entry_id):
+    """A new entry that reverses the given one (at most once; a reversal is not reversed)."""
+    session = get_session()
+    entry = bookings.reverse(session, entry_id, data.get("date"), data.get("memo"))
+    return entries_out(session, [entry])[0]
+
+
+@bp.route(f"/ledger/entries/{ENTRY_ID}", methods=["GET"])
+@requires("treasurer")
+@bp.response(200, EntryOut)
+def show_entry(entry_id):
+    """One entry with its postings."""
+    session = get_session()
+    return entries_out(session, [journal.get_entry(session, entry_id)])[0]
+
+
+@bp.route("/ledger/entries", methods=["GET"])
+@requires("treasurer")
+@bp.arguments(EntriesQuery, location="query")
+@bp.response(200, EntriesPage)
+def list_entries(query):
+    """Entries with their postings in chain order, filtered, a page at a time."""
+    session = get_session()
+    q = select(Entry).order_by(Entry.id).limit(query["limit"] + 1)
+    if "cursor" in query:
+        q = q.where(Entry.id > decode_cursor(query["cursor"]))
+    if "account" in query:
+        account_id = session.scalar(select(Account.id).where(Account.name == query["account"]))
+        if account_id is None:
+            raise ValidationError(f"no account {query['account']}", {"account": ["no such account"]})
+        q = q.where(Entry.id.in_(select(Posting.entry_id).where(Posting.account_id == account_id)))
+    if "from_" in query:
+        q = q.where(Entry.date >= query["from_"])
+    if "to" in query:
+        q = q.where(Entry.date <= query["to"])
+    entries = list(session.scalars(q))
+    more = len(entries) > query["limit"]
+    entries = entries[: query["limit"]]
+    return {"items": entries_out(session, entries),
+            "next_cursor": encode_cursor(entries[-1].id) if more else None}
+
+
+@bp.route("/ledger/accounts", methods=["GET"])
+@requires("treasurer")
+@bp.response(200, AccountOut(many=True))
+def list_accounts():
+    """The chart of accounts, by name."""
+    return [_account_out(a) for a in get_session().scalars(select(Account).order_by(Account.name))]
+
+
+@bp.route("/ledger/accounts", methods=["POST"])
+@requires("treasurer")
+@bp.arguments(AccountIn)
+@bp.response(201, AccountOut)
+def create_account(data):
+    """Opens an account for the given commodities."""
+    return _account_out(journal.open_account(get_session(), data["name"], data["commodities"]))
+
+
+@bp.route("/ledger/trial-balance", methods=["GET"])
+@requires("treasurer")
+@bp.arguments(AsOfQuery, location="query")
+@bp.response(200, BalanceOut(many=True))
+def trial_balance(query):
+    """Every account and commodity with its balance (debit positive); each commodity sums to zero."""
+    rows = journal.trial_balance(get_session(), query.get("as_of"))
+    return [{"account": a, "commodity": c, "balance": fmt(b, c)} for a, c, b in rows]
+
+
+@bp.route("/ledger/verify", methods=["GET"])
+@requires("treasurer")
+@bp.response(200, VerifyOut)
+def verify_ledger():
+    """Recomputes the hash chain and the balances; ``ok`` only when every invariant holds."""
+    report = verify(get_session())
+    return {"ok": report.ok, "entries": report.entries, "head": report.head, "problems": report.problems}

@@ -1,0 +1,254 @@
+"""Periods, their preview and close; share statements (JSON, CSV, PDF), vesting and buyouts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Response, g
+from marshmallow import Schema, fields
+
+from ..database import get_session
+from ..errors import ValidationError
+from ..money import fmt
+from ..revenue.close import close_period, parse_period, preview
+from ..revenue.models import Period
+from ..revenue.render import statement_csv, statement_pdf
+from ..revenue.statements import resolve_range, statement
+from .common import blueprint, require_self_or, requires
+
+bp = blueprint("periods", __name__, "Periods, the close, statements, vesting and buyouts")
+
+
+class PeriodOut(Schema):
+    id = fields.String(required=True, metadata={"example": "2026-01"})
+    starts_on = fields.Date(required=True)
+    ends_on = fields.Date(required=True)
+    status = fields.String(required=True, metadata={"enum": ["open", "closed"]})
+    closed_at = fields.DateTime(allow_none=True)
+    policy_version = fields.Integer(allow_none=True)
+
+
+class ShareOut(Schema):
+    partner = fields.String(required=True)
+    amount = fields.String(required=True)
+
+
+class EngagementShareOut(Schema):
+    engagement = fields.String(required=True)
+    practice = fields.String(required=True)
+    net_margin = fields.String(required=True)
+    origination = fields.Nested(ShareOut, required=True)
+    practice_shares = fields.List(fields.Nested(ShareOut), required=True)
+    pool = fields.String(required=True)
+
+
+class PreviewOut(Schema):
+    period = fields.String(required=True)
+    policy_version = fields.Integer(required=True)
+    net_margin = fields.String(required=True)
+    overhead = fields.String(required=True)
+    pool_net = fields.String(required=True)
+    engagements = fields.List(fields.Nested(EngagementShareOut), required=True)
+    pool_shares = fields.List(fields.Nested(ShareOut), required=True)
+    partners = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True)
+
+
+class LineOut(Schema):
+    kind = fields.String(required=True)
+    amount = fields.String(required=True)
+    engagement = fields.String()
+    practice = fields.String()
+    entry = fields.Integer(required=True)
+    date = fields.String()
+
+
+class InstallmentOut(Schema):
+    date = fields.String(required=True)
+    amount = fields.String(required=True)
+    entry = fields.Integer(required=True)
+
+
+class UnitsOut(Schema):
+    vested = fields.Integer(required=True)
+    unvested = fields.Integer(required=True)
+
+
+class StatementOut(Schema):
+    partner = fields.String(required=True)
+    name = fields.String()
+    partnership = fields.String()
+    currency = fields.String()
+    period = fields.String(required=True)
+    opening = fields.String(required=True)
+    lines = fields.List(fields.Nested(LineOut), required=True)
+    allocated = fields.String(required=True)
+    draws = fields.String(required=True)
+    closing = fields.String(required=True)
+    units = fields.Nested(UnitsOut, required=True)
+    installments = fields.List(fields.Nested(InstallmentOut))
+
+    class Meta:
+        include = {"from": fields.String(), "to": fields.String()}
+
+
+class StatementQuery(Schema):
+    period = fields.String()
+    start = fields.String(data_key="from")
+    end = fields.String(data_key="to")
+    format = fields.String(load_default="json", metadata={"enum": ["json", "csv", "pdf"]})
+
+
+class VestingQuery(Schema):
+    as_of = fields.Date()
+
+
+class ScheduleOut(Schema):
+    date = fields.String(required=True)
+    units = fields.Integer(required=True)
+    cumulative = fields.Integer(required=True)
+
+
+class VestingOut(Schema):
+    granted = fields.Integer(required=True)
+    vested = fields.Integer(required=True)
+    unvested = fields.Integer(required=True)
+    schedule = fields.List(fields.Nested(ScheduleOut), required=True)
+    next_vesting_date = fields.String(allow_none=True)
+
+
+class BuyoutInstallmentOut(Schema):
+    number = fields.Integer(required=True)
+    period = fields.String(required=True)
+    amount = fields.String(required=True)
+    status = fields.String(required=True)
+    entry = fields.Integer(allow_none=True)
+
+
+class BuyoutOut(Schema):
+    partner = fields.String(required=True)
+    status = fields.String(required=True)
+    effective_period = fields.String(required=True)
+    capital = fields.String(allow_none=True)
+    goodwill = fields.String(allow_none=True)
+    total = fields.String(allow_none=True)
+    installments = fields.List(fields.Nested(BuyoutInstallmentOut), required=True)
+
+
+def _period(p: Period) -> dict:
+    return {"id": p.id, "starts_on": p.starts_on, "ends_on": p.ends_on, "status": p.status,
+            "closed_at": p.closed_at, "policy_version": p.policy_version}
+
+
+@bp.route("/periods", methods=["GET"])
+@requires("any")
+@bp.response(200, PeriodOut(many=True))
+def list_periods():
+    """Every period from the partnership's start to the latest one in use, with its status."""
+    from sqlalchemy import select
+
+    from ..revenue.close import oldest_open
+    from ..revenue.period_service import ensure_periods
+
+    session = get_session()
+    ensure_periods(session, oldest_open(session))
+    return [_period(p) for p in session.scalars(select(Period).order_by(Period.id))]
+
+
+@bp.route("/periods/<period_id>/close", methods=["POST"])
+@requires("treasurer")
+@bp.response(200, PeriodOut)
+def close(period_id):
+    """Close the oldest open period: allocate, post, lock. 409 for any other well-formed id."""
+    return _period(close_period(get_session(), period_id))
+
+
+@bp.route("/periods/<period_id>/preview", methods=["GET"])
+@requires("treasurer")
+@bp.response(200, PreviewOut)
+def preview_period(period_id):
+    """The allocation the close would post, computed without posting anything."""
+    session = get_session()
+    parse_period(session, period_id)
+    row = session.get(Period, period_id)
+    if row is not None and row.status == "closed":
+        from ..errors import Conflict
+
+        raise Conflict(f"period {period_id} is closed: read its statements instead", {"period": ["closed"]})
+    a = preview(session, period_id)
+    return {
+        "period": a.period, "policy_version": a.policy.version, "net_margin": fmt(a.net_margin),
+        "overhead": fmt(a.overhead), "pool_net": fmt(a.pool_net),
+        "engagements": [{"engagement": e.facts.ref, "practice": e.facts.practice, "net_margin": fmt(e.facts.net),
+                         "origination": {"partner": e.origination.partner, "amount": fmt(e.origination.amount)},
+                         "practice_shares": [{"partner": s.partner, "amount": fmt(s.amount)} for s in e.practice],
+                         "pool": fmt(e.pool)} for e in a.engagements],
+        "pool_shares": [{"partner": s.partner, "amount": fmt(s.amount)} for s in a.pool_shares],
+        "partners": {p: {k: fmt(v) for k, v in kinds.items()} for p, kinds in a.by_partner.items()},
+    }
+
+
+def _can_read_statement(code: str) -> None:
+    from ..practices.service import get_partnership
+
+    user = g.user
+    if user.role == "partner" and get_partnership(get_session()).open_books:
+        return
+    require_self_or(code, "treasurer")
+
+
+@bp.route("/partners/<code:code>/statement", methods=["GET"])
+@requires("any")
+@bp.arguments(StatementQuery, location="query")
+@bp.response(200, StatementOut)
+def partner_statement(query, code):
+    """A partner's share statement for a closed period (``period=2026-01``), a year to date
+    (``period=2026``) or a range (``from``/``to``); ``format=csv`` or ``pdf`` too. Self or
+    treasurer; every partner when the charter has open books."""
+    session = get_session()
+    from ..practices.service import get_partner
+
+    get_partner(session, code)
+    _can_read_statement(code)
+    fmt_ = query.get("format", "json")
+    if fmt_ not in ("json", "csv", "pdf"):
+        raise ValidationError("format must be json, csv or pdf", {"format": ["one of json, csv, pdf"]})
+    first, last = resolve_range(session, query.get("period"), query.get("start"), query.get("end"))
+    st = statement(session, code, first, last)
+    if fmt_ == "csv":
+        return Response(statement_csv(st), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="statement-{code}-{st["period"]}.csv"'})
+    if fmt_ == "pdf":
+        return Response(statement_pdf(st), mimetype="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="statement-{code}-{st["period"]}.pdf"'})
+    return st
+
+
+@bp.route("/partners/<code:code>/vesting", methods=["GET"])
+@requires("any")
+@bp.arguments(VestingQuery, location="query")
+@bp.response(200, VestingOut)
+def partner_vesting(query, code):
+    """Granted, vested and unvested units as of a date (default today), the full schedule and the
+    next vesting date. Self or treasurer."""
+    from ..equity.service import vesting_summary
+    from ..practices.service import get_partner
+
+    session = get_session()
+    get_partner(session, code)
+    require_self_or(code, "treasurer")
+    return vesting_summary(session, code, query.get("as_of") or dt.datetime.now(dt.UTC).date())
+
+
+@bp.route("/partners/<code:code>/buyout", methods=["GET"])
+@requires("any")
+@bp.response(200, BuyoutOut)
+def partner_buyout(code):
+    """A retiring or retired partner's buyout: capital, goodwill, total, installments. Self or treasurer."""
+    from ..succession.service import buyout_schedule
+
+    session = get_session()
+    require_self_or(code, "treasurer")
+    return buyout_schedule(session, code)
+
+
+

@@ -1,0 +1,104 @@
+"""``ledger demo``: a year in the life of a partnership like the ones this product serves.
+
+Harbor IT Partners (examples/charter.toml) through 2026: Microsoft 365, phone systems and Sage/Intuit
+practices from the charter; a security practice and, mid-year, a cloud practice added by vote; a new
+entrant admitted with a vesting grant; a rush of remediation work subcontracted to a vetted outside
+firm in spring; overhead, client payments and draws every month; a policy change from July; and
+Chen's retirement at the close of September, his practices passing to successors. Every month up to
+October is closed, so statements, vesting and the buyout schedule all have history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from .auth.service import add_user, create_token, get_user, set_password
+from .charter import load_charter
+from .founding import found
+from .governance.service import cast_vote, close_proposal, open_proposal
+from .practices import bookings as B
+from .practices.service import get_partner
+from .revenue.close import close_period
+
+CHARTER = Path(__file__).resolve().parent.parent / "examples" / "charter.toml"
+PASSWORD = "demo-password"
+CLIENTS = [("acme", "Acme Dental Group"), ("harbor-law", "Harbor Law LLP"), ("bluefin", "Bluefin Logistics"),
+           ("maple", "Maple Street Clinic"), ("quay", "Quay Accounting")]
+
+
+def _vote_through(session: Session, proposer: str, kind: str, title: str, payload: dict) -> None:
+    now = dt.datetime.now(dt.UTC)
+    prop = open_proposal(session, get_partner(session, proposer), kind, title, payload, now + dt.timedelta(days=7))
+    from .governance.service import describe
+
+    for elector in describe(session, prop)["electorate"]:
+        cast_vote(session, prop.id, get_partner(session, elector["partner"]), "yes")
+    result = close_proposal(session, prop.id)
+    if result.status != "passed":  # the demo's own data: a failure here is a bug in it
+        raise RuntimeError(f"demo proposal {title!r} failed: {result.reason}")
+
+
+def build(session: Session) -> dict[str, str]:
+    """Found and fill the demo partnership; returns ``{email: role}`` of the demo logins."""
+    rng = random.Random(2026)
+    found(session, load_charter(CHARTER.read_text(encoding="utf-8")))
+    for code, name in CLIENTS:
+        B.create_client(session, code, name)
+    add_user(session, "treasurer@example.com", "treasurer", password=PASSWORD)
+    add_user(session, "admin@example.com", "admin", password=PASSWORD)
+    _vote_through(session, "ana", "add_practice", "Add a security practice",
+                  {"code": "security", "name": "Security & Compliance", "owners": {"ben": "50%", "dana": "50%"}})
+    practices = {"msft": ["ana"], "voice": ["ben", "chen"], "books": ["chen", "ana"], "security": ["ben"]}
+    n = 0
+    for month in range(1, 11):
+        first = dt.date(2026, month, 1)
+        if month == 3:
+            _vote_through(session, "ben", "admit_partner", "Admit Eve Santos", {
+                "code": "eve", "name": "Eve Santos", "email": "eve@example.com",
+                "grant": {"units": 2400, "start": "2026-03-01", "cliff_months": 6, "months": 36, "every": 1}})
+        if month == 6:
+            _vote_through(session, "ana", "add_practice", "Add a cloud practice",
+                          {"code": "cloud", "name": "Cloud & Infrastructure", "owners": {"ana": "40%", "ben": "60%"}})
+            practices["cloud"] = ["ana", "ben"]
+            _vote_through(session, "chen", "change_policy", "Reward origination more from July", {
+                "origination": "15%", "practice": "55%", "pool_basis": "vested_units", "effective_period": "2026-07"})
+        if month == 8:
+            _vote_through(session, "ana", "retire_partner", "Chen retires at the end of September", {
+                "partner": "chen", "effective_period": "2026-09", "successors": {"voice": "ben", "books": "ana"}})
+        for practice, originators in practices.items():
+            for _ in range(2 if practice != "security" or month in (4, 5) else 1):
+                n += 1
+                ref = f"{practice}-{n:03d}"
+                client = CLIENTS[n % len(CLIENTS)][0]
+                originator = rng.choice([o for o in originators if not (o == "chen" and month >= 10)] or ["ana"])
+                B.open_engagement(session, ref=ref, client=client, practice=practice, originator=originator,
+                                  title=f"{practice.title()} work for {client}", opened_on=first)
+                amount = Decimal(rng.randrange(150_000, 1_200_000)) / 100
+                B.record_invoice(session, ref, amount, first + dt.timedelta(days=rng.randrange(5, 25)))
+                if practice == "security" and month in (4, 5):  # the remediation rush: subcontracted
+                    B.record_cost(session, ref, (amount * Decimal("0.55")).quantize(Decimal("0.01")),
+                                  first + dt.timedelta(days=20), "subcontract", firm="bayside")
+                elif rng.random() < 0.4:
+                    B.record_cost(session, ref, Decimal(rng.randrange(10_000, 80_000)) / 100,
+                                  first + dt.timedelta(days=15), "expense")
+                B.record_payment(session, client, amount, first + dt.timedelta(days=26))
+        B.record_overhead(session, "rent", Decimal("2400.00"), first + dt.timedelta(days=2))
+        B.record_overhead(session, "software", Decimal(rng.randrange(40_000, 90_000)) / 100, first + dt.timedelta(days=9))
+        for partner in ("ana", "ben", "chen") if month <= 9 else ("ana", "ben"):
+            B.record_draw(session, partner, Decimal("1500.00"), first + dt.timedelta(days=27))
+        close_period(session, f"2026-{month:02d}")
+    logins = {"treasurer@example.com": "treasurer", "admin@example.com": "admin"}
+    for code in ("ana", "ben", "chen", "dana", "eve"):
+        user = get_user(session, f"{code}@example.com")
+        set_password(session, user, PASSWORD)
+        logins[user.email] = "partner"
+    return logins
+
+
+def tokens(session: Session, emails) -> dict[str, str]:
+    return {email: create_token(session, get_user(session, email)) for email in emails}

@@ -1,0 +1,282 @@
+"""The equity service: partners' units read from the grants, and kept in step with the ledger.
+
+- ``vested_units`` is the one answer to "how many vested units does this partner hold on this
+  date": pool weights, voting weights, statements and the API all call it (or
+  ``vested_units_by_partner`` for everyone at once). It applies the vesting formula
+  (``vesting.py``) to the partner's grants, so it never waits for a close to post anything.
+- ``post_vesting_events`` writes what vested in a date range to the ledger, one ``UNITS`` entry per
+  partner per vesting date (Dr ``Equity:Units:Unvested:<P>``, Cr ``Equity:Units:Vested:<P>``). It
+  posts only the difference between the formula and what the ``Vested`` account already holds, so
+  running it twice, or over overlapping ranges, posts nothing twice. The period close calls it.
+- ``post_retirement_units`` closes a retiring partner's units books: pending vesting up to the last
+  day, then one entry forfeiting the unvested units and redeeming the vested ones back to
+  ``Equity:Units:Authorized``.
+- ``check_units_agree`` is the ``ledger verify`` check: for every date up to the end of the last
+  closed period, the ledger's units balances equal the formula's.
+
+Retirement, in dates: a partner's ``retired_on`` is their last day (the last day of the retirement's
+effective period). Tranches dated that day still vest, and ``vested_units`` on that day still counts
+their units, because the close allocates the period before it retires the partner. From the next
+day they hold nothing: the unvested rest is forfeited and the vested units are redeemed. The ledger
+records both in the retirement entry dated ``retired_on`` itself (the last thing that day), so
+``check_units_agree`` expects zero balances from that date on.
+
+Services receive the session and never commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import chart
+from ..journal.models import Account, Entry, Posting
+from ..journal.rules import Leg
+from ..journal.service import COMMODITY_UNITS, post_entry
+from ..practices.models import Partner
+from ..practices.service import get_partner, get_partnership
+from ..revenue import periods as P
+from ..revenue.period_service import last_closed_id
+from . import vesting as V
+from .models import Grant
+
+SOURCE_VESTING = "vesting"
+SOURCE_RETIREMENT = "retirement"
+
+
+# --- reading grants ----------------------------------------------------------------------------
+
+
+def _partner(session: Session, partner: str | Partner) -> Partner:
+    return partner if isinstance(partner, Partner) else get_partner(session, partner)
+
+
+def _terms_of(grant: Grant, leave_on: dt.date | None) -> V.GrantTerms:
+    return V.GrantTerms(units=grant.units, start=grant.start, cliff_months=grant.cliff_months,
+                        months=grant.months, every=grant.every, leave_on=leave_on)
+
+
+def grants_with_terms(session: Session, partner: Partner,
+                      leave_on: dt.date | None = None) -> list[tuple[Grant, V.GrantTerms]]:
+    """The partner's ``Grant`` rows, oldest first, each with its terms (``leave_on``: the
+    partner's ``retired_on`` unless given)."""
+    rows = session.scalars(select(Grant).where(Grant.partner_id == partner.id).order_by(Grant.id))
+    leave = leave_on if leave_on is not None else partner.retired_on
+    return [(g, _terms_of(g, leave)) for g in rows]
+
+
+def grant_terms(session: Session, partner: str | Partner) -> list[V.GrantTerms]:
+    """The partner's grants as vesting terms, oldest first; a retired partner's ``retired_on`` is
+    every grant's ``leave_on``. (Pauses and accelerations are pure inputs to ``vesting.py``; the
+    database does not store them yet.)"""
+    return [t for _, t in grants_with_terms(session, _partner(session, partner))]
+
+
+def _held_vested(partner: Partner, terms: Iterable[V.GrantTerms], as_of: dt.date) -> int:
+    if partner.retired_on is not None and as_of > partner.retired_on:
+        return 0  # redeemed at retirement
+    return sum(V.vested(t, as_of) for t in terms)
+
+
+def vested_units(session: Session, partner: str | Partner, as_of: dt.date) -> int:
+    """Vested units the partner holds on ``as_of`` (tranches dated that day included); 0 after a
+    retirement's last day. The one function pool weights and voting weights use."""
+    p = _partner(session, partner)
+    return _held_vested(p, grant_terms(session, p), as_of)
+
+
+def vested_units_by_partner(session: Session, as_of: dt.date) -> dict[str, int]:
+    """``{partner code: vested_units(...)}`` for every partner, read in one query."""
+    partners = list(session.scalars(select(Partner).order_by(Partner.code)))
+    grants: dict[int, list[Grant]] = defaultdict(list)
+    for g in session.scalars(select(Grant).order_by(Grant.id)):
+        grants[g.partner_id].append(g)
+    return {p.code: _held_vested(p, (_terms_of(g, p.retired_on) for g in grants[p.id]), as_of)
+            for p in partners}
+
+
+def unvested_units(session: Session, partner: str | Partner, as_of: dt.date) -> int:
+    """Units granted to the partner and not yet vested on ``as_of`` (0 once forfeited)."""
+    return sum(V.unvested(t, as_of) for t in grant_terms(session, partner))
+
+
+def vesting_summary(session: Session, partner_code: str, as_of: dt.date) -> dict:
+    """The body of ``GET /partners/{code}/vesting?as_of=``: ``granted``, ``vested``, ``unvested``
+    (ints), the full ``schedule`` (``[{date, units, cumulative}]``, ISO dates, every grant merged),
+    ``next_vesting_date`` (ISO or None), and for a retired partner what was ``forfeited`` and
+    ``redeemed`` (0 otherwise)."""
+    p = _partner(session, partner_code)
+    terms = grant_terms(session, p)
+    granted = sum(t.units for t in terms)
+    vested = _held_vested(p, terms, as_of)
+    retired = p.retired_on is not None and as_of > p.retired_on
+    forfeited = sum(V.forfeited(t, as_of) for t in terms)
+    redeemed = sum(V.vested(t, as_of) for t in terms) if retired else 0
+    events = V.merge_schedules([V.schedule(t) for t in terms])
+    upcoming = next((e.date for e in events if e.date > as_of), None)
+    return {
+        "granted": granted,
+        "vested": vested,
+        "unvested": granted - vested - forfeited - redeemed,
+        "forfeited": forfeited,
+        "redeemed": redeemed,
+        "schedule": [{"date": e.date.isoformat(), "units": e.units, "cumulative": e.cumulative} for e in events],
+        "next_vesting_date": upcoming.isoformat() if upcoming else None,
+    }
+
+
+# --- the ledger side ---------------------------------------------------------------------------
+
+
+def _units_history(session: Session, accounts: list[str], through: dt.date | None = None) -> dict[str, list[tuple[dt.date, Decimal]]]:
+    """``{account: [(date, amount), …]}`` of the ``UNITS`` postings on ``accounts``, by date."""
+    q = (select(Account.name, Entry.date, Posting.amount)
+         .join(Account, Account.id == Posting.account_id)
+         .join(Entry, Entry.id == Posting.entry_id)
+         .where(Account.name.in_(accounts), Posting.commodity == COMMODITY_UNITS)
+         .order_by(Entry.date, Entry.id))
+    if through is not None:
+        q = q.where(Entry.date <= through)
+    out: dict[str, list[tuple[dt.date, Decimal]]] = defaultdict(list)
+    for name, date, amount in session.execute(q):
+        out[name].append((date, amount))
+    return out
+
+
+def _held_on(history: list[tuple[dt.date, Decimal]], d: dt.date) -> int:
+    """Units an equity account holds on ``d``: its credit balance, as a positive int."""
+    return int(-sum((amount for date, amount in history if date <= d), Decimal(0)))
+
+
+def _retired_in_ledger(session: Session, code: str) -> bool:
+    """Whether the partner's units were retired: a ``retirement`` entry on their units accounts
+    (the succession posts its money entries under the same source, so the accounts decide)."""
+    accounts = [chart.units_unvested(code), chart.units_vested(code)]
+    q = (select(Entry.id).join(Posting, Posting.entry_id == Entry.id).join(Account, Account.id == Posting.account_id)
+         .where(Entry.source_type == SOURCE_RETIREMENT, Entry.source_ref == code, Account.name.in_(accounts))
+         .limit(1))
+    return session.scalar(q) is not None
+
+
+def _first_open_day(session: Session) -> dt.date:
+    """The first date a posting may still carry: the day after the last closed period."""
+    ps = get_partnership(session)
+    closed = last_closed_id(session)
+    return P.bounds(closed, ps.period_kind)[1] + V.ONE_DAY if closed else ps.starts_on
+
+
+def _post_partner_vesting(session: Session, partner: Partner, grants: list[tuple[Grant, V.GrantTerms]],
+                          start: dt.date, end: dt.date) -> list[Entry]:
+    dates = {e.date for g, t in grants if g.kind == "grant" for e in V.schedule(t) if start <= e.date <= end}
+    # Catch-up: tranches dated before the range that never reached the ledger (a grant admitted
+    # with a start in a period already closed) vest on the range's first day the partner is in.
+    first_day = max(start, partner.joined_on)
+    if first_day <= end:
+        dates.add(first_day)
+    if not dates:
+        return []
+    vested_account = chart.units_vested(partner.code)
+    history = _units_history(session, [vested_account]).get(vested_account, [])
+    granted = sum(t.units for _, t in grants)
+    posted = []
+    for t in sorted(dates):
+        # Post no more than keeps the ledger at or below the formula on every later date it
+        # already has an entry for, so a range run out of order never vests a unit twice.
+        checkpoints = [t] + sorted({d for d, _ in history if d > t})
+        k = min(sum(V.vested(terms, s) for _, terms in grants) - _held_on(history, s) for s in checkpoints)
+        if k <= 0:
+            continue
+        cumulative = sum(V.vested(terms, t) for _, terms in grants)
+        entry = post_entry(
+            session, date=t, source_type=SOURCE_VESTING, source_ref=partner.code,
+            memo=f"Vesting: {k} units of {partner.code}'s grant vest ({cumulative} of {granted} vested)",
+            legs=[Leg(chart.units_unvested(partner.code), Decimal(k), COMMODITY_UNITS),
+                  Leg(vested_account, Decimal(-k), COMMODITY_UNITS)],
+        )
+        history.append((t, Decimal(-k)))
+        posted.append(entry)
+    return posted
+
+
+def post_vesting_events(session: Session, start: dt.date, end: dt.date) -> list[Entry]:
+    """Post the units that vest on dates in ``[start, end]``: one ``UNITS`` entry per partner per
+    vesting date, dated that day, ``source_type`` ``"vesting"``, ``source_ref`` the partner's code.
+    Posts only what the ``Vested`` account does not hold yet (re-running posts nothing); a partner
+    whose units were retired is skipped. Returns the entries posted, by partner code then date."""
+    posted: list[Entry] = []
+    for partner in session.scalars(select(Partner).order_by(Partner.code)):
+        grants = grants_with_terms(session, partner)
+        if not any(g.kind == "grant" for g, _ in grants) or _retired_in_ledger(session, partner.code):
+            continue
+        posted.extend(_post_partner_vesting(session, partner, grants, start, end))
+    return posted
+
+
+def post_retirement_units(session: Session, partner_code: str, on: dt.date) -> list[Entry]:
+    """Close a retiring partner's units on their last day ``on``: post the tranches still due up to
+    ``on``, then one ``"retirement"`` entry dated ``on`` that forfeits the unvested units (Dr
+    ``Unvested``) and redeems the vested ones (Dr ``Vested``) back to ``Equity:Units:Authorized``.
+    Sets ``retired_on`` when it is not set (the succession sets the partner's status). Runs once:
+    a second call posts nothing. Returns the entries posted."""
+    partner = get_partner(session, partner_code)
+    if _retired_in_ledger(session, partner.code):
+        return []
+    if partner.retired_on is None:
+        partner.retired_on = on
+    grants = grants_with_terms(session, partner, leave_on=on)
+    posted = _post_partner_vesting(session, partner, grants, _first_open_day(session), on)
+    accounts = [chart.units_unvested(partner.code), chart.units_vested(partner.code)]
+    history = _units_history(session, accounts)
+    unvested, vested = (_held_on(history.get(a, []), on) for a in accounts)
+    if unvested or vested:
+        posted.append(post_entry(
+            session, date=on, source_type=SOURCE_RETIREMENT, source_ref=partner.code,
+            memo=f"Retirement of {partner.code}: {unvested} unvested units forfeited, {vested} vested units redeemed",
+            legs=[Leg(accounts[0], Decimal(unvested), COMMODITY_UNITS),
+                  Leg(accounts[1], Decimal(vested), COMMODITY_UNITS),
+                  Leg(chart.UNITS_AUTHORIZED, Decimal(-(unvested + vested)), COMMODITY_UNITS)],
+        ))
+    return posted
+
+
+def check_units_agree(session: Session, as_of: dt.date | None = None) -> list[str]:
+    """Where the ledger's units and the vesting formula disagree, one line per partner and account
+    (the first date it happens), on every date from the partner's joining to the end of the last
+    closed period (or ``as_of``, if earlier). Open periods are not checked: their vesting is posted
+    by their close. A ``ledger verify`` check (``verify(session, extra_checks=[check_units_agree])``)."""
+    closed = last_closed_id(session)
+    if closed is None:
+        return []
+    cutoff = P.bounds(closed, get_partnership(session).period_kind)[1]
+    if as_of is not None:
+        cutoff = min(cutoff, as_of)
+    partners = list(session.scalars(select(Partner).order_by(Partner.code)))
+    names = {p.code: (chart.units_vested(p.code), chart.units_unvested(p.code)) for p in partners}
+    history = _units_history(session, [n for pair in names.values() for n in pair], through=cutoff)
+    problems: list[str] = []
+    for p in partners:
+        if p.joined_on > cutoff:
+            continue
+        terms = grant_terms(session, p)
+        vested_name, unvested_name = names[p.code]
+        dates = {cutoff} | {e.date for t in terms for e in V.schedule(t)} | {
+            d for name in names[p.code] for d, _ in history.get(name, [])}
+        for label, name in (("vested", vested_name), ("unvested", unvested_name)):
+            for d in sorted(x for x in dates if p.joined_on <= x <= cutoff):
+                if p.retired_on is not None and d >= p.retired_on:
+                    expected = 0
+                elif label == "vested":
+                    expected = sum(V.vested(t, d) for t in terms)
+                else:
+                    expected = sum(V.unvested(t, d) for t in terms)
+                held = _held_on(history.get(name, []), d)
+                if held != expected:
+                    problems.append(f"units of {p.code} on {d.isoformat()}: {name} holds {held} {label}, "
+                                    f"the vesting schedule says {expected}")
+                    break
+    return problems

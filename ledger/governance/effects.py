@@ -1,0 +1,164 @@
+"""What a passed proposal does, applied inside the close's transaction.
+
+``check_can_apply`` runs when a proposal opens (a failure is a 422) and again, through
+``apply_effect``, when it passes: whatever changed in between (a practice code taken, a period
+closed) fails the proposal with the reason and applies nothing (``EffectFailed``).
+
+An effect applies from its execution to every period still open: a practice added or a partner
+admitted owns/joins from the oldest open period, so it may be used in postings dated in any open
+period and counts in its close.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .. import chart
+from ..auth.models import User
+from ..equity.models import Grant
+from ..errors import ValidationError
+from ..founding import open_partner_accounts, open_practice_accounts
+from ..journal.rules import Leg
+from ..journal.service import post_entry
+from ..practices.models import Ownership, Partner, Practice
+from ..practices.service import get_partnership
+from ..revenue import periods as P
+from ..revenue.models import PolicyVersion
+from .models import GovernanceRule, Proposal
+
+
+class EffectFailed(Exception):
+    """The passed proposal's effect can no longer apply; the message says why."""
+
+
+def _oldest_open(session: Session) -> str:
+    from ..revenue.close import oldest_open
+
+    return oldest_open(session)
+
+
+def _problems(session: Session, kind: str, data: dict) -> dict[str, list[str]]:
+    """Reasons the effect cannot apply now, by payload field."""
+    errors: dict[str, list[str]] = {}
+
+    def add(field, msg):
+        errors.setdefault(f"payload.{field}", []).append(msg)
+
+    active = {p.code: p for p in session.scalars(select(Partner).where(Partner.status == "active"))}
+    if kind == "add_practice":
+        if session.scalar(select(Practice.id).where(Practice.code == data["code"])):
+            add("code", f"practice {data['code']!r} already exists")
+        for code in data["owners"]:
+            if code not in active:
+                add(f"owners.{code}", f"{code!r} is not an active partner")
+    elif kind == "admit_partner":
+        if session.scalar(select(Partner.id).where(Partner.code == data["code"])):
+            add("code", f"partner {data['code']!r} already exists")
+        email = data["email"].lower()
+        if session.scalar(select(User.id).where(User.email == email)) or \
+                session.scalar(select(Partner.id).where(Partner.email == email)):
+            add("email", f"{email} is already in use")
+    elif kind in ("change_policy", "retire_partner"):
+        ps = get_partnership(session)
+        pid = data["effective_period"]
+        if not P.is_period_id(pid, ps.period_kind):
+            add("effective_period", f"{pid!r} is not a period id")
+        elif pid < _oldest_open(session):
+            add("effective_period", f"period {pid} is already closed")
+        if kind == "retire_partner":
+            from ..succession.rules import successor_problems
+
+            for field, msg in successor_problems(session, data, active):
+                add(field, msg)
+    elif kind == "change_governance":
+        pass
+    return errors
+
+
+def check_can_apply(session: Session, kind: str, data: dict) -> None:
+    errors = _problems(session, kind, data)
+    if errors:
+        raise ValidationError("the proposal cannot apply: " + "; ".join(
+            f"{k}: {v[0]}" for k, v in errors.items()), errors)
+
+
+def apply_effect(session: Session, proposal: Proposal, data: dict) -> str:
+    errors = _problems(session, proposal.kind, data)
+    if errors:
+        raise EffectFailed("; ".join(f"{k.removeprefix('payload.')}: {v[0]}" for k, v in errors.items()))
+    return APPLY[proposal.kind](session, proposal, data)
+
+
+def _add_practice(session: Session, proposal: Proposal, data: dict) -> str:
+    ps = get_partnership(session)
+    first = _oldest_open(session)
+    practice = Practice(code=data["code"], name=data["name"], created_on=P.bounds(first, ps.period_kind)[0])
+    session.add(practice)
+    session.flush()
+    partners = {p.code: p for p in session.scalars(select(Partner))}
+    for code, share in sorted(data["owners"].items()):
+        session.add(Ownership(practice_id=practice.id, partner_id=partners[code].id, share=share,
+                              from_period=first, to_period=None))
+    open_practice_accounts(session, practice.code, ps.currency, practice.created_on)
+    session.flush()
+    return f"practice:{practice.code}"
+
+
+def _admit_partner(session: Session, proposal: Proposal, data: dict) -> str:
+    ps = get_partnership(session)
+    g = data["grant"]
+    first_open_day = P.bounds(_oldest_open(session), ps.period_kind)[0]
+    partner = Partner(code=data["code"], name=data["name"], email=data["email"].lower(), status="active",
+                      joined_on=max(g["start"], first_open_day))
+    session.add(partner)
+    session.flush()
+    session.add(User(email=partner.email, role="partner", partner_id=partner.id, active=True,
+                     created_at=dt.datetime.now(dt.UTC)))
+    session.add(Grant(partner_id=partner.id, units=g["units"], start=g["start"], cliff_months=g["cliff_months"],
+                      months=g["months"], every=g["every"], kind="grant"))
+    open_partner_accounts(session, partner.code, ps.currency, min(first_open_day, g["start"]))
+    entry = post_entry(
+        session, date=max(g["start"], first_open_day),
+        memo=f"Units granted to {partner.name} (proposal {proposal.id}: {proposal.title})",
+        legs=[Leg(chart.UNITS_AUTHORIZED, Decimal(g["units"]), "UNITS"),
+              Leg(chart.units_unvested(partner.code), Decimal(-g["units"]), "UNITS")],
+        source_type="proposal", source_ref=str(proposal.id),
+    )
+    return f"partner:{partner.code};entry:{entry.id}"
+
+
+def _change_policy(session: Session, proposal: Proposal, data: dict) -> str:
+    version = (session.scalar(select(func.max(PolicyVersion.version))) or 0) + 1
+    session.add(PolicyVersion(version=version, origination=data["origination"], practice=data["practice"],
+                              pool_basis=data["pool_basis"], effective_period=data["effective_period"],
+                              proposal_id=proposal.id, created_at=dt.datetime.now(dt.UTC)))
+    session.flush()
+    return f"policy:{version}"
+
+
+def _retire_partner(session: Session, proposal: Proposal, data: dict) -> str:
+    from ..succession.service import schedule_retirement
+
+    return schedule_retirement(session, proposal, data)
+
+
+def _resolution(session: Session, proposal: Proposal, data: dict) -> str:
+    return f"resolution:{proposal.id}"
+
+
+def _change_governance(session: Session, proposal: Proposal, data: dict) -> str:
+    rule = session.get(GovernanceRule, data["kind"])
+    rule.weighting, rule.quorum, rule.threshold, rule.of = (
+        data["weighting"], data["quorum"], data["threshold"], data["of"])
+    session.flush()
+    return f"governance:{data['kind']}"
+
+
+APPLY = {
+    "add_practice": _add_practice, "admit_partner": _admit_partner, "change_policy": _change_policy,
+    "retire_partner": _retire_partner, "resolution": _resolution, "change_governance": _change_governance,
+}

@@ -1,0 +1,86 @@
+"""Each proposal kind's payload schema (marshmallow), checked when the proposal opens.
+
+These check the payload's own shape; whether its effect can still apply (a code already taken, a
+period already closed) is checked again at execution, where a failure fails the proposal.
+"""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate, validates_schema
+from marshmallow import ValidationError as MmError
+
+from ..charter import CODE_RE, PROPOSAL_KINDS, GrantSchema, Percent, Threshold, TomlDate
+
+CODE = validate.Regexp(CODE_RE, error="2 to 32 of a-z, 0-9 and -")
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class IsoDate(TomlDate):
+    """A JSON date string ``YYYY-MM-DD``."""
+
+
+class GrantPayload(GrantSchema):
+    start = IsoDate(required=True)
+
+
+class AddPractice(Strict):
+    code = fields.String(required=True, validate=CODE)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    owners = fields.Dict(keys=fields.String(validate=CODE), values=Percent(), required=True,
+                         validate=validate.Length(min=1))
+
+    @validates_schema
+    def _sum(self, data, **kwargs):
+        owners = data.get("owners") or {}
+        if owners and sum(owners.values()) != 1:
+            raise MmError(f"ownership must sum to exactly 100% (it sums to {sum(owners.values()) * 100:f}%)", "owners")
+        if any(v <= 0 for v in owners.values()):
+            raise MmError("every owner's share must be more than 0%", "owners")
+
+
+class AdmitPartner(Strict):
+    code = fields.String(required=True, validate=CODE)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    email = fields.Email(required=True)
+    grant = fields.Nested(GrantPayload, required=True)
+
+
+class ChangePolicy(Strict):
+    origination = Percent(required=True)
+    practice = Percent(required=True)
+    pool_basis = fields.String(required=True, validate=validate.OneOf(["vested_units", "equal"]))
+    effective_period = fields.String(required=True)
+
+    @validates_schema
+    def _sum(self, data, **kwargs):
+        if "origination" in data and "practice" in data and data["origination"] + data["practice"] > 1:
+            raise MmError("origination and practice together exceed 100%", "practice")
+
+
+class RetirePartner(Strict):
+    partner = fields.String(required=True, validate=CODE)
+    effective_period = fields.String(required=True)
+    successors = fields.Dict(keys=fields.String(validate=CODE), values=fields.String(validate=CODE),
+                             load_default=dict)
+
+
+class Resolution(Strict):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class ChangeGovernance(Strict):
+    kind = fields.String(required=True, validate=validate.OneOf(PROPOSAL_KINDS))
+    weighting = fields.String(required=True, validate=validate.OneOf(["member", "units"]))
+    quorum = Percent(required=True)
+    threshold = Threshold(required=True)
+    of = fields.String(required=True, validate=validate.OneOf(["cast", "eligible"]))
+
+
+SCHEMAS: dict[str, type[Schema]] = {
+    "add_practice": AddPractice, "admit_partner": AdmitPartner, "change_policy": ChangePolicy,
+    "retire_partner": RetirePartner, "resolution": Resolution, "change_governance": ChangeGovernance,
+}

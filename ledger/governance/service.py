@@ -1,0 +1,240 @@
+"""Proposals: open, vote, close (tally + execution in one transaction), cancel.
+
+State machine: ``open`` → ``passed`` (effect applied, ``executed_at`` set) | ``failed`` (``reason``)
+| ``canceled`` (by the proposer, before any vote). Proposals run on the server's clock (UTC);
+eligibility and unit weights use vested units on the server's current date, frozen at opening.
+Execution happens inside ``close_proposal``'s transaction and only from ``open``, so a retry after a
+crash finds the proposal still open (nothing was committed) or already closed (nothing to do): an
+effect is never applied twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from fractions import Fraction
+
+from marshmallow import ValidationError as MmError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..charter import _flatten
+from ..errors import Conflict, Forbidden, NotFound, ValidationError
+from ..practices.models import Partner
+from .models import Elector, GovernanceRule, Proposal, Vote
+from .payloads import SCHEMAS
+from .tally import Rule, tally
+
+CHOICES = ("yes", "no", "abstain")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(ts: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive datetimes for timezone-aware columns: they were stored in UTC.
+    return ts if ts.tzinfo else ts.replace(tzinfo=dt.UTC)
+
+
+def load_payload(kind: str, payload) -> dict:
+    if kind not in SCHEMAS:
+        raise ValidationError(f"unknown proposal kind {kind!r}", {"kind": [f"one of {', '.join(SCHEMAS)}"]})
+    if not isinstance(payload, dict):
+        raise ValidationError("payload must be an object", {"payload": ["must be an object"]})
+    try:
+        return SCHEMAS[kind]().load(payload)
+    except MmError as exc:
+        errors = _flatten(exc.messages, "payload")
+        raise ValidationError("the payload does not fit its kind: " + "; ".join(
+            f"{k}: {v[0]}" for k, v in errors.items()), errors) from exc
+
+
+def get_proposal(session: Session, proposal_id: int) -> Proposal:
+    proposal = session.get(Proposal, proposal_id)
+    if proposal is None:
+        raise NotFound(f"no proposal {proposal_id}")
+    return proposal
+
+
+def electorate_now(session: Session, weighting: str, today: dt.date, exclude: set[str]) -> list[tuple[Partner, int]]:
+    """Active partners with vested units > 0 today, and their weight (1, or vested units)."""
+    from ..equity.service import vested_units
+
+    out = []
+    for partner in session.scalars(select(Partner).where(Partner.status == "active").order_by(Partner.code)):
+        if partner.code in exclude:
+            continue
+        units = vested_units(session, partner, today)
+        if units > 0:
+            out.append((partner, units if weighting == "units" else 1))
+    return out
+
+
+def open_proposal(session: Session, proposer: Partner, kind: str, title: str, payload, closes_at: dt.datetime,
+                  now: dt.datetime | None = None) -> Proposal:
+    from .effects import check_can_apply
+
+    now = now or utcnow()
+    if proposer.status != "active":
+        raise Forbidden("only an active partner may propose")
+    errors: dict[str, list[str]] = {}
+    if not isinstance(title, str) or not title.strip() or len(title) > 200:
+        errors["title"] = ["a title of 1 to 200 characters is required"]
+    if closes_at.tzinfo is None:
+        errors["closes_at"] = ["an ISO 8601 time with an offset is required"]
+    elif closes_at <= now:
+        errors["closes_at"] = ["must be in the future"]
+    if errors:
+        raise ValidationError("; ".join(f"{k}: {v[0]}" for k, v in errors.items()), errors)
+    data = load_payload(kind, payload)
+    check_can_apply(session, kind, data)  # 422 now for what is already impossible
+    rule_row = session.get(GovernanceRule, kind)
+    recused = {data["partner"]} if kind == "retire_partner" else set()
+    electorate = electorate_now(session, rule_row.weighting, now.date(), recused)
+    if not electorate:
+        raise ValidationError("nobody is eligible to vote on this proposal", {"kind": ["no eligible voters"]})
+    proposal = Proposal(
+        kind=kind, title=title.strip(), payload=json.dumps(payload, sort_keys=True), proposer_id=proposer.id,
+        status="open", opened_at=now, closes_at=closes_at.astimezone(dt.UTC), weighting=rule_row.weighting,
+        quorum=rule_row.quorum, threshold=rule_row.threshold, of=rule_row.of,
+    )
+    session.add(proposal)
+    session.flush()
+    session.add_all(Elector(proposal_id=proposal.id, partner_id=p.id, weight=w) for p, w in electorate)
+    session.flush()
+    return proposal
+
+
+def _latest_votes(session: Session, proposal: Proposal) -> dict[str, str]:
+    rows = session.execute(
+        select(Partner.code, Vote.choice).join(Partner, Partner.id == Vote.partner_id)
+        .where(Vote.proposal_id == proposal.id).order_by(Vote.id)
+    )
+    return dict(rows.all())
+
+
+def _electorate(session: Session, proposal: Proposal) -> dict[str, int]:
+    rows = session.execute(
+        select(Partner.code, Elector.weight).join(Partner, Partner.id == Elector.partner_id)
+        .where(Elector.proposal_id == proposal.id).order_by(Partner.code)
+    )
+    return dict(rows.all())
+
+
+def cast_vote(session: Session, proposal_id: int, voter: Partner, choice: str,
+              now: dt.datetime | None = None) -> Proposal:
+    now = now or utcnow()
+    if choice not in CHOICES:
+        raise ValidationError("choice must be yes, no or abstain", {"choice": ["one of yes, no, abstain"]})
+    proposal = get_proposal(session, proposal_id)
+    if proposal.status != "open":
+        raise Conflict(f"proposal {proposal.id} is {proposal.status}: voting is over", {"status": [proposal.status]})
+    if now >= _aware(proposal.closes_at):
+        raise Conflict(f"proposal {proposal.id} closed for votes at {_aware(proposal.closes_at).isoformat()}",
+                       {"closes_at": ["voting time is over"]})
+    if voter.code not in _electorate(session, proposal):
+        raise Forbidden(f"{voter.code} is not in this proposal's electorate", {"voter": ["not eligible"]})
+    session.add(Vote(proposal_id=proposal.id, partner_id=voter.id, choice=choice, cast_at=now))
+    session.flush()
+    return proposal
+
+
+def cancel_proposal(session: Session, proposal_id: int, by: Partner) -> Proposal:
+    proposal = get_proposal(session, proposal_id)
+    if proposal.proposer_id != by.id:
+        raise Forbidden("only the proposer may cancel a proposal")
+    if proposal.status != "open":
+        raise Conflict(f"proposal {proposal.id} is {proposal.status}", {"status": [proposal.status]})
+    if session.scalar(select(func.count()).select_from(Vote).where(Vote.proposal_id == proposal.id)):
+        raise Conflict("votes have been cast: the proposal can no longer be canceled", {"status": ["has votes"]})
+    proposal.status = "canceled"
+    proposal.closed_at = utcnow()
+    session.flush()
+    return proposal
+
+
+def close_proposal(session: Session, proposal_id: int, now: dt.datetime | None = None) -> Proposal:
+    """Tally and, when passed, execute — in the caller's transaction. Closing a closed proposal
+    returns it unchanged."""
+    from .effects import EffectFailed, apply_effect
+
+    now = now or utcnow()
+    proposal = get_proposal(session, proposal_id)
+    # Lock the proposal row so two closers cannot both execute it (no-op on SQLite, which
+    # serialises writers anyway).
+    session.execute(select(Proposal.id).where(Proposal.id == proposal.id).with_for_update())
+    session.refresh(proposal)
+    if proposal.status != "open":
+        return proposal
+    electorate = _electorate(session, proposal)
+    votes = _latest_votes(session, proposal)
+    if now < _aware(proposal.closes_at) and set(electorate) - set(votes):
+        raise Conflict(f"proposal {proposal.id} closes at {_aware(proposal.closes_at).isoformat()}; "
+                       f"{len(set(electorate) - set(votes))} eligible voter(s) have not voted",
+                       {"closes_at": ["not yet"]})
+    rule = Rule(proposal.weighting, Fraction(proposal.quorum), proposal.threshold, proposal.of)
+    t = tally(rule, electorate, votes)
+    proposal.result = json.dumps({
+        "yes": str(t.yes), "no": str(t.no), "abstain": str(t.abstain), "eligible": str(t.eligible),
+        "voted": str(t.voted), "quorum_met": t.quorum_met, "votes": votes,
+    }, sort_keys=True)
+    proposal.closed_at = now
+    if not t.passed:
+        proposal.status = "failed"
+        proposal.reason = {"no_votes": "no yes or no votes were cast", "quorum": "quorum not met",
+                           "tie": "tie", "threshold": "threshold not met"}[t.reason]
+        session.flush()
+        return proposal
+    data = load_payload(proposal.kind, json.loads(proposal.payload))
+    savepoint = session.begin_nested()
+    try:
+        proposal.effect = apply_effect(session, proposal, data)
+        savepoint.commit()
+    except EffectFailed as exc:
+        savepoint.rollback()
+        session.refresh(proposal)
+        proposal.result = json.dumps({
+            "yes": str(t.yes), "no": str(t.no), "abstain": str(t.abstain), "eligible": str(t.eligible),
+            "voted": str(t.voted), "quorum_met": t.quorum_met, "votes": votes}, sort_keys=True)
+        proposal.closed_at = now
+        proposal.status = "failed"
+        proposal.reason = f"the effect can no longer apply: {exc}"
+        session.flush()
+        return proposal
+    proposal.status = "passed"
+    proposal.executed_at = now
+    session.flush()
+    return proposal
+
+
+def proposals(session: Session, status: str | None = None) -> list[Proposal]:
+    q = select(Proposal).order_by(Proposal.id)
+    if status:
+        q = q.where(Proposal.status == status)
+    return list(session.scalars(q))
+
+
+def describe(session: Session, proposal: Proposal) -> dict:
+    """The proposal as the API shows it: frozen electorate, who has voted (how, only after close)."""
+    electorate = _electorate(session, proposal)
+    votes = _latest_votes(session, proposal)
+    out = {
+        "id": proposal.id, "kind": proposal.kind, "title": proposal.title, "payload": json.loads(proposal.payload),
+        "status": proposal.status, "proposer": proposal.proposer.code,
+        "opened_at": _aware(proposal.opened_at).isoformat(), "closes_at": _aware(proposal.closes_at).isoformat(),
+        "closed_at": _aware(proposal.closed_at).isoformat() if proposal.closed_at else None,
+        "executed_at": _aware(proposal.executed_at).isoformat() if proposal.executed_at else None,
+        "reason": proposal.reason, "effect": proposal.effect,
+        "rule": {"weighting": proposal.weighting, "quorum": f"{proposal.quorum * 100:g}%",
+                 "threshold": proposal.threshold, "of": proposal.of},
+        "electorate": [{"partner": code, "weight": w} for code, w in electorate.items()],
+        "eligible_weight": sum(electorate.values()),
+        "voted": sorted(votes),
+        "tally": None,
+    }
+    if proposal.result:
+        r = json.loads(proposal.result)
+        out["tally"] = {k: r[k] for k in ("yes", "no", "abstain", "eligible", "voted", "quorum_met")}
+        out["votes"] = r["votes"]
+    return out

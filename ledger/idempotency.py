@@ -1,0 +1,68 @@
+"""Idempotency keys: a POST repeated with the same ``Idempotency-Key`` gets the first answer.
+
+- ``fingerprint(method, path, body)`` is the SHA-256 of the method, the path with its query string
+  and the body in canonical JSON (sorted keys, no spaces), so two bodies that differ only in key
+  order or whitespace are the same request.
+- ``find`` looks a key up for a user; ``remember`` stores the key, the fingerprint and the response
+  (status and body) in the caller's session. The caller adds it in the *same* transaction as the
+  write it answers, so either both commit or neither does: a crash between them cannot leave a
+  write without its record, or a record without its write.
+- The unique constraint on ``(user_id, key)`` settles a race: of two concurrent requests with one
+  key, the second to commit gets an ``IntegrityError``, rolls back everything it wrote, and
+  answers from the record the first one left (or 409 if its body differs).
+- Only successes are stored: a request refused with a 4xx wrote nothing, so repeating it (perhaps
+  after fixing the cause) runs it again.
+
+Services never call this: the API layer (``ledger.api.common.requires``) does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .journal.models import IdempotencyRecord
+
+MAX_KEY_LENGTH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """The response a key got the first time, and the fingerprint of the request that got it."""
+
+    fingerprint: str
+    status: int
+    body: str
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def fingerprint(method: str, path: str, body: Any) -> str:
+    """SHA-256 (hex) of ``METHOD path\\n`` and the canonical body (``None`` for no body)."""
+    text = f"{method.upper()} {path}\n" + ("" if body is None else canonical_json(body))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def find(session: Session, user_id: int, key: str) -> StoredResponse | None:
+    row = session.scalar(
+        select(IdempotencyRecord).where(IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key)
+    )
+    if row is None:
+        return None
+    return StoredResponse(row.request_hash, row.status, row.body)
+
+
+def remember(session: Session, user_id: int, key: str, request_hash: str, status: int, body: str) -> None:
+    """Store the key with its response in the current transaction (flushed, so a concurrent
+    duplicate fails here or at commit on the unique constraint)."""
+    session.add(IdempotencyRecord(user_id=user_id, key=key, request_hash=request_hash, status=status,
+                                  body=body, created_at=dt.datetime.now(dt.UTC)))
+    session.flush()

@@ -1,0 +1,87 @@
+"""Statements as CSV and PDF (reportlab). Pure functions of the statement dict: no database."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+
+KIND_LABELS = {
+    "origination": "Origination", "practice": "Practice share", "pool": "Common pool",
+    "draw": "Draw", "buyout": "Buyout", "goodwill": "Goodwill", "adjustment": "Adjustment",
+}
+
+
+def statement_csv(st: dict) -> str:
+    """A row per line (kind, amount, engagement, practice, entry), then opening, allocated, draws,
+    closing rows, as CONTRACT §3 says."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["kind", "amount", "engagement", "practice", "entry"])
+    for line in st["lines"]:
+        w.writerow([line["kind"], line["amount"], line.get("engagement", ""), line.get("practice", ""), line["entry"]])
+    for key in ("opening", "allocated", "draws", "closing"):
+        w.writerow([key, st[key], "", "", ""])
+    return out.getvalue()
+
+
+def _money(text: str) -> str:
+    value = Decimal(text)
+    return f"{value:,.2f}" if value >= 0 else f"({-value:,.2f})"
+
+
+def statement_pdf(st: dict) -> bytes:
+    """A one-document share statement a partner would be glad to receive."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm,
+                            topMargin=18 * mm, bottomMargin=18 * mm,
+                            title=f"Share statement {st['partner']} {st['period']}", author=st["partnership"])
+    styles = getSampleStyleSheet()
+    story = [
+        Paragraph(st["partnership"], styles["Title"]),
+        Paragraph(f"Share statement — {st['name']} ({st['partner']}) — period {st['period']}", styles["Heading2"]),
+        Paragraph(f"Amounts in {st['currency']}. Each line names the ledger entry it comes from; "
+                  "negative amounts are shown in brackets.", styles["Normal"]),
+        Spacer(1, 6 * mm),
+    ]
+    rows = [["Line", "Engagement", "Practice", "Entry", "Amount"], ["Opening capital", "", "", "", _money(st["opening"])]]
+    for line in st["lines"]:
+        rows.append([KIND_LABELS.get(line["kind"], line["kind"]), line.get("engagement", ""),
+                     line.get("practice", ""), f"#{line['entry']}", _money(line["amount"])])
+    rows += [
+        ["Allocated (origination + practice + pool)", "", "", "", _money(st["allocated"])],
+        ["Draws", "", "", "", _money(st["draws"])],
+        ["Closing capital", "", "", "", _money(st["closing"])],
+    ]
+    table = Table(rows, colWidths=[62 * mm, 35 * mm, 25 * mm, 20 * mm, 30 * mm], repeatRows=1)
+    n = len(rows)
+    table.setStyle(TableStyle([
+        ("FONT", (0, 0), (-1, 0), "Helvetica-Bold"),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#1f3a5f")),
+        ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
+        ("ALIGN", (-1, 0), (-1, -1), "RIGHT"),
+        ("ROWBACKGROUNDS", (0, 2), (-1, n - 4), [colors.white, colors.HexColor("#f2f5f9")]),
+        ("LINEABOVE", (0, n - 3), (-1, n - 3), 0.8, colors.HexColor("#1f3a5f")),
+        ("FONT", (0, n - 1), (-1, n - 1), "Helvetica-Bold"),
+        ("FONT", (0, 1), (-1, 1), "Helvetica-Bold"),
+        ("LINEABOVE", (0, n - 1), (-1, n - 1), 1.2, colors.black),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+    ]))
+    story.append(table)
+    story.append(Spacer(1, 6 * mm))
+    units = st.get("units", {})
+    story.append(Paragraph(f"Units at the end of the period: {units.get('vested', 0):,} vested, "
+                           f"{units.get('unvested', 0):,} unvested.", styles["Normal"]))
+    if st.get("installments"):
+        story.append(Spacer(1, 4 * mm))
+        story.append(Paragraph("Buyout installments", styles["Heading3"]))
+        inst = [["Date", "Entry", "Amount"]] + [[i["date"], f"#{i['entry']}", _money(i["amount"])] for i in st["installments"]]
+        story.append(Table(inst, colWidths=[40 * mm, 30 * mm, 40 * mm]))
+    doc.build(story)
+    return buf.getvalue()

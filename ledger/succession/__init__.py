@@ -1,0 +1,1 @@
+"""Succession: retiring partners, successors, forfeiture and buyout."""

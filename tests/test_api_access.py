@@ -1,0 +1,132 @@
+"""Who may call what: every route under /api/v1 declares its rule, and a walk of every route ×
+(no token, a bad token, each role) checks the answer — 401 without a valid token, 403 for a role
+the rule leaves out, and for a role it admits anything but 401/403 (and never a 5xx).
+
+A route added without ``@requires(...)`` or ``@public`` makes ``test_every_api_route_declares_who_may_call_it``
+fail; give a new path parameter a sample value in ``SAMPLES`` if the defaults do not fit.
+"""
+
+from __future__ import annotations
+
+import pytest
+from api_helpers import PROBLEM, ROLES, api, assert_problem, tokens  # noqa: F401 (fixtures)
+from flask import Flask
+from werkzeug.routing import IntegerConverter
+
+from ledger.api.common import API_PREFIX, PUBLIC_ENDPOINTS
+from ledger.auth.service import get_user, revoke_tokens
+from ledger.database import get_session
+
+#: Path parameter values by name; anything else gets ``1`` (integers) or ``"ana"``.
+SAMPLES = {"code": "ana", "ref": "ENG-1", "entry_id": 1, "period_id": "2026-01", "id": 1}
+
+
+def api_routes(app: Flask) -> list[tuple[str, str, str]]:
+    """``(endpoint, method, url)`` for every route under /api/v1, path parameters filled in."""
+    out = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(API_PREFIX):
+            continue
+        values = {}
+        for name, converter in rule._converters.items():
+            values[name] = SAMPLES.get(name, 1 if isinstance(converter, IntegerConverter) else "ana")
+        url = rule.build(values)[1]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            out.append((rule.endpoint, method, url))
+    return out
+
+
+def undeclared(app: Flask) -> list[str]:
+    """Routes under /api/v1 whose view declares no access rule."""
+    return sorted({
+        f"{method} {url} ({endpoint})" for endpoint, method, url in api_routes(app)
+        if endpoint not in PUBLIC_ENDPOINTS and not hasattr(app.view_functions[endpoint], "allowed_roles")
+    })
+
+
+def call(client, method, url, headers):
+    if method == "GET":
+        return client.get(url, headers=headers)
+    return client.open(url, method=method, json={}, headers=headers)
+
+
+def test_every_api_route_declares_who_may_call_it(founded):
+    assert api_routes(founded), "no API routes found"
+    assert undeclared(founded) == []
+
+
+def test_a_route_without_a_rule_is_caught(make_app, db_url):
+    app = make_app(db_url)
+    app.add_url_rule(f"{API_PREFIX}/sneaky", "sneaky", lambda: "{}")
+    assert undeclared(app) == [f"GET {API_PREFIX}/sneaky (sneaky)"]
+
+
+def test_every_route_by_every_caller(api, founded):
+    client = founded.test_client()
+    checked = 0
+    for endpoint, method, url in api_routes(founded):
+        view = founded.view_functions[endpoint]
+        allowed = frozenset() if endpoint in PUBLIC_ENDPOINTS else view.allowed_roles
+        if endpoint in PUBLIC_ENDPOINTS or not allowed:
+            response = call(client, method, url, {})
+            assert response.status_code == 200, (method, url, response.status_code)
+            continue
+        for headers in ({}, {"Authorization": "Bearer pl_not-a-token"}, {"Authorization": "Basic YWxhZGRpbg=="}):
+            assert_problem(call(client, method, url, headers), 401)
+        for role in ROLES:
+            response = call(client, method, url, {"Authorization": f"Bearer {api.tokens[role]}"})
+            where = (method, url, role, response.status_code, response.data[:300])
+            assert response.status_code < 500, where
+            if role in allowed:
+                assert response.status_code not in (401, 403), where
+            else:
+                assert response.status_code == 403, where
+                assert response.mimetype == PROBLEM
+            checked += 1
+    assert checked >= 3 * 20
+
+
+@pytest.mark.parametrize(("method", "path", "roles"), [
+    ("GET", "/partners", {"admin", "treasurer", "partner"}),
+    ("GET", "/engagements", {"admin", "treasurer", "partner"}),
+    ("POST", "/clients", {"admin", "treasurer"}),
+    ("POST", "/draws", {"admin", "treasurer"}),
+    ("GET", "/ledger/trial-balance", {"admin", "treasurer"}),
+    ("POST", "/ledger/entries", {"admin", "treasurer"}),
+])
+def test_the_contracts_roles(api, founded, method, path, roles):
+    endpoint = founded.url_map.bind("localhost").match(API_PREFIX + path, method=method)[0]
+    assert founded.view_functions[endpoint].allowed_roles == roles
+
+
+def test_a_revoked_token_is_refused(api, founded):
+    assert api.get("/partners").status_code == 200
+    with founded.app_context():
+        session = get_session()
+        revoke_tokens(session, get_user(session, "tre@example.com"))
+        session.commit()
+    problem = assert_problem(api.get("/partners"), 401)
+    assert api.get("/partners").headers["WWW-Authenticate"].startswith("Bearer")
+    assert "revoked" in problem["detail"]
+
+
+def test_a_partner_may_read_but_not_book(api):
+    assert api.get("/practices", role="partner").status_code == 200
+    body = {"code": "acme", "name": "Acme"}
+    assert_problem(api.post("/clients", body, role="partner"), 403)
+    assert api.post("/clients", body, role="admin").status_code == 201
+
+
+def test_the_openapi_document_is_public_and_declares_the_bearer_scheme(api):
+    response = api.get("/openapi.json", role=None)
+    assert response.status_code == 200
+    doc = response.get_json()
+    assert doc["openapi"].startswith("3.")
+    assert doc["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http", "scheme": "bearer", "description": "a token from `ledger token create`"}
+    assert doc["paths"]["/api/v1/health"]["get"]["security"] == []
+    assert doc["paths"]["/api/v1/clients"]["post"]["security"] == [{"bearerAuth": []}]
+    headers = [p["name"] for p in doc["paths"]["/api/v1/clients"]["post"]["parameters"]]
+    assert "Idempotency-Key" in headers
+    schema = doc["components"]["schemas"]["InvoiceIn"]
+    assert schema["properties"]["amount"]["type"] == "string"

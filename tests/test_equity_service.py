@@ -1,0 +1,260 @@
+"""The equity service on a real database (SQLite, or PostgreSQL with ``TEST_ENGINE=postgresql``):
+vested units, the vesting summary, vesting entries in ``UNITS``, retirement, and the verify check.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from ledger import chart
+from ledger.database import get_session
+from ledger.equity.service import (
+    check_units_agree,
+    grant_terms,
+    post_retirement_units,
+    post_vesting_events,
+    unvested_units,
+    vested_units,
+    vested_units_by_partner,
+    vesting_summary,
+)
+from ledger.equity.vesting import GrantTerms
+from ledger.errors import Conflict, NotFound
+from ledger.journal.models import Entry
+from ledger.journal.service import balance
+from ledger.journal.verify import verify
+from ledger.practices.models import Partner
+from ledger.revenue.models import Period
+from ledger.revenue.period_service import ensure_periods
+from tests.conftest import WORKED_CHARTER
+
+D = dt.date
+
+# Two new entrants besides the worked example's founders:
+# - dana: 1200 units from 2026-01-01, 3-month cliff, 12 months monthly → 300 on 2026-04-01, then
+#   100 on the 1st of each month to 1200 on 2027-01-01;
+# - eve: 600 units from 2026-01-31, no cliff, 6 months monthly → 100 on Feb 28, Mar 31, Apr 30,
+#   May 31, Jun 30, Jul 31 (month ends).
+GRANT_PARTNERS = """
+[[partners]]
+code = "dana"
+name = "Dana"
+email = "dana@example.com"
+grant = { units = 1200, start = 2026-01-01, cliff_months = 3, months = 12, every = 1 }
+
+[[partners]]
+code = "eve"
+name = "Eve"
+email = "eve@example.com"
+grant = { units = 600, start = 2026-01-31, cliff_months = 0, months = 6, every = 1 }
+"""
+
+
+@pytest.fixture
+def granted(app, runner, tmp_path):
+    """The worked example plus two partners with grants, founded through ``ledger init``."""
+    path = tmp_path / "charter-grants.toml"
+    path.write_text(WORKED_CHARTER.replace("[[practices]]", GRANT_PARTNERS + "\n[[practices]]", 1))
+    result = runner.invoke(args=["init", str(path)])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        yield get_session()
+
+
+@pytest.fixture
+def founders(founded):
+    with founded.app_context():
+        yield get_session()
+
+
+def units(s, account: str) -> Decimal:
+    return balance(s, account, "UNITS")
+
+
+def close_through(s, period_id: str) -> None:
+    """Mark every period up to ``period_id`` closed, as the close would (its postings aside)."""
+    ensure_periods(s, period_id)
+    s.execute(sa.update(Period).where(Period.id <= period_id).values(status="closed"))
+    s.flush()
+
+
+def vesting_entries(s) -> list[Entry]:
+    return list(s.scalars(sa.select(Entry).where(Entry.source_type == "vesting").order_by(Entry.id)))
+
+
+# --- founders ----------------------------------------------------------------------------------
+
+
+def test_founders_hold_their_units_from_the_start(founders):
+    assert vested_units(founders, "ana", D(2026, 1, 1)) == 500
+    assert vested_units(founders, "ana", D(2025, 12, 31)) == 0
+    ben = founders.scalar(sa.select(Partner).where(Partner.code == "ben"))
+    assert vested_units(founders, ben, D(2030, 1, 1)) == 250
+    assert unvested_units(founders, "chen", D(2026, 6, 1)) == 0
+    assert vested_units_by_partner(founders, D(2026, 1, 31)) == {"ana": 500, "ben": 250, "chen": 250}
+    assert grant_terms(founders, "ana") == [GrantTerms(units=500, start=D(2026, 1, 1))]
+
+
+def test_a_founders_summary(founders):
+    assert vesting_summary(founders, "ana", D(2026, 3, 1)) == {
+        "granted": 500, "vested": 500, "unvested": 0, "forfeited": 0, "redeemed": 0,
+        "schedule": [{"date": "2026-01-01", "units": 500, "cumulative": 500}],
+        "next_vesting_date": None,
+    }
+
+
+def test_founders_units_need_no_vesting_entries_and_agree_with_the_ledger(founders):
+    assert post_vesting_events(founders, D(2026, 1, 1), D(2026, 12, 31)) == []
+    close_through(founders, "2026-03")
+    assert check_units_agree(founders) == []
+    assert verify(founders, extra_checks=[check_units_agree]).ok
+
+
+def test_an_unknown_partner_is_not_found(founders):
+    with pytest.raises(NotFound):
+        vested_units(founders, "zed", D(2026, 1, 1))
+    with pytest.raises(NotFound):
+        vesting_summary(founders, "zed", D(2026, 1, 1))
+
+
+# --- new entrants ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code,on,expected", [
+    ("dana", D(2026, 3, 31), 0),
+    ("dana", D(2026, 4, 1), 300),
+    ("dana", D(2026, 5, 1), 400),
+    ("dana", D(2027, 1, 1), 1200),
+    ("eve", D(2026, 2, 27), 0),
+    ("eve", D(2026, 2, 28), 100),
+    ("eve", D(2026, 3, 30), 100),
+    ("eve", D(2026, 3, 31), 200),
+    ("eve", D(2026, 7, 31), 600),
+])
+def test_vested_units_follow_the_grant(granted, code, on, expected):
+    assert vested_units(granted, code, on) == expected
+
+
+def test_pool_weights_read_everyone_at_once(granted):
+    assert vested_units_by_partner(granted, D(2026, 4, 30)) == {
+        "ana": 500, "ben": 250, "chen": 250, "dana": 300, "eve": 300}
+
+
+def test_a_new_entrants_summary(granted):
+    summary = vesting_summary(granted, "dana", D(2026, 5, 15))
+    assert summary["granted"] == 1200
+    assert summary["vested"] == 400
+    assert summary["unvested"] == 800
+    assert summary["next_vesting_date"] == "2026-06-01"
+    assert summary["schedule"][:2] == [{"date": "2026-04-01", "units": 300, "cumulative": 300},
+                                       {"date": "2026-05-01", "units": 100, "cumulative": 400}]
+    assert summary["schedule"][-1] == {"date": "2027-01-01", "units": 100, "cumulative": 1200}
+    assert len(summary["schedule"]) == 10
+    assert vesting_summary(granted, "dana", D(2025, 12, 1))["vested"] == 0
+    assert vesting_summary(granted, "dana", D(2025, 12, 1))["unvested"] == 1200
+
+
+def test_vesting_is_posted_once_per_partner_per_date(granted):
+    entries = post_vesting_events(granted, D(2026, 1, 1), D(2026, 6, 30))
+    assert [(e.source_ref, e.date) for e in entries] == [
+        ("dana", D(2026, 4, 1)), ("dana", D(2026, 5, 1)), ("dana", D(2026, 6, 1)),
+        ("eve", D(2026, 2, 28)), ("eve", D(2026, 3, 31)), ("eve", D(2026, 4, 30)),
+        ("eve", D(2026, 5, 31)), ("eve", D(2026, 6, 30)),
+    ]
+    first = entries[0]
+    assert first.source_type == "vesting"
+    assert {(p.account.name, p.amount, p.commodity) for p in first.postings} == {
+        (chart.units_unvested("dana"), Decimal(300), "UNITS"), (chart.units_vested("dana"), Decimal(-300), "UNITS")}
+    assert units(granted, chart.units_vested("dana")) == -500
+    assert units(granted, chart.units_unvested("dana")) == -700
+    assert units(granted, chart.units_vested("eve")) == -500
+    assert units(granted, chart.units_unvested("eve")) == -100
+    assert units(granted, chart.UNITS_AUTHORIZED) == 1000 + 1200 + 600
+    assert balance(granted, chart.units_vested("dana"), "UNITS", as_of=D(2026, 4, 30)) == -300
+
+    # Re-running posts nothing; an overlapping range posts only what is new.
+    assert post_vesting_events(granted, D(2026, 1, 1), D(2026, 6, 30)) == []
+    again = post_vesting_events(granted, D(2026, 6, 1), D(2026, 7, 31))
+    assert [(e.source_ref, e.date) for e in again] == [("dana", D(2026, 7, 1)), ("eve", D(2026, 7, 31))]
+    assert units(granted, chart.units_vested("eve")) == -600
+    assert units(granted, chart.units_unvested("eve")) == 0
+
+
+def test_ranges_run_out_of_order_never_vest_a_unit_twice(granted):
+    post_vesting_events(granted, D(2026, 6, 1), D(2026, 6, 30))
+    assert units(granted, chart.units_vested("dana")) == -500  # June carries April and May
+    assert post_vesting_events(granted, D(2026, 4, 1), D(2026, 5, 31)) == []
+    assert units(granted, chart.units_vested("dana")) == -500
+    post_vesting_events(granted, D(2026, 1, 1), D(2026, 12, 31))
+    assert units(granted, chart.units_vested("dana")) == -1100
+
+
+def test_the_ledger_agrees_with_the_schedule_after_each_close(granted):
+    post_vesting_events(granted, D(2026, 1, 1), D(2026, 3, 31))
+    close_through(granted, "2026-03")
+    assert check_units_agree(granted) == []
+    assert verify(granted, extra_checks=[check_units_agree]).ok
+    # Closed periods cannot be posted to; re-running over them posts nothing and raises nothing.
+    assert post_vesting_events(granted, D(2026, 1, 1), D(2026, 3, 31)) == []
+
+
+def test_a_close_that_skipped_vesting_is_reported(granted):
+    post_vesting_events(granted, D(2026, 1, 1), D(2026, 3, 31))
+    close_through(granted, "2026-04")  # April's tranches were never posted
+    problems = check_units_agree(granted)
+    assert len(problems) == 4  # dana and eve, vested and unvested
+    assert any(p.startswith("units of dana on 2026-04-01: Equity:Units:Vested:Dana holds 0 vested") for p in problems)
+    assert check_units_agree(granted, as_of=D(2026, 3, 31)) == []
+    with pytest.raises(Conflict):
+        post_vesting_events(granted, D(2026, 4, 1), D(2026, 4, 30))
+
+
+def test_retirement_forfeits_the_unvested_and_redeems_the_vested(granted):
+    post_vesting_events(granted, D(2026, 1, 1), D(2026, 4, 30))
+    entries = post_retirement_units(granted, "dana", D(2026, 6, 30))
+    assert [(e.source_type, e.date) for e in entries] == [
+        ("vesting", D(2026, 5, 1)), ("vesting", D(2026, 6, 1)), ("retirement", D(2026, 6, 30))]
+    assert {(p.account.name, p.amount) for p in entries[-1].postings} == {
+        (chart.units_unvested("dana"), Decimal(700)), (chart.units_vested("dana"), Decimal(500)),
+        (chart.UNITS_AUTHORIZED, Decimal(-1200))}
+    assert units(granted, chart.units_vested("dana")) == 0
+    assert units(granted, chart.units_unvested("dana")) == 0
+    # The retiree still counts on the last day (the close allocates before it retires them).
+    assert vested_units(granted, "dana", D(2026, 6, 30)) == 500
+    assert vested_units(granted, "dana", D(2026, 7, 1)) == 0
+    after = vesting_summary(granted, "dana", D(2026, 7, 1))
+    assert (after["vested"], after["unvested"], after["forfeited"], after["redeemed"]) == (0, 0, 700, 500)
+    assert after["next_vesting_date"] is None
+    assert after["schedule"][-1] == {"date": "2026-06-01", "units": 100, "cumulative": 500}
+    # Once only; later vesting runs leave the retiree alone.
+    assert post_retirement_units(granted, "dana", D(2026, 6, 30)) == []
+    later = post_vesting_events(granted, D(2026, 5, 1), D(2026, 7, 31))
+    assert [(e.source_ref, e.date) for e in later] == [
+        ("eve", D(2026, 5, 31)), ("eve", D(2026, 6, 30)), ("eve", D(2026, 7, 31))]
+    close_through(granted, "2026-07")
+    assert check_units_agree(granted) == []
+    assert units(granted, chart.UNITS_AUTHORIZED) == 1000 + 600
+
+
+def test_tranches_that_missed_a_closed_period_vest_on_the_first_open_day(granted):
+    close_through(granted, "2026-03")  # as if eve's February and March tranches were never posted
+    assert [p.split(":")[0] for p in check_units_agree(granted)] == ["units of eve on 2026-02-28"] * 2
+    entries = post_vesting_events(granted, D(2026, 4, 1), D(2026, 4, 30))
+    assert [(e.source_ref, e.date, -e.postings[1].amount) for e in entries] == [
+        ("dana", D(2026, 4, 1), 300), ("eve", D(2026, 4, 1), 200), ("eve", D(2026, 4, 30), 100)]
+    assert vesting_entries(granted) == entries
+
+
+def test_the_succession_money_entries_do_not_count_as_the_units_retirement(granted):
+    from ledger.journal.rules import Leg
+    from ledger.journal.service import post_entry
+
+    post_entry(granted, date=D(2026, 6, 30), memo="buyout", source_type="retirement", source_ref="dana",
+               legs=[Leg(chart.CASH, Decimal("10.00")), Leg(chart.capital("dana"), Decimal("-10.00"))])
+    entries = post_retirement_units(granted, "dana", D(2026, 6, 30))
+    assert entries[-1].source_type == "retirement"
+    assert units(granted, chart.units_unvested("dana")) == 0
