@@ -15,7 +15,7 @@ from ledger.database import get_session
 from ledger.equity.models import Grant
 from ledger.errors import Conflict, Forbidden, ValidationError
 from ledger.governance.models import Vote
-from ledger.governance.service import (cancel_proposal, cast_vote, close_proposal, describe, open_proposal)
+from ledger.governance.service import cancel_proposal, cast_vote, close_proposal, describe, open_proposal
 from ledger.journal.service import balance
 from ledger.practices.models import Ownership, Partner, Practice
 from ledger.practices.service import get_partner

@@ -17,10 +17,10 @@ from sqlalchemy import select
 
 from ..database import get_session
 from ..errors import ValidationError
+from ..integrity import full_verify as verify
 from ..journal import service as journal
 from ..journal.models import Account, Entry, Posting
 from ..journal.rules import COMMODITY_RE, Leg
-from ..integrity import full_verify as verify
 from ..money import fmt
 from ..practices import bookings
 from ..practices.service import get_partnership

@@ -35,9 +35,9 @@ from ..journal.models import Account, Entry, Posting
 from ..journal.rules import Leg
 from ..journal.service import balance, ensure_account, open_account, post_entry, reverse_entry
 from ..money import ZERO
+from ..revenue.period_service import guard_open
 from .models import Client, Cost, Engagement, Firm, Partner, Practice
 from .rules import VETTING_CRITERIA, Profitability, profitability, subcontract_refusals
-from ..revenue.period_service import guard_open
 from .service import get_partnership
 
 #: How far past today a business date may be posted: every period up to it is created on posting.
