@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from fractions import Fraction
+from math import gcd
 
 ZERO = Decimal("0")
 CENT = Decimal("0.01")
@@ -86,6 +87,10 @@ def round_half_even(amount: Decimal | Fraction, commodity: str = "USD") -> Decim
 
 def fmt(amount: Decimal, commodity: str = "USD") -> str:
     """Format with exactly the commodity's places: ``fmt(D("5"))`` is ``"5.00"``."""
+    if not amount:
+        amount = abs(amount)  # never "-0.00"
+    if amount.as_tuple().exponent == -places(commodity):
+        return str(amount)  # already exact to the places (the common case): no re-quantizing
     return str(quantize(amount, commodity))
 
 
@@ -109,32 +114,52 @@ def format_percent(fraction: Decimal) -> str:
     return f"{text}%"
 
 
+def _integer_weights(weights: Sequence[Decimal | Fraction | int]) -> list[int]:
+    """The weights scaled to integers with the same ratios (exactly), so the split needs no
+    fractions: decimals by a power of ten, fractions by the lcm of their denominators."""
+    if all(isinstance(w, int) for w in weights):
+        return list(weights)
+    if all(isinstance(w, Decimal) for w in weights):
+        shift = max(0, *(-w.as_tuple().exponent for w in weights))
+        return [int(w.scaleb(shift)) for w in weights]
+    fracs = [w if isinstance(w, Fraction) else Fraction(w) for w in weights]
+    denominator = 1
+    for f in fracs:
+        denominator = denominator * f.denominator // gcd(denominator, f.denominator)
+    return [int(f * denominator) for f in fracs]
+
+
 def split(amount: Decimal, weights: Sequence[Decimal | Fraction | int], commodity: str = "USD") -> list[Decimal]:
     """Split ``amount`` by ``weights`` with the contract's largest-remainder rule.
 
     Each share is ⌊|A|·wᵢ/Σw⌋ in minor units; the minor units left over go one each to the
     largest fractional remainders, ties to the earlier weight; then the sign of A is applied.
-    Zero weights get zero (they may still receive nothing but leftovers never go to them unless
-    every weight is zero, which is refused). Exact: computed in ``Fraction``, never float.
+    Zero weights get nothing. Exact: the weights are scaled to integers with the same ratios, so
+    every quotient and remainder is an integer (no float, no rounding).
     """
     if not weights:
         raise MoneyError("cannot split among nobody")
-    fracs = [Fraction(w) if not isinstance(w, Decimal) else Fraction(w) for w in weights]
-    if any(w < 0 for w in fracs):
+    if any(isinstance(w, float) for w in weights):
+        raise MoneyError("split weights must be exact (int, Decimal or Fraction), not float")
+    ints = _integer_weights(weights)
+    if any(w < 0 for w in ints):
         raise MoneyError("split weights must not be negative")
-    total = sum(fracs, Fraction(0))
+    total = sum(ints)
     if total == 0:
         raise MoneyError("split weights must not all be zero")
     check_places(amount, commodity)
     scale = 10 ** places(commodity)
     minor = int((abs(amount) * scale).to_integral_value())
-    exact = [Fraction(minor) * w / total for w in fracs]
-    floors = [int(x.__floor__()) for x in exact]
+    floors, remainders = [], []
+    for w in ints:
+        q, r = divmod(minor * w, total)
+        floors.append(q)
+        remainders.append(r)  # remainders share the denominator ``total``: compare them directly
     left = minor - sum(floors)
     # Largest remainder first; Python's sort is stable, so ties keep the earlier weight first.
-    order = sorted(range(len(exact)), key=lambda i: exact[i] - floors[i], reverse=True)
+    order = sorted(range(len(ints)), key=remainders.__getitem__, reverse=True)
     for i in order[:left]:
         floors[i] += 1
     sign = -1 if amount < 0 else 1
-    unit = Decimal(1).scaleb(-places(commodity))
-    return [(Decimal(sign * f) * unit).quantize(unit, rounding=ROUND_FLOOR) for f in floors]
+    exponent = -places(commodity)
+    return [Decimal(sign * f).scaleb(exponent) if f else Decimal(0).scaleb(exponent) for f in floors]

@@ -110,3 +110,11 @@ def test_percent_round_trip(text, value):
 def test_bad_percent(bad):
     with pytest.raises(MoneyError):
         parse_percent(bad)
+
+
+def test_fmt_never_shows_a_negative_zero():
+    from ledger.money import fmt
+
+    assert fmt(-D("0.00")) == "0.00"
+    assert fmt(D("5")) == "5.00"
+    assert fmt(D("400.00"), "UNITS") == "400"

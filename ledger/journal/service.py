@@ -171,8 +171,9 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
              "prev_hash": prev, "hash": digest, "created_at": now}
         )
         prev = digest
-    session.execute(insert(Posting), posting_rows)
-    session.execute(insert(Entry), entry_rows)
+    # Core inserts (one executemany each): the ORM's bulk path would run a statement per row here.
+    session.execute(insert(Posting.__table__), posting_rows)
+    session.execute(insert(Entry.__table__), entry_rows)
     session.execute(update(ChainHead).where(ChainHead.id == 1).values(seq=seq, hash=prev))
     session.expire(head)
     return [row["id"] for row in entry_rows]
