@@ -182,6 +182,9 @@ def register(app) -> None:
     app.cli.add_command(statement_command)
     app.cli.add_command(import_command)
     app.cli.add_command(demo_command)
+    from .equity.cli import export_ocf_command
+
+    app.cli.add_command(export_ocf_command)
 
 
 def main() -> None:

@@ -7,8 +7,13 @@ a test module's namespace for pytest to find them.
 
 from __future__ import annotations
 
-import pytest
+import shutil
+import uuid
 
+import pytest
+from conftest import ENGINE, WORKED_CHARTER, create_pg_database, drop_pg_database, migrate
+
+from ledger import create_app
 from ledger.auth.service import add_user, create_token, get_user
 from ledger.database import get_session
 
@@ -76,14 +81,56 @@ def api(founded, tokens) -> ApiClient:
     return ApiClient(founded.test_client(), tokens)
 
 
-@pytest.fixture
-def booked(api):
-    """A client, an engagement of the voice practice originated by ben, and a client ``beta``."""
+def book_an_engagement(api: ApiClient) -> ApiClient:
+    """Clients ``acme`` and ``beta``, and ENG-1: acme's engagement of the voice practice, by ben."""
     api.ok("POST", "/clients", {"code": "acme", "name": "Acme Dental"}, status=201)
     api.ok("POST", "/clients", {"code": "beta", "name": "Beta Law"}, status=201)
     api.ok("POST", "/engagements", {"ref": "ENG-1", "client": "acme", "practice": "voice", "originator": "ben",
                                     "title": "Phone system", "opened_on": "2026-01-05"}, status=201)
     return api
+
+
+@pytest.fixture
+def booked(api):
+    return book_an_engagement(api)
+
+
+@pytest.fixture(scope="module")
+def shared(template_url, tmp_path_factory):
+    """One founded app for a whole module, for tests that only read or are refused (they check
+    that nothing was written, so they can share it) and for schemathesis (whose writes stay in its
+    module): the worked example, a token per role, ENG-1 with 500.00 invoiced on 2026-01-20 and
+    100.00 of it paid on 2026-03-01.
+
+    It has a database of its own (on PostgreSQL too: the per-test fixtures truncate the shared one).
+    """
+    tmp = tmp_path_factory.mktemp("shared")
+    name = None
+    if ENGINE == "postgresql":
+        name = f"pl_shared_{uuid.uuid4().hex[:10]}"
+        url = create_pg_database(name)
+        migrate(url)
+    else:
+        shutil.copy(template_url.removeprefix("sqlite:///"), tmp / "ledger.db")
+        url = f"sqlite:///{tmp / 'ledger.db'}"
+    app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "test"})
+    (tmp / "charter.toml").write_text(WORKED_CHARTER)
+    assert app.test_cli_runner().invoke(args=["init", str(tmp / "charter.toml")]).exit_code == 0
+    with app.app_context():
+        session = get_session()
+        tokens = {
+            "admin": create_token(session, add_user(session, "admin@example.com", "admin")),
+            "treasurer": create_token(session, add_user(session, "tre@example.com", "treasurer")),
+            "partner": create_token(session, get_user(session, "ana@example.com")),
+        }
+        session.commit()
+    api = book_an_engagement(ApiClient(app.test_client(), tokens))
+    api.ok("POST", "/engagements/ENG-1/invoices", {"amount": "500.00", "date": "2026-01-20"})
+    api.ok("POST", "/payments", {"client": "acme", "amount": "100.00", "date": "2026-03-01"})
+    yield api
+    app.extensions["ledger.engine"].dispose()
+    if name is not None:
+        drop_pg_database(name)
 
 
 def assert_problem(response, status: int, field: str | None = None):

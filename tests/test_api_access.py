@@ -9,7 +9,7 @@ fail; give a new path parameter a sample value in ``SAMPLES`` if the defaults do
 from __future__ import annotations
 
 import pytest
-from api_helpers import PROBLEM, ROLES, api, assert_problem, tokens  # noqa: F401 (fixtures)
+from api_helpers import PROBLEM, ROLES, api, assert_problem, shared, tokens  # noqa: F401 (fixtures)
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
@@ -94,9 +94,10 @@ def test_every_route_by_every_caller(api, founded):
     ("GET", "/ledger/trial-balance", {"admin", "treasurer"}),
     ("POST", "/ledger/entries", {"admin", "treasurer"}),
 ])
-def test_the_contracts_roles(api, founded, method, path, roles):
-    endpoint = founded.url_map.bind("localhost").match(API_PREFIX + path, method=method)[0]
-    assert founded.view_functions[endpoint].allowed_roles == roles
+def test_the_contracts_roles(shared, method, path, roles):
+    app = shared.client.application
+    endpoint = app.url_map.bind("localhost").match(API_PREFIX + path, method=method)[0]
+    assert app.view_functions[endpoint].allowed_roles == roles
 
 
 def test_a_revoked_token_is_refused(api, founded):
@@ -117,8 +118,8 @@ def test_a_partner_may_read_but_not_book(api):
     assert api.post("/clients", body, role="admin").status_code == 201
 
 
-def test_the_openapi_document_is_public_and_declares_the_bearer_scheme(api):
-    response = api.get("/openapi.json", role=None)
+def test_the_openapi_document_is_public_and_declares_the_bearer_scheme(shared):
+    response = shared.get("/openapi.json", role=None)
     assert response.status_code == 200
     doc = response.get_json()
     assert doc["openapi"].startswith("3.")

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 import sqlalchemy as sa
-from api_helpers import PROBLEM, api, assert_problem, booked, tokens  # noqa: F401 (fixtures)
+from api_helpers import PROBLEM, api, assert_problem, booked, shared, tokens  # noqa: F401 (fixtures)
 
 from ledger.database import get_session
 from ledger.revenue.models import Period
@@ -57,13 +57,13 @@ BAD_AMOUNTS = [
 
 
 @pytest.mark.parametrize("path", MONEY_PATHS)
-def test_a_bad_amount_is_refused_naming_the_field(invoiced, path):
-    before = snapshot(invoiced)
+def test_a_bad_amount_is_refused_naming_the_field(shared, path):
+    before = snapshot(shared)
     for amount, why in BAD_AMOUNTS:
-        response = invoiced.post(path, {**GOOD[path], "amount": amount})
+        response = shared.post(path, {**GOOD[path], "amount": amount})
         problem = assert_problem(response, 422, "amount")
         assert problem["type"].endswith("validation"), why
-    assert snapshot(invoiced) == before
+    assert snapshot(shared) == before
 
 
 BAD_DATES = ["2026-02-30", "2026/02/01", "20260201", "2026-2-1", "2026-02-01T00:00:00", "2026-W05-1", "",
@@ -71,20 +71,20 @@ BAD_DATES = ["2026-02-30", "2026/02/01", "20260201", "2026-2-1", "2026-02-01T00:
 
 
 @pytest.mark.parametrize("path", MONEY_PATHS + ["/ledger/entries"])
-def test_a_bad_date_is_refused_naming_the_field(invoiced, path):
-    before = snapshot(invoiced)
+def test_a_bad_date_is_refused_naming_the_field(shared, path):
+    before = snapshot(shared)
     for date in BAD_DATES:
-        assert_problem(invoiced.post(path, {**GOOD[path], "date": date}), 422, "date")
-    assert snapshot(invoiced) == before
+        assert_problem(shared.post(path, {**GOOD[path], "date": date}), 422, "date")
+    assert snapshot(shared) == before
 
 
 @pytest.mark.parametrize("path", list(GOOD))
-def test_every_missing_field_is_named(invoiced, path):
-    before = snapshot(invoiced)
-    problem = assert_problem(invoiced.post(path, {}), 422)
+def test_every_missing_field_is_named(shared, path):
+    before = snapshot(shared)
+    problem = assert_problem(shared.post(path, {}), 422)
     required = {k for k in GOOD[path] if k not in ("memo", "kind")} | ({"kind"} if "costs" in path else set())
     assert required <= set(problem["errors"]), problem
-    assert snapshot(invoiced) == before
+    assert snapshot(shared) == before
 
 
 @pytest.mark.parametrize(("path", "change", "status", "field"), [
@@ -108,10 +108,10 @@ def test_every_missing_field_is_named(invoiced, path):
                                       {"account": "Equity:Capital:Ana", "amount": "-1", "commodity": "usd"}]},
      422, "postings[0].amount"),
 ])
-def test_unknown_codes_and_broken_fields_are_refused(invoiced, path, change, status, field):
-    before = snapshot(invoiced)
-    assert_problem(invoiced.post(path, {**GOOD[path.replace("ENG-404", "ENG-1")], **change}), status, field)
-    assert snapshot(invoiced) == before
+def test_unknown_codes_and_broken_fields_are_refused(shared, path, change, status, field):
+    before = snapshot(shared)
+    assert_problem(shared.post(path, {**GOOD[path.replace("ENG-404", "ENG-1")], **change}), status, field)
+    assert snapshot(shared) == before
 
 
 @pytest.mark.parametrize(("data", "content_type", "status", "field"), [
@@ -125,18 +125,18 @@ def test_unknown_codes_and_broken_fields_are_refused(invoiced, path, change, sta
     (b"[" * 100000, "application/json", 422, "body"),
     (b'{"amount": "100.00", "date": "2026-02-01"}', "text/plain", 415, "Content-Type"),
 ])
-def test_a_body_that_is_not_a_json_object_is_refused(invoiced, data, content_type, status, field):
-    before = snapshot(invoiced)
-    response = invoiced.post("/engagements/ENG-1/invoices", data=data, headers={"Content-Type": content_type})
+def test_a_body_that_is_not_a_json_object_is_refused(shared, data, content_type, status, field):
+    before = snapshot(shared)
+    response = shared.post("/engagements/ENG-1/invoices", data=data, headers={"Content-Type": content_type})
     assert_problem(response, status, field)
-    assert snapshot(invoiced) == before
+    assert snapshot(shared) == before
 
 
-def test_an_oversized_body_is_refused(invoiced):
-    before = snapshot(invoiced)
+def test_an_oversized_body_is_refused(shared):
+    before = snapshot(shared)
     body = {**INVOICE, "memo": "x" * (2 * 1024 * 1024)}
-    assert_problem(invoiced.post("/engagements/ENG-1/invoices", body), 413)
-    assert snapshot(invoiced) == before
+    assert_problem(shared.post("/engagements/ENG-1/invoices", body), 413)
+    assert snapshot(shared) == before
 
 
 @pytest.mark.parametrize(("method", "path", "status"), [
@@ -152,8 +152,8 @@ def test_an_oversized_body_is_refused(invoiced):
     ("PUT", "/api/v1/health", 405),
     ("POST", "/api/v1/partners", 405),
 ])
-def test_routing_errors_are_problems_too(api, method, path, status):
-    response = api.client.open(path, method=method, headers=api.headers("treasurer"))
+def test_routing_errors_are_problems_too(shared, method, path, status):
+    response = shared.client.open(path, method=method, headers=shared.headers("treasurer"))
     assert_problem(response, status)
     assert b"<html" not in response.data.lower()
     if status == 405:
@@ -204,8 +204,26 @@ def test_an_unexpected_error_is_a_logged_problem_and_writes_nothing(invoiced, mo
     assert snapshot(invoiced) == before
 
 
-def test_a_bad_idempotency_key_is_refused(invoiced):
+def test_a_bad_idempotency_key_is_refused(shared):
+    before = snapshot(shared)
+    assert_problem(shared.post("/engagements/ENG-1/invoices", INVOICE, key="k" * 201), 422, "Idempotency-Key")
+    assert_problem(shared.post("/engagements/ENG-1/invoices", INVOICE, key="with space"), 422, "Idempotency-Key")
+    assert snapshot(shared) == before
+
+
+def test_a_value_the_database_refuses_is_a_422_not_a_500(invoiced, monkeypatch, caplog):
+    """Defence in depth: should a value slip past validation and be refused by the database as out
+    of its domain, the answer is a 422 (logged as a warning: a check is missing), nothing written."""
+    from sqlalchemy.exc import DataError
+
+    from ledger.practices import bookings
+
+    def out_of_range(session, *args, **kwargs):
+        raise DataError("SELECT 1", {}, Exception("integer out of range"))
+
+    monkeypatch.setattr(bookings, "record_draw", out_of_range)
     before = snapshot(invoiced)
-    assert_problem(invoiced.post("/engagements/ENG-1/invoices", INVOICE, key="k" * 201), 422, "Idempotency-Key")
-    assert_problem(invoiced.post("/engagements/ENG-1/invoices", INVOICE, key="with space"), 422, "Idempotency-Key")
+    with caplog.at_level(logging.WARNING):
+        assert_problem(invoiced.post("/draws", GOOD["/draws"]), 422)
+    assert any("integer out of range" in r.getMessage() for r in caplog.records)
     assert snapshot(invoiced) == before

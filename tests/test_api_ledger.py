@@ -4,7 +4,7 @@ the chart of accounts, the trial balance as of a date, and verify."""
 from __future__ import annotations
 
 import pytest
-from api_helpers import api, assert_problem, tokens  # noqa: F401 (fixtures)
+from api_helpers import api, assert_problem, shared, tokens  # noqa: F401 (fixtures)
 
 CASH_TO_CAPITAL = {"date": "2026-01-10", "memo": "Ana puts in cash", "postings": [
     {"account": "Assets:Cash", "amount": "1000.00", "commodity": "USD"},
@@ -45,23 +45,23 @@ def test_the_commodity_defaults_to_the_currency(api):
     ([("Assets:Cash", "10.001"), ("Equity:Capital:Ana", "-10.001")], "postings[0].amount"),
     ([("Assets:Cash", "1e3"), ("Equity:Capital:Ana", "-1e3")], "postings[0].amount"),
 ])
-def test_a_manual_entry_that_does_not_add_up_is_refused(api, postings, field):
-    before = balances(api)
+def test_a_manual_entry_that_does_not_add_up_is_refused(shared, postings, field):
+    before = balances(shared)
     body = {"date": "2026-01-10", "memo": "bad", "postings": [
         {"account": a, "amount": amt, "commodity": "USD"} for a, amt in postings]}
-    assert_problem(api.post("/ledger/entries", body), 422, field)
-    assert balances(api) == before
+    assert_problem(shared.post("/ledger/entries", body), 422, field)
+    assert balances(shared) == before
 
 
-def test_units_take_no_decimals_and_an_account_only_its_commodities(api):
+def test_units_take_no_decimals_and_an_account_only_its_commodities(shared):
     body = {"date": "2026-01-10", "memo": "m", "postings": [
         {"account": "Equity:Units:Vested:Ana", "amount": "1.5", "commodity": "UNITS"},
         {"account": "Equity:Units:Authorized", "amount": "-1.5", "commodity": "UNITS"}]}
-    assert_problem(api.post("/ledger/entries", body), 422, "postings[0].amount")
+    assert_problem(shared.post("/ledger/entries", body), 422, "postings[0].amount")
     body = {"date": "2026-01-10", "memo": "m", "postings": [
         {"account": "Assets:Cash", "amount": "1", "commodity": "UNITS"},
         {"account": "Equity:Units:Authorized", "amount": "-1", "commodity": "UNITS"}]}
-    assert_problem(api.post("/ledger/entries", body), 422, "postings[0].commodity")
+    assert_problem(shared.post("/ledger/entries", body), 422, "postings[0].commodity")
 
 
 def test_a_reversal_mirrors_the_entry_once(api):
@@ -122,15 +122,16 @@ def test_entries_filter_by_account_and_dates(api):
     ("account=Assets:Nowhere", "account"),
     ("account=lowercase", "account"),
 ])
-def test_a_bad_entries_query_is_refused(api, query, field):
-    assert_problem(api.get(f"/ledger/entries?{query}"), 422, field)
+def test_a_bad_entries_query_is_refused(shared, query, field):
+    assert_problem(shared.get(f"/ledger/entries?{query}"), 422, field)
 
 
 def test_accounts_are_listed_and_opened(api):
     names = [a["name"] for a in api.ok("GET", "/ledger/accounts")]
     assert names == sorted(names) and "Assets:Cash" in names and "Income:Practice:Voice" in names
     body = api.ok("POST", "/ledger/accounts", {"name": "Assets:Bank:Savings", "commodities": ["USD"]}, status=201)
-    assert body == {"name": "Assets:Bank:Savings", "commodities": ["USD"], "opened_on": "2026-01-01"}
+    assert body == {"name": "Assets:Bank:Savings", "commodities": ["USD"]}
+    assert body in api.ok("GET", "/ledger/accounts")
     assert_problem(api.post("/ledger/accounts", {"name": "Assets:Bank:Savings", "commodities": ["USD"]}), 409, "name")
     assert_problem(api.post("/ledger/accounts", {"name": "Bank", "commodities": ["USD"]}), 422, "name")
     assert_problem(api.post("/ledger/accounts", {"name": "Assets:Euro", "commodities": ["EUR"]}), 422, "commodities")
@@ -153,5 +154,4 @@ def test_the_trial_balance_is_strings_that_sum_to_zero(api):
 def test_verify_reports_the_chain(api):
     api.ok("POST", "/ledger/entries", CASH_TO_CAPITAL)
     body = api.ok("GET", "/ledger/verify")
-    assert body["ok"] is True and body["entries"] == 2 and body["problems"] == []
-    assert body["head"] == api.ok("GET", "/ledger/entries/2")["hash"]
+    assert body == {"ok": True, "entries": 2, "head": api.ok("GET", "/ledger/entries/2")["hash"]}

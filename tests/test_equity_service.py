@@ -1,5 +1,6 @@
 """The equity service on a real database (SQLite, or PostgreSQL with ``TEST_ENGINE=postgresql``):
-vested units, the vesting summary, vesting entries in ``UNITS``, retirement, and the verify check.
+vested units, the vesting summary, vesting entries in ``UNITS``, retirement, the verify check, and
+stored pauses and accelerations (what is refused, and the database's own guards).
 """
 
 from __future__ import annotations
@@ -12,22 +13,27 @@ import sqlalchemy as sa
 
 from ledger import chart
 from ledger.database import get_session
+from ledger.equity import events
+from ledger.equity.models import Grant, VestingAcceleration, VestingPause
 from ledger.equity.service import (
     check_units_agree,
     grant_terms,
     post_retirement_units,
     post_vesting_events,
+    terms_for,
     unvested_units,
     vested_units,
     vested_units_by_partner,
     vesting_summary,
 )
-from ledger.equity.vesting import GrantTerms
-from ledger.errors import Conflict, NotFound
+from ledger.equity.vesting import Acceleration, GrantTerms, Pause
+from ledger.errors import Conflict, NotFound, ValidationError
+from ledger.integrity import full_verify
 from ledger.journal.models import Entry
 from ledger.journal.service import balance
 from ledger.journal.verify import verify
 from ledger.practices.models import Partner
+from ledger.revenue.close import close_period
 from ledger.revenue.models import Period
 from ledger.revenue.period_service import ensure_periods
 from tests.conftest import WORKED_CHARTER
@@ -77,9 +83,14 @@ def units(s, account: str) -> Decimal:
 
 def close_through(s, period_id: str) -> None:
     """Mark every period up to ``period_id`` closed, as the close would (its postings aside)."""
+    from ledger.journal.service import snapshot_balances
+
     ensure_periods(s, period_id)
-    s.execute(sa.update(Period).where(Period.id <= period_id).values(status="closed"))
-    s.flush()
+    for period in s.scalars(sa.select(Period).where(Period.id <= period_id, Period.status == "open")
+                            .order_by(Period.id)):
+        snapshot_balances(s, period.id, period.ends_on)
+        period.status = "closed"
+        s.flush()
 
 
 def vesting_entries(s) -> list[Entry]:
@@ -258,3 +269,166 @@ def test_the_succession_money_entries_do_not_count_as_the_units_retirement(grant
     entries = post_retirement_units(granted, "dana", D(2026, 6, 30))
     assert entries[-1].source_type == "retirement"
     assert units(granted, chart.units_unvested("dana")) == 0
+
+
+# --- pauses and accelerations, stored --------------------------------------------------------------
+
+def event_rows(s) -> tuple[int, int, int]:
+    return tuple(s.scalar(sa.select(sa.func.count()).select_from(t)) for t in (VestingPause, VestingAcceleration, Entry))
+
+
+def test_a_pause_reaches_every_reader_of_the_grant(granted):
+    # Ten days of leave in February: dana's cliff tranche moves from April 1 to April 11.
+    row = events.add_pause(granted, "dana", D(2026, 2, 1), D(2026, 2, 10), "parental leave")
+    assert (row.starts_on, row.ends_on, row.reason) == (D(2026, 2, 1), D(2026, 2, 10), "parental leave")
+    assert grant_terms(granted, "dana")[0].pauses == (Pause(D(2026, 2, 1), D(2026, 2, 10)),)
+    assert vested_units(granted, "dana", D(2026, 4, 10)) == 0
+    assert vested_units(granted, "dana", D(2026, 4, 11)) == 300
+    assert vested_units_by_partner(granted, D(2026, 4, 10))["dana"] == 0
+    assert vested_units_by_partner(granted, D(2026, 4, 11))["dana"] == 300
+    summary = vesting_summary(granted, "dana", D(2026, 4, 30))
+    assert (summary["vested"], summary["unvested"], summary["next_vesting_date"]) == (300, 900, "2026-05-11")
+    assert summary["schedule"][-1] == {"date": "2027-01-11", "units": 100, "cumulative": 1200}
+    # The founders and eve are untouched: a pause is the partner's own.
+    assert vested_units_by_partner(granted, D(2026, 4, 30))["eve"] == 300
+
+
+def test_the_close_posts_the_shifted_vesting_and_verify_holds(granted):
+    events.add_pause(granted, "dana", D(2026, 2, 1), D(2026, 2, 10))
+    events.add_acceleration(granted, "eve", D(2026, 3, 15), 150, "Signed the anchor client")
+    for pid in ("2026-01", "2026-02", "2026-03", "2026-04"):
+        close_period(granted, pid)
+    dana = [(e.date, -e.postings[1].amount) for e in vesting_entries(granted) if e.source_ref == "dana"]
+    assert dana == [(D(2026, 4, 11), 300)]
+    eve = [(e.date, -e.postings[1].amount) for e in vesting_entries(granted) if e.source_ref == "eve"]
+    # 100 on Feb 28, 100 on Mar 31 — but 150 were accelerated on Mar 15, so Mar 31's tranche is
+    # already vested and April 30's makes up the 50 left over: 100, 150, 0, 50.
+    assert eve == [(D(2026, 2, 28), 100), (D(2026, 3, 15), 150), (D(2026, 4, 30), 50)]
+    assert units(granted, chart.units_vested("eve")) == -300
+    assert check_units_agree(granted) == []
+    assert full_verify(granted).ok
+
+
+def test_an_open_pause_and_its_end(granted):
+    pause = events.add_pause(granted, "dana", D(2026, 5, 15))
+    assert vested_units(granted, "dana", D(2030, 1, 1)) == 400
+    assert vesting_summary(granted, "dana", D(2026, 6, 1))["next_vesting_date"] is None
+    events.end_pause(granted, "dana", pause.id, D(2026, 5, 24))
+    assert (pause.ends_on, pause.ended_at is not None) == (D(2026, 5, 24), True)
+    assert vested_units(granted, "dana", D(2026, 6, 10)) == 400
+    assert vested_units(granted, "dana", D(2026, 6, 11)) == 500
+    with pytest.raises(Conflict) as exc:
+        events.end_pause(granted, "dana", pause.id, D(2026, 6, 30))
+    assert "end" in exc.value.errors
+    with pytest.raises(NotFound):
+        events.end_pause(granted, "eve", pause.id, D(2026, 6, 30))
+
+
+@pytest.mark.parametrize("call,error,field", [
+    (lambda s: events.add_pause(s, "ana", D(2026, 3, 1)), ValidationError, "partner"),
+    (lambda s: events.add_pause(s, "dana", D(2025, 12, 31)), ValidationError, "start"),
+    (lambda s: events.add_pause(s, "dana", D(2026, 3, 5), D(2026, 3, 1)), ValidationError, "end"),
+    (lambda s: events.add_pause(s, "dana", D(2026, 6, 15), D(2026, 6, 20)), ValidationError, "start"),
+    (lambda s: events.add_pause(s, "dana", D(2026, 5, 1)), ValidationError, "end"),
+    (lambda s: events.add_pause(s, "dana", D(2026, 1, 20)), Conflict, "start"),
+    (lambda s: events.add_pause(s, "dana", D(2400, 1, 1)), ValidationError, "start"),
+    (lambda s: events.add_pause(s, "zed", D(2026, 3, 1)), NotFound, "partner"),
+    (lambda s: events.add_acceleration(s, "dana", D(2026, 4, 15), 901, "r"), ValidationError, "quantity"),
+    (lambda s: events.add_acceleration(s, "dana", D(2026, 4, 15), 0, "r"), ValidationError, "quantity"),
+    (lambda s: events.add_acceleration(s, "dana", D(2026, 4, 15), 10, " "), ValidationError, "reason"),
+    (lambda s: events.add_acceleration(s, "dana", D(2025, 4, 15), 10, "r"), ValidationError, "date"),
+    (lambda s: events.add_acceleration(s, "dana", D(2026, 1, 31), 10, "r"), Conflict, "date"),
+    (lambda s: events.add_acceleration(s, "dana", D(2026, 4, 15), 10, "r", grant_id=1), ValidationError, "grant"),
+    (lambda s: events.add_acceleration(s, "ben", D(2026, 4, 15), 1, "r"), ValidationError, "quantity"),
+])
+def test_a_refused_event_names_its_field_and_writes_nothing(granted, call, error, field):
+    close_through(granted, "2026-01")
+    events.add_pause(granted, "dana", D(2026, 6, 1), D(2026, 6, 30))
+    before = event_rows(granted)
+    with pytest.raises(error) as exc:
+        call(granted)
+    assert field in exc.value.errors, exc.value.errors
+    granted.flush()
+    assert event_rows(granted) == before
+
+
+def test_a_retired_partners_schedule_is_final(granted):
+    post_retirement_units(granted, "dana", D(2026, 6, 30))
+    with pytest.raises(Conflict):
+        events.add_pause(granted, "dana", D(2026, 7, 1))
+    with pytest.raises(Conflict):
+        events.add_acceleration(granted, "dana", D(2026, 6, 15), 10, "r")
+
+
+def test_nothing_may_be_scheduled_after_a_scheduled_retirements_last_day(granted):
+    from ledger.governance.models import Elector
+    from ledger.governance.service import cast_vote, close_proposal, open_proposal
+    from ledger.practices.service import get_partner
+
+    closes_at = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
+    prop = open_proposal(granted, get_partner(granted, "ana"), "retire_partner", "Retire dana",
+                         {"partner": "dana", "effective_period": "2026-06", "successors": {}}, closes_at)
+    for elector in granted.scalars(sa.select(Elector).where(Elector.proposal_id == prop.id)):
+        cast_vote(granted, prop.id, elector.partner, "yes")
+    assert close_proposal(granted, prop.id).status == "passed"
+    with pytest.raises(ValidationError) as exc:
+        events.add_acceleration(granted, "dana", D(2026, 7, 1), 10, "too late")
+    assert "date" in exc.value.errors
+    with pytest.raises(ValidationError) as exc:
+        events.add_pause(granted, "dana", D(2026, 7, 1))
+    assert "start" in exc.value.errors
+    events.add_acceleration(granted, "dana", D(2026, 6, 30), 10, "in time")
+    assert vested_units(granted, "dana", D(2026, 6, 30)) == 500 + 10
+
+
+def test_a_pause_is_the_partners_and_a_later_grant_is_paused_from_its_own_start():
+    first = Grant(units=1200, start=D(2026, 1, 1), cliff_months=0, months=12, every=1, kind="grant")
+    later = Grant(units=600, start=D(2026, 6, 1), cliff_months=0, months=6, every=1, kind="grant")
+    founder = Grant(units=500, start=D(2026, 1, 1), cliff_months=0, months=0, every=1, kind="founder")
+    leave = [Pause(D(2026, 3, 1), D(2026, 6, 10))]
+    assert terms_for(first, leave).pauses == (Pause(D(2026, 3, 1), D(2026, 6, 10)),)
+    assert terms_for(later, leave).pauses == (Pause(D(2026, 6, 1), D(2026, 6, 10)),)
+    assert terms_for(later, [Pause(D(2026, 3, 1), D(2026, 3, 31))]).pauses == ()
+    assert terms_for(founder, leave).pauses == ()
+    late = [Acceleration(D(2026, 8, 1), 10, "after leaving")]
+    assert terms_for(first, accelerations=late, leave_on=D(2026, 7, 31)).accelerations == ()
+
+
+def test_an_acceleration_must_name_the_grant_when_there_are_several(granted):
+    dana = granted.scalar(sa.select(Partner).where(Partner.code == "dana"))
+    second = Grant(partner_id=dana.id, units=600, start=D(2026, 6, 1), cliff_months=0, months=6, every=1,
+                   kind="grant")
+    granted.add(second)
+    granted.flush()
+    with pytest.raises(ValidationError) as exc:
+        events.add_acceleration(granted, "dana", D(2026, 7, 15), 10, "r")
+    assert "grant" in exc.value.errors
+    row = events.add_acceleration(granted, "dana", D(2026, 7, 15), 10, "r", grant_id=second.id)
+    assert row.grant_id == second.id
+    assert vested_units(granted, "dana", D(2026, 7, 15)) == 600 + 100 + 10
+    # One leave pauses both grants.
+    events.add_pause(granted, "dana", D(2026, 7, 20), D(2026, 7, 29))
+    assert [len(t.pauses) for t in grant_terms(granted, "dana")] == [1, 1]
+
+
+def test_the_database_refuses_to_edit_or_delete_an_event(granted):
+    pause = events.add_pause(granted, "dana", D(2026, 3, 1))
+    acc = events.add_acceleration(granted, "dana", D(2026, 4, 15), 10, "r")
+    granted.commit()
+    attempts = [
+        ("UPDATE vesting_acceleration SET quantity = 20 WHERE id = :id", acc.id),
+        ("DELETE FROM vesting_acceleration WHERE id = :id", acc.id),
+        ("DELETE FROM vesting_pause WHERE id = :id", pause.id),
+        ("UPDATE vesting_pause SET starts_on = '2026-03-02' WHERE id = :id", pause.id),
+        ("UPDATE vesting_pause SET reason = 'edited' WHERE id = :id", pause.id),
+    ]
+    for sql, row_id in attempts:
+        with pytest.raises(sa.exc.DBAPIError):
+            granted.execute(sa.text(sql), {"id": row_id})
+        granted.rollback()
+    # Recording the end of an open pause is the one change allowed, and only once.
+    granted.execute(sa.text("UPDATE vesting_pause SET ends_on = '2026-03-10' WHERE id = :id"), {"id": pause.id})
+    granted.commit()
+    with pytest.raises(sa.exc.DBAPIError):
+        granted.execute(sa.text("UPDATE vesting_pause SET ends_on = '2026-03-20' WHERE id = :id"), {"id": pause.id})
+    granted.rollback()

@@ -211,3 +211,68 @@ def test_the_partnerships_package_is_valid_ocf(app, runner, tmp_path, validate):
 def test_shared_schemas_are_not_vendored_into_the_project():
     # The schemas stay in the shared folder; the project only reads them.
     assert not list(Path(__file__).parent.rglob("*.schema.json"))
+
+
+def found_with_dana(app, runner, tmp_path) -> None:
+    path = tmp_path / "charter.toml"
+    path.write_text(WORKED_CHARTER.replace("[[practices]]", GRANT_PARTNER + "\n[[practices]]", 1))
+    assert runner.invoke(args=["init", str(path)]).exit_code == 0
+
+
+@needs_schemas
+def test_stored_pauses_and_accelerations_export_as_explicit_vestings(app, runner, tmp_path, validate):
+    from ledger.equity import events
+    from ledger.equity.service import grant_terms
+
+    found_with_dana(app, runner, tmp_path)
+    with app.app_context():
+        s = get_session()
+        events.add_pause(s, "dana", D(2026, 2, 1), D(2026, 2, 10), "parental leave")
+        events.add_acceleration(s, "dana", D(2026, 6, 15), 150, "Led the data-centre move")
+        [terms] = grant_terms(s, "dana")
+        files = ocf.export_package(s, D(2026, 12, 31), generated_at=GENERATED)
+    for name, doc in files.items():
+        assert validate(doc) == [], name
+    assert files[ocf.VESTING_TERMS]["items"] == []  # dana's is the only vesting grant, and it is irregular
+    [dana] = [tx for tx in files[ocf.TRANSACTIONS]["items"]
+              if tx["object_type"] == "TX_STOCK_ISSUANCE" and tx["stakeholder_id"] == "partner-dana"]
+    assert "vesting_terms_id" not in dana
+    assert [(v["date"], int(v["amount"])) for v in dana["vestings"]] == [
+        (e.date.isoformat(), e.units) for e in schedule(terms)]
+    assert dana["vestings"][:2] == [{"date": "2026-04-11", "amount": "300"}, {"date": "2026-05-11", "amount": "100"}]
+    assert sum(int(v["amount"]) for v in dana["vestings"]) == 1200
+    assert any("2026-02-01 to 2026-02-10" in c for c in dana["comments"])
+    assert any("Led the data-centre move" in c for c in dana["comments"])
+
+
+@needs_schemas
+def test_the_export_ocf_command_writes_a_valid_package(app, runner, tmp_path, validate):
+    import hashlib
+
+    found_with_dana(app, runner, tmp_path)
+    out = tmp_path / "ocf"
+    result = runner.invoke(args=["export-ocf", str(out), "--as-of", "2026-06-30"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == f"wrote 5 OCF files to {out}"
+    written = {p.name: p for p in out.iterdir()}
+    assert sorted(written) == sorted([ocf.MANIFEST, ocf.STAKEHOLDERS, ocf.STOCK_CLASSES, ocf.VESTING_TERMS,
+                                      ocf.TRANSACTIONS])
+    docs = {name: json.loads(path.read_text(encoding="utf-8")) for name, path in written.items()}
+    for name, doc in docs.items():
+        assert validate(doc) == [], name
+    manifest = docs[ocf.MANIFEST]
+    assert (manifest["as_of"], manifest["issuer"]["country_of_formation"]) == ("2026-06-30", "US")
+    [ref] = manifest["transactions_files"]
+    assert ref["md5"] == hashlib.md5(written[ocf.TRANSACTIONS].read_bytes(), usedforsecurity=False).hexdigest()
+    stakeholders = [s["issuer_assigned_id"] for s in docs[ocf.STAKEHOLDERS]["items"]]
+    assert stakeholders == ["ana", "ben", "chen", "dana"]
+
+
+def test_the_export_ocf_command_refuses_bad_input(app, runner, tmp_path):
+    unfounded = runner.invoke(args=["export-ocf", str(tmp_path / "a")])
+    assert unfounded.exit_code == 1 and "not founded" in unfounded.output
+    assert not (tmp_path / "a").exists()
+    found_with_dana(app, runner, tmp_path)
+    bad = runner.invoke(args=["export-ocf", str(tmp_path / "b"), "--country", "USA"])
+    assert bad.exit_code == 1 and "two-letter" in bad.output
+    assert runner.invoke(args=["export-ocf", str(tmp_path / "c"), "--as-of", "June"]).exit_code == 2

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from hypothesis import assume, given, settings
@@ -209,6 +210,12 @@ def test_bad_terms_are_refused_naming_the_field(change, field):
     assert exc.value.status == 422
 
 
+def test_a_founders_units_cannot_be_paused():
+    with pytest.raises(ValidationError) as exc:
+        GrantTerms(units=500, start=D(2026, 1, 1), pauses=(Pause(D(2026, 3, 1), D(2026, 3, 10)),))
+    assert "pauses" in exc.value.errors
+
+
 def test_an_acceleration_of_exactly_what_is_unvested_is_allowed():
     terms = GrantTerms(**BASE, accelerations=(Acceleration(D(2027, 1, 1), 3600, "everything"),))
     assert vested(terms, D(2027, 1, 1)) == 4800
@@ -352,3 +359,45 @@ def test_leaving_freezes_vesting_and_forfeits_the_rest(terms, leave_after, offse
     if on > leave:
         assert unvested(left, on) == 0
     assert all(e.date <= leave for e in schedule(left))
+
+
+# --- the README's table of worked dates ----------------------------------------------------------
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+#: The events of the README's grants P and X (its legend names them; the terms are read from it).
+README_EVENTS = {
+    "P": {"pauses": (Pause(D(2026, 3, 1), D(2026, 3, 10)),)},
+    "X": {"accelerations": (Acceleration(D(2027, 1, 15), 250, "README example"),)},
+}
+
+
+def readme_tables() -> tuple[dict[str, GrantTerms], list[tuple[str, dt.date, int]]]:
+    """The grants legend and the worked dates of the README's "Equity and vesting" section."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("\n## Equity and vesting\n", 1)[1].split("\n## ", 1)[0]
+    legend: dict[str, GrantTerms] = {}
+    dates: list[tuple[str, dt.date, int]] = []
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not line.startswith("| ") or len(cells[0]) != 1 or not cells[0].isupper():
+            continue
+        if len(cells) == 7:
+            label, units, start, cliff, months, every, _ = cells
+            legend[label] = GrantTerms(units=int(units.replace(",", "")), start=D.fromisoformat(start),
+                                       cliff_months=int(cliff), months=int(months), every=int(every),
+                                       **README_EVENTS.get(label, {}))
+        elif len(cells) == 4:
+            dates.append((cells[0], D.fromisoformat(cells[1]), int(cells[2].replace(",", ""))))
+    return legend, dates
+
+
+def test_the_readme_table_of_worked_dates_holds():
+    legend, dates = readme_tables()
+    assert set(legend) == {"A", "Q", "E", "P", "X"}
+    assert legend["A"] == STANDARD and legend["Q"] == QUARTERLY and legend["E"] == MONTH_END
+    assert len(dates) >= 25
+    for label, on, expected in dates:
+        assert vested(legend[label], on) == expected, (label, on)
+        # Each row is where the schedule says it is: the cumulative column of the last event up to it.
+        reached = [e.cumulative for e in schedule(legend[label]) if e.date <= on]
+        assert (reached[-1] if reached else 0) == expected, (label, on)

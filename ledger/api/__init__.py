@@ -21,6 +21,7 @@ BLUEPRINTS = [
     "ledger.api.journal",
     "ledger.api.periods",
     "ledger.api.proposals",
+    "ledger.api.equity",
 ]
 
 

@@ -251,7 +251,7 @@ def create_invoice(data, ref):
 @bp.arguments(CostIn)
 @bp.response(201, CostOut)
 def create_cost(data, ref):
-    """A direct cost: ``subcontract`` to a vetted firm under an NSA on the date, or ``expense``."""
+    """A direct cost: a subcontract to a vetted firm under an NSA on the date, or an expense."""
     booked, cost = bookings.record_cost(get_session(), ref, data["amount"], data["date"], data["kind"],
                                         data.get("firm"), data.get("memo"))
     return _booked(booked, engagement=ref, kind=cost.kind, firm=cost.firm.code if cost.firm else None)

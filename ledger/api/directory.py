@@ -28,7 +28,8 @@ class PartnerOut(Schema):
     status = fields.String(required=True, metadata={"enum": ["active", "retired"]})
     joined_on = fields.Date(required=True)
     retired_on = fields.Date(required=True, allow_none=True)
-    vested_units = fields.Integer(required=True, metadata={"description": "units vested to date, from the ledger"})
+    vested_units = fields.Integer(required=True,
+                                  metadata={"description": "units vested today (UTC), by the vesting schedule"})
 
 
 class PracticeOut(Schema):
@@ -39,10 +40,9 @@ class PracticeOut(Schema):
                          metadata={"example": {"ben": "70%", "chen": "30%"}})
 
 
-def _partner(session, partner) -> dict:
+def _partner(partner, vested: int) -> dict:
     return {"code": partner.code, "name": partner.name, "email": partner.email, "status": partner.status,
-            "joined_on": partner.joined_on, "retired_on": partner.retired_on,
-            "vested_units": bookings.vested_units(session, partner.code)}
+            "joined_on": partner.joined_on, "retired_on": partner.retired_on, "vested_units": vested}
 
 
 def _practice(practice) -> dict:
@@ -64,7 +64,8 @@ def health():
 def list_partners():
     """Every partner, active and retired, by code."""
     session = get_session()
-    return [_partner(session, p) for p in bookings.list_partners(session)]
+    vested = bookings.vested_units_by_partner(session)
+    return [_partner(p, vested.get(p.code, 0)) for p in bookings.list_partners(session)]
 
 
 @bp.route("/partners/<code:code>", methods=["GET"])
@@ -73,7 +74,8 @@ def list_partners():
 def show_partner(code):
     """One partner."""
     session = get_session()
-    return _partner(session, get_partner(session, code))
+    partner = get_partner(session, code)
+    return _partner(partner, bookings.vested_units(session, partner.code))
 
 
 @bp.route("/practices", methods=["GET"])

@@ -24,13 +24,13 @@ from ..journal.rules import COMMODITY_RE, Leg
 from ..money import fmt
 from ..practices import bookings
 from ..practices.service import get_partnership
-from .common import blueprint, requires
+from .common import BIG_ID, blueprint, requires
 from .fields import AccountName, Date, Money, Text
 
 bp = blueprint("ledger", __name__, "Journal entries, accounts, trial balance, verify")
 
 MAX_ID = 2**63 - 1
-ENTRY_ID = "<int(min=1, max=9223372036854775807):entry_id>"
+ENTRY_ID = f"<{BIG_ID}:entry_id>"
 
 
 # --- schemas -----------------------------------------------------------------------------------
@@ -96,7 +96,6 @@ class AccountIn(Schema):
 class AccountOut(Schema):
     name = fields.String(required=True)
     commodities = fields.List(fields.String(), required=True)
-    opened_on = fields.Date(required=True)
 
 
 class AsOfQuery(Schema):
@@ -113,7 +112,7 @@ class VerifyOut(Schema):
     ok = fields.Boolean(required=True)
     entries = fields.Integer(required=True)
     head = fields.String(required=True, metadata={"description": "the last entry's hash"})
-    problems = fields.List(fields.String(), required=True)
+    problems = fields.List(fields.String(), metadata={"description": "each breach found; only when not ok"})
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -147,7 +146,7 @@ def entries_out(session, entries) -> list[dict]:
 
 
 def _account_out(account: Account) -> dict:
-    return {"name": account.name, "commodities": account.commodity_list, "opened_on": account.opened_on}
+    return {"name": account.name, "commodities": account.commodity_list}
 
 
 # --- views -------------------------------------------------------------------------------------
@@ -243,6 +242,7 @@ def trial_balance(query):
 @requires("treasurer")
 @bp.response(200, VerifyOut)
 def verify_ledger():
-    """Recomputes the hash chain and the balances; ``ok`` only when every invariant holds."""
+    """Recomputes the hash chain and the balances: ok only when every invariant holds."""
     report = verify(get_session())
-    return {"ok": report.ok, "entries": report.entries, "head": report.head, "problems": report.problems}
+    out = {"ok": report.ok, "entries": report.entries, "head": report.head}
+    return out if report.ok else {**out, "problems": report.problems}

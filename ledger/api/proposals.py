@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 from ..database import get_session
 from ..errors import Forbidden
 from ..governance import service as gov
-from .common import blueprint, requires
+from .common import INT_ID, blueprint, requires
 
 bp = blueprint("proposals", __name__, "Proposals, votes and their effects")
 
@@ -98,7 +98,7 @@ def list_proposals(query):
     return [gov.describe(session, p) for p in gov.proposals(session, query.get("status"))]
 
 
-@bp.route("/proposals/<int(min=1, max=9223372036854775807):proposal_id>", methods=["GET"])
+@bp.route(f"/proposals/<{INT_ID}:proposal_id>", methods=["GET"])
 @requires("any")
 @bp.response(200, ProposalOut)
 def show_proposal(proposal_id):
@@ -107,7 +107,7 @@ def show_proposal(proposal_id):
     return gov.describe(session, gov.get_proposal(session, proposal_id))
 
 
-@bp.route("/proposals/<int(min=1, max=9223372036854775807):proposal_id>/votes", methods=["POST"])
+@bp.route(f"/proposals/<{INT_ID}:proposal_id>/votes", methods=["POST"])
 @requires("partner")
 @bp.arguments(VoteIn)
 @bp.response(201, ProposalOut)
@@ -121,7 +121,7 @@ def vote(data, proposal_id):
     return gov.describe(session, gov.cast_vote(session, proposal_id, me, data["choice"]))
 
 
-@bp.route("/proposals/<int(min=1, max=9223372036854775807):proposal_id>/close", methods=["POST"])
+@bp.route(f"/proposals/<{INT_ID}:proposal_id>/close", methods=["POST"])
 @requires("partner", "treasurer")
 @bp.response(200, ProposalOut)
 def close(proposal_id):
@@ -131,7 +131,7 @@ def close(proposal_id):
     return gov.describe(session, gov.close_proposal(session, proposal_id))
 
 
-@bp.route("/proposals/<int(min=1, max=9223372036854775807):proposal_id>/cancel", methods=["POST"])
+@bp.route(f"/proposals/<{INT_ID}:proposal_id>/cancel", methods=["POST"])
 @requires("partner")
 @bp.response(200, ProposalOut)
 def cancel(proposal_id):

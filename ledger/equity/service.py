@@ -4,6 +4,9 @@
   date": pool weights, voting weights, statements and the API all call it (or
   ``vested_units_by_partner`` for everyone at once). It applies the vesting formula
   (``vesting.py``) to the partner's grants, so it never waits for a close to post anything.
+- Each grant's terms carry the dated events that reshape its schedule (``terms_for``): the
+  partner's leave-of-absence pauses and the grant's accelerations, as stored by ``events.py``. So
+  the summary, the ledger postings, the verify check and the OCF export all see them alike.
 - ``post_vesting_events`` writes what vested in a date range to the ledger, one ``UNITS`` entry per
   partner per vesting date (Dr ``Equity:Units:Unvested:<P>``, Cr ``Equity:Units:Vested:<P>``). It
   posts only the difference between the formula and what the ``Vested`` account already holds, so
@@ -43,7 +46,7 @@ from ..practices.service import get_partner, get_partnership
 from ..revenue import periods as P
 from ..revenue.period_service import last_closed_id
 from . import vesting as V
-from .models import Grant
+from .models import Grant, VestingAcceleration, VestingPause
 
 SOURCE_VESTING = "vesting"
 SOURCE_RETIREMENT = "retirement"
@@ -56,24 +59,65 @@ def _partner(session: Session, partner: str | Partner) -> Partner:
     return partner if isinstance(partner, Partner) else get_partner(session, partner)
 
 
-def _terms_of(grant: Grant, leave_on: dt.date | None) -> V.GrantTerms:
+def terms_for(grant: Grant, pauses: Iterable[V.Pause] = (), accelerations: Iterable[V.Acceleration] = (),
+              leave_on: dt.date | None = None) -> V.GrantTerms:
+    """A grant's vesting terms with its partner's pauses and its own accelerations.
+
+    A pause is the partner's, so it stops every grant of theirs that vests over time: a founder's
+    units get none, and a grant that started during a pause is paused from its own start (days of
+    leave before a grant began do not delay it). Accelerations dated after ``leave_on`` never
+    happen (the partner left first) and are left out."""
+    spans = []
+    if grant.months > 0:
+        for p in pauses:
+            if p.end is not None and p.end < grant.start:
+                continue
+            spans.append(V.Pause(max(p.start, grant.start), p.end))
+    kept = [a for a in accelerations if leave_on is None or a.date <= leave_on]
     return V.GrantTerms(units=grant.units, start=grant.start, cliff_months=grant.cliff_months,
-                        months=grant.months, every=grant.every, leave_on=leave_on)
+                        months=grant.months, every=grant.every, pauses=tuple(sorted(spans, key=lambda p: p.start)),
+                        accelerations=tuple(kept), leave_on=leave_on)
+
+
+def pause_of(row: VestingPause) -> V.Pause:
+    return V.Pause(row.starts_on, row.ends_on)
+
+
+def acceleration_of(row: VestingAcceleration) -> V.Acceleration:
+    return V.Acceleration(row.date, row.quantity, row.reason)
+
+
+def pause_rows(session: Session, partner: Partner) -> list[VestingPause]:
+    """The partner's pauses, by start."""
+    return list(session.scalars(select(VestingPause).where(VestingPause.partner_id == partner.id)
+                                .order_by(VestingPause.starts_on, VestingPause.id)))
+
+
+def acceleration_rows(session: Session, grant_ids: Iterable[int] | None = None) -> dict[int, list[VestingAcceleration]]:
+    """``{grant id: [acceleration, …]}`` by date (every grant's when ``grant_ids`` is None)."""
+    q = select(VestingAcceleration).order_by(VestingAcceleration.date, VestingAcceleration.id)
+    if grant_ids is not None:
+        q = q.where(VestingAcceleration.grant_id.in_(list(grant_ids)))
+    out: dict[int, list[VestingAcceleration]] = defaultdict(list)
+    for row in session.scalars(q):
+        out[row.grant_id].append(row)
+    return out
 
 
 def grants_with_terms(session: Session, partner: Partner,
                       leave_on: dt.date | None = None) -> list[tuple[Grant, V.GrantTerms]]:
-    """The partner's ``Grant`` rows, oldest first, each with its terms (``leave_on``: the
-    partner's ``retired_on`` unless given)."""
-    rows = session.scalars(select(Grant).where(Grant.partner_id == partner.id).order_by(Grant.id))
+    """The partner's ``Grant`` rows, oldest first, each with its terms: the partner's pauses, the
+    grant's accelerations, and ``leave_on`` (the partner's ``retired_on`` unless given)."""
+    grants = list(session.scalars(select(Grant).where(Grant.partner_id == partner.id).order_by(Grant.id)))
     leave = leave_on if leave_on is not None else partner.retired_on
-    return [(g, _terms_of(g, leave)) for g in rows]
+    pauses = [pause_of(r) for r in pause_rows(session, partner)]
+    accelerations = acceleration_rows(session, [g.id for g in grants])
+    return [(g, terms_for(g, pauses, [acceleration_of(a) for a in accelerations[g.id]], leave)) for g in grants]
 
 
 def grant_terms(session: Session, partner: str | Partner) -> list[V.GrantTerms]:
-    """The partner's grants as vesting terms, oldest first; a retired partner's ``retired_on`` is
-    every grant's ``leave_on``. (Pauses and accelerations are pure inputs to ``vesting.py``; the
-    database does not store them yet.)"""
+    """The partner's grants as vesting terms (pauses and accelerations included), oldest first; a
+    retired partner's ``retired_on`` is every grant's ``leave_on``."""
     return [t for _, t in grants_with_terms(session, _partner(session, partner))]
 
 
@@ -96,7 +140,12 @@ def vested_units_by_partner(session: Session, as_of: dt.date) -> dict[str, int]:
     grants: dict[int, list[Grant]] = defaultdict(list)
     for g in session.scalars(select(Grant).order_by(Grant.id)):
         grants[g.partner_id].append(g)
-    return {p.code: _held_vested(p, (_terms_of(g, p.retired_on) for g in grants[p.id]), as_of)
+    pauses: dict[int, list[V.Pause]] = defaultdict(list)
+    for row in session.scalars(select(VestingPause).order_by(VestingPause.starts_on, VestingPause.id)):
+        pauses[row.partner_id].append(pause_of(row))
+    accelerations = acceleration_rows(session)
+    return {p.code: _held_vested(p, (terms_for(g, pauses[p.id], [acceleration_of(a) for a in accelerations[g.id]],
+                                               p.retired_on) for g in grants[p.id]), as_of)
             for p in partners}
 
 

@@ -21,7 +21,8 @@ Dated events change the schedule without editing the grant:
   ``c(d) = d − (paused days on or before d)``, i.e. ``m = months_elapsed(grant start, c(d))``.
   So a pause of N days moves every later tranche exactly N calendar days later (a tranche due on the
   first day of a pause falls on the day after it ends), and an open-ended pause stops vesting
-  until it is given an end. Pauses may not start before the grant nor overlap each other.
+  until it is given an end. Pauses may not start before the grant nor overlap each other, and a
+  founder's grant (``months == 0``, vested in full on ``start``) has nothing to pause.
 - **Acceleration** ``(date, quantity, reason)``: ``quantity`` more units vest on ``date``, taken from
   the *next* tranches: those vest nothing until the normal schedule catches up with the accelerated
   total, so the grant's total never changes and is reached on the same final date. The quantity may
@@ -191,6 +192,8 @@ def _validate(t: GrantTerms) -> None:
     if errors:
         raise ValidationError("the grant's terms are not valid", errors)
 
+    if t.is_founder and t.pauses:
+        err("pauses", "a founder's units vest in full on the start: there is nothing to pause")
     for i, p in enumerate(t.pauses):
         if not isinstance(p, Pause) or not _is_date(p.start) or (p.end is not None and not _is_date(p.end)):
             err(f"pauses[{i}]", "must be a pause with a start date and an optional end date")

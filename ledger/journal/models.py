@@ -117,3 +117,27 @@ class IdempotencyRecord(Base):
 
 GENESIS_HASH = "0" * 64
 ZERO = Decimal(0)
+
+
+class AccountBalance(Base):
+    """The current balance of an account in a commodity, kept in the same transaction as every
+    posting (``post_entries``), so a trial balance reads O(accounts) rows, not O(postings)."""
+
+    __tablename__ = "account_balance"
+
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), primary_key=True)
+    commodity: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    balance: Mapped[Amount]
+
+
+class BalanceSnapshot(Base):
+    """An account's balance at the end of a closed period. Nothing can be posted into a closed
+    period, so a snapshot never goes stale: a balance as of any date is the last snapshot before it
+    plus the postings since."""
+
+    __tablename__ = "balance_snapshot"
+
+    period_id: Mapped[str] = mapped_column(sa.ForeignKey("period.id"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), primary_key=True)
+    commodity: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    balance: Mapped[Amount]

@@ -20,11 +20,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, NotFound, ValidationError
-from ..revenue.period_service import guard_open
-from .models import Account, ChainHead, Entry, Posting
+from ..revenue.period_service import guard_dates
+from .models import Account, AccountBalance, BalanceSnapshot, ChainHead, Entry, Posting
 from .rules import Leg, canonical_entry, chain_hash, check_account_name, check_legs
 
 COMMODITY_UNITS = "UNITS"
@@ -135,22 +137,24 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
     """
     if not specs:
         return []
-    accounts: dict[str, Account] = {}
+    names = {leg.account for spec in specs for leg in spec.legs}
+    accounts: dict[str, Account] = {
+        a.name: a for a in session.scalars(select(Account).where(Account.name.in_(names)))}
     for n, spec in enumerate(specs):
         where = field if len(specs) == 1 else f"entries[{n}].{field}"
         check_legs(spec.legs, where)
         _resolve_accounts(session, spec.legs, where, accounts)
     head = session.execute(select(ChainHead).where(ChainHead.id == 1).with_for_update()).scalar_one()
     # Periods are read after the lock, so a close that commits first is always seen.
-    seen_periods: set[dt.date] = set()
-    for spec in specs:
-        if spec.date not in seen_periods:
-            guard_open(session, spec.date)
-            seen_periods.add(spec.date)
+    guard_dates(session, [spec.date for spec in specs])
     seq, prev = head.seq, head.hash
-    posting_rows: list[dict] = []
-    entry_rows: list[dict] = []
-    now = _now()
+    posting_rows: list[tuple] = []
+    entry_rows: list[tuple] = []
+    conn = session.connection()
+    dialect = conn.dialect
+    as_date = Entry.__table__.c.date.type.bind_processor(dialect) or (lambda v: v)
+    as_time = Entry.__table__.c.created_at.type.bind_processor(dialect) or (lambda v: v)
+    now = as_time(_now())
     for spec in specs:
         seq += 1
         canonical = canonical_entry(
@@ -159,24 +163,45 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
             postings=[(leg.account, leg.commodity, leg.amount, leg.kind, leg.engagement_id) for leg in spec.legs],
         )
         digest = chain_hash(prev, canonical)
+        # Amounts go in as exact hundredths (the ``Cents`` column type); check_legs has already
+        # refused more places than the commodity allows, so the product is integral.
         posting_rows.extend(
-            {"entry_id": seq, "account_id": accounts[leg.account].id, "commodity": leg.commodity,
-             "amount": leg.amount, "kind": leg.kind, "engagement_id": leg.engagement_id}
+            (seq, accounts[leg.account].id, leg.commodity, int(leg.amount * 100), leg.kind, leg.engagement_id)
             for leg in spec.legs
         )
-        entry_rows.append(
-            {"id": seq, "date": spec.date, "memo": spec.memo, "source_type": spec.source_type,
-             "source_ref": spec.source_ref, "policy_version": spec.policy_version,
-             "reverses_id": spec.reverses_id, "idempotency_key": spec.idempotency_key,
-             "prev_hash": prev, "hash": digest, "created_at": now}
-        )
+        entry_rows.append((seq, as_date(spec.date), spec.memo, spec.source_type, spec.source_ref,
+                           spec.policy_version, spec.reverses_id, spec.idempotency_key, prev, digest, now))
         prev = digest
-    # Core inserts (one executemany each): the ORM's bulk path would run a statement per row here.
-    session.execute(insert(Posting.__table__), posting_rows)
-    session.execute(insert(Entry.__table__), entry_rows)
+    # Straight to the driver's executemany: this is the ledger's hot path (closes and imports write
+    # hundreds of thousands of rows), and SQLAlchemy's per-row parameter processing would double it.
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(
+        "INSERT INTO posting (entry_id, account_id, commodity, amount, kind, engagement_id) "
+        f"VALUES ({', '.join([mark] * 6)})", posting_rows)
+    conn.exec_driver_sql(
+        "INSERT INTO entry (id, date, memo, source_type, source_ref, policy_version, reverses_id, "
+        f"idempotency_key, prev_hash, hash, created_at) VALUES ({', '.join([mark] * 11)})", entry_rows)
+    _bump_balances(session, posting_rows)
     session.execute(update(ChainHead).where(ChainHead.id == 1).values(seq=seq, hash=prev))
     session.expire(head)
-    return [row["id"] for row in entry_rows]
+    return [row[0] for row in entry_rows]
+
+
+def _bump_balances(session: Session, posting_rows: list[dict]) -> None:
+    """Add the postings to the maintained balances: one upsert per (account, commodity) touched.
+    The chain-head lock is held, so no other writer races these rows."""
+    deltas: dict[tuple[int, str], int] = defaultdict(int)
+    for _entry, account_id, commodity, cents, _kind, _eng in posting_rows:
+        deltas[(account_id, commodity)] += cents
+    if not deltas:
+        return
+    dialect = session.get_bind().dialect.name
+    table = AccountBalance.__table__
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    stmt = stmt.on_conflict_do_update(index_elements=[table.c.account_id, table.c.commodity],
+                                      set_={"balance": table.c.balance + stmt.excluded.balance})
+    session.execute(stmt, [{"account_id": a, "commodity": c, "balance": Decimal(v) / 100}
+                           for (a, c), v in sorted(deltas.items())])
 
 
 def get_entry(session: Session, entry_id: int) -> Entry:
@@ -209,20 +234,54 @@ def reverse_entry(session: Session, entry_id: int, date: dt.date | None = None, 
 def balances(
     session: Session, as_of: dt.date | None = None, account_names: Sequence[str] | None = None
 ) -> dict[tuple[str, str], Decimal]:
-    """``{(account, commodity): balance}`` over the entries dated on or before ``as_of``."""
+    """``{(account, commodity): balance}`` over the entries dated on or before ``as_of``.
+
+    Without ``as_of``: the maintained balances (O(accounts)). With it: the snapshot of the last
+    period closed by then, plus the postings dated after it up to ``as_of``.
+    """
+    if as_of is None:
+        q = select(Account.name, AccountBalance.commodity, AccountBalance.balance).join(
+            Account, Account.id == AccountBalance.account_id)
+        if account_names is not None:
+            q = q.where(Account.name.in_(account_names))
+        return {(name, c): b for name, c, b in session.execute(q)}
+    from ..revenue.models import Period
+
+    snap = session.execute(
+        select(Period.id, Period.ends_on).where(Period.status == "closed", Period.ends_on <= as_of)
+        .order_by(Period.ends_on.desc()).limit(1)).first()
+    out: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    if snap is not None:
+        q = select(Account.name, BalanceSnapshot.commodity, BalanceSnapshot.balance).join(
+            Account, Account.id == BalanceSnapshot.account_id).where(BalanceSnapshot.period_id == snap.id)
+        if account_names is not None:
+            q = q.where(Account.name.in_(account_names))
+        for name, c, b in session.execute(q):
+            out[(name, c)] += b
     q = (
         select(Account.name, Posting.commodity, func.sum(Posting.amount))
         .join(Account, Account.id == Posting.account_id)
+        .join(Entry, Entry.id == Posting.entry_id)
+        .where(Entry.date <= as_of)
         .group_by(Account.name, Posting.commodity)
     )
-    if as_of is not None:
-        q = q.join(Entry, Entry.id == Posting.entry_id).where(Entry.date <= as_of)
+    if snap is not None:
+        q = q.where(Entry.date > snap.ends_on)
     if account_names is not None:
         q = q.where(Account.name.in_(account_names))
-    out: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for name, commodity, total in session.execute(q):
-        out[(name, commodity)] = total
+        out[(name, commodity)] += total
     return dict(out)
+
+
+def snapshot_balances(session: Session, period_id: str, ends_on: dt.date) -> None:
+    """Record every account's balance at the end of ``period_id`` (called by the close)."""
+    rows = balances(session, as_of=ends_on)
+    ids = dict(session.execute(select(Account.name, Account.id)).all())
+    if rows:
+        session.execute(insert(BalanceSnapshot.__table__), [
+            {"period_id": period_id, "account_id": ids[name], "commodity": c, "balance": b}
+            for (name, c), b in sorted(rows.items())])
 
 
 def balance(session: Session, account: str, commodity: str = "USD", as_of: dt.date | None = None) -> Decimal:

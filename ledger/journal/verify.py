@@ -17,10 +17,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from .models import Account, ChainHead, Entry, Posting
+from .models import Account, AccountBalance, BalanceSnapshot, ChainHead, Entry, Posting
 from .rules import GENESIS_HASH, canonical_entry, chain_hash
 
 SQLITE_TRIGGERS = {"entry_no_update", "entry_no_delete", "posting_no_update", "posting_no_delete",
@@ -119,6 +119,50 @@ def verify(session: Session, extra_checks=()) -> Report:
     for name in sorted(missing):
         report.problems.append(f"the database guard trigger {name} is missing: rows could be altered")
     report.checks.append("guards")
+    report.problems.extend(check_balances(session))
+    report.checks.append("maintained balances")
     for check in extra_checks:
         report.problems.extend(check(session))
     return report
+
+
+def check_balances(session: Session) -> list[str]:
+    """The maintained balances and every closed period's snapshot, recomputed from the postings."""
+    from ..revenue.models import Period
+
+    problems: list[str] = []
+    names = dict(session.execute(select(Account.id, Account.name)).all())
+    daily = session.execute(
+        select(Entry.date, Posting.account_id, Posting.commodity, func.sum(Posting.amount))
+        .join(Entry, Entry.id == Posting.entry_id)
+        .group_by(Entry.date, Posting.account_id, Posting.commodity).order_by(Entry.date)
+    ).all()
+    stored = {(a, c): b for a, c, b in session.execute(
+        select(AccountBalance.account_id, AccountBalance.commodity, AccountBalance.balance))}
+    totals: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    for _day, account, commodity, amount in daily:
+        totals[(account, commodity)] += amount
+    for key in sorted(set(totals) | set(stored)):
+        if totals.get(key, 0) != stored.get(key, 0):
+            problems.append(f"maintained balance of {names.get(key[0], key[0])} {key[1]} is "
+                            f"{stored.get(key, 0)} but its postings sum to {totals.get(key, 0)}")
+    closed = session.execute(select(Period.id, Period.ends_on).where(Period.status == "closed")
+                             .order_by(Period.ends_on)).all()
+    snapshots: dict[str, dict[tuple[int, str], Decimal]] = defaultdict(dict)
+    for pid, account, commodity, balance in session.execute(
+            select(BalanceSnapshot.period_id, BalanceSnapshot.account_id, BalanceSnapshot.commodity,
+                   BalanceSnapshot.balance)):
+        snapshots[pid][(account, commodity)] = balance
+    running: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    i = 0
+    for pid, ends_on in closed:
+        while i < len(daily) and daily[i][0] <= ends_on:
+            _day, account, commodity, amount = daily[i]
+            running[(account, commodity)] += amount
+            i += 1
+        snap = snapshots.get(pid, {})
+        for key in sorted(set(running) | set(snap)):
+            if running.get(key, 0) != snap.get(key, 0):
+                problems.append(f"snapshot of {names.get(key[0], key[0])} {key[1]} at the close of {pid} is "
+                                f"{snap.get(key, 0)} but its postings sum to {running.get(key, 0)}")
+    return problems

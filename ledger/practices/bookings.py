@@ -71,10 +71,18 @@ def _by_code(session: Session, model, code: str, field: str, what: str):
 
 
 def vested_units(session: Session, partner_code: str, as_of: dt.date | None = None) -> int:
-    """Units vested to a partner as the ledger records them: the (credit) balance of its
-    ``Equity:Units:Vested`` account. The one place to swap for the vesting module's figure
-    (``ledger.equity.service.vested_units``) once it exists."""
-    return int(-balance(session, chart.units_vested(partner_code), "UNITS", as_of))
+    """Units vested to a partner on ``as_of`` (default: today, UTC, as governance counts them), by
+    the vesting module's schedule — the one place the API reads them from."""
+    from ..equity.service import vested_units as vested
+
+    return vested(session, partner_code, as_of or _today())
+
+
+def vested_units_by_partner(session: Session, as_of: dt.date | None = None) -> dict[str, int]:
+    """``{partner code: vested units}`` for every partner on ``as_of`` (default: today, UTC)."""
+    from ..equity.service import vested_units_by_partner as vested
+
+    return vested(session, as_of or _today())
 
 
 def list_partners(session: Session) -> list[Partner]:

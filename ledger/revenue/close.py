@@ -193,6 +193,9 @@ def close_period(session: Session, pid: str, progress: Callable[[int, int], None
     from ..succession.service import on_close
 
     on_close(session, period, allocation)
+    from ..journal.service import snapshot_balances
+
+    snapshot_balances(session, pid, end)
     period.status = "closed"
     period.closed_at = dt.datetime.now(dt.UTC)
     period.policy_version = version

@@ -52,3 +52,26 @@ def guard_open(session: Session, day: dt.date, field: str = "date") -> str:
         )
     ensure_periods(session, pid)
     return pid
+
+
+def guard_dates(session: Session, days, field: str = "date") -> None:
+    """``guard_open`` for many dates at once: one read of the partnership and the last closed
+    period, and the period rows created once up to the latest date (the bulk posting path)."""
+    ps = get_partnership(session)
+    closed = last_closed_id(session)
+    latest = None
+    for day in sorted(set(days)):
+        if day < ps.starts_on:
+            raise ValidationError(
+                f"{day.isoformat()} is before the partnership starts ({ps.starts_on.isoformat()})",
+                {field: [f"before the partnership starts on {ps.starts_on.isoformat()}"]},
+            )
+        pid = P.period_id(day, ps.period_kind)
+        if closed is not None and pid <= closed:
+            raise Conflict(
+                f"period {pid} is closed; {day.isoformat()} can no longer be posted to",
+                {field: [f"period {pid} is closed"]},
+            )
+        latest = pid
+    if latest is not None:
+        ensure_periods(session, latest)

@@ -5,8 +5,8 @@ an engagement's profitability can tell its subcontracted share.
 Chained after 0003 (governance and succession), which was written against 0001 at the same time:
 one line of history, a single head.
 
-Revision ID: 0002
-Revises: 0003
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-23
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0002'
-down_revision = '0003'
+revision = '0003'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 

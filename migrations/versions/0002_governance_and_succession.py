@@ -1,7 +1,7 @@
 """Governance and succession: proposals with their frozen rule and electorate, votes (every vote
 kept; the latest counts), and retirements with their buyout.
 
-Revision ID: 0003
+Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-23 18:24:32.581437
 """
@@ -10,7 +10,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0003'
+revision = '0002'
 down_revision = '0001'
 branch_labels = None
 depends_on = None

@@ -1,0 +1,14 @@
+"""``make bench``: every benchmark, one after the other, each printing its own ratios."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+for script, args in (("import_bench.py", []), ("balance_bench.py", []), ("close_bench.py", []),
+                     ("concurrency_bench.py", [])):
+    print(flush=True)
+    subprocess.run([sys.executable, str(HERE / script), *args], check=True)
