@@ -1,0 +1,95 @@
+"""Sign-in at ``/login`` (fields ``email``, ``password`` and the CSRF token, as the contract fixes)
+and sign-out. Passwords are checked with ``ledger.auth.service.check_password`` (argon2id); an
+unknown email costs the same hash check, so the answer's timing does not tell which emails exist.
+Failed attempts are limited (``security.SignInLimiter``)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from argon2 import PasswordHasher
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import EmailField, PasswordField
+from wtforms.validators import InputRequired, Length
+
+from ..auth.models import User
+from ..auth.service import check_password
+from ..database import get_session
+from .access import WebUser
+from .errors import web_blueprint
+from .security import limiter, sign_in_keys
+
+bp = web_blueprint("auth", __name__)
+
+_dummy: SimpleNamespace | None = None
+
+
+def _dummy_user() -> SimpleNamespace:
+    """A stand-in with a real argon2 hash, checked when the email is unknown."""
+    global _dummy
+    if _dummy is None:
+        _dummy = SimpleNamespace(password_hash=PasswordHasher().hash("not-a-real-password"), active=True)
+    return _dummy
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", [InputRequired(), Length(max=254)],
+                       render_kw={"autocomplete": "username", "autofocus": True, "autocapitalize": "none"})
+    password = PasswordField("Password", [InputRequired(), Length(max=1024)],
+                             render_kw={"autocomplete": "current-password"})
+
+
+class LogoutForm(FlaskForm):
+    """Sign-out is a POST with a CSRF token, so another site cannot sign a partner out."""
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this site (``/statements``), never ``//elsewhere`` or ``https://…``."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("partner.home"))
+    form = LoginForm()
+    status = 200
+    headers = {}
+    if form.validate_on_submit():
+        keys = sign_in_keys(form.email.data)
+        wait = limiter().retry_after(keys)
+        if wait:
+            minutes = max(1, round(wait / 60))
+            form.form_errors.append(f"Too many failed sign-ins. Try again in about {minutes} minute"
+                                    f"{'s' if minutes != 1 else ''}.")
+            status, headers = 429, {"Retry-After": str(wait)}
+        else:
+            user = get_session().scalar(select(User).where(User.email == form.email.data.strip().lower()))
+            if check_password(user or _dummy_user(), form.password.data) and user is not None:
+                limiter().succeeded(keys[0])
+                next_url = _safe_next(request.args.get("next"))
+                session.clear()  # a fresh session for the signed-in user
+                login_user(WebUser(user))
+                return redirect(next_url or url_for("partner.home"))
+            limiter().failed(keys)
+            form.form_errors.append("That email and password do not match an account.")
+            status = 401
+    elif form.is_submitted():
+        status = 422
+    return render_template("login.html", form=form), status, headers
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    form = LogoutForm()
+    if form.validate_on_submit():
+        logout_user()
+        session.clear()
+        flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))

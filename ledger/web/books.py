@@ -1,0 +1,220 @@
+"""The treasurer's books: periods and their close (with the preview of what it will post), and the
+ledger browser — entries (paginated, filtered), one entry with its reversal, manual entries, the
+chart of accounts, the trial balance and ``verify``.
+
+A partner may open an entry their own statement links to (one with a posting on their capital
+account); everything else here is the treasurer's (or an admin's).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import FieldList, FormField, SelectField, StringField
+from wtforms import Form as PlainForm
+from wtforms.validators import Optional
+
+from ..database import get_session
+from ..errors import LedgerError
+from ..integrity import full_verify
+from ..journal.rules import Leg
+from ..journal.service import COMMODITY_UNITS, get_entry, trial_balance
+from ..money import ZERO
+from ..practices import bookings as B
+from ..practices.service import get_partnership
+from ..revenue.close import close_period, oldest_open, parse_period, preview
+from ..revenue.models import Period
+from . import queries
+from .access import treasurer_required
+from .errors import web_blueprint
+from .forms import DayField, MoneyField, invalid_status, options, save, text_validators
+from .proposal_forms import ActionForm
+
+bp = web_blueprint("books", __name__)
+
+ENTRY_ID = "<int(min=1, max=9223372036854775807):entry_id>"
+POSTING_ROWS = 6
+
+
+# --- periods -----------------------------------------------------------------------------------
+
+
+@bp.route("/periods")
+@treasurer_required
+def periods():
+    session = get_session()
+    rows = queries.periods(session)
+    session.commit()  # the period rows made on demand (as GET /api/v1/periods does)
+    return render_template("books/periods.html", rows=list(reversed(rows)), next_id=oldest_open(session))
+
+
+@bp.route("/periods/<period_id>/close", methods=["GET", "POST"])
+@treasurer_required
+def close(period_id):
+    session = get_session()
+    parse_period(session, period_id)  # 404 page for a malformed id
+    row = session.get(Period, period_id)
+    if row is not None and row.status == "closed":
+        flash(f"Period {period_id} is already closed; its statements are ready.", "info")
+        return redirect(url_for("books.periods"))
+    form = ActionForm()
+    if form.validate_on_submit():
+        saved = save(form, lambda s: close_period(s, period_id), success=f"Period {period_id} is closed.")
+        if saved:
+            return redirect(url_for("books.periods"))
+    allocation, error = None, None
+    try:
+        allocation = preview(session, period_id)
+    except LedgerError as exc:
+        error = exc.detail
+    names = {p.code: p.name for p in B.list_partners(session)}
+    return render_template("books/close.html", period_id=period_id, allocation=allocation, error=error, form=form,
+                           names=names, is_next=period_id == oldest_open(session)), invalid_status(form)
+
+
+# --- entries -----------------------------------------------------------------------------------
+
+
+def _date_arg(name: str) -> dt.date | None:
+    value = request.args.get(name) or ""
+    try:
+        return dt.date.fromisoformat(value) if len(value) == 10 else None
+    except ValueError:
+        return None
+
+
+@bp.route("/ledger/entries")
+@treasurer_required
+def entries():
+    session = get_session()
+    account = request.args.get("account") or None
+    before = request.args.get("before", type=int)
+    if before is not None and not 1 <= before <= 2**63 - 1:
+        abort(404)
+    start, end = _date_arg("from"), _date_arg("to")
+    page = queries.entry_page(session, before=before, account=account, start=start, end=end,
+                              size=queries.PAGE_SIZE)
+    refs = B.engagement_refs(session, (p.engagement_id for e in page.entries for p in e.postings))
+    args = {k: v for k, v in (("account", account), ("from", start), ("to", end)) if v}
+    return render_template("books/entries.html", page=page, refs=refs, account=account, start=start, end=end,
+                           args=args, first_page=before is None, accounts=queries.accounts(session))
+
+
+class ReverseForm(FlaskForm):
+    date = DayField("Reversal date", required=False)
+    memo = StringField("Memo", text_validators(500, required=False), description="optional")
+
+
+def _entry_page(entry_id: int, form: ReverseForm):
+    session = get_session()
+    entry = get_entry(session, entry_id)
+    if not current_user.is_treasurer:
+        partner = current_user.partner
+        if partner is None or not queries.entry_touches_capital_of(entry, partner.code):
+            abort(403, "Only the treasurer may open this entry.")
+    refs = B.engagement_refs(session, (p.engagement_id for p in entry.postings))
+    return render_template("books/entry.html", entry=entry, refs=refs, form=form,
+                           reversed_by=queries.reversal_of(session, entry.id)), invalid_status(form)
+
+
+@bp.route(f"/ledger/entries/{ENTRY_ID}")
+@login_required
+def entry(entry_id):
+    return _entry_page(entry_id, ReverseForm(formdata=None))
+
+
+@bp.route(f"/ledger/entries/{ENTRY_ID}/reverse", methods=["POST"])
+@treasurer_required
+def reverse(entry_id):
+    form = ReverseForm()
+    if form.validate_on_submit():
+        saved = save(form, lambda s: B.reverse(s, entry_id, form.date.data, form.memo.data or None))
+        if saved:
+            flash(f"Entry #{entry_id} is reversed by entry #{saved.value.id}.", "success")
+            return redirect(url_for("books.entry", entry_id=saved.value.id))
+    return _entry_page(entry_id, form)
+
+
+class PostingRow(PlainForm):
+    account = SelectField("Account", validate_choice=False)
+    amount = MoneyField("Amount", [Optional()], positive=False, description="debit positive, credit negative")
+    commodity = SelectField("Commodity", validate_choice=False)
+
+
+class ManualEntryForm(FlaskForm):
+    date = DayField()
+    memo = StringField("Memo", text_validators(500))
+    postings = FieldList(FormField(PostingRow), min_entries=POSTING_ROWS, max_entries=40)
+
+
+@bp.route("/ledger/entries/new", methods=["GET", "POST"])
+@treasurer_required
+def new_entry():
+    session = get_session()
+    form = ManualEntryForm()
+    currency = get_partnership(session).currency
+    names = [a.name for a in queries.accounts(session)]
+    for row in form.postings.entries:
+        row.form.account.choices = options([("", "—")] + [(n, n) for n in names])
+        row.form.commodity.choices = options([(currency, currency), (COMMODITY_UNITS, COMMODITY_UNITS)])
+    if request.method == "GET" and form.date.data is None:
+        form.date.data = dt.datetime.now(dt.UTC).date()
+    if form.validate_on_submit():
+        legs, aliases = [], {}
+        for i, row in enumerate(form.postings.entries):
+            f = row.form
+            if not f.account.data and f.amount.data is None:
+                continue  # an empty row
+            if not f.account.data:
+                f.account.errors = [*f.account.errors, "choose an account"]
+                continue
+            if f.amount.data is None:
+                f.amount.errors = [*f.amount.errors, "an amount is needed"]
+                continue
+            for sub in ("account", "amount", "commodity"):
+                aliases[f"postings[{len(legs)}].{sub}"] = f"postings[{i}].{sub}"
+            legs.append(Leg(f.account.data, f.amount.data, f.commodity.data or currency))
+        if not any(f.errors for row in form.postings.entries for f in row.form):
+            saved = save(form, lambda s: B.post_manual(s, form.date.data, form.memo.data, legs), aliases=aliases)
+            if saved:
+                flash(f"Entry #{saved.value.id} posted.", "success")
+                return redirect(url_for("books.entry", entry_id=saved.value.id))
+    return render_template("books/new_entry.html", form=form, currency=currency), invalid_status(form)
+
+
+# --- accounts, trial balance, verify -----------------------------------------------------------
+
+
+@bp.route("/ledger/accounts")
+@treasurer_required
+def accounts():
+    session = get_session()
+    rows = defaultdict(dict)
+    for account, commodity, amount in trial_balance(session):
+        rows[account][commodity] = amount
+    return render_template("books/accounts.html", accounts=queries.accounts(session), balances=rows)
+
+
+@bp.route("/ledger/trial-balance")
+@treasurer_required
+def trial_balance_page():
+    session = get_session()
+    as_of = _date_arg("as_of")
+    rows = trial_balance(session, as_of)
+    totals: dict[str, dict[str, Decimal]] = defaultdict(lambda: {"debit": ZERO, "credit": ZERO})
+    for _account, commodity, amount in rows:
+        totals[commodity]["debit" if amount > 0 else "credit"] += amount
+    return render_template("books/trial_balance.html", rows=rows, totals=dict(totals), as_of=as_of)
+
+
+@bp.route("/ledger/verify")
+@treasurer_required
+def verify():
+    report = full_verify(get_session())
+    return render_template("books/verify.html", report=report)
+

@@ -1,0 +1,115 @@
+"""Jinja filters and globals: how amounts, units, dates and times read on a page.
+
+Formatting only — no figure is computed here. Amounts arrive as ``Decimal`` or as the services'
+exact strings (``"-1500.00"``) and are shown with thousands separators and a true minus sign.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+from flask import Flask
+from flask_login import current_user
+from markupsafe import Markup, escape
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..database import get_session
+from ..errors import LedgerError
+from ..practices.service import get_partnership
+
+KIND_LABELS = {
+    "origination": "Origination", "practice": "Practice share", "pool": "Common pool", "draw": "Draw",
+    "buyout": "Buyout", "goodwill": "Goodwill", "adjustment": "Adjustment",
+}
+
+PROPOSAL_KINDS = {
+    "add_practice": "Add a practice",
+    "admit_partner": "Admit a partner",
+    "change_policy": "Change the sharing policy",
+    "retire_partner": "Retire a partner",
+    "resolution": "Resolution",
+    "change_governance": "Change a voting rule",
+}
+
+
+def _decimal(value) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def money(value, places: int = 2) -> str:
+    """``Decimal("-1234.5")`` → ``−1,234.50``."""
+    amount = _decimal(value)
+    if amount is None:
+        return "—"
+    text = f"{abs(amount):,.{places}f}"
+    return f"\u2212{text}" if amount < 0 else text
+
+
+def money_cell(value) -> Markup:
+    """An amount in a ``<span>`` marked negative when it is below zero (red in the stylesheet)."""
+    amount = _decimal(value)
+    css = "num neg" if amount is not None and amount < 0 else "num"
+    return Markup(f'<span class="{css}">{escape(money(value))}</span>')
+
+
+def units(value) -> str:
+    return "—" if value is None else f"{int(value):,}"
+
+
+def day(value) -> str:
+    """A date as ``31 Jan 2026``."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    return f"{value.day} {value:%b %Y}"
+
+
+def when(value) -> str:
+    """A time as ``31 Jan 2026, 14:05 UTC``."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    value = value.astimezone(dt.UTC)
+    return f"{value.day} {value:%b %Y, %H:%M} UTC"
+
+
+def percent(value) -> str:
+    amount = _decimal(value)
+    return "—" if amount is None else f"{(amount * 100).normalize():f}%"
+
+
+def _partnership_name() -> str:
+    # The layout must render even on an error page about the database itself.
+    try:
+        return get_partnership(get_session()).name
+    except (LedgerError, SQLAlchemyError):
+        return "Practice Ledger"
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(money)
+    app.add_template_filter(money_cell)
+    app.add_template_filter(units)
+    app.add_template_filter(day)
+    app.add_template_filter(when)
+    app.add_template_filter(percent)
+    app.add_template_global(KIND_LABELS, "KIND_LABELS")
+    app.add_template_global(PROPOSAL_KINDS, "PROPOSAL_KINDS")
+
+    @app.context_processor
+    def _layout():
+        # Only pages that render the layout pay for the lookup.
+        return {"partnership_name": _partnership_name, "me": current_user}

@@ -1,0 +1,240 @@
+"""A partner's pages: the dashboard, statements (with CSV/PDF downloads and a chart over time),
+vesting, and the directory of partners and practices. The treasurer's home is here too.
+
+Every figure comes from a service: capital from ``revenue.statements.capital_balance``, this
+period's provisional share from ``revenue.close.preview`` of the oldest open period, units from
+``equity.service.vesting_summary``, statements from ``revenue.statements.statement`` (rendered by
+``revenue.render``), proposals from ``governance.service.describe``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from flask import Response, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from .. import chart
+from ..database import get_session
+from ..equity.service import grant_terms, vesting_summary
+from ..equity.vesting import add_months
+from ..errors import LedgerError
+from ..governance import service as gov
+from ..journal.service import balance, balances
+from ..money import ZERO
+from ..practices import bookings
+from ..practices.service import get_partner, get_partnership
+from ..revenue import periods as P
+from ..revenue.close import oldest_open, preview
+from ..revenue.render import statement_csv, statement_pdf
+from ..revenue.statements import ALLOCATION_KINDS, capital_balance, resolve_range, statement
+from . import queries
+from .access import is_self, me, require_self_or_treasurer, require_statement_access
+from .errors import web_blueprint
+
+bp = web_blueprint("partner", __name__)
+
+
+def today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+@bp.route("/")
+@login_required
+def home():
+    if current_user.partner is not None:
+        return dashboard()
+    return treasurer_home()
+
+
+def dashboard():
+    session = get_session()
+    partner = me()
+    code = partner.code
+    period = oldest_open(session)
+    provisional, preview_error = None, None
+    try:
+        allocation = preview(session, period)
+        kinds = allocation.by_partner.get(code, {})
+        provisional = {"kinds": {k: kinds.get(k, ZERO) for k in ALLOCATION_KINDS},
+                       "total": sum(kinds.values(), ZERO), "net_margin": allocation.net_margin,
+                       "overhead": allocation.overhead}
+    except LedgerError as exc:  # a practice with margin and no owners: say why there is no figure
+        preview_error = exc.detail
+    awaiting = []
+    for proposal in gov.proposals(session, "open"):
+        d = gov.describe(session, proposal)
+        if code in {e["partner"] for e in d["electorate"]} and code not in d["voted"]:
+            awaiting.append(d)
+    closed = [p for p in queries.closed_periods(session) if p.ends_on >= partner.joined_on]
+    return render_template(
+        "partner/dashboard.html", partner=partner, capital=capital_balance(session, code),
+        period=period, provisional=provisional, preview_error=preview_error,
+        vesting=vesting_summary(session, code, today()), awaiting=awaiting,
+        recent=list(reversed(closed[-3:])), today=today(),
+    )
+
+
+def treasurer_home():
+    session = get_session()
+    ps = get_partnership(session)
+    rows = balances(session)
+    receivables = sum((v for (a, c), v in rows.items() if a.startswith("Assets:Receivable:") and c == ps.currency),
+                      ZERO)
+    period = oldest_open(session)
+    open_proposals = [gov.describe(session, p) for p in gov.proposals(session, "open")]
+    return render_template(
+        "treasurer/home.html", cash=balance(session, chart.CASH, ps.currency), receivables=receivables,
+        period=period, period_bounds=P.bounds(period, ps.period_kind),
+        recent=queries.entry_page(session, size=8).entries, proposals=open_proposals,
+    )
+
+
+# --- statements --------------------------------------------------------------------------------
+
+
+@bp.route("/statements")
+@login_required
+def my_statements():
+    if current_user.partner is not None:
+        return redirect(url_for("partner.statements", code=current_user.partner.code))
+    return redirect(url_for("partner.partners"))
+
+
+@bp.route("/partners/<code:code>/statements")
+@login_required
+def statements(code):
+    session = get_session()
+    partner = get_partner(session, code)
+    require_statement_access(code)
+    rows, series = [], {"labels": [], "origination": [], "practice": [], "pool": [], "other": [],
+                        "draws": [], "closing": []}
+    for period in queries.closed_periods(session):
+        if period.ends_on < partner.joined_on:
+            continue
+        st = statement(session, code, period.id)
+        by_kind = {k: ZERO for k in (*ALLOCATION_KINDS, "other")}
+        for line in st["lines"]:
+            if line["kind"] != "draw":
+                by_kind[line["kind"] if line["kind"] in ALLOCATION_KINDS else "other"] += Decimal(line["amount"])
+        rows.append({"period": period, "st": st, "other": by_kind["other"]})
+        series["labels"].append(period.id)
+        for k, v in by_kind.items():
+            series[k].append(float(v))  # a chart's coordinates, never money arithmetic
+        series["draws"].append(-float(Decimal(st["draws"])))
+        series["closing"].append(float(Decimal(st["closing"])))
+    years = sorted({r["period"].id[:4] for r in rows})
+    return render_template("partner/statements.html", partner=partner, rows=list(reversed(rows)),
+                           series=series, years=years, mine=is_self(code))
+
+
+def _statement(code: str, period: str) -> dict:
+    session = get_session()
+    get_partner(session, code)
+    require_statement_access(code)
+    first, last = resolve_range(session, period)
+    return statement(session, code, first, last)
+
+
+@bp.route("/partners/<code:code>/statements/<period>")
+@login_required
+def statement_page(code, period):
+    st = _statement(code, period)
+    return render_template("partner/statement.html", st=st, period=period,
+                           partner=get_partner(get_session(), code), mine=is_self(code))
+
+
+@bp.route("/partners/<code:code>/statements/<period>/csv")
+@login_required
+def statement_download_csv(code, period):
+    st = _statement(code, period)
+    return Response(statement_csv(st), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="statement-{code}-{st["period"]}.csv"'})
+
+
+@bp.route("/partners/<code:code>/statements/<period>/pdf")
+@login_required
+def statement_download_pdf(code, period):
+    st = _statement(code, period)
+    return Response(statement_pdf(st), mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="statement-{code}-{st["period"]}.pdf"'})
+
+
+# --- vesting -----------------------------------------------------------------------------------
+
+
+@bp.route("/vesting")
+@login_required
+def my_vesting():
+    if current_user.partner is not None:
+        return redirect(url_for("partner.vesting", code=current_user.partner.code))
+    return redirect(url_for("partner.partners"))
+
+
+@bp.route("/partners/<code:code>/vesting")
+@login_required
+def vesting(code):
+    session = get_session()
+    partner = get_partner(session, code)
+    require_self_or_treasurer(code)
+    on = today()
+    summary = vesting_summary(session, code, on)
+    grants = [{"terms": t, "cliff_on": add_months(t.start, t.cliff_months) if t.cliff_months else None,
+               "ends_on": add_months(t.start, t.months) if t.months else t.start} for t in grant_terms(session, partner)]
+    series = {"labels": [], "vested": [], "scheduled": [], "today": on.isoformat()}
+    schedule = list(summary["schedule"])
+    starts = [g["terms"].start.isoformat() for g in grants if g["terms"].months]
+    if schedule and starts and min(starts) < schedule[0]["date"]:
+        # Start the timeline at the grant's start, so the cliff shows as the flat stretch before it.
+        schedule.insert(0, {"date": min(starts), "units": 0, "cumulative": 0})
+    last_vested = None
+    for event in schedule:
+        series["labels"].append(event["date"])
+        past = event["date"] <= on.isoformat()
+        series["vested"].append(event["cumulative"] if past else None)
+        # The scheduled line starts at the last vested point so the two lines join.
+        series["scheduled"].append(event["cumulative"] if not past else None)
+        if past:
+            last_vested = len(series["labels"]) - 1
+    if last_vested is not None and last_vested + 1 < len(series["labels"]):
+        series["scheduled"][last_vested] = series["vested"][last_vested]
+    return render_template("partner/vesting.html", partner=partner, summary=summary, grants=grants,
+                           series=series, today=on, mine=is_self(code))
+
+
+# --- the directory -----------------------------------------------------------------------------
+
+
+@bp.route("/partners")
+@login_required
+def partners():
+    session = get_session()
+    practices = bookings.list_practices(session)
+    owned: dict[str, list[tuple[str, Decimal]]] = {}
+    for practice in practices:
+        for code, share in bookings.owners_now(practice).items():
+            owned.setdefault(code, []).append((practice, share))
+    people = [{"partner": p, "units": bookings.vested_units(session, p.code), "owns": owned.get(p.code, [])}
+              for p in bookings.list_partners(session)]
+    open_books = get_partnership(session).open_books
+    return render_template("partner/partners.html", people=people, open_books=open_books)
+
+
+@bp.route("/practices")
+@login_required
+def practices():
+    session = get_session()
+    rows = bookings.list_practices(session)
+    engagements = bookings.list_engagements(session)
+    figures = bookings.engagement_profitability(session, [e.id for e in engagements])
+    totals: dict[str, dict[str, Decimal]] = {}
+    for e in engagements:
+        t = totals.setdefault(e.practice.code, {"count": 0, "invoiced": ZERO, "net": ZERO})
+        t["count"] += 1
+        t["invoiced"] += figures[e.id].invoiced
+        t["net"] += figures[e.id].net_margin
+    names = {p.code: p.name for p in bookings.list_partners(session)}
+    return render_template("partner/practices.html", practices=[
+        {"practice": p, "owners": bookings.owners_now(p), "totals": totals.get(p.code)} for p in rows],
+        names=names)

@@ -1,0 +1,120 @@
+"""Proposals: the list, one proposal (frozen electorate, who has voted, the tally once closed), the
+vote, close and cancel buttons, and a form per kind to open one. ``ledger.governance.service``
+decides everything: who may vote, when a proposal may close, whether it passed."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..database import get_session
+from ..governance import service as gov
+from ..practices.service import get_partnership
+from .access import me, partner_required
+from .errors import web_blueprint
+from .forms import invalid_status, save
+from .proposal_forms import FORMS, ActionForm, VoteForm
+
+bp = web_blueprint("governance", __name__, url_prefix="/proposals")
+
+PROPOSAL_ID = "<int(min=1, max=2147483647):proposal_id>"
+STATUSES = ("open", "passed", "failed", "canceled")
+
+
+@bp.route("/")
+@login_required
+def index():
+    session = get_session()
+    status = request.args.get("status") or None
+    if status not in (None, *STATUSES):
+        abort(404)
+    rows = [gov.describe(session, p) for p in reversed(gov.proposals(session, status))]
+    return render_template("proposals/index.html", rows=rows, status=status, statuses=STATUSES)
+
+
+def _flash_error(exc) -> None:
+    flash(exc.detail, "error")
+
+
+@bp.route(f"/{PROPOSAL_ID}", methods=["GET"])
+@login_required
+def show(proposal_id):
+    session = get_session()
+    proposal = gov.describe(session, gov.get_proposal(session, proposal_id))
+    partner = current_user.partner
+    electors = {e["partner"] for e in proposal["electorate"]}
+    # How each elector voted is shown once the proposal closes (the service's ``describe``); until
+    # then a partner sees only that they have voted, and may vote again to change it.
+    return render_template("proposals/show.html", p=proposal, vote_form=VoteForm(), action_form=ActionForm(),
+                           can_vote=partner is not None and partner.code in electors and proposal["status"] == "open",
+                           have_voted=partner is not None and partner.code in proposal["voted"],
+                           is_proposer=partner is not None and partner.code == proposal["proposer"])
+
+
+@bp.route(f"/{PROPOSAL_ID}/vote", methods=["POST"])
+@partner_required
+def vote(proposal_id):
+    gov.get_proposal(get_session(), proposal_id)  # an unknown proposal is a 404 page
+    form = VoteForm()
+    if not form.validate_on_submit():
+        flash("Choose yes, no or abstain.", "error")
+        return redirect(url_for("governance.show", proposal_id=proposal_id))
+    saved = save(form, lambda s: gov.cast_vote(s, proposal_id, me(), form.choice.data),
+                 success=f"Your vote ({form.choice.data}) is recorded.")
+    if not saved:
+        flash(" ".join(form.form_errors + [m for f in form for m in f.errors]), "error")
+    return redirect(url_for("governance.show", proposal_id=proposal_id))
+
+
+@bp.route(f"/{PROPOSAL_ID}/close", methods=["POST"])
+@login_required
+def close(proposal_id):
+    if current_user.partner is None and not current_user.is_treasurer:
+        abort(403)
+    gov.get_proposal(get_session(), proposal_id)
+    form = ActionForm()
+    if form.validate_on_submit():
+        saved = save(form, lambda s: gov.close_proposal(s, proposal_id))
+        if saved:
+            flash(f"The proposal is closed: it {saved.value.status}"
+                  + (f" ({saved.value.reason})." if saved.value.reason else "."),
+                  "success" if saved.value.status == "passed" else "info")
+        else:
+            flash(" ".join(form.form_errors), "error")
+    return redirect(url_for("governance.show", proposal_id=proposal_id))
+
+
+@bp.route(f"/{PROPOSAL_ID}/cancel", methods=["POST"])
+@partner_required
+def cancel(proposal_id):
+    gov.get_proposal(get_session(), proposal_id)
+    form = ActionForm()
+    if form.validate_on_submit():
+        saved = save(form, lambda s: gov.cancel_proposal(s, proposal_id, me()), success="The proposal is canceled.")
+        if not saved:
+            flash(" ".join(form.form_errors), "error")
+    return redirect(url_for("governance.show", proposal_id=proposal_id))
+
+
+@bp.route("/new")
+@partner_required
+def choose_kind():
+    return render_template("proposals/choose.html", kinds=list(FORMS))
+
+
+@bp.route("/new/<kind>", methods=["GET", "POST"])
+@partner_required
+def new(kind):
+    if kind not in FORMS:
+        abort(404)
+    session = get_session()
+    get_partnership(session)
+    form = FORMS[kind]()
+    form.fill(session)
+    if form.validate_on_submit():
+        saved = save(form, lambda s: gov.open_proposal(s, me(), kind, form.title.data, form.payload(),
+                                                       form.closes_at_utc()),
+                     aliases=form.ALIASES, success="The proposal is open for votes.")
+        if saved:
+            return redirect(url_for("governance.show", proposal_id=saved.value.id))
+    return render_template("proposals/new.html", form=form, kind=kind), invalid_status(form)

@@ -1,0 +1,268 @@
+"""Signing in and out, CSRF, security headers, the failed sign-in limit, error pages."""
+
+from __future__ import annotations
+
+import pytest
+from test_web_support import (  # noqa: F401 - fixtures
+    PASSWORD,
+    USERS,
+    as_user,
+    count_rows,
+    csrf_token,
+    login,
+    text,
+    web,
+)
+
+from ledger.auth.service import create_token, get_user, set_password
+from ledger.database import get_session
+from ledger.practices.models import Client
+from ledger.web.security import SignInLimiter
+
+
+def test_the_login_form_has_the_contract_fields(web):
+    web.config["WTF_CSRF_ENABLED"] = True
+    page = web.test_client().get("/login")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    for name in ("email", "password", "csrf_token"):
+        assert f'name="{name}"' in html
+    assert 'autocomplete="current-password"' in html
+
+
+def test_a_partner_signs_in_and_lands_on_the_dashboard(web):
+    client = web.test_client()
+    response = login(client, "ana")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "Capital balance" in text(page) and "Ana" in text(page)
+
+
+def test_the_email_is_not_case_sensitive(web):
+    assert login(web.test_client(), "ANA@Example.com").status_code == 302
+
+
+@pytest.mark.parametrize("email, password", [
+    ("ana@example.com", "wrong-password"),
+    ("nobody@example.com", PASSWORD),
+    ("ana@example.com", ""),
+    ("", PASSWORD),
+])
+def test_bad_credentials_are_refused_with_one_message(web, email, password):
+    client = web.test_client()
+    response = client.post("/login", data={"email": email, "password": password})
+    assert response.status_code in (401, 422)
+    assert client.get("/").status_code == 302  # still signed out
+    if response.status_code == 401:
+        assert "do not match an account" in text(response)
+
+
+def test_a_user_without_a_password_cannot_sign_in(web):
+    # dana-like partners made by `ledger init` have no password until one is set
+    with web.app_context():
+        s = get_session()
+        get_user(s, "chen@example.com").password_hash = None
+        s.commit()
+    assert login(web.test_client(), "chen").status_code == 401
+
+
+def test_pages_need_a_signed_in_user(web):
+    response = web.test_client().get("/partners/ana/statements")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+
+
+def test_sign_in_returns_to_the_page_asked_for_but_never_off_site(web):
+    client = web.test_client()
+    ok = client.post("/login?next=/practices", data={"email": USERS["ana"], "password": PASSWORD})
+    assert ok.headers["Location"] == "/practices"
+    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        client = web.test_client()
+        response = client.post(f"/login?next={target}", data={"email": USERS["ana"], "password": PASSWORD})
+        assert response.headers["Location"] == "/", target
+
+
+def test_sign_out_is_a_post(web, as_user):
+    client = as_user("ana")
+    assert client.get("/logout").status_code == 405
+    assert client.post("/logout").status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_a_new_password_signs_the_user_out_elsewhere(web, as_user):
+    client = as_user("ana")
+    assert client.get("/").status_code == 200
+    with web.app_context():
+        s = get_session()
+        set_password(s, get_user(s, USERS["ana"]), "another-password")
+        s.commit()
+    assert client.get("/").status_code == 302
+
+
+def test_an_inactive_user_is_signed_out(web, as_user):
+    client = as_user("ben")
+    with web.app_context():
+        s = get_session()
+        get_user(s, USERS["ben"]).active = False
+        s.commit()
+    assert client.get("/").status_code == 302
+
+
+# --- CSRF --------------------------------------------------------------------------------------
+
+
+def test_a_form_without_its_csrf_token_is_refused(web):
+    web.config["WTF_CSRF_ENABLED"] = True
+    client = web.test_client()
+    response = client.post("/login", data={"email": USERS["ana"], "password": PASSWORD})
+    assert response.status_code == 400
+    assert "did not come from this site" in text(response)
+    assert client.get("/").status_code == 302  # not signed in
+
+
+def test_a_form_with_its_csrf_token_is_accepted(web):
+    web.config["WTF_CSRF_ENABLED"] = True
+    client = web.test_client()
+    token = csrf_token(client.get("/login"))
+    response = client.post("/login", data={"email": USERS["ana"], "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+
+
+def test_every_web_post_checks_csrf_once_signed_in(web, as_user):
+    client = as_user("treasurer")
+    web.config["WTF_CSRF_ENABLED"] = True
+    before = client.get("/clients")
+    refused = client.post("/clients", data={"code": "acme", "name": "Acme"})
+    assert refused.status_code == 400
+    assert count_rows(web, Client) == 0
+    accepted = client.post("/clients", data={"code": "acme", "name": "Acme", "csrf_token": csrf_token(before)})
+    assert accepted.status_code == 302
+    assert count_rows(web, Client) == 1
+    assert client.post("/logout").status_code == 400  # sign-out is a form too
+
+
+def test_the_api_is_not_csrf_checked_it_uses_bearer_tokens(web):
+    web.config["WTF_CSRF_ENABLED"] = True
+    with web.app_context():
+        s = get_session()
+        token = create_token(s, get_user(s, USERS["treasurer"]))
+        s.commit()
+    response = web.test_client().post("/api/v1/clients", json={"code": "acme", "name": "Acme"},
+                                      headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 201
+
+
+# --- headers and cookies --------------------------------------------------------------------------
+
+
+def test_pages_carry_security_headers(web, as_user):
+    for response in (web.test_client().get("/login"), as_user("ana").get("/")):
+        csp = response.headers["Content-Security-Policy"]
+        assert "default-src 'self'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "unsafe-inline" not in csp and "http" not in csp
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+        assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_session_cookie_is_http_only_and_same_site(web):
+    response = login(web.test_client(), "ana")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_a_secure_deployment_marks_the_cookie_secure_and_sends_hsts(web):
+    web.config["SESSION_COOKIE_SECURE"] = True
+    response = login(web.test_client(), "ana")
+    assert "Secure" in response.headers["Set-Cookie"]
+    assert "max-age" in response.headers["Strict-Transport-Security"]
+
+
+def test_static_files_are_served_from_this_origin_with_their_licence(web):
+    client = web.test_client()
+    for path in ("/assets/app.css", "/assets/app.js", "/assets/vendor/chart.umd.js",
+                 "/assets/vendor/chart.js-LICENSE.md"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        response.close()
+
+
+# --- the failed sign-in limit -----------------------------------------------------------------------
+
+
+def test_failed_sign_ins_are_limited_per_account(web):
+    attempts = web.config["LOGIN_ATTEMPTS"]
+    client = web.test_client()
+    for _ in range(attempts):
+        assert login(client, "ana", "wrong-password").status_code == 401
+    blocked = login(client, "ana")  # even the right password, until the window passes
+    assert blocked.status_code == 429
+    assert "Too many failed sign-ins" in text(blocked)
+    assert int(blocked.headers["Retry-After"]) > 0
+    assert client.get("/").status_code == 302
+    assert login(web.test_client(), "ben").status_code == 302  # other accounts are not locked
+
+
+def test_the_limit_lifts_when_the_window_passes(web):
+    clock = [1000.0]
+    limiter = SignInLimiter(attempts=2, window=60, clock=lambda: clock[0])
+    web.extensions["ledger.sign_in_limiter"] = limiter
+    client = web.test_client()
+    login(client, "ana", "nope-nope")
+    login(client, "ana", "nope-nope")
+    assert login(client, "ana").status_code == 429
+    clock[0] += 61
+    assert login(client, "ana").status_code == 302
+
+
+def test_a_success_clears_the_accounts_count(web):
+    limiter = SignInLimiter(attempts=3, window=300)
+    web.extensions["ledger.sign_in_limiter"] = limiter
+    login(web.test_client(), "ana", "nope-nope")
+    login(web.test_client(), "ana", "nope-nope")
+    assert login(web.test_client(), "ana").status_code == 302
+    login(web.test_client(), "ana", "nope-nope")
+    login(web.test_client(), "ana", "nope-nope")
+    assert login(web.test_client(), "ana").status_code == 302
+
+
+def test_one_address_trying_many_accounts_is_limited_too(web):
+    web.extensions["ledger.sign_in_limiter"] = SignInLimiter(attempts=1, window=300)
+    client = web.test_client()
+    for n in range(4):  # four times the per-account limit, each on another email
+        assert client.post("/login", data={"email": f"x{n}@example.com", "password": "nope-nope"}).status_code == 401
+    assert login(client, "ana").status_code == 429
+
+
+# --- error pages ----------------------------------------------------------------------------------
+
+
+def test_unknown_pages_are_a_404_page(web, as_user):
+    for client in (web.test_client(), as_user("ana")):
+        response = client.get("/no/such/page")
+        assert response.status_code == 404
+        assert response.mimetype == "text/html"
+        assert "Nothing here" in text(response)
+
+
+def test_the_api_keeps_answering_problem_json(web):
+    response = web.test_client().get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    response = web.test_client().post("/api/v1/clients", json={})
+    assert response.status_code == 401
+    assert response.mimetype == "application/problem+json"
+
+
+def test_an_unexpected_error_is_a_500_page_and_writes_nothing(web, as_user):
+    def broken():
+        raise RuntimeError("a bug")
+
+    web.add_url_rule("/broken", "broken", broken)
+    web.config["PROPAGATE_EXCEPTIONS"] = False  # as in production: TESTING would re-raise it
+    response = as_user("ana").get("/broken")
+    assert response.status_code == 500
+    assert response.mimetype == "text/html"
+    assert "Something went wrong" in text(response) and "Traceback" not in response.get_data(as_text=True)
