@@ -64,10 +64,17 @@ def demo_command():
 
     url = current_app.config["DATABASE_URL"]
     if url.startswith("sqlite:///"):
+        # A fresh SQLite file: an existing one is kept aside, never silently destroyed.
+        import datetime as dt
         import os
 
         path = url.removeprefix("sqlite:///")
-        for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path):
+            current_app.extensions["ledger.engine"].dispose()
+            aside = f"{path}.{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.bak"
+            os.replace(path, aside)
+            click.echo(f"kept the previous database aside as {aside}")
+        for suffix in ("-wal", "-shm"):
             if os.path.exists(path + suffix):
                 os.remove(path + suffix)
     from alembic import command

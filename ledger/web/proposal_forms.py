@@ -10,6 +10,7 @@ per request by ``fill(session)``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -61,8 +62,8 @@ class ProposalForm(FlaskForm):
     def fill(self, session) -> None:
         """Fill the choices from the database (override)."""
 
-    def payload(self) -> dict:
-        raise NotImplementedError
+    #: Each kind's form defines ``payload() -> dict``: its fields as the kind's JSON payload.
+    payload: Callable[[], dict]
 
     def closes_at_utc(self) -> dt.datetime:
         return self.closes_at.data.replace(tzinfo=dt.UTC)
