@@ -142,3 +142,70 @@ def test_goodwill_is_the_rounded_mean(allocs, multiple):
         assert abs(g - exact) <= D("0.005")
     else:
         assert g == 0
+
+
+@pytest.mark.parametrize("draw,goodwill_multiple,basis", [
+    ("0.00", "1.0", "vested_units"),
+    ("2000.00", "1.0", "vested_units"),     # the retiree drew more than his capital: negative buyout capital
+    ("100.00", "2.5", "equal"),
+    ("0.00", "0", "vested_units"),          # no goodwill at all
+])
+def test_retirement_invariants(worked_january, draw, goodwill_multiple, basis):
+    """Whatever the figures: the retiree's capital ends at exactly zero, the goodwill lines sum to
+    the goodwill, the installments sum to the buyout, and both commodities still balance."""
+    from ledger.practices.models import Partnership
+    from ledger.revenue.models import PolicyVersion
+
+    s = worked_january
+    s.scalar(sa.select(Partnership)).goodwill_multiple = D(goodwill_multiple)
+    s.scalar(sa.select(PolicyVersion)).pool_basis = basis
+    if draw != "0.00":
+        from ledger.practices.bookings import record_draw
+
+        record_draw(s, "chen", D(draw), dt.date(2026, 1, 28))
+    assert retire(s, "chen", "2026-01", {"voice": "ben"}).status == "passed"
+    close_period(s, "2026-01")
+    sched = buyout_schedule(s, "chen")
+    assert balance(s, chart.capital("chen")) == 0
+    goodwill_lines = [D(ln["amount"]) for c in ("ana", "ben") for ln in statement(s, c, "2026-01")["lines"]
+                      if ln["kind"] == "goodwill"]
+    assert -sum(goodwill_lines, D(0)) == D(sched["goodwill"])
+    assert sum(D(i["amount"]) for i in sched["installments"]) == D(sched["total"])
+    assert D(sched["total"]) == D(sched["capital"]) + D(sched["goodwill"])
+    assert balance(s, chart.buyout("chen")) == -D(sched["total"])
+    totals = {}
+    for _a, c, v in trial_balance(s):
+        totals[c] = totals.get(c, 0) + v
+    assert totals == {"USD": 0, "UNITS": 0}
+    assert verify(s).ok
+
+
+def test_a_retired_partner_reads_but_no_longer_acts(worked_january, founded):
+    from ledger.errors import Forbidden
+
+    s = worked_january
+    retire(s, "chen", "2026-01", {"voice": "ben"})
+    close_period(s, "2026-01")
+    s.commit()
+    chen = get_partner(s, "chen")
+    with pytest.raises(Forbidden):
+        open_proposal(s, chen, "resolution", "R", {"text": "x"}, LATER)
+    from ledger.practices.bookings import open_engagement
+
+    with pytest.raises(ValidationError) as exc:
+        open_engagement(s, ref="x1", client="acme", practice="msft", originator="chen", title="t",
+                        opened_on=dt.date(2026, 2, 2))
+    assert "originator" in exc.value.errors
+    assert not [o for o in s.scalars(sa.select(Ownership)) if o.partner.code == "chen" and o.to_period is None]
+    # Reads stay open to him: statement and buyout through the API.
+    from ledger.auth.service import create_token, get_user
+
+    token = create_token(s, get_user(s, "chen@example.com"))
+    s.commit()
+    client = founded.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    r = client.get("/api/v1/partners/chen/buyout", headers=headers)
+    assert r.status_code == 200 and r.get_json()["status"] == "done"
+    r = client.get("/api/v1/partners/chen/statement?period=2026-01", headers=headers)
+    assert r.status_code == 200 and r.get_json()["closing"] == "0.00"
+    assert client.get("/api/v1/partners/ben/buyout", headers=headers).status_code == 403
