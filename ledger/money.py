@@ -20,6 +20,7 @@ import re
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from fractions import Fraction
+from functools import lru_cache
 from math import gcd
 
 ZERO = Decimal("0")
@@ -66,7 +67,10 @@ def places(commodity: str) -> int:
 def check_places(amount: Decimal, commodity: str) -> Decimal:
     """Return ``amount`` if it has at most the commodity's decimals, else raise ``MoneyError``."""
     allowed = places(commodity)
-    exponent = amount.normalize().as_tuple().exponent
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > allowed:
+        # "1.50" has exponent -2 but "1.500" only looks longer: decide on the normalized form.
+        exponent = amount.normalize().as_tuple().exponent
     if isinstance(exponent, int) and -exponent > allowed:
         raise MoneyError(f"{amount} has more than {allowed} decimal places for {commodity}")
     return amount
@@ -114,19 +118,20 @@ def format_percent(fraction: Decimal) -> str:
     return f"{text}%"
 
 
-def _integer_weights(weights: Sequence[Decimal | Fraction | int]) -> list[int]:
+@lru_cache(maxsize=4096)
+def _integer_weights(weights: tuple[Decimal | Fraction | int, ...]) -> tuple[int, ...]:
     """The weights scaled to integers with the same ratios (exactly), so the split needs no
     fractions: decimals by a power of ten, fractions by the lcm of their denominators."""
     if all(isinstance(w, int) for w in weights):
-        return list(weights)
+        return tuple(weights)
     if all(isinstance(w, Decimal) for w in weights):
         shift = max(0, *(-w.as_tuple().exponent for w in weights))
-        return [int(w.scaleb(shift)) for w in weights]
+        return tuple(int(w.scaleb(shift)) for w in weights)
     fracs = [w if isinstance(w, Fraction) else Fraction(w) for w in weights]
     denominator = 1
     for f in fracs:
         denominator = denominator * f.denominator // gcd(denominator, f.denominator)
-    return [int(f * denominator) for f in fracs]
+    return tuple(int(f * denominator) for f in fracs)
 
 
 def split(amount: Decimal, weights: Sequence[Decimal | Fraction | int], commodity: str = "USD") -> list[Decimal]:
@@ -141,7 +146,7 @@ def split(amount: Decimal, weights: Sequence[Decimal | Fraction | int], commodit
         raise MoneyError("cannot split among nobody")
     if any(isinstance(w, float) for w in weights):
         raise MoneyError("split weights must be exact (int, Decimal or Fraction), not float")
-    ints = _integer_weights(weights)
+    ints = _integer_weights(tuple(weights))  # cached: a close splits by the same weights thousands of times
     if any(w < 0 for w in ints):
         raise MoneyError("split weights must not be negative")
     total = sum(ints)

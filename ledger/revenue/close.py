@@ -6,9 +6,11 @@ together or not at all — a close that fails half-way leaves nothing and can si
 
 Entries written, all dated the period's last day, ``source_type = "close"``, ``source_ref`` the
 period id, ``policy_version`` the version applied:
-- one per engagement with margin: Dr its practice's revenue, Cr its direct costs (both emptied for
-  the period), Cr the originator's and owners' capital (kinds ``origination``/``practice``), Cr
-  ``Equity:Pool`` for the pool part;
+- one per practice with margin: Dr its revenue, Cr its direct costs (both emptied for the period),
+  Cr the originator's and the owners' capital for each engagement (kinds ``origination`` and
+  ``practice``, each posting tagged with its engagement, so a statement line names both the
+  engagement and this entry), Cr ``Equity:Pool`` for the pool parts — one entry per practice
+  rather than per engagement keeps a close of 20,000 engagements to a few dozen entries;
 - one for the pool: Dr ``Equity:Pool``, Cr each overhead account, Cr each member's capital (``pool``);
 - the vesting events dated in the period (``UNITS``).
 """
@@ -137,22 +139,26 @@ def preview(session: Session, pid: str) -> Allocation:
     return allocate(gather(session, pid))
 
 
-def _engagement_entry(pid: str, end: dt.date, ea, version: int) -> EntrySpec | None:
-    f = ea.facts
-    legs = [
-        Leg(chart.revenue(f.practice), f.invoiced, engagement_id=f.engagement_id),
-        Leg(chart.direct_costs(f.practice), -f.costs, engagement_id=f.engagement_id),
-        Leg(chart.capital(ea.origination.partner), -ea.origination.amount, kind="origination",
-            engagement_id=f.engagement_id),
-        *(Leg(chart.capital(s.partner), -s.amount, kind="practice", engagement_id=f.engagement_id)
-          for s in ea.practice),
-        Leg(chart.POOL, -ea.pool, engagement_id=f.engagement_id),
-    ]
+def _practice_entry(pid: str, end: dt.date, practice: str, eas: list, version: int) -> EntrySpec | None:
+    """One practice's close entry: its revenue and direct costs emptied (Dr revenue, Cr costs, in
+    total), each engagement's origination and practice shares credited to the partners' capital
+    (tagged with the engagement and the kind), and the pool parts credited to ``Equity:Pool``."""
+    invoiced = sum((ea.facts.invoiced for ea in eas), ZERO)
+    costs = sum((ea.facts.costs for ea in eas), ZERO)
+    pool = sum((ea.pool for ea in eas), ZERO)
+    legs = [Leg(chart.revenue(practice), invoiced), Leg(chart.direct_costs(practice), -costs)]
+    for ea in eas:
+        eng = ea.facts.engagement_id
+        legs.append(Leg(chart.capital(ea.origination.partner), -ea.origination.amount, kind="origination",
+                        engagement_id=eng))
+        legs.extend(Leg(chart.capital(s.partner), -s.amount, kind="practice", engagement_id=eng)
+                    for s in ea.practice)
+    legs.append(Leg(chart.POOL, -pool))
     legs = [leg for leg in legs if leg.amount != 0]
     if not legs:
         return None
-    memo = (f"Close {pid}: {f.ref} net margin {fmt(f.net)} (invoiced {fmt(f.invoiced)}, "
-            f"costs {fmt(f.costs)}) under policy v{version}")
+    memo = (f"Close {pid}: practice {practice}, {len(eas)} engagement(s), net margin {fmt(invoiced - costs)} "
+            f"(invoiced {fmt(invoiced)}, costs {fmt(costs)}) under policy v{version}")
     return EntrySpec(end, memo, legs, "close", pid, version)
 
 
@@ -169,7 +175,11 @@ def close_period(session: Session, pid: str, progress: Callable[[int, int], None
     facts = gather(session, pid)
     allocation = allocate(facts)
     version = facts.policy.version
-    specs = [s for ea in allocation.engagements if (s := _engagement_entry(pid, end, ea, version))]
+    by_practice: dict[str, list] = defaultdict(list)
+    for ea in allocation.engagements:
+        by_practice[ea.facts.practice].append(ea)
+    specs = [s for practice, eas in sorted(by_practice.items())
+             if (s := _practice_entry(pid, end, practice, eas, version))]
     pool_legs = [Leg(chart.POOL, allocation.pool_gross)]
     pool_legs += [Leg(account, -amount) for account, amount in facts.overhead]
     pool_legs += [Leg(chart.capital(s.partner), -s.amount, kind="pool") for s in allocation.pool_shares]
@@ -179,11 +189,10 @@ def close_period(session: Session, pid: str, progress: Callable[[int, int], None
                 f"{fmt(allocation.overhead)} = {fmt(allocation.pool_net)}, by {facts.policy.pool_basis} "
                 f"under policy v{version}")
         specs.append(EntrySpec(end, memo, pool_legs, "close", pid, version))
-    batch = 2000
-    for i in range(0, len(specs), batch):
-        post_entries(session, specs[i:i + batch])
+    for i, spec in enumerate(specs):
+        post_entries(session, [spec])
         if progress:
-            progress(min(i + batch, len(specs)), len(specs))
+            progress(i + 1, len(specs))
     from ..equity.service import post_vesting_events
 
     post_vesting_events(session, start, end)
