@@ -18,6 +18,8 @@ Codes become name components by capitalising their first letter (``ana`` → ``A
 
 from __future__ import annotations
 
+from functools import cache
+
 from .journal.rules import component
 
 CASH = "Assets:Cash"
@@ -25,33 +27,41 @@ POOL = "Equity:Pool"
 UNITS_AUTHORIZED = "Equity:Units:Authorized"
 
 
+@cache  # names are asked for once per posting on the hot paths
 def capital(partner: str) -> str:
     return f"Equity:Capital:{component(partner)}"
 
 
+@cache  # names are asked for once per posting on the hot paths
 def receivable(client: str) -> str:
     return f"Assets:Receivable:{component(client)}"
 
 
+@cache  # names are asked for once per posting on the hot paths
 def revenue(practice: str) -> str:
     return f"Income:Practice:{component(practice)}"
 
 
+@cache  # names are asked for once per posting on the hot paths
 def direct_costs(practice: str) -> str:
     return f"Expenses:Direct:{component(practice)}"
 
 
+@cache  # names are asked for once per posting on the hot paths
 def overhead(category: str) -> str:
     return f"Expenses:Overhead:{component(category)}"
 
 
+@cache  # names are asked for once per posting on the hot paths
 def buyout(partner: str) -> str:
     return f"Liabilities:Buyout:{component(partner)}"
 
 
+@cache  # names are asked for once per posting on the hot paths
 def units_unvested(partner: str) -> str:
     return f"Equity:Units:Unvested:{component(partner)}"
 
 
+@cache  # names are asked for once per posting on the hot paths
 def units_vested(partner: str) -> str:
     return f"Equity:Units:Vested:{component(partner)}"

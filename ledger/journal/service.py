@@ -80,12 +80,17 @@ def _resolve_accounts(session: Session, legs: Sequence[Leg], field: str,
     missing = {leg.account for leg in legs} - found.keys()
     if missing:
         found.update({a.name: a for a in session.scalars(select(Account).where(Account.name.in_(missing)))})
+    holds: dict[str, frozenset[str]] = {}
     errors: dict[str, list[str]] = {}
     for i, leg in enumerate(legs):
         account = found.get(leg.account)
         if account is None:
             errors.setdefault(f"{field}[{i}].account", []).append(f"account {leg.account!r} is not open")
-        elif leg.commodity not in account.commodity_list:
+            continue
+        allowed = holds.get(leg.account)
+        if allowed is None:
+            allowed = holds[leg.account] = frozenset(account.commodity_list)
+        if leg.commodity not in allowed:
             errors.setdefault(f"{field}[{i}].commodity", []).append(
                 f"{leg.account} does not hold {leg.commodity}"
             )

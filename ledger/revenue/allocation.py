@@ -109,17 +109,21 @@ def allocate(facts: PeriodFacts) -> Allocation:
     per_partner: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     engagements = []
     pool_gross = ZERO
+    step_weights = (pol.origination, pol.practice, pol.pool)
+    # Owners sorted by code and their weights, once per practice rather than once per engagement.
+    owners_of = {practice: sorted(owners) for practice, owners in facts.owners.items()}
+    weights_of = {practice: [share for _, share in owners] for practice, owners in owners_of.items()}
     for e in facts.engagements:
         net = e.net
-        orig, prac, pool = split(net, [pol.origination, pol.practice, pol.pool])
-        owners = sorted(facts.owners.get(e.practice, ()))
+        orig, prac, pool = split(net, step_weights)
+        owners = owners_of.get(e.practice, ())
         if not owners:
             if prac != 0:
                 raise ValidationError(f"practice {e.practice} has no owners in {facts.period}",
                                       {"practice": [f"{e.practice} has no owners"]})
             practice_shares: tuple[Share, ...] = ()
         else:
-            amounts = split(prac, [share for _, share in owners])
+            amounts = split(prac, weights_of[e.practice])
             practice_shares = tuple(Share(code, amt) for (code, _), amt in zip(owners, amounts, strict=True))
         per_partner[e.originator]["origination"] += orig
         for s in practice_shares:

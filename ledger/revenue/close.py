@@ -93,33 +93,28 @@ def gather(session: Session, pid: str) -> PeriodFacts:
     policy and pool weights. Close entries are excluded (they empty these same accounts)."""
     pid, start, end = parse_period(session, pid)
     in_period = and_(Entry.date >= start, Entry.date <= end, Entry.source_type != "close")
-    revenue = func.sum(Posting.amount)
+    # One grouped query joined to the engagements (no IN list of ids, which SQLite caps at
+    # 32,766 parameters): each engagement's revenue and direct-cost postings in the period.
     eng_rows = session.execute(
-        select(Posting.engagement_id, Account.name, revenue)
+        select(Engagement.id, Engagement.ref, Practice.code, Partner.code, Account.name,
+               func.sum(Posting.amount))
         .join(Entry, Entry.id == Posting.entry_id)
         .join(Account, Account.id == Posting.account_id)
-        .where(in_period, Posting.engagement_id.is_not(None),
-               or_(Account.name.like("Income:Practice:%"), Account.name.like("Expenses:Direct:%")))
-        .group_by(Posting.engagement_id, Account.name)
+        .join(Engagement, Engagement.id == Posting.engagement_id)
+        .join(Practice, Practice.id == Engagement.practice_id)
+        .join(Partner, Partner.id == Engagement.originator_id)
+        .where(in_period, or_(Account.name.like("Income:Practice:%"), Account.name.like("Expenses:Direct:%")))
+        .group_by(Engagement.id, Engagement.ref, Practice.code, Partner.code, Account.name)
     )
-    money: dict[int, dict[str, Decimal]] = defaultdict(lambda: {"invoiced": ZERO, "costs": ZERO})
-    for eng_id, account, total in eng_rows:
+    money: dict[tuple[int, str, str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    for eng_id, ref, practice, originator, account, total in eng_rows:
         if account.startswith("Income:"):
-            money[eng_id]["invoiced"] += -total
+            money[(eng_id, ref, practice, originator)][0] -= total
         else:
-            money[eng_id]["costs"] += total
-    engagements = []
-    if money:
-        rows = session.execute(
-            select(Engagement.id, Engagement.ref, Practice.code, Partner.code)
-            .join(Practice, Practice.id == Engagement.practice_id)
-            .join(Partner, Partner.id == Engagement.originator_id)
-            .where(Engagement.id.in_(list(money)))
-        )
-        for eng_id, ref, practice, originator in sorted(rows):
-            m = money[eng_id]
-            if m["invoiced"] or m["costs"]:
-                engagements.append(EngagementFacts(eng_id, ref, practice, originator, m["invoiced"], m["costs"]))
+            money[(eng_id, ref, practice, originator)][1] += total
+    engagements = [EngagementFacts(eng_id, ref, practice, originator, invoiced, costs)
+                   for (eng_id, ref, practice, originator), (invoiced, costs) in sorted(money.items())
+                   if invoiced or costs]
     overhead_rows = session.execute(
         select(Account.name, func.sum(Posting.amount))
         .join(Entry, Entry.id == Posting.entry_id)
