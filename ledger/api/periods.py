@@ -8,12 +8,12 @@ from flask import Response, g
 from marshmallow import Schema, fields
 
 from ..database import get_session
-from ..errors import ValidationError
+from ..errors import Forbidden, ValidationError
 from ..money import fmt
 from ..revenue.close import close_period, parse_period, preview
 from ..revenue.models import Period
-from ..revenue.render import statement_csv, statement_pdf
-from ..revenue.statements import resolve_range, statement
+from ..revenue.render import DOWNLOADS, statement_file
+from ..revenue.statements import may_read_statement, resolve_range, statement
 from .common import blueprint, require_self_or, requires
 
 bp = blueprint("periods", __name__, "Periods, the close, statements, vesting and buyouts")
@@ -188,12 +188,10 @@ def preview_period(period_id):
 
 
 def _can_read_statement(code: str) -> None:
-    from ..practices.service import get_partnership
-
     user = g.user
-    if user.role == "partner" and get_partnership(get_session()).open_books:
-        return
-    require_self_or(code, "treasurer")
+    own = user.partner.code if user.partner is not None else None
+    if not may_read_statement(get_session(), user.role, own, code):
+        raise Forbidden(f"only {code} or the treasurer may read this statement (the books are not open)")
 
 
 @bp.route("/partners/<code:code>/statement", methods=["GET"])
@@ -214,12 +212,9 @@ def partner_statement(query, code):
         raise ValidationError("format must be json, csv or pdf", {"format": ["one of json, csv, pdf"]})
     first, last = resolve_range(session, query.get("period"), query.get("start"), query.get("end"))
     st = statement(session, code, first, last)
-    if fmt_ == "csv":
-        return Response(statement_csv(st), mimetype="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="statement-{code}-{st["period"]}.csv"'})
-    if fmt_ == "pdf":
-        return Response(statement_pdf(st), mimetype="application/pdf",
-                        headers={"Content-Disposition": f'attachment; filename="statement-{code}-{st["period"]}.pdf"'})
+    if fmt_ in DOWNLOADS:
+        body, mimetype, filename = statement_file(st, fmt_)
+        return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
     return st
 
 

@@ -175,10 +175,11 @@ def close_proposal(session: Session, proposal_id: int, now: dt.datetime | None =
                        {"closes_at": ["not yet"]})
     rule = Rule(proposal.weighting, Fraction(proposal.quorum), proposal.threshold, proposal.of)
     t = tally(rule, electorate, votes)
-    proposal.result = json.dumps({
+    result = json.dumps({
         "yes": str(t.yes), "no": str(t.no), "abstain": str(t.abstain), "eligible": str(t.eligible),
         "voted": str(t.voted), "quorum_met": t.quorum_met, "votes": votes,
     }, sort_keys=True)
+    proposal.result = result
     proposal.closed_at = now
     if not t.passed:
         proposal.status = "failed"
@@ -193,10 +194,8 @@ def close_proposal(session: Session, proposal_id: int, now: dt.datetime | None =
         savepoint.commit()
     except EffectFailed as exc:
         savepoint.rollback()
-        session.refresh(proposal)
-        proposal.result = json.dumps({
-            "yes": str(t.yes), "no": str(t.no), "abstain": str(t.abstain), "eligible": str(t.eligible),
-            "voted": str(t.voted), "quorum_met": t.quorum_met, "votes": votes}, sort_keys=True)
+        session.refresh(proposal)  # the rollback expired it: set the outcome again
+        proposal.result = result
         proposal.closed_at = now
         proposal.status = "failed"
         proposal.reason = f"the effect can no longer apply: {exc}"

@@ -25,6 +25,15 @@ def statement_csv(st: dict) -> str:
     return out.getvalue()
 
 
+DOWNLOADS = {"csv": "text/csv", "pdf": "application/pdf"}
+
+
+def statement_file(st: dict, fmt: str) -> tuple[str | bytes, str, str]:
+    """A statement as a download: ``(body, mimetype, filename)`` for ``fmt`` ``csv`` or ``pdf``."""
+    body = statement_csv(st) if fmt == "csv" else statement_pdf(st)
+    return body, DOWNLOADS[fmt], f"statement-{st['partner']}-{st['period']}.{fmt}"
+
+
 def _money(text: str) -> str:
     value = Decimal(text)
     return f"{value:,.2f}" if value >= 0 else f"({-value:,.2f})"

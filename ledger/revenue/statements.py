@@ -31,6 +31,14 @@ from .models import Period
 ALLOCATION_KINDS = ("origination", "practice", "pool")
 
 
+def may_read_statement(session: Session, role: str, own_partner: str | None, partner_code: str) -> bool:
+    """Who may read a partner's statement: the partner, the treasurer (and admins), and — when the
+    charter has open books — every partner. The API and the web app both ask this."""
+    if role in ("treasurer", "admin") or (own_partner is not None and own_partner == partner_code):
+        return True
+    return role == "partner" and own_partner is not None and get_partnership(session).open_books
+
+
 def resolve_range(session: Session, period: str | None, start: str | None = None,
                   end: str | None = None) -> tuple[str, str]:
     """``period=2026-01`` → that period; ``period=2026`` → the year's periods (year to date);

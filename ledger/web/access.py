@@ -21,7 +21,6 @@ from flask_login import LoginManager, UserMixin, current_user, login_required
 from ..auth.models import User
 from ..database import get_session
 from ..practices.models import Partner
-from ..practices.service import get_partnership
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
@@ -119,7 +118,9 @@ def require_self_or_treasurer(code: str) -> None:
 
 
 def require_statement_access(code: str) -> None:
-    """Self or treasurer; every partner too when the charter has open books."""
-    if current_user.partner is not None and get_partnership(get_session()).open_books:
-        return
-    require_self_or_treasurer(code)
+    """``ledger.revenue.statements.may_read_statement``, as a 403 page."""
+    from ..revenue.statements import may_read_statement
+
+    own = current_user.partner.code if current_user.partner is not None else None
+    if not may_read_statement(get_session(), current_user.role, own, code):
+        abort(403, f"Only {code} and the treasurer may open this statement (the books are not open).")

@@ -27,7 +27,7 @@ from ..practices import bookings
 from ..practices.service import get_partner, get_partnership
 from ..revenue import periods as P
 from ..revenue.close import oldest_open, preview
-from ..revenue.render import statement_csv, statement_pdf
+from ..revenue.render import statement_file
 from ..revenue.statements import ALLOCATION_KINDS, capital_balance, resolve_range, statement
 from . import queries
 from .access import is_self, me, require_self_or_treasurer, require_statement_access
@@ -145,20 +145,21 @@ def statement_page(code, period):
                            partner=get_partner(get_session(), code), mine=is_self(code))
 
 
+def _download(code: str, period: str, fmt: str) -> Response:
+    body, mimetype, filename = statement_file(_statement(code, period), fmt)
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
 @bp.route("/partners/<code:code>/statements/<period>/csv")
 @login_required
 def statement_download_csv(code, period):
-    st = _statement(code, period)
-    return Response(statement_csv(st), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="statement-{code}-{st["period"]}.csv"'})
+    return _download(code, period, "csv")
 
 
 @bp.route("/partners/<code:code>/statements/<period>/pdf")
 @login_required
 def statement_download_pdf(code, period):
-    st = _statement(code, period)
-    return Response(statement_pdf(st), mimetype="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="statement-{code}-{st["period"]}.pdf"'})
+    return _download(code, period, "pdf")
 
 
 # --- vesting -----------------------------------------------------------------------------------
