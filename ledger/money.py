@@ -134,6 +134,58 @@ def _integer_weights(weights: tuple[Decimal | Fraction | int, ...]) -> tuple[int
     return tuple(int(f * denominator) for f in fracs)
 
 
+def integer_weights(weights: Sequence[Decimal | Fraction | int]) -> tuple[int, ...]:
+    """Check split weights (exact, not negative, not all zero) and scale them to integers with the
+    same ratios. Callers that split many amounts by the same weights convert them once."""
+    if not weights:
+        raise MoneyError("cannot split among nobody")
+    if any(isinstance(w, float) for w in weights):
+        raise MoneyError("split weights must be exact (int, Decimal or Fraction), not float")
+    ints = _integer_weights(tuple(weights))  # cached: a close splits by the same weights thousands of times
+    if any(w < 0 for w in ints):
+        raise MoneyError("split weights must not be negative")
+    if sum(ints) == 0:
+        raise MoneyError("split weights must not all be zero")
+    return ints
+
+
+def split_minor(minor: int, ints: Sequence[int]) -> list[int]:
+    """The splitting rule on an integer amount of minor units (cents) and integer weights (from
+    ``integer_weights``): each share is ⌊|A|·wᵢ/Σw⌋, the units left over go one each to the largest
+    remainders, ties to the earlier weight, then the sign of A. Integers only, so it is exact —
+    and fast enough to run a few hundred thousand times in one close."""
+    total = sum(ints)
+    magnitude = -minor if minor < 0 else minor
+    floors = []
+    remainders = []
+    for w in ints:
+        q, r = divmod(magnitude * w, total)
+        floors.append(q)
+        remainders.append(r)  # remainders share the denominator ``total``: compare them directly
+    left = magnitude - sum(floors)
+    if left:
+        # Largest remainder first; Python's sort is stable, so ties keep the earlier weight first.
+        for i in sorted(range(len(ints)), key=remainders.__getitem__, reverse=True)[:left]:
+            floors[i] += 1
+    if minor < 0:
+        return [-f for f in floors]
+    return floors
+
+
+def to_minor(amount: Decimal, commodity: str = "USD") -> int:
+    """An amount as an integer of minor units (``12.50`` USD → 1250); refuses extra decimals."""
+    shifted = amount.scaleb(places(commodity))
+    minor = int(shifted)
+    if minor != shifted:
+        raise MoneyError(f"{amount} has more than {places(commodity)} decimal places for {commodity}")
+    return minor
+
+
+def from_minor(minor: int, commodity: str = "USD") -> Decimal:
+    """Minor units back to an amount with exactly the commodity's places (1250 → ``12.50``)."""
+    return Decimal(minor).scaleb(-places(commodity))
+
+
 def split(amount: Decimal, weights: Sequence[Decimal | Fraction | int], commodity: str = "USD") -> list[Decimal]:
     """Split ``amount`` by ``weights`` with the contract's largest-remainder rule.
 
@@ -142,29 +194,6 @@ def split(amount: Decimal, weights: Sequence[Decimal | Fraction | int], commodit
     Zero weights get nothing. Exact: the weights are scaled to integers with the same ratios, so
     every quotient and remainder is an integer (no float, no rounding).
     """
-    if not weights:
-        raise MoneyError("cannot split among nobody")
-    if any(isinstance(w, float) for w in weights):
-        raise MoneyError("split weights must be exact (int, Decimal or Fraction), not float")
-    ints = _integer_weights(tuple(weights))  # cached: a close splits by the same weights thousands of times
-    if any(w < 0 for w in ints):
-        raise MoneyError("split weights must not be negative")
-    total = sum(ints)
-    if total == 0:
-        raise MoneyError("split weights must not all be zero")
-    check_places(amount, commodity)
-    scale = 10 ** places(commodity)
-    minor = int((abs(amount) * scale).to_integral_value())
-    floors, remainders = [], []
-    for w in ints:
-        q, r = divmod(minor * w, total)
-        floors.append(q)
-        remainders.append(r)  # remainders share the denominator ``total``: compare them directly
-    left = minor - sum(floors)
-    # Largest remainder first; Python's sort is stable, so ties keep the earlier weight first.
-    order = sorted(range(len(ints)), key=remainders.__getitem__, reverse=True)
-    for i in order[:left]:
-        floors[i] += 1
-    sign = -1 if amount < 0 else 1
+    ints = integer_weights(weights)
     exponent = -places(commodity)
-    return [Decimal(sign * f).scaleb(exponent) if f else Decimal(0).scaleb(exponent) for f in floors]
+    return [Decimal(f).scaleb(exponent) for f in split_minor(to_minor(amount, commodity), ints)]

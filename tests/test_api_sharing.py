@@ -4,6 +4,7 @@ vesting, proposals and a retirement's buyout."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from api_helpers import api, assert_problem, tokens  # noqa: F401 (fixtures)
@@ -90,3 +91,22 @@ def test_a_proposal_through_the_api(api, founded):
     assert api.ok("GET", "/practices/cloud")["owners"] == {"ana": "100%"}
     assert_problem(api.post(f"/proposals/{prop['id']}/votes", {"choice": "no"}, role="ben"), 409)
     assert api.ok("GET", "/proposals?status=open") == []
+
+
+def test_a_statement_line_traces_to_its_entry_and_the_engagement_detail_there(january):
+    """Every origination or practice line names an entry whose detail holds that very line, and
+    whose capital posting for the partner and kind is the sum of such lines."""
+    api = january
+    api.ok("POST", "/periods/2026-01/close", status=200)
+    st = api.ok("GET", "/partners/ben/statement?period=2026-01")
+    for line in (x for x in st["lines"] if x["kind"] in ("origination", "practice")):
+        entry = api.ok("GET", f"/ledger/entries/{line['entry']}")
+        assert entry["source_type"] == "close"
+        mine = [d for d in entry["detail"] if d["account"] == "Equity:Capital:Ben" and d["kind"] == line["kind"]]
+        assert {"account": "Equity:Capital:Ben", "amount": f"-{line['amount']}", "commodity": "USD",
+                "kind": line["kind"], "engagement": line["engagement"], "practice": line["practice"]} in mine
+        posted = [p for p in entry["postings"] if p["account"] == "Equity:Capital:Ben" and p["kind"] == line["kind"]]
+        assert len(posted) == 1 and posted[0]["engagement"] is None
+        assert sum(Decimal(d["amount"]) for d in mine) == Decimal(posted[0]["amount"])
+    listed = api.ok("GET", "/ledger/entries?limit=500")["items"]
+    assert all("detail" not in e for e in listed)  # detail only on the one-entry read

@@ -193,3 +193,39 @@ def test_cli_close_and_statement(founded, worked_january):
     assert result.exit_code == 1 and "already closed" in result.output
     result = runner.invoke(args=["statement", "chen", "2026-01"])
     assert result.exit_code == 0 and '"closing": "813.27"' in result.output
+
+
+def test_a_close_posts_one_capital_posting_per_partner_and_kind_broken_down_by_engagement(s):
+    """Three engagements in one practice: the close entry credits each partner's capital once per
+    kind, and its detail lists every engagement; statement lines name the engagement and that entry."""
+    from ledger.journal.models import Entry, Posting, PostingDetail
+
+    refs = [engagement(s, f"v{i}", "voice", "ben") for i in range(3)]
+    for e, amount in zip(refs, ("1000.00", "200.01", "33.33"), strict=True):
+        invoice(s, e, amount, dt.date(2026, 1, 10))
+    s.commit()
+    close_period(s, "2026-01")
+    s.commit()
+    entry = s.scalar(sa.select(Entry).where(Entry.source_type == "close", Entry.memo.like("%practice voice%")))
+    capital = [(p.account.name, p.kind, p.engagement_id, p.amount) for p in entry.postings
+               if p.account.name.startswith("Equity:Capital:")]
+    # One split of each net by 10/60/30 — 200.01 → 20.00/120.01/60.00 (the leftover cent to the
+    # largest remainder, practice's .6); 33.33 → 3.33/20.00/10.00 (two cents, to pool's .9 and
+    # practice's .8) — then each practice part 70/30 between ben and chen: 120.01 → 84.01/36.00.
+    assert capital == [
+        (chart.capital("ben"), "origination", None, -(D("100.00") + D("20.00") + D("3.33"))),
+        (chart.capital("ben"), "practice", None, -(D("420.00") + D("84.01") + D("14.00"))),
+        (chart.capital("chen"), "practice", None, -(D("180.00") + D("36.00") + D("6.00"))),
+    ]
+    lines = s.execute(sa.select(PostingDetail.kind, PostingDetail.engagement_id, PostingDetail.amount)
+                      .where(PostingDetail.entry_id == entry.id).order_by(PostingDetail.line_no)).all()
+    assert len(lines) == 9  # 3 engagements × (origination + two owners)
+    for name, kind, _, amount in capital:
+        acc = s.scalar(sa.select(Posting.account_id).where(Posting.entry_id == entry.id, Posting.kind == kind)
+                       .join(Posting.account).where(sa.literal_column("account.name") == name))
+        assert s.scalar(sa.select(sa.func.sum(PostingDetail.amount)).where(
+            PostingDetail.entry_id == entry.id, PostingDetail.account_id == acc, PostingDetail.kind == kind)) == amount
+    st = statement(s, "chen", "2026-01")
+    practice = [(line["engagement"], line["amount"], line["entry"]) for line in st["lines"] if line["kind"] == "practice"]
+    assert practice == [("v0", "180.00", entry.id), ("v1", "36.00", entry.id), ("v2", "6.00", entry.id)]
+    assert verify(s).ok

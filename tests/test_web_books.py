@@ -204,3 +204,15 @@ def test_accounts_trial_balance_and_verify(closed_january, treasurer):
     assert "As of 5 Jan 2026" in early and "Receivable" not in early
     page = text(treasurer.get("/ledger/verify"))
     assert "Every check holds" in page
+
+
+def test_a_close_entry_page_lists_its_detail_by_engagement(closed_january, treasurer):
+    html = treasurer.get("/ledger/entries").get_data(as_text=True)
+    close_entry = re.search(r'href="/ledger/entries/(\d+)">#\d+</a></td>\s*<td class="nowrap">31 Jan 2026</td>\s*'
+                            r'<td>Close 2026-01: practice voice', html).group(1)
+    page = text(treasurer.get(f"/ledger/entries/{close_entry}"))
+    assert "Detail by engagement (3 lines, hashed with the entry)" in page
+    # e2 (voice, originated by chen): origination 123.46, practice 518.52 / 222.22
+    for line in ("Equity:Capital:Chen origination e2 voice 123.46", "Equity:Capital:Ben practice e2 voice 518.52",
+                 "Equity:Capital:Chen practice e2 voice 222.22"):
+        assert line in page

@@ -62,6 +62,15 @@ class PostingOut(Schema):
     engagement = fields.String(required=True, allow_none=True)
 
 
+class DetailOut(Schema):
+    account = fields.String(required=True)
+    amount = fields.String(required=True, metadata={"description": "signed, debit positive"})
+    commodity = fields.String(required=True)
+    kind = fields.String(required=True)
+    engagement = fields.String(required=True, allow_none=True)
+    practice = fields.String(required=True, allow_none=True)
+
+
 class EntryOut(Schema):
     id = fields.Integer(required=True)
     date = fields.Date(required=True)
@@ -72,6 +81,10 @@ class EntryOut(Schema):
     hash = fields.String(required=True)
     prev_hash = fields.String(required=True)
     postings = fields.List(fields.Nested(PostingOut), required=True)
+    detail = fields.List(fields.Nested(DetailOut), metadata={
+        "description": "one entry's posting detail (GET /ledger/entries/{id} only): a close's capital "
+                       "postings broken down by engagement; the lines sum to the postings per account, "
+                       "commodity and kind"})
 
 
 class EntriesQuery(Schema):
@@ -180,9 +193,12 @@ def reverse_entry(data, entry_id):
 @requires("treasurer")
 @bp.response(200, EntryOut)
 def show_entry(entry_id):
-    """One entry with its postings."""
+    """One entry with its postings and, for a close, their detail by engagement."""
     session = get_session()
-    return entries_out(session, [journal.get_entry(session, entry_id)])[0]
+    out = entries_out(session, [journal.get_entry(session, entry_id)])[0]
+    out["detail"] = [{**line, "amount": fmt(line["amount"], line["commodity"])}
+                     for line in bookings.entry_detail(session, entry_id)]
+    return out
 
 
 @bp.route("/ledger/entries", methods=["GET"])

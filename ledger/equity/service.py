@@ -115,6 +115,28 @@ def grants_with_terms(session: Session, partner: Partner,
     return [(g, terms_for(g, pauses, [acceleration_of(a) for a in accelerations[g.id]], leave)) for g in grants]
 
 
+def _terms_by_partner(session: Session, partners: Iterable[Partner] | None = None,
+                      ) -> dict[int, list[tuple[Grant, V.GrantTerms]]]:
+    """``{partner id: grants_with_terms(session, partner)}`` for ``partners`` (every partner when
+    None), read in a fixed number of queries (grants, pauses, accelerations, and the partners when
+    not given) whatever the number of partners. Each grant's ``leave_on`` is its partner's
+    ``retired_on``, as in ``grants_with_terms``; a partner without a grant maps to ``[]``."""
+    if partners is None:
+        partners = session.scalars(select(Partner))
+    by_id = {p.id: p for p in partners}
+    grants: dict[int, list[Grant]] = {pid: [] for pid in by_id}
+    for g in session.scalars(select(Grant).order_by(Grant.id)):
+        if g.partner_id in grants:
+            grants[g.partner_id].append(g)
+    pauses: dict[int, list[V.Pause]] = defaultdict(list)
+    for row in session.scalars(select(VestingPause).order_by(VestingPause.starts_on, VestingPause.id)):
+        pauses[row.partner_id].append(pause_of(row))
+    accelerations = acceleration_rows(session)
+    return {pid: [(g, terms_for(g, pauses[pid], [acceleration_of(a) for a in accelerations[g.id]],
+                                by_id[pid].retired_on)) for g in gs]
+            for pid, gs in grants.items()}
+
+
 def grant_terms(session: Session, partner: str | Partner) -> list[V.GrantTerms]:
     """The partner's grants as vesting terms (pauses and accelerations included), oldest first; a
     retired partner's ``retired_on`` is every grant's ``leave_on``."""
@@ -135,18 +157,11 @@ def vested_units(session: Session, partner: str | Partner, as_of: dt.date) -> in
 
 
 def vested_units_by_partner(session: Session, as_of: dt.date) -> dict[str, int]:
-    """``{partner code: vested_units(...)}`` for every partner, read in one query."""
+    """``{partner code: vested_units(...)}`` for every partner (0 for one without a grant), read in
+    four queries whatever the number of partners: the pool weights of the close."""
     partners = list(session.scalars(select(Partner).order_by(Partner.code)))
-    grants: dict[int, list[Grant]] = defaultdict(list)
-    for g in session.scalars(select(Grant).order_by(Grant.id)):
-        grants[g.partner_id].append(g)
-    pauses: dict[int, list[V.Pause]] = defaultdict(list)
-    for row in session.scalars(select(VestingPause).order_by(VestingPause.starts_on, VestingPause.id)):
-        pauses[row.partner_id].append(pause_of(row))
-    accelerations = acceleration_rows(session)
-    return {p.code: _held_vested(p, (terms_for(g, pauses[p.id], [acceleration_of(a) for a in accelerations[g.id]],
-                                               p.retired_on) for g in grants[p.id]), as_of)
-            for p in partners}
+    terms = _terms_by_partner(session, partners)
+    return {p.code: _held_vested(p, (t for _, t in terms[p.id]), as_of) for p in partners}
 
 
 def unvested_units(session: Session, partner: str | Partner, as_of: dt.date) -> int:
@@ -182,18 +197,24 @@ def vesting_summary(session: Session, partner_code: str, as_of: dt.date) -> dict
 # --- the ledger side ---------------------------------------------------------------------------
 
 
+_IN_CHUNK = 500  # account names per IN list, well under SQLite's limit on bound parameters
+
+
 def _units_history(session: Session, accounts: list[str], through: dt.date | None = None) -> dict[str, list[tuple[dt.date, Decimal]]]:
-    """``{account: [(date, amount), …]}`` of the ``UNITS`` postings on ``accounts``, by date."""
-    q = (select(Account.name, Entry.date, Posting.amount)
-         .join(Account, Account.id == Posting.account_id)
-         .join(Entry, Entry.id == Posting.entry_id)
-         .where(Account.name.in_(accounts), Posting.commodity == COMMODITY_UNITS)
-         .order_by(Entry.date, Entry.id))
-    if through is not None:
-        q = q.where(Entry.date <= through)
+    """``{account: [(date, amount), …]}`` of the ``UNITS`` postings on ``accounts``, by date (one
+    query per 500 accounts)."""
+    names = list(dict.fromkeys(accounts))
     out: dict[str, list[tuple[dt.date, Decimal]]] = defaultdict(list)
-    for name, date, amount in session.execute(q):
-        out[name].append((date, amount))
+    for i in range(0, len(names), _IN_CHUNK):
+        q = (select(Account.name, Entry.date, Posting.amount)
+             .join(Account, Account.id == Posting.account_id)
+             .join(Entry, Entry.id == Posting.entry_id)
+             .where(Account.name.in_(names[i:i + _IN_CHUNK]), Posting.commodity == COMMODITY_UNITS)
+             .order_by(Entry.date, Entry.id))
+        if through is not None:
+            q = q.where(Entry.date <= through)
+        for name, date, amount in session.execute(q):
+            out[name].append((date, amount))
     return out
 
 
@@ -212,6 +233,16 @@ def _retired_in_ledger(session: Session, code: str) -> bool:
     return session.scalar(q) is not None
 
 
+def _retired_codes(session: Session) -> set[str]:
+    """The codes of every partner whose units were retired (``_retired_in_ledger`` for all of them),
+    in one query: the ``retirement`` entries' units accounts, matched to their ``source_ref``."""
+    q = (select(Entry.source_ref, Account.name).distinct()
+         .join(Posting, Posting.entry_id == Entry.id).join(Account, Account.id == Posting.account_id)
+         .where(Entry.source_type == SOURCE_RETIREMENT, Account.name.startswith("Equity:Units:")))
+    return {code for code, name in session.execute(q)
+            if code is not None and name in (chart.units_unvested(code), chart.units_vested(code))}
+
+
 def _first_open_day(session: Session) -> dt.date:
     """The first date a posting may still carry: the day after the last closed period."""
     ps = get_partnership(session)
@@ -220,7 +251,10 @@ def _first_open_day(session: Session) -> dt.date:
 
 
 def _post_partner_vesting(session: Session, partner: Partner, grants: list[tuple[Grant, V.GrantTerms]],
-                          start: dt.date, end: dt.date) -> list[Entry]:
+                          start: dt.date, end: dt.date,
+                          history: list[tuple[dt.date, Decimal]] | None = None) -> list[Entry]:
+    """Post the partner's vesting in ``[start, end]``. ``history`` is their ``Vested`` account's
+    (``_units_history``), read here when not given; it is extended with what is posted."""
     dates = {e.date for g, t in grants if g.kind == "grant" for e in V.schedule(t) if start <= e.date <= end}
     # Catch-up: tranches dated before the range that never reached the ledger (a grant admitted
     # with a start in a period already closed) vest on the range's first day the partner is in.
@@ -230,7 +264,8 @@ def _post_partner_vesting(session: Session, partner: Partner, grants: list[tuple
     if not dates:
         return []
     vested_account = chart.units_vested(partner.code)
-    history = _units_history(session, [vested_account]).get(vested_account, [])
+    if history is None:
+        history = _units_history(session, [vested_account]).get(vested_account, [])
     granted = sum(t.units for _, t in grants)
     posted = []
     for t in sorted(dates):
@@ -257,12 +292,22 @@ def post_vesting_events(session: Session, start: dt.date, end: dt.date) -> list[
     vesting date, dated that day, ``source_type`` ``"vesting"``, ``source_ref`` the partner's code.
     Posts only what the ``Vested`` account does not hold yet (re-running posts nothing); a partner
     whose units were retired is skipped. Returns the entries posted, by partner code then date."""
+    # A fixed number of reads whatever the number of partners: the partners, their grants with
+    # terms, the retired codes, and the Vested accounts' histories; then only the postings.
+    partners = list(session.scalars(select(Partner).order_by(Partner.code)))
+    terms = _terms_by_partner(session, partners)
+    vesting = [p for p in partners if any(g.kind == "grant" for g, _ in terms[p.id])]
+    if not vesting:
+        return []
+    retired = _retired_codes(session)
+    vesting = [p for p in vesting if p.code not in retired]
+    history = _units_history(session, [chart.units_vested(p.code) for p in vesting])
     posted: list[Entry] = []
-    for partner in session.scalars(select(Partner).order_by(Partner.code)):
-        grants = grants_with_terms(session, partner)
-        if not any(g.kind == "grant" for g, _ in grants) or _retired_in_ledger(session, partner.code):
-            continue
-        posted.extend(_post_partner_vesting(session, partner, grants, start, end))
+    for partner in vesting:
+        # Each partner's postings touch their own accounts only, so the histories read above
+        # stay right for the partners after them.
+        posted.extend(_post_partner_vesting(session, partner, terms[partner.id], start, end,
+                                            history=history.get(chart.units_vested(partner.code), [])))
     return posted
 
 
@@ -307,11 +352,12 @@ def check_units_agree(session: Session, as_of: dt.date | None = None) -> list[st
     partners = list(session.scalars(select(Partner).order_by(Partner.code)))
     names = {p.code: (chart.units_vested(p.code), chart.units_unvested(p.code)) for p in partners}
     history = _units_history(session, [n for pair in names.values() for n in pair], through=cutoff)
+    terms_by_partner = _terms_by_partner(session, partners)
     problems: list[str] = []
     for p in partners:
         if p.joined_on > cutoff:
             continue
-        terms = grant_terms(session, p)
+        terms = [t for _, t in terms_by_partner[p.id]]
         vested_name, unvested_name = names[p.code]
         dates = {cutoff} | {e.date for t in terms for e in V.schedule(t)} | {
             d for name in names[p.code] for d, _ in history.get(name, [])}

@@ -8,6 +8,8 @@ Invariants (each enforced by the database itself, see the first migration, and r
 - ``Posting``: immutable; a signed amount (debit positive, credit negative) of one commodity on one
   account. Postings are written before their entry ("sealed" by it): the entry's insert checks the
   balance, and no posting may join an entry that already exists.
+- ``PostingDetail``: a posting's breakdown by engagement (a close's capital postings), sealed by
+  its entry like the postings, immutable, and covered by the entry's hash.
 - ``ChainHead``: one row, the last ``(seq, hash)``; writers lock it (``FOR UPDATE`` on PostgreSQL, the
   database write lock on SQLite), so the chain cannot fork.
 - ``IdempotencyRecord``: a request's key with the hash of its body and the response it got.
@@ -88,6 +90,36 @@ class Posting(Base):
 
     entry: Mapped[Entry] = relationship(back_populates="postings")
     account: Mapped[Account] = relationship(lazy="joined")
+
+
+class PostingDetail(Base):
+    """A line of a posting's breakdown: how one posting splits over engagements.
+
+    A close credits each partner's capital once per practice and kind (``origination``,
+    ``practice``), and breaks that posting down here, one line per engagement — the
+    general-ledger / sub-ledger pattern: the journal stays a few dozen postings per close, the
+    detail keeps every cent traceable to its engagement, and statements read their lines from it.
+
+    The lines of an entry are part of it: written before it, in the same transaction, and sealed
+    by it (the entry's insert refuses lines that do not sum, per account, commodity and kind, to
+    its postings; no line can join an entry already written); immutable; and hashed into the
+    entry's chain hash (``rules.detail_digest``), so ``verify`` finds a line altered, added or
+    removed behind the database's back. No foreign keys on purpose: the seal checks every line
+    against its entry's postings in one set-based query, where a per-row foreign-key check would
+    cost more than the rest of a 20,000-engagement close."""
+
+    __tablename__ = "posting_detail"
+    # WITHOUT ROWID on SQLite: the table is its primary key's B-tree, one fewer to write per line.
+    __table_args__ = (sa.Index("ix_posting_detail_account_entry", "account_id", "entry_id"),
+                      {"sqlite_with_rowid": False})
+
+    entry_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    line_no: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    account_id: Mapped[int]
+    commodity: Mapped[str] = mapped_column(sa.String(16))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    engagement_id: Mapped[int | None]
+    amount: Mapped[Amount]
 
 
 class ChainHead(Base):

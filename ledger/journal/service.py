@@ -5,8 +5,9 @@ Writing an entry:
    allowed) and the period (open), before anything is written;
 2. lock the chain head (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already
    holds the database write lock), so entries are numbered and hashed one at a time;
-3. insert the postings, then the entry that seals them (the database refuses an unbalanced entry
-   and any posting added to an entry that exists), then move the chain head.
+3. insert the postings and their detail lines, then the entry that seals them (the database
+   refuses an unbalanced entry, detail that does not sum to its postings, and any posting or line
+   added to an entry that exists), then move the chain head.
 
 Services receive the session and never commit: the request or command that called them does.
 """
@@ -25,9 +26,18 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, NotFound, ValidationError
+from ..money import to_minor
 from ..revenue.period_service import guard_dates
-from .models import Account, AccountBalance, BalanceSnapshot, ChainHead, Entry, Posting
-from .rules import Leg, canonical_entry, chain_hash, check_account_name, check_legs
+from .models import Account, AccountBalance, BalanceSnapshot, ChainHead, Entry, Posting, PostingDetail
+from .rules import (
+    Leg,
+    canonical_entry,
+    chain_hash,
+    check_account_name,
+    check_detail,
+    check_legs,
+    detail_digest,
+)
 
 COMMODITY_UNITS = "UNITS"
 
@@ -111,6 +121,9 @@ class EntrySpec:
     policy_version: int | None = None
     reverses_id: int | None = None
     idempotency_key: str | None = None
+    #: Posting detail: ``(account, commodity, minor units, kind, engagement_id)`` lines breaking
+    #: legs down by engagement; per (account, commodity, kind) they sum to the legs (``PostingDetail``).
+    detail: Sequence[tuple[str, str, int, str, int | None]] = ()
 
 
 def post_entry(
@@ -143,17 +156,26 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
     if not specs:
         return []
     names = {leg.account for spec in specs for leg in spec.legs}
+    names.update(line[0] for spec in specs for line in spec.detail)
     accounts: dict[str, Account] = {
         a.name: a for a in session.scalars(select(Account).where(Account.name.in_(names)))}
     for n, spec in enumerate(specs):
         where = field if len(specs) == 1 else f"entries[{n}].{field}"
         check_legs(spec.legs, where)
         _resolve_accounts(session, spec.legs, where, accounts)
+        if spec.detail:
+            where = "detail" if len(specs) == 1 else f"entries[{n}].detail"
+            unknown = sorted({line[0] for line in spec.detail} - accounts.keys())
+            if unknown:
+                raise ValidationError(f"the detail names accounts that are not open: {', '.join(unknown[:5])}",
+                                      {where: [f"account {a!r} is not open" for a in unknown]})
+            check_detail(spec.legs, spec.detail, where)
     head = session.execute(select(ChainHead).where(ChainHead.id == 1).with_for_update()).scalar_one()
     # Periods are read after the lock, so a close that commits first is always seen.
     guard_dates(session, [spec.date for spec in specs])
     seq, prev = head.seq, head.hash
     posting_rows: list[tuple] = []
+    detail_rows: list[tuple] = []
     entry_rows: list[tuple] = []
     conn = session.connection()
     dialect = conn.dialect
@@ -166,6 +188,7 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
             id=seq, date=spec.date, memo=spec.memo, source_type=spec.source_type,
             source_ref=spec.source_ref, policy_version=spec.policy_version, reverses_id=spec.reverses_id,
             postings=[(leg.account, leg.commodity, leg.amount, leg.kind, leg.engagement_id) for leg in spec.legs],
+            detail=detail_digest(spec.detail) if spec.detail else None,
         )
         digest = chain_hash(prev, canonical)
         # Amounts go in as exact hundredths (the ``Cents`` column type); check_legs has already
@@ -174,6 +197,9 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
             (seq, accounts[leg.account].id, leg.commodity, int(leg.amount * 100), leg.kind, leg.engagement_id)
             for leg in spec.legs
         )
+        if spec.detail:
+            ids = {name: accounts[name].id for name in {line[0] for line in spec.detail}}
+            detail_rows.extend((seq, no, ids[a], c, k, e, m) for no, (a, c, m, k, e) in enumerate(spec.detail, 1))
         entry_rows.append((seq, as_date(spec.date), spec.memo, spec.source_type, spec.source_ref,
                            spec.policy_version, spec.reverses_id, spec.idempotency_key, prev, digest, now))
         prev = digest
@@ -183,6 +209,8 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
     conn.exec_driver_sql(
         "INSERT INTO posting (entry_id, account_id, commodity, amount, kind, engagement_id) "
         f"VALUES ({', '.join([mark] * 6)})", posting_rows)
+    if detail_rows:
+        _insert_detail(conn, detail_rows, mark)
     conn.exec_driver_sql(
         "INSERT INTO entry (id, date, memo, source_type, source_ref, policy_version, reverses_id, "
         f"idempotency_key, prev_hash, hash, created_at) VALUES ({', '.join([mark] * 11)})", entry_rows)
@@ -190,6 +218,23 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
     session.execute(update(ChainHead).where(ChainHead.id == 1).values(seq=seq, hash=prev))
     session.expire(head)
     return [row[0] for row in entry_rows]
+
+
+def _insert_detail(conn, rows: list[tuple], mark: str) -> None:
+    """Write posting detail lines, before their entries (which seal them). PostgreSQL takes them by
+    ``COPY`` — a close writes one line per engagement and kind, tens of thousands at once."""
+    columns = "entry_id, line_no, account_id, commodity, kind, engagement_id, amount"
+    if conn.dialect.name == "postgresql":
+        # COPY's text format, built in one go: every value is an int or a checked identifier
+        # (commodity, kind), so nothing needs escaping, and one write beats a write_row per line.
+        null = "\\N"
+        data = "".join(f"{e}\t{n}\t{a}\t{c}\t{k}\t{null if g is None else g}\t{m}\n"
+                       for e, n, a, c, k, g, m in rows)
+        with conn.connection.driver_connection.cursor() as cur:
+            with cur.copy(f"COPY posting_detail ({columns}) FROM STDIN") as copy:
+                copy.write(data)
+    else:
+        conn.exec_driver_sql(f"INSERT INTO posting_detail ({columns}) VALUES ({', '.join([mark] * 7)})", rows)
 
 
 def _bump_balances(session: Session, posting_rows: list[dict]) -> None:
@@ -230,10 +275,16 @@ def reverse_entry(session: Session, entry_id: int, date: dt.date | None = None, 
     legs = [
         Leg(p.account.name, -p.amount, p.commodity, p.kind, p.engagement_id) for p in original.postings
     ]
-    return post_entry(
-        session, date=date or original.date, memo=memo or f"Reversal of entry {entry_id}: {original.memo}",
-        legs=legs, source_type="reversal", source_ref=str(entry_id), reverses_id=entry_id,
-    )
+    # The posting detail is mirrored too, so the reversal undoes each engagement's line.
+    detail = [(name, commodity, -to_minor(amount, commodity), kind, engagement)
+              for name, commodity, amount, kind, engagement in session.execute(
+                  select(Account.name, PostingDetail.commodity, PostingDetail.amount, PostingDetail.kind,
+                         PostingDetail.engagement_id)
+                  .join(Account, Account.id == PostingDetail.account_id)
+                  .where(PostingDetail.entry_id == entry_id).order_by(PostingDetail.line_no))]
+    spec = EntrySpec(date or original.date, memo or f"Reversal of entry {entry_id}: {original.memo}", legs,
+                     "reversal", str(entry_id), reverses_id=entry_id, detail=detail)
+    return session.get(Entry, post_entries(session, [spec])[0])
 
 
 def balances(

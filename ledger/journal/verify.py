@@ -7,7 +7,9 @@ Checks, each independent of the others so one report lists all problems:
 2. the chain head row names the last entry;
 3. every entry has two or more postings that balance per commodity;
 4. every posting's commodity is one its account may hold;
-5. the immutability and balance triggers are installed.
+5. every posting detail line belongs to an entry, is covered by its hash (``detail_digest``) and
+   sums, per account, commodity and kind, to the entry's postings;
+6. the immutability and balance triggers are installed.
 Entries are streamed in id order, so memory stays flat however long the ledger is.
 """
 
@@ -20,13 +22,16 @@ from decimal import Decimal
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from .models import Account, AccountBalance, BalanceSnapshot, ChainHead, Entry, Posting
-from .rules import GENESIS_HASH, canonical_entry, chain_hash
+from ..money import to_minor
+from .models import Account, AccountBalance, BalanceSnapshot, ChainHead, Entry, Posting, PostingDetail
+from .rules import GENESIS_HASH, canonical_entry, chain_hash, detail_digest
 
 SQLITE_TRIGGERS = {"entry_no_update", "entry_no_delete", "posting_no_update", "posting_no_delete",
-                   "posting_entry_open", "entry_balanced"}
+                   "posting_entry_open", "entry_balanced", "posting_detail_no_update",
+                   "posting_detail_no_delete", "posting_detail_entry_open", "entry_detail_agrees"}
 PG_TRIGGERS = {"entry_no_update_delete", "posting_no_update_delete", "posting_entry_open",
-               "entry_balanced", "entry_balanced_at_commit"}
+               "entry_balanced", "entry_balanced_at_commit", "posting_detail_no_update_delete",
+               "posting_detail_entry_open"}
 
 
 @dataclass
@@ -52,6 +57,7 @@ def _installed_triggers(session: Session) -> set[str]:
 def verify(session: Session, extra_checks=()) -> Report:
     report = Report()
     accounts = {a.id: a for a in session.scalars(select(Account))}
+    names = {i: a.name for i, a in accounts.items()}
     postings_q = (
         select(Posting.entry_id, Posting.account_id, Posting.commodity, Posting.amount, Posting.kind,
                Posting.engagement_id)
@@ -61,6 +67,11 @@ def verify(session: Session, extra_checks=()) -> Report:
                        Entry.policy_version, Entry.reverses_id, Entry.prev_hash, Entry.hash).order_by(Entry.id)
     postings_iter = iter(session.execute(postings_q.execution_options(yield_per=5000)))
     pending = next(postings_iter, None)
+    detail_q = (select(PostingDetail.entry_id, PostingDetail.account_id, PostingDetail.commodity,
+                       PostingDetail.amount, PostingDetail.kind, PostingDetail.engagement_id)
+                .order_by(PostingDetail.entry_id, PostingDetail.line_no))
+    detail_iter = iter(session.execute(detail_q.execution_options(yield_per=20000)))
+    pending_line = next(detail_iter, None)
     prev = GENESIS_HASH
     expected_id = 1
     for e in session.execute(entries_q.execution_options(yield_per=2000)):
@@ -72,6 +83,13 @@ def verify(session: Session, extra_checks=()) -> Report:
         while pending is not None and pending.entry_id == e.id:
             legs.append(pending)
             pending = next(postings_iter, None)
+        lines = []
+        while pending_line is not None and pending_line.entry_id < e.id:
+            report.problems.append(f"posting detail on entry {pending_line.entry_id} has no entry")
+            pending_line = next(detail_iter, None)
+        while pending_line is not None and pending_line.entry_id == e.id:
+            lines.append(pending_line)
+            pending_line = next(detail_iter, None)
         if e.id != expected_id:
             report.problems.append(f"entry ids jump from {expected_id - 1} to {e.id}: an entry is missing")
         expected_id = e.id + 1
@@ -90,11 +108,17 @@ def verify(session: Session, extra_checks=()) -> Report:
         for commodity, total in sorted(totals.items()):
             if total != 0:
                 report.problems.append(f"entry {e.id}: does not balance ({commodity} off by {total})")
+        detail = None
+        if lines:
+            detail = detail_digest((names.get(d.account_id, "?"), d.commodity, to_minor(d.amount, d.commodity), d.kind,
+                                    d.engagement_id) for d in lines)
+            report.problems.extend(_detail_sums(e.id, legs, lines, accounts))
         canonical = canonical_entry(
             id=e.id, date=e.date, memo=e.memo, source_type=e.source_type, source_ref=e.source_ref,
             policy_version=e.policy_version, reverses_id=e.reverses_id,
             postings=[(accounts[p.account_id].name if p.account_id in accounts else "?", p.commodity,
                        p.amount, p.kind, p.engagement_id) for p in legs],
+            detail=detail,
         )
         digest = chain_hash(e.prev_hash, canonical)
         if digest != e.hash:
@@ -105,6 +129,9 @@ def verify(session: Session, extra_checks=()) -> Report:
     while pending is not None:
         report.problems.append(f"posting on entry {pending.entry_id} has no entry")
         pending = next(postings_iter, None)
+    while pending_line is not None:
+        report.problems.append(f"posting detail on entry {pending_line.entry_id} has no entry")
+        pending_line = next(detail_iter, None)
     report.head = prev
     report.checks.append("hash chain")
     head = session.get(ChainHead, 1)
@@ -124,6 +151,23 @@ def verify(session: Session, extra_checks=()) -> Report:
     for check in extra_checks:
         report.problems.extend(check(session))
     return report
+
+
+def _detail_sums(entry_id: int, legs, lines, accounts) -> list[str]:
+    """The entry's detail, per (account, commodity, kind), against its postings."""
+    sums: dict[tuple[int, str, str], Decimal] = defaultdict(Decimal)
+    for d in lines:
+        sums[(d.account_id, d.commodity, d.kind)] += d.amount
+    posted: dict[tuple[int, str, str | None], Decimal] = defaultdict(Decimal)
+    for p in legs:
+        posted[(p.account_id, p.commodity, p.kind)] += p.amount
+    out = []
+    for (account_id, commodity, kind), total in sorted(sums.items()):
+        if posted.get((account_id, commodity, kind), Decimal(0)) != total:
+            name = accounts[account_id].name if account_id in accounts else f"account id {account_id}"
+            out.append(f"entry {entry_id}: the {kind} detail of {name} sums to {total} {commodity}, "
+                       f"not its postings' {posted.get((account_id, commodity, kind), Decimal(0))}")
+    return out
 
 
 def check_balances(session: Session) -> list[str]:

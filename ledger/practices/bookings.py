@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, aliased
 
 from .. import chart
 from ..errors import Conflict, NotFound, ValidationError
-from ..journal.models import Account, Entry, Posting
+from ..journal.models import Account, Entry, Posting, PostingDetail
 from ..journal.rules import Leg
 from ..journal.service import balance, ensure_account, open_account, post_entry, reverse_entry
 from ..money import ZERO
@@ -352,6 +352,20 @@ def reverse(session: Session, entry_id: int, date: dt.date | None = None, memo: 
     if original is not None and original.source_type == "close":
         raise Conflict(f"entry {entry_id} is a period's close and cannot be reversed", {"id": ["is a close"]})
     return reverse_entry(session, entry_id, date, memo)
+
+
+def entry_detail(session: Session, entry_id: int) -> list[dict]:
+    """An entry's posting detail, line by line: ``{account, amount, commodity, kind, engagement,
+    practice}`` (a close's capital postings broken down by engagement), in line order."""
+    rows = session.execute(
+        select(Account.name, PostingDetail.amount, PostingDetail.commodity, PostingDetail.kind,
+               Engagement.ref, Practice.code)
+        .join(Account, Account.id == PostingDetail.account_id)
+        .outerjoin(Engagement, Engagement.id == PostingDetail.engagement_id)
+        .outerjoin(Practice, Practice.id == Engagement.practice_id)
+        .where(PostingDetail.entry_id == entry_id).order_by(PostingDetail.line_no))
+    return [{"account": name, "amount": amount, "commodity": commodity, "kind": kind, "engagement": ref,
+             "practice": practice} for name, amount, commodity, kind, ref, practice in rows]
 
 
 def engagement_refs(session: Session, ids: Iterable[int]) -> dict[int, str]:

@@ -14,12 +14,12 @@ from ..cli import transactional
 @click.argument("period")
 @transactional
 def close_command(session, period):
-    from .close import close_period
+    from .close import CLOSE_STEPS, close_period
 
-    with click.progressbar(length=1, label=f"closing {period}", show_pos=True) as bar:
+    with click.progressbar(length=len(CLOSE_STEPS), label=f"closing {period}", show_pos=True,
+                           item_show_func=lambda step: step) as bar:
         def progress(done, total):
-            bar.length = total
-            bar.update(done - bar.pos)
+            bar.update(done - bar.pos, CLOSE_STEPS[done - 1])
 
         closed = close_period(session, period, progress)
     click.echo(f"closed {closed.id} under policy v{closed.policy_version}")
@@ -51,6 +51,12 @@ def import_command(session, path):
         length=os.path.getsize(path), label="importing", file=sys.stderr
     ) as bar:
         result = import_lines(session, fh, currency, progress=bar.update)
+    if result.imported:
+        # Fresh planner statistics after a bulk load (PostgreSQL's advice for bulk loading; SQLite
+        # keeps them in sqlite_stat1): the next close plans its queries on the ledger as it now is.
+        from sqlalchemy import text
+
+        session.execute(text("ANALYZE"))
     click.echo(f"imported {result.imported} entries ({result.postings} postings), "
                f"skipped {result.skipped} already in the ledger")
 

@@ -7,10 +7,12 @@ together or not at all — a close that fails half-way leaves nothing and can si
 Entries written, all dated the period's last day, ``source_type = "close"``, ``source_ref`` the
 period id, ``policy_version`` the version applied:
 - one per practice with margin: Dr its revenue, Cr its direct costs (both emptied for the period),
-  Cr the originator's and the owners' capital for each engagement (kinds ``origination`` and
-  ``practice``, each posting tagged with its engagement, so a statement line names both the
-  engagement and this entry), Cr ``Equity:Pool`` for the pool parts — one entry per practice
-  rather than per engagement keeps a close of 20,000 engagements to a few dozen entries;
+  Cr each originator's and owner's capital once per kind (``origination``, ``practice``), Cr
+  ``Equity:Pool`` for the pool parts; the capital postings are broken down by engagement in the
+  entry's posting detail (one line per engagement, partner and kind, sealed and hashed with the
+  entry), so a statement line names both the engagement and this entry. One entry per practice
+  and one posting per partner and kind keep a close of 20,000 engagements to a few dozen entries
+  and a few hundred postings, with 80,000 detail lines;
 - one for the pool: Dr ``Equity:Pool``, Cr each overhead account, Cr each member's capital (``pool``);
 - the vesting events dated in the period (``UNITS``).
 """
@@ -22,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import BigInteger, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from .. import chart
@@ -30,7 +32,7 @@ from ..errors import Conflict, NotFound
 from ..journal.models import Account, ChainHead, Entry, Posting
 from ..journal.rules import Leg
 from ..journal.service import EntrySpec, post_entries
-from ..money import ZERO, fmt
+from ..money import fmt, from_minor, to_minor
 from ..practices.models import Engagement, Ownership, Partner, Practice
 from ..practices.service import get_partnership
 from . import periods as P
@@ -80,12 +82,13 @@ def owners_in_force(session: Session, pid: str) -> dict[str, list[tuple[str, Dec
 
 def pool_members(session: Session, pool_basis: str, last_day: dt.date) -> list[tuple[str, Decimal]]:
     """Active partners with their pool weight: vested units on ``last_day``, or 1 each."""
-    from ..equity.service import vested_units
+    from ..equity.service import vested_units_by_partner
 
-    partners = session.scalars(select(Partner).where(Partner.status == "active").order_by(Partner.code))
+    active = session.scalars(select(Partner.code).where(Partner.status == "active").order_by(Partner.code)).all()
     if pool_basis == "equal":
-        return [(p.code, Decimal(1)) for p in partners]
-    return [(p.code, Decimal(vested_units(session, p, last_day))) for p in partners]
+        return [(code, Decimal(1)) for code in active]
+    units = vested_units_by_partner(session, last_day)  # every partner's grants in a few queries
+    return [(code, Decimal(units[code])) for code in active]
 
 
 def gather(session: Session, pid: str) -> PeriodFacts:
@@ -93,26 +96,33 @@ def gather(session: Session, pid: str) -> PeriodFacts:
     policy and pool weights. Close entries are excluded (they empty these same accounts)."""
     pid, start, end = parse_period(session, pid)
     in_period = and_(Entry.date >= start, Entry.date <= end, Entry.source_type != "close")
-    # One grouped query joined to the engagements (no IN list of ids, which SQLite caps at
-    # 32,766 parameters): each engagement's revenue and direct-cost postings in the period.
-    eng_rows = session.execute(
-        select(Engagement.id, Engagement.ref, Practice.code, Partner.code, Account.name,
-               func.sum(Posting.amount))
-        .join(Entry, Entry.id == Posting.entry_id)
-        .join(Account, Account.id == Posting.account_id)
+    revenue_ids = set(session.scalars(select(Account.id).where(Account.name.like("Income:Practice:%"))))
+    cost_ids = set(session.scalars(select(Account.id).where(Account.name.like("Expenses:Direct:%"))))
+    # The period's revenue and direct-cost postings with their engagement's ref, practice and
+    # originator, read by entry date (the index a period's close should scale with, not the
+    # accounts' whole history), as raw integer cents, and summed here: one pass, no GROUP BY,
+    # no IN list of engagement ids (SQLite caps parameters at 32,766).
+    # (on the connection, as plain rows: the ORM's row machinery would cost more than the query)
+    rows = session.connection().execute(
+        select(Posting.engagement_id, Engagement.ref, Practice.code, Partner.code, Posting.account_id,
+               type_coerce(Posting.amount, BigInteger))
+        .select_from(Entry)
+        .join(Posting, Posting.entry_id == Entry.id)
         .join(Engagement, Engagement.id == Posting.engagement_id)
         .join(Practice, Practice.id == Engagement.practice_id)
         .join(Partner, Partner.id == Engagement.originator_id)
-        .where(in_period, or_(Account.name.like("Income:Practice:%"), Account.name.like("Expenses:Direct:%")))
-        .group_by(Engagement.id, Engagement.ref, Practice.code, Partner.code, Account.name)
+        .where(in_period, Posting.account_id.in_(sorted(revenue_ids | cost_ids)))
     )
-    money: dict[tuple[int, str, str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-    for eng_id, ref, practice, originator, account, total in eng_rows:
-        if account.startswith("Income:"):
-            money[(eng_id, ref, practice, originator)][0] -= total
+    money: dict[tuple[int, str, str, str], list[int]] = {}
+    for eng_id, ref, practice, originator, account_id, cents in rows:
+        sums = money.get((eng_id, ref, practice, originator))
+        if sums is None:
+            sums = money[(eng_id, ref, practice, originator)] = [0, 0]
+        if account_id in revenue_ids:
+            sums[0] -= cents
         else:
-            money[(eng_id, ref, practice, originator)][1] += total
-    engagements = [EngagementFacts(eng_id, ref, practice, originator, invoiced, costs)
+            sums[1] += cents
+    engagements = [EngagementFacts(eng_id, ref, practice, originator, from_minor(invoiced), from_minor(costs))
                    for (eng_id, ref, practice, originator), (invoiced, costs) in sorted(money.items())
                    if invoiced or costs]
     overhead_rows = session.execute(
@@ -134,31 +144,72 @@ def preview(session: Session, pid: str) -> Allocation:
     return allocate(gather(session, pid))
 
 
-def _practice_entry(pid: str, end: dt.date, practice: str, eas: list, version: int) -> EntrySpec | None:
+def _practice_entry(pid: str, end: dt.date, practice: str, eas: list, version: int,
+                    currency: str = "USD") -> EntrySpec | None:
     """One practice's close entry: its revenue and direct costs emptied (Dr revenue, Cr costs, in
-    total), each engagement's origination and practice shares credited to the partners' capital
-    (tagged with the engagement and the kind), and the pool parts credited to ``Equity:Pool``."""
-    invoiced = sum((ea.facts.invoiced for ea in eas), ZERO)
-    costs = sum((ea.facts.costs for ea in eas), ZERO)
-    pool = sum((ea.pool for ea in eas), ZERO)
-    legs = [Leg(chart.revenue(practice), invoiced), Leg(chart.direct_costs(practice), -costs)]
+    total), each partner's capital credited once per kind (``origination``, ``practice``) with the
+    sum of their shares, the pool parts credited to ``Equity:Pool`` — and the capital postings
+    broken down by engagement in the entry's posting detail, one line per engagement, partner and
+    kind, so every statement line still names its engagement and this entry."""
+    invoiced = costs = pool = 0
+    totals: dict[tuple[str, str], int] = defaultdict(int)
+    detail: list[tuple[str, str, int, str, int]] = []
+    capital = _capital_names()
     for ea in eas:
-        eng = ea.facts.engagement_id
-        legs.append(Leg(chart.capital(ea.origination.partner), -ea.origination.amount, kind="origination",
-                        engagement_id=eng))
-        legs.extend(Leg(chart.capital(s.partner), -s.amount, kind="practice", engagement_id=eng)
-                    for s in ea.practice)
-    legs.append(Leg(chart.POOL, -pool))
+        f = ea.facts
+        eng = f.engagement_id
+        invoiced += to_minor(f.invoiced)
+        costs += to_minor(f.costs)
+        pool += ea.pool_cents
+        orig = ea.origination
+        if orig.cents:
+            totals[(orig.partner, "origination")] -= orig.cents
+            detail.append((capital(orig.partner), currency, -orig.cents, "origination", eng))
+        for s in ea.practice:
+            if s.cents:
+                totals[(s.partner, "practice")] -= s.cents
+                detail.append((capital(s.partner), currency, -s.cents, "practice", eng))
+    legs = [Leg(chart.revenue(practice), from_minor(invoiced), currency),
+            Leg(chart.direct_costs(practice), from_minor(-costs), currency)]
+    legs += [Leg(capital(partner), from_minor(cents), currency, kind=kind)
+             for (partner, kind), cents in sorted(totals.items(), key=lambda kv: (_KIND_ORDER[kv[0][1]], kv[0][0]))]
+    legs.append(Leg(chart.POOL, from_minor(-pool), currency))
     legs = [leg for leg in legs if leg.amount != 0]
     if not legs:
         return None
-    memo = (f"Close {pid}: practice {practice}, {len(eas)} engagement(s), net margin {fmt(invoiced - costs)} "
-            f"(invoiced {fmt(invoiced)}, costs {fmt(costs)}) under policy v{version}")
-    return EntrySpec(end, memo, legs, "close", pid, version)
+    memo = (f"Close {pid}: practice {practice}, {len(eas)} engagement(s), net margin {fmt(from_minor(invoiced - costs))} "
+            f"(invoiced {fmt(from_minor(invoiced))}, costs {fmt(from_minor(costs))}) under policy v{version}; "
+            f"capital shares by engagement in the entry's detail")
+    return EntrySpec(end, memo, legs, "close", pid, version, detail=detail)
+
+
+_KIND_ORDER = {"origination": 0, "practice": 1}
+
+
+def _capital_names():
+    memo: dict[str, str] = {}
+
+    def capital(code: str) -> str:
+        name = memo.get(code)
+        if name is None:
+            name = memo[code] = chart.capital(code)
+        return name
+
+    return capital
+
+
+CLOSE_STEPS = ("gather the period's facts", "allocate", "post the allocation", "post vesting",
+               "succession", "snapshot balances")
 
 
 def close_period(session: Session, pid: str, progress: Callable[[int, int], None] | None = None) -> Period:
-    """Close ``pid``, which must be the oldest open period; 409 for any other well-formed id."""
+    """Close ``pid``, which must be the oldest open period; 409 for any other well-formed id.
+
+    ``progress(done, total)`` is called after each of the ``CLOSE_STEPS``."""
+    def step(done: int) -> None:
+        if progress:
+            progress(done, len(CLOSE_STEPS))
+
     pid, start, end = parse_period(session, pid)
     session.execute(select(ChainHead).where(ChainHead.id == 1).with_for_update()).scalar_one()
     expected = oldest_open(session)
@@ -168,38 +219,42 @@ def close_period(session: Session, pid: str, progress: Callable[[int, int], None
                        {"period": [state]})
     ensure_periods(session, pid)
     facts = gather(session, pid)
+    step(1)
     allocation = allocate(facts)
+    step(2)
     version = facts.policy.version
     by_practice: dict[str, list] = defaultdict(list)
     for ea in allocation.engagements:
         by_practice[ea.facts.practice].append(ea)
+    currency = get_partnership(session).currency
     specs = [s for practice, eas in sorted(by_practice.items())
-             if (s := _practice_entry(pid, end, practice, eas, version))]
-    pool_legs = [Leg(chart.POOL, allocation.pool_gross)]
-    pool_legs += [Leg(account, -amount) for account, amount in facts.overhead]
-    pool_legs += [Leg(chart.capital(s.partner), -s.amount, kind="pool") for s in allocation.pool_shares]
+             if (s := _practice_entry(pid, end, practice, eas, version, currency))]
+    pool_legs = [Leg(chart.POOL, allocation.pool_gross, currency)]
+    pool_legs += [Leg(account, -amount, currency) for account, amount in facts.overhead]
+    pool_legs += [Leg(chart.capital(s.partner), -s.amount, currency, kind="pool") for s in allocation.pool_shares]
     pool_legs = [leg for leg in pool_legs if leg.amount != 0]
     if pool_legs:
         memo = (f"Close {pid}: common pool {fmt(allocation.pool_gross)} less overhead "
                 f"{fmt(allocation.overhead)} = {fmt(allocation.pool_net)}, by {facts.policy.pool_basis} "
                 f"under policy v{version}")
         specs.append(EntrySpec(end, memo, pool_legs, "close", pid, version))
-    for i, spec in enumerate(specs):
-        post_entries(session, [spec])
-        if progress:
-            progress(i + 1, len(specs))
+    post_entries(session, specs)  # one lock, one account lookup, one bulk write of every line
+    step(3)
     from ..equity.service import post_vesting_events
 
     post_vesting_events(session, start, end)
+    step(4)
     period = session.get(Period, pid)
     # Succession runs after the allocation and vesting, in the same transaction: installments due,
     # then the retirements effective this period.
     from ..succession.service import on_close
 
     on_close(session, period, allocation)
+    step(5)
     from ..journal.service import snapshot_balances
 
     snapshot_balances(session, pid, end)
+    step(6)
     period.status = "closed"
     period.closed_at = dt.datetime.now(dt.UTC)
     period.policy_version = version

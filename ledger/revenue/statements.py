@@ -1,8 +1,9 @@
 """Share statements: what a partner's capital did in a period (or a range of periods), and why.
 
-A statement is read from the ledger alone — the postings on the partner's capital account — so it
-always agrees with it: ``opening`` is the capital balance the day before the range starts, each
-line is one posting (its ``kind``, engagement, practice and entry), and
+A statement is read from the ledger alone — the postings on the partner's capital account, with a
+close's postings broken down by engagement from their entry's posting detail — so it always agrees
+with it: ``opening`` is the capital balance the day before the range starts, each line is one
+posting or one detail line (its ``kind``, engagement, practice and entry), and
 ``closing = opening + Σ lines`` to the cent. Amounts are signed effects on the partner's capital
 (capital is a credit balance, so a line's amount is the posting's amount negated; a draw is
 negative). ``allocated`` sums the origination, practice and pool lines; ``draws`` is the draws as
@@ -12,14 +13,15 @@ a positive sum.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from .. import chart
 from ..errors import Conflict, NotFound
-from ..journal.models import Account, Entry, Posting
+from ..journal.models import Account, Entry, Posting, PostingDetail
 from ..journal.service import balance
 from ..money import ZERO, fmt
 from ..practices.models import Engagement, Practice
@@ -78,15 +80,30 @@ def statement(session: Session, partner_code: str, first: str, last: str | None 
     end = P.bounds(last, ps.period_kind)[1]
     capital = chart.capital(partner.code)
     opening = -balance(session, capital, ps.currency, as_of=start - dt.timedelta(days=1))
-    rows = session.execute(
+    account_id = session.scalar(select(Account.id).where(Account.name == capital))
+    in_range = and_(Entry.date >= start, Entry.date <= end)
+    # A close's capital postings are broken down by engagement in the entry's posting detail: the
+    # statement lists the detail lines in their place, and every other posting as it is.
+    detail = session.execute(
+        select(PostingDetail.amount, PostingDetail.kind, PostingDetail.entry_id, Engagement.ref, Practice.code,
+               Entry.date)
+        .join(Entry, Entry.id == PostingDetail.entry_id)
+        .outerjoin(Engagement, Engagement.id == PostingDetail.engagement_id)
+        .outerjoin(Practice, Practice.id == Engagement.practice_id)
+        .where(PostingDetail.account_id == account_id, in_range)
+        .order_by(PostingDetail.entry_id, PostingDetail.line_no)
+    ).all()
+    broken_down = {(row[2], row[1]) for row in detail}
+    postings = [row for row in session.execute(
         select(Posting.amount, Posting.kind, Posting.entry_id, Engagement.ref, Practice.code, Entry.date)
         .join(Entry, Entry.id == Posting.entry_id)
-        .join(Account, Account.id == Posting.account_id)
         .outerjoin(Engagement, Engagement.id == Posting.engagement_id)
         .outerjoin(Practice, Practice.id == Engagement.practice_id)
-        .where(Account.name == capital, Entry.date >= start, Entry.date <= end)
+        .where(Posting.account_id == account_id, in_range)
         .order_by(Posting.entry_id, Posting.id)
-    )
+    ) if (row[2], row[1]) not in broken_down]
+    # Both lists are in entry order; an entry's detail lines come before its other postings.
+    rows = heapq.merge(detail, postings, key=lambda row: row[2])
     lines = []
     allocated = draws = total = ZERO
     for amount, kind, entry_id, ref, practice, date in rows:

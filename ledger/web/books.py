@@ -19,6 +19,7 @@ from wtforms import FieldList, FormField, SelectField, StringField
 from wtforms import Form as PlainForm
 from wtforms.validators import Optional
 
+from .. import chart
 from ..database import get_session
 from ..errors import LedgerError
 from ..integrity import full_verify
@@ -113,12 +114,14 @@ class ReverseForm(FlaskForm):
 def _entry_page(entry_id: int, form: ReverseForm):
     session = get_session()
     entry = get_entry(session, entry_id)
+    detail = B.entry_detail(session, entry.id)
     if not current_user.is_treasurer:
         partner = current_user.partner
-        if partner is None or not queries.entry_touches_capital_of(entry, partner.code):
+        if partner is None or not (queries.entry_touches_capital_of(entry, partner.code)
+                                   or any(d["account"] == chart.capital(partner.code) for d in detail)):
             abort(403, "Only the treasurer may open this entry.")
     refs = B.engagement_refs(session, (p.engagement_id for p in entry.postings))
-    return render_template("books/entry.html", entry=entry, refs=refs, form=form,
+    return render_template("books/entry.html", entry=entry, refs=refs, form=form, detail=detail,
                            reversed_by=queries.reversal_of(session, entry.id)), invalid_status(form)
 
 
