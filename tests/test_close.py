@@ -229,3 +229,17 @@ def test_a_close_posts_one_capital_posting_per_partner_and_kind_broken_down_by_e
     practice = [(line["engagement"], line["amount"], line["entry"]) for line in st["lines"] if line["kind"] == "practice"]
     assert practice == [("v0", "180.00", entry.id), ("v1", "36.00", entry.id), ("v2", "6.00", entry.id)]
     assert verify(s).ok
+
+
+def test_the_close_snapshot_leaves_out_what_later_open_periods_already_hold(worked_january):
+    """A draw already booked in February must not leak into January's closing snapshot."""
+    from ledger.journal.service import balance
+
+    s = worked_january
+    draw(s, "ben", "50.00", dt.date(2026, 2, 3))
+    close_period(s, "2026-01")
+    s.commit()
+    assert balance(s, chart.capital("ben"), as_of=JAN31) == D("-1452.78")
+    assert balance(s, chart.capital("ben"), as_of=dt.date(2026, 2, 28)) == D("-1402.78")
+    assert balance(s, chart.capital("ben")) == D("-1402.78")
+    assert verify(s).ok  # snapshots recomputed from the postings

@@ -120,13 +120,15 @@ def check_detail(legs: Sequence[Leg], detail: Sequence[tuple[str, str, int, str,
     kind, engagement_id)``)."""
     from ..money import to_minor
 
+    malformed = ValidationError("detail lines need a kind such as 'practice', integer minor units and an "
+                                "engagement id or None", {field: ["malformed detail line"]})
     sums: dict[tuple[str, str, str], int] = defaultdict(int)
-    for a, c, m, k, _e in detail:
+    for a, c, m, k, e in detail:  # one pass: a close sends tens of thousands of lines
+        if type(m) is not int or not (e is None or type(e) is int):
+            raise malformed
         sums[(a, c, k)] += m
-    bad = {k for _a, _c, _m, k, _e in detail if not (isinstance(k, str) and KIND_RE.match(k))}
-    if bad or not all(isinstance(m, int) and (e is None or isinstance(e, int)) for _a, _c, m, _k, e in detail):
-        raise ValidationError("detail lines need a kind such as 'practice', integer minor units and an "
-                              "engagement id or None", {field: ["malformed detail line"]})
+    if not all(isinstance(k, str) and KIND_RE.match(k) for _a, _c, k in sums):
+        raise malformed
     legs_sum: dict[tuple[str, str, str], int] = defaultdict(int)
     for leg in legs:
         key = (leg.account, leg.commodity, leg.kind)

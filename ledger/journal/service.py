@@ -199,7 +199,7 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
         )
         if spec.detail:
             ids = {name: accounts[name].id for name in {line[0] for line in spec.detail}}
-            detail_rows.extend((seq, no, ids[a], c, k, e, m) for no, (a, c, m, k, e) in enumerate(spec.detail, 1))
+            detail_rows.append((seq, ids, spec.detail))
         entry_rows.append((seq, as_date(spec.date), spec.memo, spec.source_type, spec.source_ref,
                            spec.policy_version, spec.reverses_id, spec.idempotency_key, prev, digest, now))
         prev = digest
@@ -220,20 +220,23 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
     return [row[0] for row in entry_rows]
 
 
-def _insert_detail(conn, rows: list[tuple], mark: str) -> None:
-    """Write posting detail lines, before their entries (which seal them). PostgreSQL takes them by
-    ``COPY`` — a close writes one line per engagement and kind, tens of thousands at once."""
+def _insert_detail(conn, entries: list[tuple[int, dict[str, int], Sequence[tuple]]], mark: str) -> None:
+    """Write posting detail lines — ``(entry id, {account name: id}, lines)`` per entry — before
+    their entries, which seal them. PostgreSQL takes them by ``COPY``: a close writes one line per
+    engagement, partner and kind, tens of thousands at once."""
     columns = "entry_id, line_no, account_id, commodity, kind, engagement_id, amount"
     if conn.dialect.name == "postgresql":
         # COPY's text format, built in one go: every value is an int or a checked identifier
         # (commodity, kind), so nothing needs escaping, and one write beats a write_row per line.
         null = "\\N"
-        data = "".join(f"{e}\t{n}\t{a}\t{c}\t{k}\t{null if g is None else g}\t{m}\n"
-                       for e, n, a, c, k, g, m in rows)
+        data = "".join(f"{seq}\t{no}\t{ids[a]}\t{c}\t{k}\t{null if e is None else e}\t{m}\n"
+                       for seq, ids, lines in entries for no, (a, c, m, k, e) in enumerate(lines, 1))
         with conn.connection.driver_connection.cursor() as cur:
             with cur.copy(f"COPY posting_detail ({columns}) FROM STDIN") as copy:
                 copy.write(data)
     else:
+        rows = [(seq, no, ids[a], c, k, e, m)
+                for seq, ids, lines in entries for no, (a, c, m, k, e) in enumerate(lines, 1)]
         conn.exec_driver_sql(f"INSERT INTO posting_detail ({columns}) VALUES ({', '.join([mark] * 7)})", rows)
 
 
@@ -331,13 +334,21 @@ def balances(
 
 
 def snapshot_balances(session: Session, period_id: str, ends_on: dt.date) -> None:
-    """Record every account's balance at the end of ``period_id`` (called by the close)."""
-    rows = balances(session, as_of=ends_on)
-    ids = dict(session.execute(select(Account.name, Account.id)).all())
+    """Record every account's balance at the end of ``period_id`` (called by the close): the
+    maintained balances less whatever is dated after ``ends_on`` (postings already made in later,
+    still open periods — usually none), so the snapshot costs O(accounts), not O(period)."""
+    later = session.execute(
+        select(Posting.account_id, Posting.commodity, func.sum(Posting.amount))
+        .join(Entry, Entry.id == Posting.entry_id).where(Entry.date > ends_on)
+        .group_by(Posting.account_id, Posting.commodity))
+    rows = {(a, c): b for a, c, b in session.execute(
+        select(AccountBalance.account_id, AccountBalance.commodity, AccountBalance.balance))}
+    for a, c, amount in later:
+        rows[(a, c)] = rows.get((a, c), Decimal(0)) - amount
     if rows:
         session.execute(insert(BalanceSnapshot.__table__), [
-            {"period_id": period_id, "account_id": ids[name], "commodity": c, "balance": b}
-            for (name, c), b in sorted(rows.items())])
+            {"period_id": period_id, "account_id": a, "commodity": c, "balance": b}
+            for (a, c), b in sorted(rows.items())])
 
 
 def balance(session: Session, account: str, commodity: str = "USD", as_of: dt.date | None = None) -> Decimal:

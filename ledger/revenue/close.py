@@ -20,8 +20,10 @@ period id, ``policy_version`` the version applied:
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import contextmanager
 from decimal import Decimal
 
 from sqlalchemy import BigInteger, and_, func, or_, select, type_coerce
@@ -202,10 +204,30 @@ CLOSE_STEPS = ("gather the period's facts", "allocate", "post the allocation", "
                "succession", "snapshot balances")
 
 
+@contextmanager
+def cyclic_gc_paused():
+    """Pause Python's cyclic garbage collector for a bulk job. A close makes a few hundred thousand
+    small acyclic objects (rows, shares, detail lines) that reference counting frees on its own;
+    left running, the collector re-scans the whole heap over and over as they pile up — a third of
+    a 20,000-engagement close. Whatever cycles do form are collected when it resumes."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def close_period(session: Session, pid: str, progress: Callable[[int, int], None] | None = None) -> Period:
     """Close ``pid``, which must be the oldest open period; 409 for any other well-formed id.
 
     ``progress(done, total)`` is called after each of the ``CLOSE_STEPS``."""
+    with cyclic_gc_paused():
+        return _close_period(session, pid, progress)
+
+
+def _close_period(session: Session, pid: str, progress: Callable[[int, int], None] | None) -> Period:
     def step(done: int) -> None:
         if progress:
             progress(done, len(CLOSE_STEPS))
