@@ -114,7 +114,7 @@ def gather(session: Session, pid: str) -> PeriodFacts:
         .join(Practice, Practice.id == Engagement.practice_id)
         .join(Partner, Partner.id == Engagement.originator_id)
         .where(in_period, Posting.account_id.in_(sorted(revenue_ids | cost_ids)))
-    )
+    ).all()  # one fetchall, not a fetch per row
     money: dict[tuple[int, str, str, str], list[int]] = {}
     for eng_id, ref, practice, originator, account_id, cents in rows:
         sums = money.get((eng_id, ref, practice, originator))
