@@ -82,7 +82,7 @@ class EntryOut(Schema):
     prev_hash = fields.String(required=True)
     postings = fields.List(fields.Nested(PostingOut), required=True)
     detail = fields.List(fields.Nested(DetailOut), metadata={
-        "description": "one entry's posting detail (GET /ledger/entries/{id} only): a close's capital "
+        "description": "the entry's posting detail (one-entry responses only, not the list): a close's capital "
                        "postings broken down by engagement; the lines sum to the postings per account, "
                        "commodity and kind"})
 
@@ -148,6 +148,15 @@ def decode_cursor(cursor: str) -> int:
     return after
 
 
+def entry_out(session, entry) -> dict:
+    """One entry as the one-entry endpoints give it: with its posting detail (``[]`` for most
+    entries; a close's capital postings broken down by engagement)."""
+    out = entries_out(session, [entry])[0]
+    out["detail"] = [{**line, "amount": fmt(line["amount"], line["commodity"])}
+                     for line in bookings.entry_detail(session, entry.id)]
+    return out
+
+
 def entries_out(session, entries) -> list[dict]:
     refs = bookings.engagement_refs(session, (p.engagement_id for e in entries for p in e.postings))
     return [{
@@ -175,7 +184,7 @@ def create_entry(data):
     currency = get_partnership(session).currency
     legs = [Leg(p["account"], p["amount"], p["commodity"] or currency) for p in data["postings"]]
     entry = bookings.post_manual(session, data["date"], data["memo"], legs)
-    return entries_out(session, [entry])[0]
+    return entry_out(session, entry)
 
 
 @bp.route(f"/ledger/entries/{ENTRY_ID}/reverse", methods=["POST"])
@@ -186,7 +195,7 @@ def reverse_entry(data, entry_id):
     """A new entry that reverses the given one (at most once; a reversal is not reversed)."""
     session = get_session()
     entry = bookings.reverse(session, entry_id, data.get("date"), data.get("memo"))
-    return entries_out(session, [entry])[0]
+    return entry_out(session, entry)
 
 
 @bp.route(f"/ledger/entries/{ENTRY_ID}", methods=["GET"])
@@ -194,11 +203,7 @@ def reverse_entry(data, entry_id):
 @bp.response(200, EntryOut)
 def show_entry(entry_id):
     """One entry with its postings and, for a close, their detail by engagement."""
-    session = get_session()
-    out = entries_out(session, [journal.get_entry(session, entry_id)])[0]
-    out["detail"] = [{**line, "amount": fmt(line["amount"], line["commodity"])}
-                     for line in bookings.entry_detail(session, entry_id)]
-    return out
+    return entry_out(get_session(), journal.get_entry(get_session(), entry_id))
 
 
 @bp.route("/ledger/entries", methods=["GET"])
