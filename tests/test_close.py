@@ -243,3 +243,12 @@ def test_the_close_snapshot_leaves_out_what_later_open_periods_already_hold(work
     assert balance(s, chart.capital("ben"), as_of=dt.date(2026, 2, 28)) == D("-1402.78")
     assert balance(s, chart.capital("ben")) == D("-1402.78")
     assert verify(s).ok  # snapshots recomputed from the postings
+
+
+def test_the_close_reports_progress_step_by_step(worked_january):
+    from ledger.revenue.close import CLOSE_STEPS
+
+    calls = []
+    close_period(worked_january, "2026-01", progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(i, len(CLOSE_STEPS)) for i in range(1, len(CLOSE_STEPS) + 1)]
+    assert CLOSE_STEPS[0] == "gather the period's facts" and CLOSE_STEPS[-1] == "snapshot balances"
