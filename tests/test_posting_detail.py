@@ -125,8 +125,8 @@ def test_database_refuses_detail_added_to_an_entry_already_written(s):
     entry_id = post(s, GOOD)
     s.commit()
     with pytest.raises((IntegrityError, DBAPIError)):
-        _raw(s, "INSERT INTO posting_detail (entry_id, line_no, account_id, commodity, kind, engagement_id, amount) "
-                "VALUES (:e, 9, :a, 'USD', 'practice', 13, 0)", e=entry_id, a=_ana_id(s))
+        _raw(s, "INSERT INTO posting_detail (entry_id, line_no, account_id, date, commodity, kind, engagement_id, "
+                "amount) VALUES (:e, 9, :a, '2026-01-15', 'USD', 'practice', 13, 0)", e=entry_id, a=_ana_id(s))
         s.commit()
     s.rollback()
 
@@ -142,7 +142,9 @@ def test_database_refuses_changing_or_deleting_detail(s, sql):
     assert count(s, "posting_detail") == 3
 
 
-def test_database_refuses_an_entry_whose_detail_does_not_sum_to_its_postings(s):
+@pytest.mark.parametrize("amount, when", [(-99, "2026-01-02"), (-100, "2026-01-03")],
+                         ids=["does not sum", "another date"])
+def test_database_refuses_an_entry_whose_detail_does_not_agree_with_it(s, amount, when):
     cash = s.execute(sa.text("SELECT id FROM account WHERE name = 'Assets:Cash'")).scalar_one()
     ana = _ana_id(s)
     now = dt.datetime.now(dt.UTC)
@@ -150,8 +152,8 @@ def test_database_refuses_an_entry_whose_detail_does_not_sum_to_its_postings(s):
         _raw(s, "INSERT INTO posting (entry_id, account_id, commodity, amount) VALUES (800, :a, 'USD', 100)", a=cash)
         _raw(s, "INSERT INTO posting (entry_id, account_id, commodity, amount, kind) "
                 "VALUES (800, :a, 'USD', -100, 'practice')", a=ana)
-        _raw(s, "INSERT INTO posting_detail (entry_id, line_no, account_id, commodity, kind, engagement_id, amount) "
-                "VALUES (800, 1, :a, 'USD', 'practice', 1, -99)", a=ana)
+        _raw(s, "INSERT INTO posting_detail (entry_id, line_no, account_id, date, commodity, kind, engagement_id, "
+                "amount) VALUES (800, 1, :a, :d, 'USD', 'practice', 1, :amount)", a=ana, amount=amount, d=when)
         _raw(s, "INSERT INTO entry (id, date, memo, source_type, source_ref, prev_hash, hash, created_at) "
                 "VALUES (800, '2026-01-02', 'x', 'manual', '', 'p', 'h', :now)", now=now)
         s.commit()

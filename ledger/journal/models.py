@@ -110,12 +110,16 @@ class PostingDetail(Base):
 
     __tablename__ = "posting_detail"
     # WITHOUT ROWID on SQLite: the table is its primary key's B-tree, one fewer to write per line.
-    __table_args__ = (sa.Index("ix_posting_detail_account_entry", "account_id", "entry_id"),
+    __table_args__ = (sa.Index("ix_posting_detail_account_date", "account_id", "date"),
                       {"sqlite_with_rowid": False})
 
     entry_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
     line_no: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     account_id: Mapped[int]
+    #: The entry's date, kept on the line (and checked against it by the seal) so a statement
+    #: reads one partner's lines for a range of dates straight off an index, however many years
+    #: of closes the ledger holds.
+    date: Mapped[dt.date]
     commodity: Mapped[str] = mapped_column(sa.String(16))
     kind: Mapped[str] = mapped_column(sa.String(16))
     engagement_id: Mapped[int | None]

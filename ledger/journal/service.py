@@ -199,7 +199,7 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
         )
         if spec.detail:
             ids = {name: accounts[name].id for name in {line[0] for line in spec.detail}}
-            detail_rows.append((seq, ids, spec.detail))
+            detail_rows.append((seq, as_date(spec.date), ids, spec.detail))
         entry_rows.append((seq, as_date(spec.date), spec.memo, spec.source_type, spec.source_ref,
                            spec.policy_version, spec.reverses_id, spec.idempotency_key, prev, digest, now))
         prev = digest
@@ -220,24 +220,24 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
     return [row[0] for row in entry_rows]
 
 
-def _insert_detail(conn, entries: list[tuple[int, dict[str, int], Sequence[tuple]]], mark: str) -> None:
-    """Write posting detail lines — ``(entry id, {account name: id}, lines)`` per entry — before
+def _insert_detail(conn, entries: list[tuple[int, object, dict[str, int], Sequence[tuple]]], mark: str) -> None:
+    """Write posting detail lines — ``(entry id, date, {account name: id}, lines)`` per entry — before
     their entries, which seal them. PostgreSQL takes them by ``COPY``: a close writes one line per
     engagement, partner and kind, tens of thousands at once."""
-    columns = "entry_id, line_no, account_id, commodity, kind, engagement_id, amount"
+    columns = "entry_id, line_no, account_id, date, commodity, kind, engagement_id, amount"
     if conn.dialect.name == "postgresql":
         # COPY's text format, built in one go: every value is an int or a checked identifier
         # (commodity, kind), so nothing needs escaping, and one write beats a write_row per line.
         null = "\\N"
-        data = "".join(f"{seq}\t{no}\t{ids[a]}\t{c}\t{k}\t{null if e is None else e}\t{m}\n"
-                       for seq, ids, lines in entries for no, (a, c, m, k, e) in enumerate(lines, 1))
+        data = "".join(f"{seq}\t{no}\t{ids[a]}\t{day}\t{c}\t{k}\t{null if e is None else e}\t{m}\n"
+                       for seq, day, ids, lines in entries for no, (a, c, m, k, e) in enumerate(lines, 1))
         with conn.connection.driver_connection.cursor() as cur:
             with cur.copy(f"COPY posting_detail ({columns}) FROM STDIN") as copy:
                 copy.write(data)
     else:
-        rows = [(seq, no, ids[a], c, k, e, m)
-                for seq, ids, lines in entries for no, (a, c, m, k, e) in enumerate(lines, 1)]
-        conn.exec_driver_sql(f"INSERT INTO posting_detail ({columns}) VALUES ({', '.join([mark] * 7)})", rows)
+        rows = [(seq, no, ids[a], day, c, k, e, m)
+                for seq, day, ids, lines in entries for no, (a, c, m, k, e) in enumerate(lines, 1)]
+        conn.exec_driver_sql(f"INSERT INTO posting_detail ({columns}) VALUES ({', '.join([mark] * 8)})", rows)
 
 
 def _bump_balances(session: Session, posting_rows: list[dict]) -> None:

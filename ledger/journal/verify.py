@@ -68,7 +68,7 @@ def verify(session: Session, extra_checks=()) -> Report:
     postings_iter = iter(session.execute(postings_q.execution_options(yield_per=5000)))
     pending = next(postings_iter, None)
     detail_q = (select(PostingDetail.entry_id, PostingDetail.account_id, PostingDetail.commodity,
-                       PostingDetail.amount, PostingDetail.kind, PostingDetail.engagement_id)
+                       PostingDetail.amount, PostingDetail.kind, PostingDetail.engagement_id, PostingDetail.date)
                 .order_by(PostingDetail.entry_id, PostingDetail.line_no))
     detail_iter = iter(session.execute(detail_q.execution_options(yield_per=20000)))
     pending_line = next(detail_iter, None)
@@ -113,6 +113,8 @@ def verify(session: Session, extra_checks=()) -> Report:
             detail = detail_digest((names.get(d.account_id, "?"), d.commodity, to_minor(d.amount, d.commodity), d.kind,
                                     d.engagement_id) for d in lines)
             report.problems.extend(_detail_sums(e.id, legs, lines, accounts))
+            if any(d.date != e.date for d in lines):
+                report.problems.append(f"entry {e.id}: a detail line is dated otherwise than its entry")
         canonical = canonical_entry(
             id=e.id, date=e.date, memo=e.memo, source_type=e.source_type, source_ref=e.source_ref,
             policy_version=e.policy_version, reverses_id=e.reverses_id,

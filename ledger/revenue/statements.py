@@ -86,11 +86,10 @@ def statement(session: Session, partner_code: str, first: str, last: str | None 
     # statement lists the detail lines in their place, and every other posting as it is.
     detail = session.execute(
         select(PostingDetail.amount, PostingDetail.kind, PostingDetail.entry_id, Engagement.ref, Practice.code,
-               Entry.date)
-        .join(Entry, Entry.id == PostingDetail.entry_id)
+               PostingDetail.date)
         .outerjoin(Engagement, Engagement.id == PostingDetail.engagement_id)
         .outerjoin(Practice, Practice.id == Engagement.practice_id)
-        .where(PostingDetail.account_id == account_id, in_range)
+        .where(PostingDetail.account_id == account_id, PostingDetail.date >= start, PostingDetail.date <= end)
         .order_by(PostingDetail.entry_id, PostingDetail.line_no)
     ).all()
     broken_down = {(row[2], row[1]) for row in detail}

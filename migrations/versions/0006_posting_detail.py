@@ -27,8 +27,9 @@ depends_on = None
 
 _BALANCED = ("(SELECT count(*) FROM posting WHERE entry_id = NEW.id) < 2"
              " OR EXISTS (SELECT 1 FROM posting WHERE entry_id = NEW.id GROUP BY commodity HAVING sum(amount) <> 0)")
-# The detail of the entry, per (account, commodity, kind), must sum to the entry's postings.
-_DETAIL = ("EXISTS (SELECT 1 FROM posting_detail d WHERE d.entry_id = NEW.id"
+# The detail of the entry carries its date and, per (account, commodity, kind), sums to its postings.
+_DETAIL = ("EXISTS (SELECT 1 FROM posting_detail d WHERE d.entry_id = NEW.id AND d.date <> NEW.date)"
+           " OR EXISTS (SELECT 1 FROM posting_detail d WHERE d.entry_id = NEW.id"
            " GROUP BY d.account_id, d.commodity, d.kind"
            " HAVING sum(d.amount) <> (SELECT coalesce(sum(p.amount), 0) FROM posting p"
            " WHERE p.entry_id = NEW.id AND p.account_id = d.account_id"
@@ -44,7 +45,7 @@ SQLITE = [
        BEGIN SELECT RAISE(ABORT, 'cannot add detail to an entry already written'); END""",
     f"""CREATE TRIGGER entry_detail_agrees BEFORE INSERT ON entry
        WHEN {_DETAIL}
-       BEGIN SELECT RAISE(ABORT, 'entry detail does not sum to its postings per account, commodity and kind'); END""",
+       BEGIN SELECT RAISE(ABORT, 'entry detail does not match its date or sum to its postings per account, commodity and kind'); END""",
 ]
 
 PG = [
@@ -73,7 +74,7 @@ PG = [
              USING ERRCODE = 'check_violation';
          END IF;
          IF {_DETAIL} THEN
-           RAISE EXCEPTION 'entry %: its detail does not sum to its postings per account, commodity and kind', NEW.id
+           RAISE EXCEPTION 'entry %: its detail does not match its date or sum to its postings per account, commodity and kind', NEW.id
              USING ERRCODE = 'check_violation';
          END IF;
          RETURN NEW;
@@ -95,6 +96,7 @@ def upgrade() -> None:
     sa.Column('entry_id', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('line_no', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('date', sa.Date(), nullable=False),
     sa.Column('commodity', sa.String(length=16), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('engagement_id', sa.Integer(), nullable=True),
@@ -103,7 +105,7 @@ def upgrade() -> None:
     sqlite_with_rowid=False,
     )
     with op.batch_alter_table('posting_detail', schema=None) as batch_op:
-        batch_op.create_index('ix_posting_detail_account_entry', ['account_id', 'entry_id'], unique=False)
+        batch_op.create_index('ix_posting_detail_account_date', ['account_id', 'date'], unique=False)
     for sql in PG if op.get_bind().dialect.name == "postgresql" else SQLITE:
         op.execute(sql)
 
