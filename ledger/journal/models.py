@@ -177,3 +177,19 @@ class BalanceSnapshot(Base):
     account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), primary_key=True)
     commodity: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
     balance: Mapped[Amount]
+
+
+class EngagementMonthTotal(Base):
+    """What each engagement's postings add up to on an account in a calendar month (``2026-01``),
+    kept by the posting service in the same transaction as the postings, like the account
+    balances. A close reads its period's engagement margins from here — a few rows per engagement —
+    instead of re-joining every invoice and cost posting of the period. Only postings that carry an
+    engagement count; ``ledger verify`` recomputes the totals from them."""
+
+    __tablename__ = "engagement_month_total"
+
+    month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), primary_key=True)
+    engagement_id: Mapped[int] = mapped_column(sa.ForeignKey("engagement.id"), primary_key=True)
+    commodity: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    balance: Mapped[Amount]

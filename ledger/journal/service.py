@@ -28,7 +28,16 @@ from sqlalchemy.orm import Session
 from ..errors import Conflict, NotFound, ValidationError
 from ..money import to_minor
 from ..revenue.period_service import guard_dates
-from .models import Account, AccountBalance, BalanceSnapshot, ChainHead, Entry, Posting, PostingDetail
+from .models import (
+    Account,
+    AccountBalance,
+    BalanceSnapshot,
+    ChainHead,
+    EngagementMonthTotal,
+    Entry,
+    Posting,
+    PostingDetail,
+)
 from .rules import (
     Leg,
     canonical_entry,
@@ -175,6 +184,7 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
     guard_dates(session, [spec.date for spec in specs])
     seq, prev = head.seq, head.hash
     posting_rows: list[tuple] = []
+    engagement_deltas: dict[tuple[str, int, int, str], int] = defaultdict(int)
     detail_rows: list[tuple] = []
     entry_rows: list[tuple] = []
     conn = session.connection()
@@ -197,6 +207,12 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
             (seq, accounts[leg.account].id, leg.commodity, int(leg.amount * 100), leg.kind, leg.engagement_id)
             for leg in spec.legs
         )
+        month = f"{spec.date.year:04d}-{spec.date.month:02d}"
+        for leg in spec.legs:
+            if leg.engagement_id is not None:
+                # hundredths, as the Cents column stores every commodity
+                engagement_deltas[(month, accounts[leg.account].id, leg.engagement_id, leg.commodity)] += \
+                    int(leg.amount * 100)
         if spec.detail:
             ids = {name: accounts[name].id for name in {line[0] for line in spec.detail}}
             detail_rows.append((seq, as_date(spec.date), ids, spec.detail))
@@ -215,6 +231,7 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
         "INSERT INTO entry (id, date, memo, source_type, source_ref, policy_version, reverses_id, "
         f"idempotency_key, prev_hash, hash, created_at) VALUES ({', '.join([mark] * 11)})", entry_rows)
     _bump_balances(session, posting_rows)
+    _bump_engagement_totals(session, engagement_deltas)
     session.execute(update(ChainHead).where(ChainHead.id == 1).values(seq=seq, hash=prev))
     session.expire(head)
     return [row[0] for row in entry_rows]
@@ -255,6 +272,21 @@ def _bump_balances(session: Session, posting_rows: list[dict]) -> None:
                                       set_={"balance": table.c.balance + stmt.excluded.balance})
     session.execute(stmt, [{"account_id": a, "commodity": c, "balance": Decimal(v) / 100}
                            for (a, c), v in sorted(deltas.items())])
+
+
+def _bump_engagement_totals(session: Session, deltas: dict[tuple[str, int, int, str], int]) -> None:
+    """Add engagement-tagged postings to their (month, account, engagement, commodity) totals: one
+    upsert per key touched, under the chain-head lock like the balances."""
+    if not deltas:
+        return
+    dialect = session.get_bind().dialect.name
+    table = EngagementMonthTotal.__table__
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.month, table.c.account_id, table.c.engagement_id, table.c.commodity],
+        set_={"balance": table.c.balance + stmt.excluded.balance})
+    session.execute(stmt, [{"month": m, "account_id": a, "engagement_id": e, "commodity": c,
+                            "balance": Decimal(v) / 100} for (m, a, e, c), v in sorted(deltas.items())])
 
 
 def get_entry(session: Session, entry_id: int) -> Entry:

@@ -23,7 +23,16 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from ..money import to_minor
-from .models import Account, AccountBalance, BalanceSnapshot, ChainHead, Entry, Posting, PostingDetail
+from .models import (
+    Account,
+    AccountBalance,
+    BalanceSnapshot,
+    ChainHead,
+    EngagementMonthTotal,
+    Entry,
+    Posting,
+    PostingDetail,
+)
 from .rules import GENESIS_HASH, canonical_entry, chain_hash, detail_digest
 
 SQLITE_TRIGGERS = {"entry_no_update", "entry_no_delete", "posting_no_update", "posting_no_delete",
@@ -149,6 +158,7 @@ def verify(session: Session, extra_checks=()) -> Report:
         report.problems.append(f"the database guard trigger {name} is missing: rows could be altered")
     report.checks.append("guards")
     report.problems.extend(check_balances(session))
+    report.problems.extend(check_engagement_totals(session))
     report.checks.append("maintained balances")
     for check in extra_checks:
         report.problems.extend(check(session))
@@ -170,6 +180,24 @@ def _detail_sums(entry_id: int, legs, lines, accounts) -> list[str]:
             out.append(f"entry {entry_id}: the {kind} detail of {name} sums to {total} {commodity}, "
                        f"not its postings' {posted.get((account_id, commodity, kind), Decimal(0))}")
     return out
+
+
+def check_engagement_totals(session: Session) -> list[str]:
+    """The engagement month totals a close reads, recomputed from the engagement-tagged postings."""
+    stored = {(m, a, e, c): b for m, a, e, c, b in session.execute(
+        select(EngagementMonthTotal.month, EngagementMonthTotal.account_id, EngagementMonthTotal.engagement_id,
+               EngagementMonthTotal.commodity, EngagementMonthTotal.balance))}
+    computed: dict[tuple[str, int, int, str], Decimal] = defaultdict(Decimal)
+    for day, a, e, c, total in session.execute(
+            select(Entry.date, Posting.account_id, Posting.engagement_id, Posting.commodity, func.sum(Posting.amount))
+            .join(Entry, Entry.id == Posting.entry_id).where(Posting.engagement_id.is_not(None))
+            .group_by(Entry.date, Posting.account_id, Posting.engagement_id, Posting.commodity)):
+        computed[(f"{day:%Y-%m}", a, e, c)] += total
+    names = dict(session.execute(select(Account.id, Account.name)).all())
+    return [f"engagement total of {names.get(a, a)} for engagement id {e} in {m} is {stored.get(key, 0)} {c} "
+            f"but its postings sum to {computed.get(key, 0)}"
+            for key in sorted(set(stored) | set(computed)) if stored.get(key, 0) != computed.get(key, 0)
+            for m, a, e, c in [key]]
 
 
 def check_balances(session: Session) -> list[str]:

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from .. import chart
 from ..errors import Conflict, NotFound
-from ..journal.models import Account, ChainHead, Entry, Posting
+from ..journal.models import Account, ChainHead, EngagementMonthTotal, Entry, Posting
 from ..journal.rules import Leg
 from ..journal.service import EntrySpec, post_entries
 from ..money import fmt, from_minor, to_minor
@@ -100,20 +100,23 @@ def gather(session: Session, pid: str) -> PeriodFacts:
     in_period = and_(Entry.date >= start, Entry.date <= end, Entry.source_type != "close")
     revenue_ids = set(session.scalars(select(Account.id).where(Account.name.like("Income:Practice:%"))))
     cost_ids = set(session.scalars(select(Account.id).where(Account.name.like("Expenses:Direct:%"))))
-    # The period's revenue and direct-cost postings with their engagement's ref, practice and
-    # originator, read by entry date (the index a period's close should scale with, not the
-    # accounts' whole history), as raw integer cents, and summed here: one pass, no GROUP BY,
-    # no IN list of engagement ids (SQLite caps parameters at 32,766).
-    # (on the connection, as plain rows: the ORM's row machinery would cost more than the query)
+    # Each engagement's revenue and direct costs in the period, from the totals the posting service
+    # keeps per engagement, account and month (``EngagementMonthTotal``): a few rows per engagement
+    # rather than every invoice and cost posting, read with the engagement's ref, practice and
+    # originator as raw integer hundredths on the connection (the ORM's row machinery would cost
+    # more than the query) and summed here — no GROUP BY, and no IN list of engagement ids, which
+    # SQLite caps at 32,766 parameters. Close entries never tag revenue or costs with an engagement,
+    # so they are not in these totals.
+    first_month, last_month = f"{start:%Y-%m}", f"{end:%Y-%m}"
+    total = EngagementMonthTotal
     rows = session.connection().execute(
-        select(Posting.engagement_id, Engagement.ref, Practice.code, Partner.code, Posting.account_id,
-               type_coerce(Posting.amount, BigInteger))
-        .select_from(Entry)
-        .join(Posting, Posting.entry_id == Entry.id)
-        .join(Engagement, Engagement.id == Posting.engagement_id)
+        select(total.engagement_id, Engagement.ref, Practice.code, Partner.code, total.account_id,
+               type_coerce(total.balance, BigInteger))
+        .join(Engagement, Engagement.id == total.engagement_id)
         .join(Practice, Practice.id == Engagement.practice_id)
         .join(Partner, Partner.id == Engagement.originator_id)
-        .where(in_period, Posting.account_id.in_(sorted(revenue_ids | cost_ids)))
+        .where(total.month >= first_month, total.month <= last_month,
+               total.account_id.in_(sorted(revenue_ids | cost_ids)))
     ).all()  # one fetchall, not a fetch per row
     money: dict[tuple[int, str, str, str], list[int]] = {}
     for eng_id, ref, practice, originator, account_id, cents in rows:
