@@ -19,8 +19,8 @@ def worked_month() -> PeriodFacts:
     return PeriodFacts(
         period="2026-01", policy=POLICY,
         engagements=[
-            EngagementFacts(1, "e1", "msft", "ben", D("9999.99"), D("3333.33")),
-            EngagementFacts(2, "e2", "voice", "chen", D("1234.57"), D("0")),
+            EngagementFacts.of(1, "e1", "msft", "ben", D("9999.99"), D("3333.33")),
+            EngagementFacts.of(2, "e2", "voice", "chen", D("1234.57"), D("0")),
         ],
         owners=OWNERS, overhead=[("rent", D("500.00"))], pool_members=UNITS,
     )
@@ -41,7 +41,7 @@ def test_the_worked_example_to_the_cent():
 
 
 def test_a_loss_is_shared_like_a_profit():
-    facts = PeriodFacts("2026-02", POLICY, [EngagementFacts(1, "e1", "voice", "ana", D("0"), D("100.00"))],
+    facts = PeriodFacts("2026-02", POLICY, [EngagementFacts.of(1, "e1", "voice", "ana", D("0"), D("100.00"))],
                         OWNERS, [], UNITS)
     a = allocate(facts)
     assert a.engagements[0].origination.amount == D("-10.00")
@@ -51,7 +51,7 @@ def test_a_loss_is_shared_like_a_profit():
 
 def test_equal_basis_splits_the_pool_equally_ties_to_the_earlier_code():
     facts = PeriodFacts("2026-01", Policy(2, D("0"), D("0"), "equal"),
-                        [EngagementFacts(1, "e1", "msft", "ana", D("100.00"), D("0"))],
+                        [EngagementFacts.of(1, "e1", "msft", "ana", D("100.00"), D("0"))],
                         OWNERS, [], [("ana", D(1)), ("ben", D(1)), ("chen", D(1))])
     assert [s.amount for s in allocate(facts).pool_shares] == [D("33.34"), D("33.33"), D("33.33")]
 
@@ -78,7 +78,7 @@ def periods(draw):
         shares.append(1 - sum(shares))
         owners[practice] = list(zip(who, shares, strict=True))
     engagements = [
-        EngagementFacts(i, f"e{i}", draw(st.sampled_from(list(owners))), draw(st.sampled_from(partners)),
+        EngagementFacts.of(i, f"e{i}", draw(st.sampled_from(list(owners))), draw(st.sampled_from(partners)),
                         draw(cents), draw(cents))
         for i in range(draw(st.integers(0, 8)))
     ]

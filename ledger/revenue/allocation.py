@@ -41,18 +41,32 @@ class Policy:
 
 @dataclass(frozen=True, slots=True)
 class EngagementFacts:
-    """One engagement's money in the period."""
+    """One engagement's money in the period, in exact integer cents (``invoiced``, ``costs`` and
+    ``net`` are the Decimal views; ``EngagementFacts.of`` builds one from Decimals)."""
 
     engagement_id: int
     ref: str
     practice: str
     originator: str
-    invoiced: Decimal
-    costs: Decimal
+    invoiced_cents: int
+    costs_cents: int
+
+    @classmethod
+    def of(cls, engagement_id: int, ref: str, practice: str, originator: str, invoiced: Decimal,
+           costs: Decimal) -> EngagementFacts:
+        return cls(engagement_id, ref, practice, originator, to_minor(invoiced), to_minor(costs))
+
+    @property
+    def invoiced(self) -> Decimal:
+        return from_minor(self.invoiced_cents)
+
+    @property
+    def costs(self) -> Decimal:
+        return from_minor(self.costs_cents)
 
     @property
     def net(self) -> Decimal:
-        return self.invoiced - self.costs
+        return from_minor(self.invoiced_cents - self.costs_cents)
 
 
 @dataclass(frozen=True)
@@ -129,7 +143,7 @@ def allocate(facts: PeriodFacts) -> Allocation:
     weights_of = {practice: integer_weights([share for _, share in sorted(owners)])
                   for practice, owners in facts.owners.items() if owners}
     for e in facts.engagements:
-        orig, prac, pool = split_minor(to_minor(e.invoiced) - to_minor(e.costs), step_weights)
+        orig, prac, pool = split_minor(e.invoiced_cents - e.costs_cents, step_weights)
         owners = owners_of.get(e.practice, ())
         if not owners:
             if prac != 0:

@@ -34,7 +34,7 @@ from ..errors import Conflict, NotFound
 from ..journal.models import Account, ChainHead, EngagementMonthTotal, Entry, Posting
 from ..journal.rules import Leg
 from ..journal.service import EntrySpec, post_entries
-from ..money import fmt, from_minor, to_minor
+from ..money import fmt, from_minor
 from ..practices.models import Engagement, Ownership, Partner, Practice
 from ..practices.service import get_partnership
 from . import periods as P
@@ -127,7 +127,7 @@ def gather(session: Session, pid: str) -> PeriodFacts:
             sums[0] -= cents
         else:
             sums[1] += cents
-    engagements = [EngagementFacts(eng_id, ref, practice, originator, from_minor(invoiced), from_minor(costs))
+    engagements = [EngagementFacts(eng_id, ref, practice, originator, invoiced, costs)
                    for (eng_id, ref, practice, originator), (invoiced, costs) in sorted(money.items())
                    if invoiced or costs]
     overhead_rows = session.execute(
@@ -163,8 +163,8 @@ def _practice_entry(pid: str, end: dt.date, practice: str, eas: list, version: i
     for ea in eas:
         f = ea.facts
         eng = f.engagement_id
-        invoiced += to_minor(f.invoiced)
-        costs += to_minor(f.costs)
+        invoiced += f.invoiced_cents
+        costs += f.costs_cents
         pool += ea.pool_cents
         orig = ea.origination
         if orig.cents:
