@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import random
 import sqlite3
 import statistics
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa  # noqa: E402
 
-from bench.common import PG_ADMIN, database, machine, migrated_app, synthetic_charter  # noqa: E402
+from bench.common import PG_ADMIN, database, machine, migrated_app, summary, synthetic_charter  # noqa: E402
 
 TARGET_S = 2.0
 
@@ -83,12 +84,14 @@ def build(app, n_engagements: int, n_partners: int = 50, n_practices: int = 30) 
         s.commit()
 
 
-def close_once(url: str) -> float:
+def close_once(url: str) -> tuple[float, list[float], int]:
     """Close 2026-01 in the database at ``url`` the way ``ledger close`` does — in a process of its
-    own that did not build the data — and return the seconds from the call to the commit."""
+    own that did not build the data — and return the seconds from the call to the commit; then
+    read partner p000's statement of the period 20 times (the seconds of each, and its lines)."""
     from ledger import create_app
     from ledger.database import get_session
     from ledger.revenue.close import close_period
+    from ledger.revenue.statements import statement
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
     with app.app_context():
@@ -98,13 +101,20 @@ def close_once(url: str) -> float:
         close_period(s, "2026-01")
         s.commit()
         seconds = time.perf_counter() - t0
+        reads = []
+        for _ in range(20):
+            t0 = time.perf_counter()
+            lines = len(statement(s, "p000", "2026-01")["lines"])
+            reads.append(time.perf_counter() - t0)
+            s.rollback()
     app.extensions["ledger.engine"].dispose()
-    return seconds
+    return seconds, reads, lines
 
 
-def close_in_fresh_process(url: str) -> float:
+def close_in_fresh_process(url: str) -> tuple[float, list[float], int]:
     out = subprocess.run([sys.executable, __file__, "--close-only", url], check=True, capture_output=True, text=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    seconds, reads, lines = json.loads(out.stdout.strip().splitlines()[-1])
+    return seconds, reads, lines
 
 
 @contextmanager
@@ -152,7 +162,7 @@ def main() -> None:
     ap.add_argument("--close-only", metavar="URL", help=argparse.SUPPRESS)  # the child process
     args = ap.parse_args()
     if args.close_only:
-        print(close_once(args.close_only))
+        print(json.dumps(close_once(args.close_only)))
         return
     print(f"# period close: {args.engagements:,} engagements, 30 practices, 50 partners — {machine()}")
     print(f"# each engine: the period built once, then closed on {args.repeat} identical copies, each by a "
@@ -163,15 +173,19 @@ def main() -> None:
             app = migrated_app(url)
             build(app, args.engagements)
             app.extensions["ledger.engine"].dispose()
-            times = []
+            times, reads = [], []
             with copies(engine, url, args.repeat) as copy:
                 for i in range(args.repeat):
-                    times.append(close_in_fresh_process(copy(i)))
+                    seconds, statement_reads, lines = close_in_fresh_process(copy(i))
+                    times.append(seconds)
+                    reads.extend(statement_reads)
         median, best = statistics.median(times), min(times)
         verdict = "meets" if median <= TARGET_S else "MISSES"
         print(f"{engine:10s} close median {median:5.2f} s, best {best:5.2f} s "
               f"(runs: {', '.join(f'{t:.2f}' for t in times)}) = median {median / TARGET_S:.2f} × the "
               f"{TARGET_S:.0f} s target ({verdict})")
+        print(f"{engine:10s} then p000's statement of the period ({lines:,} lines, one per engagement share): "
+              f"{summary(reads)} over {len(reads)} reads; target ≤ 30 ms")
 
 
 if __name__ == "__main__":

@@ -252,3 +252,12 @@ def test_the_close_reports_progress_step_by_step(worked_january):
     close_period(worked_january, "2026-01", progress=lambda done, total: calls.append((done, total)))
     assert calls == [(i, len(CLOSE_STEPS)) for i in range(1, len(CLOSE_STEPS) + 1)]
     assert CLOSE_STEPS[0] == "gather the period's facts" and CLOSE_STEPS[-1] == "snapshot balances"
+
+
+@pytest.mark.parametrize("cents, text", [(0, "0.00"), (5, "0.05"), (-5, "-0.05"), (12345, "123.45"),
+                                         (-100, "-1.00"), (10**15 + 7, "10000000000000.07")])
+def test_statement_amounts_are_formatted_from_integer_cents(cents, text):
+    from ledger.money import fmt, from_minor
+    from ledger.revenue.statements import _cents_text
+
+    assert _cents_text(cents) == text == fmt(from_minor(cents))

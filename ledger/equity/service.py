@@ -164,6 +164,14 @@ def vested_units_by_partner(session: Session, as_of: dt.date) -> dict[str, int]:
     return {p.code: _held_vested(p, (t for _, t in terms[p.id]), as_of) for p in partners}
 
 
+def units_on(session: Session, partner: str | Partner, as_of: dt.date) -> dict[str, int]:
+    """``{"vested": …, "unvested": …}`` on ``as_of`` — ``vested_units`` and ``unvested_units`` from
+    one read of the partner's grants (a statement shows both)."""
+    p = _partner(session, partner)
+    terms = grant_terms(session, p)
+    return {"vested": _held_vested(p, terms, as_of), "unvested": sum(V.unvested(t, as_of) for t in terms)}
+
+
 def unvested_units(session: Session, partner: str | Partner, as_of: dt.date) -> int:
     """Units granted to the partner and not yet vested on ``as_of`` (0 once forfeited)."""
     return sum(V.unvested(t, as_of) for t in grant_terms(session, partner))

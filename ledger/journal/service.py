@@ -185,48 +185,31 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
     seq, prev = head.seq, head.hash
     posting_rows: list[tuple] = []
     engagement_deltas: dict[tuple[str, int, int, str], int] = defaultdict(int)
-    detail_rows: list[tuple] = []
     entry_rows: list[tuple] = []
     conn = session.connection()
     dialect = conn.dialect
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
     as_date = Entry.__table__.c.date.type.bind_processor(dialect) or (lambda v: v)
     as_time = Entry.__table__.c.created_at.type.bind_processor(dialect) or (lambda v: v)
     now = as_time(_now())
-    for spec in specs:
-        seq += 1
-        canonical = canonical_entry(
-            id=seq, date=spec.date, memo=spec.memo, source_type=spec.source_type,
-            source_ref=spec.source_ref, policy_version=spec.policy_version, reverses_id=spec.reverses_id,
-            postings=[(leg.account, leg.commodity, leg.amount, leg.kind, leg.engagement_id) for leg in spec.legs],
-            detail=detail_digest(spec.detail) if spec.detail else None,
-        )
-        digest = chain_hash(prev, canonical)
-        # Amounts go in as exact hundredths (the ``Cents`` column type); check_legs has already
-        # refused more places than the commodity allows, so the product is integral.
-        posting_rows.extend(
-            (seq, accounts[leg.account].id, leg.commodity, int(leg.amount * 100), leg.kind, leg.engagement_id)
-            for leg in spec.legs
-        )
-        month = f"{spec.date.year:04d}-{spec.date.month:02d}"
-        for leg in spec.legs:
-            if leg.engagement_id is not None:
-                # hundredths, as the Cents column stores every commodity
-                engagement_deltas[(month, accounts[leg.account].id, leg.engagement_id, leg.commodity)] += \
-                    int(leg.amount * 100)
-        if spec.detail:
-            ids = {name: accounts[name].id for name in {line[0] for line in spec.detail}}
-            detail_rows.append((seq, as_date(spec.date), ids, spec.detail))
-        entry_rows.append((seq, as_date(spec.date), spec.memo, spec.source_type, spec.source_ref,
-                           spec.policy_version, spec.reverses_id, spec.idempotency_key, prev, digest, now))
-        prev = digest
+    detail = _DetailWriter(conn, mark)
+    try:
+        for spec in specs:
+            seq += 1
+            if spec.detail:
+                # Sent first: on PostgreSQL the server stores these lines while this loop hashes on.
+                detail.add(seq, as_date(spec.date), {name: accounts[name].id for name in {x[0] for x in spec.detail}},
+                           spec.detail)
+            prev = _number_entry(spec, seq, prev, accounts, now, as_date, posting_rows, engagement_deltas, entry_rows)
+        detail.finish()
+    except BaseException:
+        detail.abort()
+        raise
     # Straight to the driver's executemany: this is the ledger's hot path (closes and imports write
     # hundreds of thousands of rows), and SQLAlchemy's per-row parameter processing would double it.
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
     conn.exec_driver_sql(
         "INSERT INTO posting (entry_id, account_id, commodity, amount, kind, engagement_id) "
         f"VALUES ({', '.join([mark] * 6)})", posting_rows)
-    if detail_rows:
-        _insert_detail(conn, detail_rows, mark)
     conn.exec_driver_sql(
         "INSERT INTO entry (id, date, memo, source_type, source_ref, policy_version, reverses_id, "
         f"idempotency_key, prev_hash, hash, created_at) VALUES ({', '.join([mark] * 11)})", entry_rows)
@@ -237,24 +220,82 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
     return [row[0] for row in entry_rows]
 
 
-def _insert_detail(conn, entries: list[tuple[int, object, dict[str, int], Sequence[tuple]]], mark: str) -> None:
-    """Write posting detail lines — ``(entry id, date, {account name: id}, lines)`` per entry — before
-    their entries, which seal them. PostgreSQL takes them by ``COPY``: a close writes one line per
-    engagement, partner and kind, tens of thousands at once."""
-    columns = "entry_id, line_no, account_id, date, commodity, kind, engagement_id, amount"
-    if conn.dialect.name == "postgresql":
-        # COPY's text format, built in one go: every value is an int or a checked identifier
-        # (commodity, kind), so nothing needs escaping, and one write beats a write_row per line.
+def _number_entry(spec: EntrySpec, seq: int, prev: str, accounts: dict[str, Account], now, as_date,
+                  posting_rows: list[tuple], engagement_deltas: dict, entry_rows: list[tuple]) -> str:
+    """Give ``spec`` its place ``seq`` in the chain: its hash, and its rows for the bulk inserts.
+    Returns the hash, the next entry's ``prev``."""
+    canonical = canonical_entry(
+        id=seq, date=spec.date, memo=spec.memo, source_type=spec.source_type,
+        source_ref=spec.source_ref, policy_version=spec.policy_version, reverses_id=spec.reverses_id,
+        postings=[(leg.account, leg.commodity, leg.amount, leg.kind, leg.engagement_id) for leg in spec.legs],
+        detail=detail_digest(spec.detail) if spec.detail else None,
+    )
+    digest = chain_hash(prev, canonical)
+    # Amounts go in as exact hundredths (the ``Cents`` column type); check_legs has already
+    # refused more places than the commodity allows, so the product is integral.
+    posting_rows.extend(
+        (seq, accounts[leg.account].id, leg.commodity, int(leg.amount * 100), leg.kind, leg.engagement_id)
+        for leg in spec.legs
+    )
+    month = f"{spec.date.year:04d}-{spec.date.month:02d}"
+    for leg in spec.legs:
+        if leg.engagement_id is not None:
+            # hundredths, as the Cents column stores every commodity
+            engagement_deltas[(month, accounts[leg.account].id, leg.engagement_id, leg.commodity)] += \
+                int(leg.amount * 100)
+    entry_rows.append((seq, as_date(spec.date), spec.memo, spec.source_type, spec.source_ref,
+                       spec.policy_version, spec.reverses_id, spec.idempotency_key, prev, digest, now))
+    return digest
+
+
+class _DetailWriter:
+    """Writes posting detail lines, entry by entry, before the entries that seal them.
+
+    PostgreSQL: one ``COPY`` opened at the first entry with detail; each entry's lines are sent as
+    soon as it is numbered, so the server stores them while Python hashes the next entries (a
+    close sends tens of thousands of lines). SQLite: the lines are gathered and inserted with one
+    ``executemany`` at ``finish``."""
+
+    COLUMNS = "entry_id, line_no, account_id, date, commodity, kind, engagement_id, amount"
+
+    def __init__(self, conn, mark: str):
+        self.conn, self.mark = conn, mark
+        self.pg = conn.dialect.name == "postgresql"
+        self.rows: list[tuple] = []
+        self._cursor = self._context = self._copy = None
+
+    def add(self, seq: int, day, ids: dict[str, int], lines: Sequence[tuple]) -> None:
+        if not self.pg:
+            self.rows.extend((seq, no, ids[a], day, c, k, e, m) for no, (a, c, m, k, e) in enumerate(lines, 1))
+            return
+        if self._copy is None:
+            self._cursor = self.conn.connection.driver_connection.cursor()
+            self._context = self._cursor.copy(f"COPY posting_detail ({self.COLUMNS}) FROM STDIN")
+            self._copy = self._context.__enter__()
+        # COPY's text format: every value is an int, a date or a checked identifier (commodity,
+        # kind), so nothing needs escaping, and one write per entry beats a write_row per line.
         null = "\\N"
-        data = "".join(f"{seq}\t{no}\t{ids[a]}\t{day}\t{c}\t{k}\t{null if e is None else e}\t{m}\n"
-                       for seq, day, ids, lines in entries for no, (a, c, m, k, e) in enumerate(lines, 1))
-        with conn.connection.driver_connection.cursor() as cur:
-            with cur.copy(f"COPY posting_detail ({columns}) FROM STDIN") as copy:
-                copy.write(data)
-    else:
-        rows = [(seq, no, ids[a], day, c, k, e, m)
-                for seq, day, ids, lines in entries for no, (a, c, m, k, e) in enumerate(lines, 1)]
-        conn.exec_driver_sql(f"INSERT INTO posting_detail ({columns}) VALUES ({', '.join([mark] * 8)})", rows)
+        self._copy.write("".join([f"{seq}\t{no}\t{ids[a]}\t{day}\t{c}\t{k}\t{null if e is None else e}\t{m}\n"
+                                  for no, (a, c, m, k, e) in enumerate(lines, 1)]))
+
+    def finish(self) -> None:
+        if self._copy is not None:
+            context, self._copy = self._context, None
+            context.__exit__(None, None, None)
+            self._cursor.close()
+        elif self.rows:
+            self.conn.exec_driver_sql(
+                f"INSERT INTO posting_detail ({self.COLUMNS}) VALUES ({', '.join([self.mark] * 8)})", self.rows)
+
+    def abort(self) -> None:
+        """Fail an open ``COPY`` (nothing it sent is kept) so the connection is usable again."""
+        if self._copy is not None:
+            context, self._copy = self._context, None
+            try:
+                context.__exit__(RuntimeError, RuntimeError("post_entries failed"), None)
+            except Exception:  # noqa: BLE001 - the original error is the one to raise
+                pass
+            self._cursor.close()
 
 
 def _bump_balances(session: Session, posting_rows: list[dict]) -> None:

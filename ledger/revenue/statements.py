@@ -16,14 +16,14 @@ import datetime as dt
 import heapq
 from decimal import Decimal
 
-from sqlalchemy import and_, select
+from sqlalchemy import BigInteger, and_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from .. import chart
 from ..errors import Conflict, NotFound
 from ..journal.models import Account, Entry, Posting, PostingDetail
 from ..journal.service import balance
-from ..money import ZERO, fmt
+from ..money import fmt
 from ..practices.models import Engagement, Practice
 from ..practices.service import get_partner, get_partnership
 from . import periods as P
@@ -71,7 +71,7 @@ def resolve_range(session: Session, period: str | None, start: str | None = None
 
 
 def statement(session: Session, partner_code: str, first: str, last: str | None = None) -> dict:
-    from ..equity.service import unvested_units, vested_units
+    from ..equity.service import units_on
 
     last = last or first
     partner = get_partner(session, partner_code)
@@ -83,41 +83,42 @@ def statement(session: Session, partner_code: str, first: str, last: str | None 
     account_id = session.scalar(select(Account.id).where(Account.name == capital))
     in_range = and_(Entry.date >= start, Entry.date <= end)
     # A close's capital postings are broken down by engagement in the entry's posting detail: the
-    # statement lists the detail lines in their place, and every other posting as it is.
-    detail = session.execute(
-        select(PostingDetail.amount, PostingDetail.kind, PostingDetail.entry_id, Engagement.ref, Practice.code,
-               PostingDetail.date)
-        .outerjoin(Engagement, Engagement.id == PostingDetail.engagement_id)
-        .outerjoin(Practice, Practice.id == Engagement.practice_id)
+    # statement lists the detail lines in their place, and every other posting as it is. Amounts
+    # come as integer hundredths (``cents``) and the detail without joins — a busy partner has a
+    # line per engagement share, thousands a period — with refs and practices resolved once each.
+    conn = session.connection()
+    detail = conn.execute(
+        select(PostingDetail.entry_id, PostingDetail.kind, type_coerce(PostingDetail.amount, BigInteger),
+               PostingDetail.engagement_id, PostingDetail.date)
         .where(PostingDetail.account_id == account_id, PostingDetail.date >= start, PostingDetail.date <= end)
         .order_by(PostingDetail.entry_id, PostingDetail.line_no)
     ).all()
-    broken_down = {(row[2], row[1]) for row in detail}
-    postings = [row for row in session.execute(
-        select(Posting.amount, Posting.kind, Posting.entry_id, Engagement.ref, Practice.code, Entry.date)
+    broken_down = {(row[0], row[1]) for row in detail}
+    postings = [row for row in conn.execute(
+        select(Posting.entry_id, Posting.kind, type_coerce(Posting.amount, BigInteger), Posting.engagement_id,
+               Entry.date)
         .join(Entry, Entry.id == Posting.entry_id)
-        .outerjoin(Engagement, Engagement.id == Posting.engagement_id)
-        .outerjoin(Practice, Practice.id == Engagement.practice_id)
         .where(Posting.account_id == account_id, in_range)
         .order_by(Posting.entry_id, Posting.id)
-    ) if (row[2], row[1]) not in broken_down]
+    ) if (row[0], row[1]) not in broken_down]
+    engagements = _engagements(session, {row[3] for row in detail} | {row[3] for row in postings})
     # Both lists are in entry order; an entry's detail lines come before its other postings.
-    rows = heapq.merge(detail, postings, key=lambda row: row[2])
+    rows = heapq.merge(detail, postings, key=lambda row: row[0])
     lines = []
-    allocated = draws = total = ZERO
-    for amount, kind, entry_id, ref, practice, date in rows:
-        effect = -amount
+    allocated = draws = total = 0
+    for entry_id, kind, cents, engagement_id, date in rows:
+        effect = -cents
         kind = kind or "adjustment"
-        line = {"kind": kind, "amount": fmt(effect), "entry": entry_id, "date": date.isoformat()}
-        if ref:
-            line["engagement"] = ref
-            line["practice"] = practice
+        line = {"kind": kind, "amount": _cents_text(effect), "entry": entry_id, "date": date.isoformat()}
+        if engagement_id is not None:
+            line["engagement"], line["practice"] = engagements[engagement_id]
         lines.append(line)
         total += effect
         if kind in ALLOCATION_KINDS:
             allocated += effect
         elif kind == "draw":
-            draws += -effect
+            draws -= effect
+    opening_cents = int(opening.scaleb(2))
     result = {
         "partner": partner.code,
         "name": partner.name,
@@ -128,10 +129,10 @@ def statement(session: Session, partner_code: str, first: str, last: str | None 
         "to": last,
         "opening": fmt(opening),
         "lines": lines,
-        "allocated": fmt(allocated),
-        "draws": fmt(draws),
-        "closing": fmt(opening + total),
-        "units": {"vested": vested_units(session, partner, end), "unvested": unvested_units(session, partner, end)},
+        "allocated": _cents_text(allocated),
+        "draws": _cents_text(draws),
+        "closing": _cents_text(opening_cents + total),
+        "units": units_on(session, partner, end),  # vested and unvested, one read of the grants
     }
     from ..succession.service import installments_in
 
@@ -139,6 +140,24 @@ def statement(session: Session, partner_code: str, first: str, last: str | None 
     if paid or partner.status == "retired":
         result["installments"] = paid
     return result
+
+
+def _cents_text(cents: int) -> str:
+    """Integer hundredths as the contract's amount text: ``-12345`` → ``"-123.45"`` (never ``-0.00``)."""
+    sign = "-" if cents < 0 else ""
+    q, r = divmod(abs(cents), 100)
+    return f"{sign}{q}.{r:02d}"
+
+
+def _engagements(session: Session, ids: set[int | None]) -> dict[int, tuple[str, str]]:
+    """``{engagement id: (ref, practice code)}`` for ``ids``, in IN lists of at most 1,000."""
+    wanted = sorted(i for i in ids if i is not None)
+    out: dict[int, tuple[str, str]] = {}
+    for k in range(0, len(wanted), 1000):
+        out.update((i, (ref, practice)) for i, ref, practice in session.execute(
+            select(Engagement.id, Engagement.ref, Practice.code).join(Practice, Practice.id == Engagement.practice_id)
+            .where(Engagement.id.in_(wanted[k:k + 1000]))))
+    return out
 
 
 def capital_balance(session: Session, partner_code: str, as_of: dt.date | None = None) -> Decimal:
