@@ -16,7 +16,7 @@ import datetime as dt
 import heapq
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, and_, select, type_coerce
+from sqlalchemy import BigInteger, and_, select, type_coerce, union
 from sqlalchemy.orm import Session
 
 from .. import chart
@@ -101,7 +101,11 @@ def statement(session: Session, partner_code: str, first: str, last: str | None 
         .where(Posting.account_id == account_id, in_range)
         .order_by(Posting.entry_id, Posting.id)
     ) if (row[0], row[1]) not in broken_down]
-    engagements = _engagements(session, {row[3] for row in detail} | {row[3] for row in postings})
+    engagements = _engagements(conn, [
+        select(PostingDetail.engagement_id).where(PostingDetail.account_id == account_id, PostingDetail.date >= start,
+                                                  PostingDetail.date <= end),
+        select(Posting.engagement_id).join(Entry, Entry.id == Posting.entry_id)
+        .where(Posting.account_id == account_id, in_range, Posting.engagement_id.is_not(None))])
     # Both lists are in entry order; an entry's detail lines come before its other postings.
     rows = heapq.merge(detail, postings, key=lambda row: row[0])
     lines = []
@@ -149,15 +153,13 @@ def _cents_text(cents: int) -> str:
     return f"{sign}{q}.{r:02d}"
 
 
-def _engagements(session: Session, ids: set[int | None]) -> dict[int, tuple[str, str]]:
-    """``{engagement id: (ref, practice code)}`` for ``ids``, in IN lists of at most 1,000."""
-    wanted = sorted(i for i in ids if i is not None)
-    out: dict[int, tuple[str, str]] = {}
-    for k in range(0, len(wanted), 1000):
-        out.update((i, (ref, practice)) for i, ref, practice in session.execute(
-            select(Engagement.id, Engagement.ref, Practice.code).join(Practice, Practice.id == Engagement.practice_id)
-            .where(Engagement.id.in_(wanted[k:k + 1000]))))
-    return out
+def _engagements(conn, sources: list) -> dict[int, tuple[str, str]]:
+    """``{engagement id: (ref, practice code)}`` for the engagements the ``sources`` (selects of
+    engagement ids) name, in one query — no IN list of ids, however many lines a statement has."""
+    ids = union(*sources).subquery()
+    return {i: (ref, practice) for i, ref, practice in conn.execute(
+        select(Engagement.id, Engagement.ref, Practice.code).join(Practice, Practice.id == Engagement.practice_id)
+        .where(Engagement.id.in_(select(ids.c[0])))).all()}
 
 
 def capital_balance(session: Session, partner_code: str, as_of: dt.date | None = None) -> Decimal:
