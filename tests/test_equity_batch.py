@@ -25,22 +25,13 @@ from ledger.equity.service import (
 )
 from ledger.practices.models import Partner
 from tests.conftest import WORKED_CHARTER
+from tests.test_equity_service import GRANT_PARTNERS as SERVICE_GRANT_PARTNERS
 
 D = dt.date
 
-GRANT_PARTNERS = """
-[[partners]]
-code = "dana"
-name = "Dana"
-email = "dana@example.com"
-grant = { units = 1200, start = 2026-01-01, cliff_months = 3, months = 12, every = 1 }
-
-[[partners]]
-code = "eve"
-name = "Eve"
-email = "eve@example.com"
-grant = { units = 600, start = 2026-01-31, cliff_months = 0, months = 6, every = 1 }
-
+# The equity service tests' two entrants (dana, eve), and fay: 900 units from 2026-01-15, a
+# 2-month cliff, 9 months vesting every 3.
+GRANT_PARTNERS = SERVICE_GRANT_PARTNERS + """
 [[partners]]
 code = "fay"
 name = "Fay"

@@ -298,36 +298,31 @@ class _DetailWriter:
             self._cursor.close()
 
 
-def _bump_balances(session: Session, posting_rows: list[dict]) -> None:
-    """Add the postings to the maintained balances: one upsert per (account, commodity) touched.
-    The chain-head lock is held, so no other writer races these rows."""
+def _add_to(session: Session, table, keys: list[str], deltas: dict[tuple, int]) -> None:
+    """Add ``deltas`` (``{key values: hundredths}``) to ``table``'s ``balance`` column, inserting the
+    rows not there yet: one multi-row upsert. Callers hold the chain-head lock, so no other writer
+    races these rows."""
+    if not deltas:
+        return
+    dialect = session.get_bind().dialect.name
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    stmt = stmt.on_conflict_do_update(index_elements=[table.c[k] for k in keys],
+                                      set_={"balance": table.c.balance + stmt.excluded.balance})
+    session.execute(stmt, [dict(zip(keys, key, strict=True), balance=Decimal(v) / 100)
+                           for key, v in sorted(deltas.items())])
+
+
+def _bump_balances(session: Session, posting_rows: list[tuple]) -> None:
+    """Add the postings to the maintained balances: one upsert per (account, commodity) touched."""
     deltas: dict[tuple[int, str], int] = defaultdict(int)
     for _entry, account_id, commodity, cents, _kind, _eng in posting_rows:
         deltas[(account_id, commodity)] += cents
-    if not deltas:
-        return
-    dialect = session.get_bind().dialect.name
-    table = AccountBalance.__table__
-    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-    stmt = stmt.on_conflict_do_update(index_elements=[table.c.account_id, table.c.commodity],
-                                      set_={"balance": table.c.balance + stmt.excluded.balance})
-    session.execute(stmt, [{"account_id": a, "commodity": c, "balance": Decimal(v) / 100}
-                           for (a, c), v in sorted(deltas.items())])
+    _add_to(session, AccountBalance.__table__, ["account_id", "commodity"], deltas)
 
 
 def _bump_engagement_totals(session: Session, deltas: dict[tuple[str, int, int, str], int]) -> None:
-    """Add engagement-tagged postings to their (month, account, engagement, commodity) totals: one
-    upsert per key touched, under the chain-head lock like the balances."""
-    if not deltas:
-        return
-    dialect = session.get_bind().dialect.name
-    table = EngagementMonthTotal.__table__
-    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.month, table.c.account_id, table.c.engagement_id, table.c.commodity],
-        set_={"balance": table.c.balance + stmt.excluded.balance})
-    session.execute(stmt, [{"month": m, "account_id": a, "engagement_id": e, "commodity": c,
-                            "balance": Decimal(v) / 100} for (m, a, e, c), v in sorted(deltas.items())])
+    """Add engagement-tagged postings to their (month, account, engagement, commodity) totals."""
+    _add_to(session, EngagementMonthTotal.__table__, ["month", "account_id", "engagement_id", "commodity"], deltas)
 
 
 def get_entry(session: Session, entry_id: int) -> Entry:
