@@ -13,8 +13,8 @@ a positive sum.
 from __future__ import annotations
 
 import datetime as dt
-import heapq
 from decimal import Decimal
+from operator import itemgetter
 
 from sqlalchemy import BigInteger, and_, select, type_coerce, union
 from sqlalchemy.orm import Session
@@ -106,17 +106,23 @@ def statement(session: Session, partner_code: str, first: str, last: str | None 
                                                   PostingDetail.date <= end),
         select(Posting.engagement_id).join(Entry, Entry.id == Posting.entry_id)
         .where(Posting.account_id == account_id, in_range, Posting.engagement_id.is_not(None))])
-    # Both lists are in entry order; an entry's detail lines come before its other postings.
-    rows = heapq.merge(detail, postings, key=lambda row: row[0])
+    # Both lists are in entry order; a stable sort of the two runs (linear for sorted runs) keeps
+    # an entry's detail lines before its other postings.
+    rows = sorted(detail + postings, key=itemgetter(0))
     lines = []
+    append = lines.append
+    days: dict[dt.date, str] = {}
     allocated = draws = total = 0
     for entry_id, kind, cents, engagement_id, date in rows:
         effect = -cents
         kind = kind or "adjustment"
-        line = {"kind": kind, "amount": _cents_text(effect), "entry": entry_id, "date": date.isoformat()}
-        if engagement_id is not None:
-            line["engagement"], line["practice"] = engagements[engagement_id]
-        lines.append(line)
+        day = days.get(date) or days.setdefault(date, date.isoformat())
+        if engagement_id is None:
+            append({"kind": kind, "amount": _cents_text(effect), "entry": entry_id, "date": day})
+        else:
+            ref, practice = engagements[engagement_id]
+            append({"kind": kind, "amount": _cents_text(effect), "entry": entry_id, "date": day,
+                    "engagement": ref, "practice": practice})
         total += effect
         if kind in ALLOCATION_KINDS:
             allocated += effect
