@@ -58,12 +58,12 @@ def main() -> None:
         app = migrated_app(url)
         import sqlalchemy as sa
 
-        from ledger.database import get_session
         from ledger.journal.export import to_hledger
         from ledger.journal.importer import import_lines
         from ledger.journal.service import trial_balance
+        from ledger.read.statements import statement
         from ledger.revenue.close import close_period
-        from ledger.revenue.statements import statement
+        from ledger.runtime.database import get_session
 
         with app.app_context():
             s = get_session()

@@ -33,13 +33,13 @@ TARGET_S = 2.0
 def build(app, n_engagements: int, n_partners: int = 50, n_practices: int = 30) -> None:
     import sqlalchemy as sa
 
-    from ledger import chart
-    from ledger.charter import load_charter
-    from ledger.database import get_session
-    from ledger.founding import found
-    from ledger.journal.rules import Leg
+    from ledger.core import chart
+    from ledger.core.entries import Leg
     from ledger.journal.service import EntrySpec, open_account, post_entries
+    from ledger.partnership.charter import load_charter
+    from ledger.partnership.founding import found
     from ledger.practices.models import Client, Engagement, Partner, Practice
+    from ledger.runtime.database import get_session
 
     rng = random.Random(7)
     with app.app_context():
@@ -89,9 +89,9 @@ def close_once(url: str) -> tuple[float, list[float], int]:
     own that did not build the data — and return the seconds from the call to the commit; then
     read partner p000's statement of the period 20 times (the seconds of each, and its lines)."""
     from ledger import create_app
-    from ledger.database import get_session
+    from ledger.read.statements import statement
     from ledger.revenue.close import close_period
-    from ledger.revenue.statements import statement
+    from ledger.runtime.database import get_session
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
     with app.app_context():

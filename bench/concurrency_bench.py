@@ -24,10 +24,10 @@ def writer(url: str, n: int, each: int, start) -> None:
     import datetime as dt
     from decimal import Decimal
 
-    from ledger import chart, create_app
-    from ledger.database import get_session
-    from ledger.journal.rules import Leg
+    from ledger.core import chart, create_app
+    from ledger.core.entries import Leg
     from ledger.journal.service import post_entry
+    from ledger.runtime.database import get_session
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
     with app.app_context():
@@ -47,10 +47,10 @@ def main() -> None:
     print(f"# concurrent posting on PostgreSQL: {args.writers} processes × {args.entries} entries — {machine()}")
     with database("postgresql") as url:
         app = migrated_app(url)
-        from ledger.charter import load_charter
-        from ledger.database import get_session
-        from ledger.founding import found
-        from ledger.integrity import full_verify
+        from ledger.partnership.charter import load_charter
+        from ledger.partnership.founding import found
+        from ledger.partnership.integrity import full_verify
+        from ledger.runtime.database import get_session
 
         with app.app_context():
             s = get_session()

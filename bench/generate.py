@@ -20,7 +20,7 @@ PRACTICES = 30
 
 
 def accounts() -> list[str]:
-    from ledger import chart
+    from ledger.core import chart
 
     names = [chart.CASH]
     names += [chart.receivable(f"c{i:03d}") for i in range(CLIENTS)]

@@ -29,10 +29,10 @@ TARGET_RSS_MB = 200
 
 
 def prepare(url: str) -> None:
-    from ledger.charter import load_charter
-    from ledger.database import get_session
-    from ledger.founding import found
     from ledger.journal.service import open_account
+    from ledger.partnership.charter import load_charter
+    from ledger.partnership.founding import found
+    from ledger.runtime.database import get_session
 
     app = migrated_app(url)
     with app.app_context():

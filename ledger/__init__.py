@@ -10,23 +10,23 @@ from flask import Flask
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True, template_folder="../templates")
-    from . import config
+    from ledger.runtime import config
 
     config.load(app, test_config)
 
-    from . import database
+    from ledger.runtime import database
 
     database.init_app(app)
 
-    from .api import init_app as init_api
+    from ledger.api import init_app as init_api
 
     init_api(app)
 
-    from .web import init_app as init_web
+    from ledger.web import init_app as init_web
 
     init_web(app)
 
-    from .cli import register
+    from ledger.cli import register
 
     register(app)
     return app

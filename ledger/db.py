@@ -22,7 +22,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from .money import MoneyError
+from ledger.core.money import MoneyError
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",

@@ -1,10 +1,10 @@
 """Imports every model so ``Base.metadata`` knows the whole schema (Alembic, tests)."""
 
-from .auth.models import ApiToken, User
-from .db import Base
-from .equity.models import Grant, VestingAcceleration, VestingPause
-from .governance.models import Elector, GovernanceRule, Proposal, Vote
-from .journal.models import (
+from ledger.auth.models import ApiToken, User
+from ledger.db import Base
+from ledger.equity.models import Grant, VestingAcceleration, VestingPause
+from ledger.governance.models import Elector, GovernanceRule, Proposal, Vote
+from ledger.journal.models import (
                              Account,
                              AccountBalance,
                              BalanceSnapshot,
@@ -13,9 +13,9 @@ from .journal.models import (
                              IdempotencyRecord,
                              Posting,
 )
-from .practices.models import Client, Cost, Engagement, Firm, Ownership, Partner, Partnership, Practice
-from .revenue.models import Period, PolicyVersion
-from .succession.models import Retirement
+from ledger.practices.models import Client, Cost, Engagement, Firm, Ownership, Partner, Partnership, Practice
+from ledger.revenue.models import Period, PolicyVersion
+from ledger.succession.models import Retirement
 
 __all__ = [
     "Account", "AccountBalance", "BalanceSnapshot", "ApiToken", "Elector", "Proposal", "Vote", "Base", "ChainHead", "Client", "Cost", "Engagement", "Entry", "Firm",

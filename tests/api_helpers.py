@@ -15,7 +15,7 @@ from conftest import ENGINE, WORKED_CHARTER, create_pg_database, drop_pg_databas
 
 from ledger import create_app
 from ledger.auth.service import add_user, create_token, get_user
-from ledger.database import get_session
+from ledger.runtime.database import get_session
 
 PREFIX = "/api/v1"
 ROLES = ("admin", "treasurer", "partner")

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from ledger import create_app
-from ledger.database import get_session
+from ledger.runtime.database import get_session
 
 ENGINE = os.environ.get("TEST_ENGINE", "sqlite")
 PG_ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

@@ -7,8 +7,8 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.money import D
-from ledger.revenue.allocation import EngagementFacts, PeriodFacts, Policy, allocate
+from ledger.core.allocation import EngagementFacts, PeriodFacts, Policy, allocate
+from ledger.core.money import D
 
 POLICY = Policy(1, D("0.10"), D("0.60"), "vested_units")
 OWNERS = {"msft": [("ana", D("1"))], "voice": [("ben", D("0.7")), ("chen", D("0.3"))]}

@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 from api_helpers import api, assert_problem, booked, shared, tokens  # noqa: F401 (fixtures)
 
-from ledger.database import get_session
 from ledger.practices.models import Partner
+from ledger.runtime.database import get_session
 
 
 def postings(api, entry_id):
@@ -154,7 +154,7 @@ def test_an_expense_names_no_firm(booked):
      "expired on 2026-02-28"),
 ])
 def test_a_subcontract_needs_a_fully_vetted_firm_under_agreement_on_the_date(booked, firm, date, message):
-    from ledger.practices.rules import VETTING_CRITERIA
+    from ledger.core.vetting import VETTING_CRITERIA
 
     if firm["vetted"] == "all":
         firm["vetted"] = list(VETTING_CRITERIA)

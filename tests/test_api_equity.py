@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from api_helpers import api, assert_problem, tokens  # noqa: F401 (fixtures)
 
 from ledger.auth.service import create_token, get_user
-from ledger.database import get_session
 from ledger.equity.models import VestingAcceleration, VestingPause
 from ledger.journal.models import Entry
+from ledger.runtime.database import get_session
 from tests.conftest import WORKED_CHARTER
 
 ENTRANTS = """

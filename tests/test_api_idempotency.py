@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 from api_helpers import api, assert_problem, booked, tokens  # noqa: F401 (fixtures)
 
-from ledger.database import get_session
 from ledger.journal.models import IdempotencyRecord
+from ledger.runtime.database import get_session
 
 INVOICE = {"amount": "1200.00", "date": "2026-02-01"}
 
@@ -110,7 +110,7 @@ def test_concurrent_requests_with_one_key_write_once(booked, founded):
 def test_a_lost_race_on_the_key_rolls_back_and_replays(booked, founded, monkeypatch):
     """The race's losing side, forced: its lookup misses the first request's record, so it writes,
     hits the unique key at flush, rolls everything back and answers with the stored response."""
-    from ledger import idempotency
+    from ledger.api import idempotency
 
     first = booked.ok("POST", "/engagements/ENG-1/invoices", INVOICE, key="race")
     entries = booked.entry_count()

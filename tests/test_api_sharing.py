@@ -69,7 +69,7 @@ def test_vesting_of_a_founder(api):
 
 def test_a_proposal_through_the_api(api, founded):
     from ledger.auth.service import create_token, get_user
-    from ledger.database import get_session
+    from ledger.runtime.database import get_session
 
     with founded.app_context():
         s = get_session()

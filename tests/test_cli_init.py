@@ -7,12 +7,12 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from ledger import chart
 from ledger.auth.models import ApiToken, User
 from ledger.auth.service import hash_token, user_for_token
-from ledger.database import get_session
+from ledger.core import chart
 from ledger.journal.service import balance
 from ledger.practices.models import Ownership, Partner, Practice
+from ledger.runtime.database import get_session
 from tests.conftest import WORKED_CHARTER
 
 

@@ -8,16 +8,16 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from ledger import chart
-from ledger.database import get_session
-from ledger.errors import Conflict, NotFound
-from ledger.journal.rules import Leg
+from ledger.core import chart
+from ledger.core.entries import Leg
+from ledger.core.errors import Conflict, NotFound
 from ledger.journal.service import open_account, post_entry, trial_balance
 from ledger.journal.verify import verify
 from ledger.practices.models import Client, Engagement, Partner, Practice
+from ledger.read.statements import resolve_range, statement
 from ledger.revenue.close import close_period, preview
 from ledger.revenue.models import Period
-from ledger.revenue.statements import resolve_range, statement
+from ledger.runtime.database import get_session
 
 D = Decimal
 JAN31 = dt.date(2026, 1, 31)
@@ -257,7 +257,7 @@ def test_the_close_reports_progress_step_by_step(worked_january):
 @pytest.mark.parametrize("cents, text", [(0, "0.00"), (5, "0.05"), (-5, "-0.05"), (12345, "123.45"),
                                          (-100, "-1.00"), (10**15 + 7, "10000000000000.07")])
 def test_statement_amounts_are_formatted_from_integer_cents(cents, text):
-    from ledger.money import fmt, from_minor
-    from ledger.revenue.statements import _cents_text
+    from ledger.core.money import fmt, from_minor
+    from ledger.read.statements import _cents_text
 
     assert _cents_text(cents) == text == fmt(from_minor(cents))

@@ -7,12 +7,12 @@ import datetime as dt
 import threading
 from decimal import Decimal
 
-from ledger import chart
-from ledger.database import get_session
+from ledger.core import chart
+from ledger.core.entries import Leg
 from ledger.journal.models import Entry
-from ledger.journal.rules import Leg
 from ledger.journal.service import balance, post_entry
 from ledger.journal.verify import verify
+from ledger.runtime.database import get_session
 
 WRITERS, EACH = 4, 25
 

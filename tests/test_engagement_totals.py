@@ -10,12 +10,12 @@ import pytest
 import sqlalchemy as sa
 from test_close import cost, draw, engagement, invoice  # noqa: F401 - helpers
 
-from ledger import chart
-from ledger.database import get_session
+from ledger.core import chart
 from ledger.journal.models import EngagementMonthTotal, Entry
 from ledger.journal.service import reverse_entry
 from ledger.journal.verify import verify
 from ledger.revenue.close import gather
+from ledger.runtime.database import get_session
 
 D = Decimal
 

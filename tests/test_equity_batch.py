@@ -11,10 +11,9 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from ledger import chart
-from ledger.database import get_session
+from ledger.core import chart
+from ledger.core import vesting as V
 from ledger.equity import events
-from ledger.equity import vesting as V
 from ledger.equity.models import Grant
 from ledger.equity.service import (
     grant_terms,
@@ -24,6 +23,7 @@ from ledger.equity.service import (
     vested_units_by_partner,
 )
 from ledger.practices.models import Partner
+from ledger.runtime.database import get_session
 from tests.conftest import WORKED_CHARTER
 from tests.test_equity_service import GRANT_PARTNERS as SERVICE_GRANT_PARTNERS
 

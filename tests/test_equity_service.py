@@ -11,8 +11,9 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from ledger import chart
-from ledger.database import get_session
+from ledger.core import chart
+from ledger.core.errors import Conflict, NotFound, ValidationError
+from ledger.core.vesting import Acceleration, GrantTerms, Pause
 from ledger.equity import events
 from ledger.equity.models import Grant, VestingAcceleration, VestingPause
 from ledger.equity.service import (
@@ -26,16 +27,15 @@ from ledger.equity.service import (
     vested_units_by_partner,
     vesting_summary,
 )
-from ledger.equity.vesting import Acceleration, GrantTerms, Pause
-from ledger.errors import Conflict, NotFound, ValidationError
-from ledger.integrity import full_verify
 from ledger.journal.models import Entry
+from ledger.journal.periods import ensure_periods
 from ledger.journal.service import balance
 from ledger.journal.verify import verify
+from ledger.partnership.integrity import full_verify
 from ledger.practices.models import Partner
 from ledger.revenue.close import close_period
 from ledger.revenue.models import Period
-from ledger.revenue.period_service import ensure_periods
+from ledger.runtime.database import get_session
 from tests.conftest import WORKED_CHARTER
 
 D = dt.date
@@ -261,7 +261,7 @@ def test_tranches_that_missed_a_closed_period_vest_on_the_first_open_day(granted
 
 
 def test_the_succession_money_entries_do_not_count_as_the_units_retirement(granted):
-    from ledger.journal.rules import Leg
+    from ledger.core.entries import Leg
     from ledger.journal.service import post_entry
 
     post_entry(granted, date=D(2026, 6, 30), memo="buyout", source_type="retirement", source_ref="dana",

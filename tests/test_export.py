@@ -26,12 +26,12 @@ from pathlib import Path
 
 import pytest
 
-from ledger import chart
-from ledger.database import get_session
-from ledger.errors import Conflict
+from ledger.core import chart
+from ledger.core.entries import Leg
+from ledger.core.errors import Conflict
 from ledger.journal import export
-from ledger.journal.rules import Leg
 from ledger.journal.service import open_account, post_entry, reverse_entry, trial_balance
+from ledger.runtime.database import get_session
 
 TRICKY_MEMO = '(draft) Ana said "pay; now"\nsecond line \\ C:\\temp, café\ttab'
 ESCROW = "Assets:Escrow"

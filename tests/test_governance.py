@@ -9,17 +9,17 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from ledger import chart
 from ledger.auth.models import User
-from ledger.database import get_session
+from ledger.core import chart
+from ledger.core.errors import Conflict, Forbidden, ValidationError
 from ledger.equity.models import Grant
-from ledger.errors import Conflict, Forbidden, ValidationError
 from ledger.governance.models import Vote
 from ledger.governance.service import cancel_proposal, cast_vote, close_proposal, describe, open_proposal
 from ledger.journal.service import balance
 from ledger.practices.models import Ownership, Partner, Practice
 from ledger.practices.service import get_partner
 from ledger.revenue.close import close_period, policy_for
+from ledger.runtime.database import get_session
 
 NOW = dt.datetime.now(dt.UTC)
 LATER = NOW + dt.timedelta(days=7)

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from ledger import chart
-from ledger.database import get_session
+from ledger.core import chart
 from ledger.journal.service import balance
 from ledger.journal.verify import verify
+from ledger.runtime.database import get_session
 
 
 def line(key, amount="10.00", date="2026-01-15", account=chart.CASH, **extra):

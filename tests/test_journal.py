@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from ledger import chart
-from ledger.errors import Conflict, NotFound, ValidationError
+from ledger.core import chart
+from ledger.core.entries import Leg
+from ledger.core.errors import Conflict, NotFound, ValidationError
 from ledger.journal.models import Entry
-from ledger.journal.rules import Leg
 from ledger.journal.service import balance, open_account, post_entry, reverse_entry, trial_balance
 from ledger.journal.verify import verify
 
@@ -21,7 +21,7 @@ JAN = dt.date(2026, 1, 15)
 
 @pytest.fixture
 def s(founded):
-    from ledger.database import get_session
+    from ledger.runtime.database import get_session
 
     with founded.app_context():
         yield get_session()

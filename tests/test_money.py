@@ -7,7 +7,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.money import D, MoneyError, check_places, format_percent, parse_percent, round_half_even, split
+from ledger.core.money import (
+    D,
+    MoneyError,
+    check_places,
+    format_percent,
+    parse_percent,
+    round_half_even,
+    split,
+)
 
 amounts = st.integers(min_value=-10**11, max_value=10**11).map(lambda c: Decimal(c) / 100)
 weights = st.lists(st.integers(min_value=0, max_value=10**6), min_size=1, max_size=12).filter(any)
@@ -113,7 +121,7 @@ def test_bad_percent(bad):
 
 
 def test_fmt_never_shows_a_negative_zero():
-    from ledger.money import fmt
+    from ledger.core.money import fmt
 
     assert fmt(-D("0.00")) == "0.00"
     assert fmt(D("5")) == "5.00"
@@ -124,7 +132,7 @@ def test_fmt_never_shows_a_negative_zero():
 def test_the_integer_split_is_the_decimal_split_in_cents(amount, ws):
     """``split_minor`` (what a close runs 40,000 times) gives exactly ``split``'s shares, and sums
     to the amount in cents."""
-    from ledger.money import integer_weights, split_minor, to_minor
+    from ledger.core.money import integer_weights, split_minor, to_minor
 
     minor = to_minor(amount)
     shares = split_minor(minor, integer_weights(ws))
@@ -133,7 +141,7 @@ def test_the_integer_split_is_the_decimal_split_in_cents(amount, ws):
 
 
 def test_to_minor_refuses_fractions_of_a_cent():
-    from ledger.money import from_minor, to_minor
+    from ledger.core.money import from_minor, to_minor
 
     assert to_minor(D("12.50")) == 1250 and to_minor(D("1.500")) == 150 and to_minor(D("7"), "UNITS") == 7
     assert str(from_minor(-5)) == "-0.05" and str(from_minor(0)) == "0.00"

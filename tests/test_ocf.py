@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.database import get_session
+from ledger.core.vesting import Acceleration, GrantTerms, Pause, add_months, schedule, vested
 from ledger.equity import ocf
-from ledger.equity.vesting import Acceleration, GrantTerms, Pause, add_months, schedule, vested
+from ledger.runtime.database import get_session
 from tests.conftest import SHARED, WORKED_CHARTER
 
 D = dt.date

@@ -14,10 +14,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from ledger import chart
-from ledger.errors import ValidationError
+from ledger.core import chart
+from ledger.core.entries import GENESIS_HASH, Leg, canonical_entry, chain_hash, detail_digest
+from ledger.core.errors import ValidationError
 from ledger.journal.models import Entry, PostingDetail
-from ledger.journal.rules import GENESIS_HASH, Leg, canonical_entry, chain_hash, detail_digest
 from ledger.journal.service import EntrySpec, post_entries
 from ledger.journal.verify import verify
 
@@ -29,7 +29,7 @@ BEN = chart.capital("ben")
 
 @pytest.fixture
 def s(founded):
-    from ledger.database import get_session
+    from ledger.runtime.database import get_session
 
     with founded.app_context():
         yield get_session()

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from ledger import chart
-from ledger.database import get_session
-from ledger.integrity import full_verify
+from ledger.core import chart
 from ledger.journal.service import balance, trial_balance
+from ledger.partnership.integrity import full_verify
+from ledger.runtime.database import get_session
 from tests.conftest import ENGINE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +30,7 @@ def _writer(url: str, n: int, each: int) -> None:
     import datetime as dt
 
     from ledger import create_app
-    from ledger.journal.rules import Leg
+    from ledger.core.entries import Leg
     from ledger.journal.service import post_entry
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "t"})

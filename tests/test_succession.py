@@ -10,17 +10,17 @@ import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger import chart
-from ledger.database import get_session
-from ledger.errors import ValidationError
+from ledger.core import chart
+from ledger.core.errors import ValidationError
+from ledger.core.succession import goodwill, installments
 from ledger.governance.service import cast_vote, close_proposal, open_proposal
 from ledger.journal.service import balance, trial_balance
 from ledger.journal.verify import verify
 from ledger.practices.models import Ownership, Practice
 from ledger.practices.service import get_partner
+from ledger.read.statements import statement
 from ledger.revenue.close import close_period
-from ledger.revenue.statements import statement
-from ledger.succession.rules import goodwill, installments
+from ledger.runtime.database import get_session
 from ledger.succession.service import buyout_schedule
 from tests.test_close import worked_january  # noqa: F401 - fixture
 
@@ -117,7 +117,7 @@ def test_a_closed_effective_period_is_refused(s):
 def test_the_retiree_is_recused(s):
     prop = open_proposal(s, get_partner(s, "ana"), "retire_partner", "R",
                          {"partner": "chen", "effective_period": "2026-02", "successors": {"voice": "ben"}}, LATER)
-    from ledger.errors import Forbidden
+    from ledger.core.errors import Forbidden
 
     with pytest.raises(Forbidden):
         cast_vote(s, prop.id, get_partner(s, "chen"), "yes")
@@ -181,7 +181,7 @@ def test_retirement_invariants(worked_january, draw, goodwill_multiple, basis):
 
 
 def test_a_retired_partner_reads_but_no_longer_acts(worked_january, founded):
-    from ledger.errors import Forbidden
+    from ledger.core.errors import Forbidden
 
     s = worked_january
     retire(s, "chen", "2026-01", {"voice": "ben"})

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.governance.tally import Rule, parse_threshold, tally
+from ledger.core.tally import Rule, parse_threshold, tally
 
 MEMBERS = {"ana": 1, "ben": 1, "chen": 1, "dee": 1}
 

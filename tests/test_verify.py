@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from ledger import chart
-from ledger.database import get_session
-from ledger.journal.rules import Leg
+from ledger.core import chart
+from ledger.core.entries import Leg
 from ledger.journal.service import post_entry
+from ledger.runtime.database import get_session
 
 
 def _found_and_post(make_app, url, charter_file):

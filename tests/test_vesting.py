@@ -13,7 +13,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from ledger.equity.vesting import (
+from ledger.core.errors import ValidationError
+from ledger.core.vesting import (
     Acceleration,
     GrantTerms,
     Pause,
@@ -27,7 +28,6 @@ from ledger.equity.vesting import (
     unvested,
     vested,
 )
-from ledger.errors import ValidationError
 
 D = dt.date
 DAY = dt.timedelta(days=1)

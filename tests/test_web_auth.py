@@ -15,8 +15,8 @@ from test_web_support import (  # noqa: F401 - fixtures
 )
 
 from ledger.auth.service import create_token, get_user, set_password
-from ledger.database import get_session
 from ledger.practices.models import Client
+from ledger.runtime.database import get_session
 from ledger.web.security import SignInLimiter
 
 

@@ -19,9 +19,9 @@ from test_web_support import (  # noqa: F401 - fixtures
     worked_january,
 )
 
-from ledger.database import get_session
 from ledger.practices.models import Client, Cost, Engagement, Firm
-from ledger.revenue.statements import capital_balance
+from ledger.read.statements import capital_balance
+from ledger.runtime.database import get_session
 
 TREASURER_PAGES = ["/clients", "/firms", "/engagements/new", "/invoices/new", "/costs/new", "/payments/new",
                    "/overhead/new", "/draws/new", "/periods", "/periods/2026-01/close", "/ledger/entries",

@@ -17,9 +17,9 @@ from test_web_support import (  # noqa: F401 - fixtures
     worked_january,
 )
 
-from ledger.database import get_session
+from ledger.read import entries as queries
 from ledger.revenue.models import Period
-from ledger.web import queries
+from ledger.runtime.database import get_session
 
 
 def postings(*rows) -> dict:

@@ -17,9 +17,9 @@ from test_web_support import (  # noqa: F401 - fixtures
     worked_january,
 )
 
-from ledger.database import get_session
 from ledger.governance.service import open_proposal, utcnow
 from ledger.practices.service import get_partner, get_partnership
+from ledger.runtime.database import get_session
 
 
 def test_the_dashboard_shows_capital_the_provisional_share_units_and_votes(worked_january, as_user):

@@ -17,11 +17,11 @@ from test_web_support import (  # noqa: F401 - fixtures
     web,
 )
 
-from ledger.database import get_session
 from ledger.governance.models import Proposal, Vote
 from ledger.governance.service import open_proposal, utcnow
 from ledger.practices.models import Practice
 from ledger.practices.service import get_partner
+from ledger.runtime.database import get_session
 
 CLOSES = (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
 

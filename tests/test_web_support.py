@@ -21,10 +21,10 @@ from sqlalchemy import func, select
 
 from ledger.auth import service as auth_service
 from ledger.auth.service import add_user, get_user, set_password
-from ledger.database import get_session
 from ledger.journal.models import Entry
 from ledger.practices import bookings as B
 from ledger.revenue.close import close_period
+from ledger.runtime.database import get_session
 from ledger.web import auth as web_auth
 
 PASSWORD = "correct-horse-battery"

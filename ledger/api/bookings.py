@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from .. import chart
-from ..database import get_session
-from ..practices import bookings
-from ..practices.rules import VETTING_CRITERIA
-from .common import blueprint, requires
-from .fields import Code, Date, Money, Ref, Text
+from ledger.api.common import blueprint, requires
+from ledger.core import chart
+from ledger.core.vetting import VETTING_CRITERIA
+from ledger.practices import bookings
+from ledger.runtime.database import get_session
+from ledger.schema import Code, Date, Money, Ref, Text
 
 bp = blueprint("bookings", __name__, "Clients, firms, engagements, invoices, costs, payments, overhead, draws")
 

@@ -3,8 +3,8 @@
 Adding an area (periods, vesting, proposals…) takes a module and one line::
 
     # ledger/api/periods.py
-    from ..database import get_session
-    from .common import Date, Money, blueprint, requires   # fields re-exported from fields.py
+    from ledger.runtime.database import get_session
+    from ledger.api.common import Date, Money, blueprint, requires   # fields re-exported from fields.py
 
     bp = blueprint("periods", __name__, "Periods and their close")
 
@@ -27,7 +27,7 @@ What ``requires(*roles)`` does, in order, for every request it guards:
    type, ``422`` for malformed JSON; ``413`` when over ``MAX_CONTENT_LENGTH``), then applies
    ``Idempotency-Key`` (``ledger/idempotency.py``): a stored key with the same request replays the
    first response, with another request it is a ``409``;
-4. runs the view in the request's one session (``ledger.database.get_session()``) and commits
+4. runs the view in the request's one session (``ledger.runtime.database.get_session()``) and commits
    only if the answer is a success (storing the idempotency record in that same transaction);
    anything else rolls back. A ``LedgerError`` becomes its problem+json; an unexpected exception
    is logged and answered with a problem+json 500 (a bug: the tests show no input produces one).
@@ -71,12 +71,12 @@ from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
-from .. import idempotency
-from ..auth.models import User
-from ..auth.service import user_for_token
-from ..database import get_session
-from ..errors import Conflict, Forbidden, LedgerError, ValidationError
-from .fields import REF_RE, AccountName, Code, Date, Money, Ref, Text
+from ledger.api import idempotency
+from ledger.auth.models import User
+from ledger.auth.service import user_for_token
+from ledger.core.errors import Conflict, Forbidden, LedgerError, ValidationError
+from ledger.runtime.database import get_session
+from ledger.schema import REF_RE, AccountName, Code, Date, Money, Ref, Text
 
 __all__ = [
     "API_PREFIX", "BIG_ID", "INT_ID", "AccountName", "Code", "Date", "LedgerApi", "Money", "ProblemSchema", "Ref",

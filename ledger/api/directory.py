@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from ..database import get_session
-from ..money import format_percent
-from ..practices import bookings
-from ..practices.service import get_partner, get_practice
-from .common import blueprint, public, requires
+from ledger.api.common import blueprint, public, requires
+from ledger.core.money import format_percent
+from ledger.practices import bookings
+from ledger.practices.service import get_partner, get_practice
+from ledger.runtime.database import get_session
 
 bp = blueprint("directory", __name__, "Health, partners and practices")
 

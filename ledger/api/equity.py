@@ -17,11 +17,11 @@ import datetime as dt
 
 from marshmallow import Schema, fields, validate
 
-from ..database import get_session
-from ..equity import events
-from ..practices.service import get_partner
-from .common import INT_ID, blueprint, require_self_or, requires
-from .fields import Date, Text
+from ledger.api.common import INT_ID, blueprint, require_self_or, requires
+from ledger.equity import events
+from ledger.practices.service import get_partner
+from ledger.runtime.database import get_session
+from ledger.schema import Date, Text
 
 bp = blueprint("equity", __name__, "Grants, leave-of-absence pauses and accelerations")
 

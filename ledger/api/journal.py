@@ -15,17 +15,17 @@ import json
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from ..database import get_session
-from ..errors import ValidationError
-from ..integrity import full_verify as verify
-from ..journal import service as journal
-from ..journal.models import Account, Entry, Posting
-from ..journal.rules import COMMODITY_RE, Leg
-from ..money import fmt
-from ..practices import bookings
-from ..practices.service import get_partnership
-from .common import BIG_ID, blueprint, requires
-from .fields import AccountName, Date, Money, Text
+from ledger.api.common import BIG_ID, blueprint, requires
+from ledger.core.entries import COMMODITY_RE, Leg
+from ledger.core.errors import ValidationError
+from ledger.core.money import fmt
+from ledger.journal import service as journal
+from ledger.journal.models import Account, Entry, Posting
+from ledger.partnership.integrity import full_verify as verify
+from ledger.practices import bookings
+from ledger.practices.service import get_partnership
+from ledger.runtime.database import get_session
+from ledger.schema import AccountName, Date, Money, Text
 
 bp = blueprint("ledger", __name__, "Journal entries, accounts, trial balance, verify")
 

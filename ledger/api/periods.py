@@ -7,14 +7,14 @@ import datetime as dt
 from flask import Response, g
 from marshmallow import Schema, fields
 
-from ..database import get_session
-from ..errors import Forbidden, ValidationError
-from ..money import fmt
-from ..revenue.close import close_period, parse_period, preview
-from ..revenue.models import Period
-from ..revenue.render import DOWNLOADS, statement_file
-from ..revenue.statements import may_read_statement, resolve_range, statement
-from .common import blueprint, require_self_or, requires
+from ledger.api.common import blueprint, require_self_or, requires
+from ledger.core.errors import Forbidden, ValidationError
+from ledger.core.money import fmt
+from ledger.read.render import DOWNLOADS, statement_file
+from ledger.read.statements import may_read_statement, resolve_range, statement
+from ledger.revenue.close import close_period, parse_period, preview
+from ledger.revenue.models import Period
+from ledger.runtime.database import get_session
 
 bp = blueprint("periods", __name__, "Periods, the close, statements, vesting and buyouts")
 
@@ -146,8 +146,8 @@ def list_periods():
     """Every period from the partnership's start to the latest one in use, with its status."""
     from sqlalchemy import select
 
-    from ..revenue.close import oldest_open
-    from ..revenue.period_service import ensure_periods
+    from ledger.journal.periods import ensure_periods
+    from ledger.revenue.close import oldest_open
 
     session = get_session()
     ensure_periods(session, oldest_open(session))
@@ -171,7 +171,7 @@ def preview_period(period_id):
     parse_period(session, period_id)
     row = session.get(Period, period_id)
     if row is not None and row.status == "closed":
-        from ..errors import Conflict
+        from ledger.core.errors import Conflict
 
         raise Conflict(f"period {period_id} is closed: read its statements instead", {"period": ["closed"]})
     a = preview(session, period_id)
@@ -203,7 +203,7 @@ def partner_statement(query, code):
     (``period=2026``) or a range (``from``/``to``); ``format=csv`` or ``pdf`` too. Self or
     treasurer; every partner when the charter has open books."""
     session = get_session()
-    from ..practices.service import get_partner
+    from ledger.practices.service import get_partner
 
     get_partner(session, code)
     _can_read_statement(code)
@@ -225,8 +225,8 @@ def partner_statement(query, code):
 def partner_vesting(query, code):
     """Granted, vested and unvested units as of a date (default today), the full schedule and the
     next vesting date. Self or treasurer."""
-    from ..equity.service import vesting_summary
-    from ..practices.service import get_partner
+    from ledger.equity.service import vesting_summary
+    from ledger.practices.service import get_partner
 
     session = get_session()
     get_partner(session, code)
@@ -239,7 +239,7 @@ def partner_vesting(query, code):
 @bp.response(200, BuyoutOut)
 def partner_buyout(code):
     """A retiring or retired partner's buyout: capital, goodwill, total, installments. Self or treasurer."""
-    from ..succession.service import buyout_schedule
+    from ledger.succession.service import buyout_schedule
 
     session = get_session()
     require_self_or(code, "treasurer")

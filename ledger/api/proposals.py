@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import g
 from marshmallow import Schema, fields, validate
 
-from ..database import get_session
-from ..errors import Forbidden
-from ..governance import service as gov
-from .common import INT_ID, blueprint, requires
+from ledger.api.common import INT_ID, blueprint, requires
+from ledger.core.errors import Forbidden
+from ledger.governance import service as gov
+from ledger.runtime.database import get_session
 
 bp = blueprint("proposals", __name__, "Proposals, votes and their effects")
 

@@ -12,9 +12,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..errors import Conflict, NotFound, ValidationError
-from ..practices.service import get_partner
-from .models import ROLES, ApiToken, User
+from ledger.auth.models import ROLES, ApiToken, User
+from ledger.core.errors import Conflict, NotFound, ValidationError
+from ledger.practices.service import get_partner
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _hasher = PasswordHasher()

@@ -36,16 +36,16 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..errors import Conflict, NotFound, ValidationError
-from ..journal.models import ChainHead
-from ..practices.models import Partner
-from ..practices.service import get_partner, get_partnership
-from ..revenue import periods as P
-from ..revenue.period_service import last_closed_id
-from ..succession.models import Retirement
-from . import vesting as V
-from .models import Grant, VestingAcceleration, VestingPause
-from .service import acceleration_of, acceleration_rows, pause_of, pause_rows, terms_for
+from ledger.core import periods as P
+from ledger.core import vesting as V
+from ledger.core.errors import Conflict, NotFound, ValidationError
+from ledger.equity.models import Grant, VestingAcceleration, VestingPause
+from ledger.equity.service import acceleration_of, acceleration_rows, pause_of, pause_rows, terms_for
+from ledger.journal.models import ChainHead
+from ledger.journal.periods import last_closed_id
+from ledger.practices.models import Partner
+from ledger.practices.service import get_partner, get_partnership
+from ledger.succession.models import Retirement
 
 #: How far a date may lie from today (either way) — bounds the schedule's arithmetic.
 MAX_YEARS = 200

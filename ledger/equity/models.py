@@ -25,8 +25,8 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import Base
-from ..practices.models import Partner
+from ledger.db import Base
+from ledger.practices.models import Partner
 
 
 class Grant(Base):

@@ -40,10 +40,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..practices.models import Partner
-from ..practices.service import get_partnership
-from . import vesting as V
-from .service import grants_with_terms
+from ledger.core import vesting as V
+from ledger.equity.service import grants_with_terms
+from ledger.practices.models import Partner
+from ledger.practices.service import get_partnership
 
 OCF_VERSION = "1.2.0"
 STOCK_CLASS_ID = "partnership-units"

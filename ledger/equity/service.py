@@ -37,16 +37,16 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import chart
-from ..journal.models import Account, Entry, Posting
-from ..journal.rules import Leg
-from ..journal.service import COMMODITY_UNITS, post_entry
-from ..practices.models import Partner
-from ..practices.service import get_partner, get_partnership
-from ..revenue import periods as P
-from ..revenue.period_service import last_closed_id
-from . import vesting as V
-from .models import Grant, VestingAcceleration, VestingPause
+from ledger.core import chart
+from ledger.core import periods as P
+from ledger.core import vesting as V
+from ledger.core.entries import Leg
+from ledger.equity.models import Grant, VestingAcceleration, VestingPause
+from ledger.journal.models import Account, Entry, Posting
+from ledger.journal.periods import last_closed_id
+from ledger.journal.service import COMMODITY_UNITS, post_entry
+from ledger.practices.models import Partner
+from ledger.practices.service import get_partner, get_partnership
 
 SOURCE_VESTING = "vesting"
 SOURCE_RETIREMENT = "retirement"

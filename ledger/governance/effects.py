@@ -17,18 +17,18 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .. import chart
-from ..auth.models import User
-from ..equity.models import Grant
-from ..errors import ValidationError
-from ..founding import open_partner_accounts, open_practice_accounts
-from ..journal.rules import Leg
-from ..journal.service import post_entry
-from ..practices.models import Ownership, Partner, Practice
-from ..practices.service import get_partnership
-from ..revenue import periods as P
-from ..revenue.models import PolicyVersion
-from .models import GovernanceRule, Proposal
+from ledger.auth.models import User
+from ledger.core import chart
+from ledger.core import periods as P
+from ledger.core.entries import Leg
+from ledger.core.errors import ValidationError
+from ledger.equity.models import Grant
+from ledger.governance.models import GovernanceRule, Proposal
+from ledger.journal.service import post_entry
+from ledger.partnership.founding import open_partner_accounts, open_practice_accounts
+from ledger.practices.models import Ownership, Partner, Practice
+from ledger.practices.service import get_partnership
+from ledger.revenue.models import PolicyVersion
 
 
 class EffectFailed(Exception):
@@ -36,7 +36,7 @@ class EffectFailed(Exception):
 
 
 def _oldest_open(session: Session) -> str:
-    from ..revenue.close import oldest_open
+    from ledger.revenue.close import oldest_open
 
     return oldest_open(session)
 
@@ -70,7 +70,7 @@ def _problems(session: Session, kind: str, data: dict) -> dict[str, list[str]]:
         elif pid < _oldest_open(session):
             add("effective_period", f"period {pid} is already closed")
         if kind == "retire_partner":
-            from ..succession.rules import successor_problems
+            from ledger.core.succession import successor_problems
 
             for field, msg in successor_problems(session, data, active):
                 add(field, msg)
@@ -141,7 +141,7 @@ def _change_policy(session: Session, proposal: Proposal, data: dict) -> str:
 
 
 def _retire_partner(session: Session, proposal: Proposal, data: dict) -> str:
-    from ..succession.service import schedule_retirement
+    from ledger.succession.service import schedule_retirement
 
     return schedule_retirement(session, proposal, data)
 

@@ -9,8 +9,8 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import Base, DecimalText
-from ..practices.models import Partner
+from ledger.db import Base, DecimalText
+from ledger.practices.models import Partner
 
 
 class GovernanceRule(Base):

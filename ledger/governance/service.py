@@ -18,12 +18,12 @@ from marshmallow import ValidationError as MmError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..charter import _flatten
-from ..errors import Conflict, Forbidden, NotFound, ValidationError
-from ..practices.models import Partner
-from .models import Elector, GovernanceRule, Proposal, Vote
-from .payloads import SCHEMAS
-from .tally import Rule, tally
+from ledger.core.errors import Conflict, Forbidden, NotFound, ValidationError
+from ledger.core.tally import Rule, tally
+from ledger.governance.models import Elector, GovernanceRule, Proposal, Vote
+from ledger.governance.payloads import SCHEMAS
+from ledger.partnership.charter import _flatten
+from ledger.practices.models import Partner
 
 CHOICES = ("yes", "no", "abstain")
 
@@ -59,7 +59,7 @@ def get_proposal(session: Session, proposal_id: int) -> Proposal:
 
 def electorate_now(session: Session, weighting: str, today: dt.date, exclude: set[str]) -> list[tuple[Partner, int]]:
     """Active partners with vested units > 0 today, and their weight (1, or vested units)."""
-    from ..equity.service import vested_units
+    from ledger.equity.service import vested_units
 
     out = []
     for partner in session.scalars(select(Partner).where(Partner.status == "active").order_by(Partner.code)):
@@ -73,7 +73,7 @@ def electorate_now(session: Session, weighting: str, today: dt.date, exclude: se
 
 def open_proposal(session: Session, proposer: Partner, kind: str, title: str, payload, closes_at: dt.datetime,
                   now: dt.datetime | None = None) -> Proposal:
-    from .effects import check_can_apply
+    from ledger.governance.effects import check_can_apply
 
     now = now or utcnow()
     if proposer.status != "active":
@@ -157,7 +157,7 @@ def cancel_proposal(session: Session, proposal_id: int, by: Partner) -> Proposal
 def close_proposal(session: Session, proposal_id: int, now: dt.datetime | None = None) -> Proposal:
     """Tally and, when passed, execute — in the caller's transaction. Closing a closed proposal
     returns it unchanged."""
-    from .effects import EffectFailed, apply_effect
+    from ledger.governance.effects import EffectFailed, apply_effect
 
     now = now or utcnow()
     proposal = get_proposal(session, proposal_id)

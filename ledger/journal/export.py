@@ -47,11 +47,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from ..database import get_session
-from ..errors import LedgerError
-from ..money import MoneyError, fmt
-from .models import Account, Entry, Posting
-from .service import COMMODITY_UNITS, trial_balance
+from ledger.core.errors import LedgerError
+from ledger.core.money import MoneyError, fmt
+from ledger.journal.models import Account, Entry, Posting
+from ledger.journal.service import COMMODITY_UNITS, trial_balance
+from ledger.runtime.database import get_session
 
 ENTRY_BATCH = 2000
 POSTING_BATCH = 5000
@@ -91,7 +91,7 @@ class _Header:
 
 
 def _header(session: Session) -> _Header:
-    from ..practices.service import get_partnership
+    from ledger.practices.service import get_partnership
 
     ps = get_partnership(session)  # an unfounded database is a Conflict, reported by the CLI
     first_posting = dict(
@@ -288,7 +288,7 @@ def _write_stdout(chunks: Iterator[str]) -> None:
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="write to FILE instead of stdout ('-': stdout)")
 @with_appcontext
 def export_command(format_name: str, out: str | None) -> None:
-    from ..cli import fail
+    from ledger.cli import fail
 
     session = get_session()
     try:

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..errors import ValidationError
-from ..money import D, MoneyError
-from .models import Entry
-from .rules import Leg
-from .service import EntrySpec, post_entries
+from ledger.core.entries import Leg
+from ledger.core.errors import ValidationError
+from ledger.core.money import D, MoneyError
+from ledger.journal.models import Entry
+from ledger.journal.service import EntrySpec, post_entries
 
 BATCH = 2000
 

@@ -23,7 +23,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import Amount, Base, BigId
+from ledger.db import Amount, Base, BigId
 
 
 class Account(Base):

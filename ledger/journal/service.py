@@ -25,10 +25,18 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from ..errors import Conflict, NotFound, ValidationError
-from ..money import to_minor
-from ..revenue.period_service import guard_dates
-from .models import (
+from ledger.core.entries import (
+    Leg,
+    canonical_entry,
+    chain_hash,
+    check_account_name,
+    check_detail,
+    check_legs,
+    detail_digest,
+)
+from ledger.core.errors import Conflict, NotFound, ValidationError
+from ledger.core.money import to_minor
+from ledger.journal.models import (
     Account,
     AccountBalance,
     BalanceSnapshot,
@@ -38,15 +46,7 @@ from .models import (
     Posting,
     PostingDetail,
 )
-from .rules import (
-    Leg,
-    canonical_entry,
-    chain_hash,
-    check_account_name,
-    check_detail,
-    check_legs,
-    detail_digest,
-)
+from ledger.journal.periods import guard_dates
 
 COMMODITY_UNITS = "UNITS"
 
@@ -56,7 +56,7 @@ def _now() -> dt.datetime:
 
 
 def allowed_commodities(session: Session) -> set[str]:
-    from ..practices.service import get_partnership
+    from ledger.practices.service import get_partnership
 
     return {get_partnership(session).currency, COMMODITY_UNITS}
 
@@ -78,7 +78,7 @@ def open_account(
     if session.scalar(select(Account.id).where(Account.name == name)) is not None:
         raise Conflict(f"account {name} is already open", {"name": ["already open"]})
     if opened_on is None:
-        from ..practices.service import get_partnership
+        from ledger.practices.service import get_partnership
 
         opened_on = get_partnership(session).starts_on
     account = Account(name=name, commodities=",".join(dict.fromkeys(commodities)), opened_on=opened_on)
@@ -372,7 +372,7 @@ def balances(
         if account_names is not None:
             q = q.where(Account.name.in_(account_names))
         return {(name, c): b for name, c, b in session.execute(q)}
-    from ..revenue.models import Period
+    from ledger.revenue.models import Period
 
     snap = session.execute(
         select(Period.id, Period.ends_on).where(Period.status == "closed", Period.ends_on <= as_of)

@@ -22,8 +22,9 @@ from decimal import Decimal
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from ..money import to_minor
-from .models import (
+from ledger.core.entries import GENESIS_HASH, canonical_entry, chain_hash, detail_digest
+from ledger.core.money import to_minor
+from ledger.journal.models import (
     Account,
     AccountBalance,
     BalanceSnapshot,
@@ -33,7 +34,6 @@ from .models import (
     Posting,
     PostingDetail,
 )
-from .rules import GENESIS_HASH, canonical_entry, chain_hash, detail_digest
 
 SQLITE_TRIGGERS = {"entry_no_update", "entry_no_delete", "posting_no_update", "posting_no_delete",
                    "posting_entry_open", "entry_balanced", "posting_detail_no_update",
@@ -202,7 +202,7 @@ def check_engagement_totals(session: Session) -> list[str]:
 
 def check_balances(session: Session) -> list[str]:
     """The maintained balances and every closed period's snapshot, recomputed from the postings."""
-    from ..revenue.models import Period
+    from ledger.revenue.models import Period
 
     problems: list[str] = []
     names = dict(session.execute(select(Account.id, Account.name)).all())

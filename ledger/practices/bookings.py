@@ -29,16 +29,16 @@ from decimal import Decimal
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from .. import chart
-from ..errors import Conflict, NotFound, ValidationError
-from ..journal.models import Account, Entry, Posting, PostingDetail
-from ..journal.rules import Leg
-from ..journal.service import balance, ensure_account, open_account, post_entry, reverse_entry
-from ..money import ZERO
-from ..revenue.period_service import guard_open
-from .models import Client, Cost, Engagement, Firm, Partner, Practice
-from .rules import VETTING_CRITERIA, Profitability, profitability, subcontract_refusals
-from .service import get_partnership
+from ledger.core import chart
+from ledger.core.entries import Leg
+from ledger.core.errors import Conflict, NotFound, ValidationError
+from ledger.core.money import ZERO
+from ledger.core.vetting import VETTING_CRITERIA, Profitability, profitability, subcontract_refusals
+from ledger.journal.models import Account, Entry, Posting, PostingDetail
+from ledger.journal.periods import guard_open
+from ledger.journal.service import balance, ensure_account, open_account, post_entry, reverse_entry
+from ledger.practices.models import Client, Cost, Engagement, Firm, Partner, Practice
+from ledger.practices.service import get_partnership
 
 #: How far past today a business date may be posted: every period up to it is created on posting.
 MAX_FUTURE = dt.timedelta(days=3660)
@@ -73,14 +73,14 @@ def _by_code(session: Session, model, code: str, field: str, what: str):
 def vested_units(session: Session, partner_code: str, as_of: dt.date | None = None) -> int:
     """Units vested to a partner on ``as_of`` (default: today, UTC, as governance counts them), by
     the vesting module's schedule — the one place the API reads them from."""
-    from ..equity.service import vested_units as vested
+    from ledger.equity.service import vested_units as vested
 
     return vested(session, partner_code, as_of or _today())
 
 
 def vested_units_by_partner(session: Session, as_of: dt.date | None = None) -> dict[str, int]:
     """``{partner code: vested units}`` for every partner on ``as_of`` (default: today, UTC)."""
-    from ..equity.service import vested_units_by_partner as vested
+    from ledger.equity.service import vested_units_by_partner as vested
 
     return vested(session, as_of or _today())
 

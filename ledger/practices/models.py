@@ -16,7 +16,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import Amount, Base, Code, DecimalText
+from ledger.db import Amount, Base, Code, DecimalText
 
 
 class Partnership(Base):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..errors import Conflict, NotFound
-from .models import Partner, Partnership, Practice
+from ledger.core.errors import Conflict, NotFound
+from ledger.practices.models import Partner, Partnership, Practice
 
 
 def get_partnership(session: Session) -> Partnership:

@@ -29,18 +29,18 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
-from .. import chart
-from ..errors import Conflict, NotFound
-from ..journal.models import Account, ChainHead, EngagementMonthTotal, Entry, Posting
-from ..journal.rules import Leg
-from ..journal.service import EntrySpec, post_entries
-from ..money import fmt, from_minor
-from ..practices.models import Engagement, Ownership, Partner, Practice
-from ..practices.service import get_partnership
-from . import periods as P
-from .allocation import Allocation, EngagementFacts, PeriodFacts, Policy, allocate
-from .models import Period, PolicyVersion
-from .period_service import ensure_periods, last_closed_id
+from ledger.core import chart
+from ledger.core import periods as P
+from ledger.core.allocation import Allocation, EngagementFacts, PeriodFacts, Policy, allocate
+from ledger.core.entries import Leg
+from ledger.core.errors import Conflict, NotFound
+from ledger.core.money import fmt, from_minor
+from ledger.journal.models import Account, ChainHead, EngagementMonthTotal, Entry, Posting
+from ledger.journal.periods import ensure_periods, last_closed_id
+from ledger.journal.service import EntrySpec, post_entries
+from ledger.practices.models import Engagement, Ownership, Partner, Practice
+from ledger.practices.service import get_partnership
+from ledger.revenue.models import Period, PolicyVersion
 
 
 def parse_period(session: Session, pid: str) -> tuple[str, dt.date, dt.date]:
@@ -84,7 +84,7 @@ def owners_in_force(session: Session, pid: str) -> dict[str, list[tuple[str, Dec
 
 def pool_members(session: Session, pool_basis: str, last_day: dt.date) -> list[tuple[str, Decimal]]:
     """Active partners with their pool weight: vested units on ``last_day``, or 1 each."""
-    from ..equity.service import vested_units_by_partner
+    from ledger.equity.service import vested_units_by_partner
 
     active = session.scalars(select(Partner.code).where(Partner.status == "active").order_by(Partner.code)).all()
     if pool_basis == "equal":
@@ -265,18 +265,18 @@ def _close_period(session: Session, pid: str, progress: Callable[[int, int], Non
         specs.append(EntrySpec(end, memo, pool_legs, "close", pid, version))
     post_entries(session, specs)  # one lock, one account lookup, one bulk write of every line
     step(3)
-    from ..equity.service import post_vesting_events
+    from ledger.equity.service import post_vesting_events
 
     post_vesting_events(session, start, end)
     step(4)
     period = session.get(Period, pid)
     # Succession runs after the allocation and vesting, in the same transaction: installments due,
     # then the retirements effective this period.
-    from ..succession.service import on_close
+    from ledger.succession.service import on_close
 
     on_close(session, period, allocation)
     step(5)
-    from ..journal.service import snapshot_balances
+    from ledger.journal.service import snapshot_balances
 
     snapshot_balances(session, pid, end)
     step(6)

@@ -14,7 +14,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import Base, DecimalText
+from ledger.db import Base, DecimalText
 
 
 class Period(Base):

@@ -8,8 +8,8 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import Base, Cents
-from ..practices.models import Partner
+from ledger.db import Base, Cents
+from ledger.practices.models import Partner
 
 
 class Retirement(Base):

@@ -19,16 +19,16 @@ from decimal import Decimal
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from .. import chart
-from ..journal.models import Account, Entry, Posting
-from ..journal.rules import Leg
-from ..journal.service import EntrySpec, balance, ensure_account, post_entries
-from ..money import ZERO, fmt, split
-from ..practices.models import Ownership, Partner, Practice
-from ..practices.service import get_partner, get_partnership
-from ..revenue import periods as P
-from .models import Retirement
-from .rules import goodwill, installments
+from ledger.core import chart
+from ledger.core import periods as P
+from ledger.core.entries import Leg
+from ledger.core.money import ZERO, fmt, split
+from ledger.core.succession import goodwill, installments
+from ledger.journal.models import Account, Entry, Posting
+from ledger.journal.service import EntrySpec, balance, ensure_account, post_entries
+from ledger.practices.models import Ownership, Partner, Practice
+from ledger.practices.service import get_partner, get_partnership
+from ledger.succession.models import Retirement
 
 
 def schedule_retirement(session: Session, proposal, data: dict) -> str:
@@ -76,7 +76,7 @@ def _move_ownership(session: Session, r: Retirement, next_pid: str) -> None:
 
 
 def _retire(session: Session, r: Retirement, pid: str, end: dt.date, pool_basis: str) -> None:
-    from ..equity.service import post_retirement_units, vested_units
+    from ledger.equity.service import post_retirement_units, vested_units
 
     ps = get_partnership(session)
     partner = r.partner
@@ -145,7 +145,7 @@ def on_close(session: Session, period, allocation) -> None:
 
 def buyout_schedule(session: Session, partner_code: str) -> dict:
     """The retiree's buyout: capital, goodwill, total and each installment (paid or scheduled)."""
-    from ..errors import NotFound
+    from ledger.core.errors import NotFound
 
     partner = get_partner(session, partner_code)
     r = session.scalar(select(Retirement).where(Retirement.partner_id == partner.id))

@@ -7,7 +7,7 @@ Design
   (``forms.save``). No business rule lives in a view or a template.
 - One blueprint per area: ``auth`` (sign-in), ``partner`` (dashboard, statements, vesting, the
   directory), ``proposals``, ``bookings`` (the treasurer's forms), ``books`` (periods and the ledger
-  browser). Each request uses ``ledger.database.get_session()``; teardown rolls back whatever a
+  browser). Each request uses ``ledger.runtime.database.get_session()``; teardown rolls back whatever a
   view did not commit.
 - Security (``security.py``): Flask-Login sessions, CSRF on every form (Flask-WTF, checked before
   any web view runs; the JSON API under ``/api/v1`` uses bearer tokens instead), strict security
@@ -21,7 +21,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 from jinja2 import BytecodeCache
 
-from . import access, errors, filters, security
+from ledger.web import access, errors, filters, security
 
 
 class SharedBytecodeCache(BytecodeCache):
@@ -53,7 +53,7 @@ def init_app(app: Flask) -> None:
     # does not exist, and would shadow a blueprint's /static).
     app.register_blueprint(Blueprint("assets", __name__, static_folder="static", static_url_path="/assets"))
 
-    from . import auth, bookings, books, partner, proposals
+    from ledger.web import auth, bookings, books, partner, proposals
 
     for module in (auth, partner, proposals, bookings, books):
         app.register_blueprint(module.bp)

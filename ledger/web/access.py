@@ -18,9 +18,9 @@ from functools import wraps
 from flask import Flask, abort
 from flask_login import LoginManager, UserMixin, current_user, login_required
 
-from ..auth.models import User
-from ..database import get_session
-from ..practices.models import Partner
+from ledger.auth.models import User
+from ledger.practices.models import Partner
+from ledger.runtime.database import get_session
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
@@ -118,8 +118,8 @@ def require_self_or_treasurer(code: str) -> None:
 
 
 def require_statement_access(code: str) -> None:
-    """``ledger.revenue.statements.may_read_statement``, as a 403 page."""
-    from ..revenue.statements import may_read_statement
+    """``ledger.read.statements.may_read_statement``, as a 403 page."""
+    from ledger.read.statements import may_read_statement
 
     own = current_user.partner.code if current_user.partner is not None else None
     if not may_read_statement(get_session(), current_user.role, own, code):

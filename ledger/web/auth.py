@@ -15,12 +15,12 @@ from sqlalchemy import select
 from wtforms import EmailField, PasswordField
 from wtforms.validators import InputRequired, Length
 
-from ..auth.models import User
-from ..auth.service import check_password
-from ..database import get_session
-from .access import WebUser
-from .errors import web_blueprint
-from .security import limiter, sign_in_keys
+from ledger.auth.models import User
+from ledger.auth.service import check_password
+from ledger.runtime.database import get_session
+from ledger.web.access import WebUser
+from ledger.web.errors import web_blueprint
+from ledger.web.security import limiter, sign_in_keys
 
 bp = web_blueprint("auth", __name__)
 

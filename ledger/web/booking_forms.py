@@ -8,8 +8,8 @@ from wtforms import RadioField, SelectField, SelectMultipleField
 from wtforms.validators import InputRequired
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..practices.rules import VETTING_CRITERIA
-from .forms import CodeField, DayField, MemoField, MoneyField, RefField, TextField, options
+from ledger.core.vetting import VETTING_CRITERIA
+from ledger.web.forms import CodeField, DayField, MemoField, MoneyField, RefField, TextField, options
 
 
 class ClientForm(FlaskForm):

@@ -12,15 +12,15 @@ import datetime as dt
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from .. import chart
-from ..database import get_session
-from ..journal.service import balances
-from ..practices import bookings as B
-from ..practices.rules import VETTING_CRITERIA, subcontract_refusals
-from ..practices.service import get_partnership
-from . import queries
-from .access import treasurer_required
-from .booking_forms import (
+from ledger.core import chart
+from ledger.core.vetting import VETTING_CRITERIA, subcontract_refusals
+from ledger.journal.service import balances
+from ledger.practices import bookings as B
+from ledger.practices.service import get_partnership
+from ledger.read import entries as queries
+from ledger.runtime.database import get_session
+from ledger.web.access import treasurer_required
+from ledger.web.booking_forms import (
     ClientForm,
     CostForm,
     DrawForm,
@@ -30,8 +30,8 @@ from .booking_forms import (
     OverheadForm,
     PaymentForm,
 )
-from .errors import web_blueprint
-from .forms import invalid_status, options, save
+from ledger.web.errors import web_blueprint
+from ledger.web.forms import invalid_status, options, save
 
 bp = web_blueprint("bookkeeping", __name__)
 

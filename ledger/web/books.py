@@ -19,22 +19,22 @@ from wtforms import FieldList, FormField, SelectField, StringField
 from wtforms import Form as PlainForm
 from wtforms.validators import Optional
 
-from .. import chart
-from ..database import get_session
-from ..errors import LedgerError
-from ..integrity import full_verify
-from ..journal.rules import Leg
-from ..journal.service import COMMODITY_UNITS, get_entry, trial_balance
-from ..money import ZERO
-from ..practices import bookings as B
-from ..practices.service import get_partnership
-from ..revenue.close import close_period, oldest_open, parse_period, preview
-from ..revenue.models import Period
-from . import queries
-from .access import treasurer_required
-from .errors import web_blueprint
-from .forms import DayField, MoneyField, invalid_status, options, save, text_validators
-from .proposal_forms import ActionForm
+from ledger.core import chart
+from ledger.core.entries import Leg
+from ledger.core.errors import LedgerError
+from ledger.core.money import ZERO
+from ledger.journal.service import COMMODITY_UNITS, get_entry, trial_balance
+from ledger.partnership.integrity import full_verify
+from ledger.practices import bookings as B
+from ledger.practices.service import get_partnership
+from ledger.read import entries as queries
+from ledger.revenue.close import close_period, oldest_open, parse_period, preview
+from ledger.revenue.models import Period
+from ledger.runtime.database import get_session
+from ledger.web.access import treasurer_required
+from ledger.web.errors import web_blueprint
+from ledger.web.forms import DayField, MoneyField, invalid_status, options, save, text_validators
+from ledger.web.proposal_forms import ActionForm
 
 bp = web_blueprint("books", __name__)
 

@@ -12,8 +12,8 @@ from flask import Blueprint, Flask, g, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from ..api.common import api_error_response, is_api_request
-from ..errors import LedgerError
+from ledger.api.common import api_error_response, is_api_request
+from ledger.core.errors import LedgerError
 
 TITLES = {
     400: "That request was not understood",

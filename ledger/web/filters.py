@@ -14,9 +14,9 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..database import get_session
-from ..errors import LedgerError
-from ..practices.service import get_partnership
+from ledger.core.errors import LedgerError
+from ledger.practices.service import get_partnership
+from ledger.runtime.database import get_session
 
 KIND_LABELS = {
     "origination": "Origination", "practice": "Practice share", "pool": "Common pool", "draw": "Draw",

@@ -23,11 +23,11 @@ from wtforms import DateField, SelectChoice, StringField, TextAreaField
 from wtforms.fields import FieldList, FormField
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
-from ..api.fields import MAX_AMOUNT, NO_CONTROL_RE, REF_RE
-from ..charter import CODE_RE
-from ..database import get_session
-from ..errors import LedgerError
-from ..money import fmt
+from ledger.core.errors import LedgerError
+from ledger.core.money import fmt
+from ledger.partnership.charter import CODE_RE
+from ledger.runtime.database import get_session
+from ledger.schema import MAX_AMOUNT, NO_CONTROL_RE, REF_RE
 
 AMOUNT_RE = re.compile(r"^(-?)(\d{1,12})(?:\.(\d{1,2}))?$")
 

@@ -15,23 +15,23 @@ from decimal import Decimal
 from flask import Response, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from .. import chart
-from ..database import get_session
-from ..equity.service import grant_terms, vesting_summary
-from ..equity.vesting import add_months
-from ..errors import LedgerError
-from ..governance import service as gov
-from ..journal.service import balance, balances
-from ..money import ZERO
-from ..practices import bookings
-from ..practices.service import get_partner, get_partnership
-from ..revenue import periods as P
-from ..revenue.close import oldest_open, preview
-from ..revenue.render import statement_file
-from ..revenue.statements import ALLOCATION_KINDS, capital_balance, resolve_range, statement
-from . import queries
-from .access import is_self, me, require_self_or_treasurer, require_statement_access
-from .errors import web_blueprint
+from ledger.core import chart
+from ledger.core import periods as P
+from ledger.core.errors import LedgerError
+from ledger.core.money import ZERO
+from ledger.core.vesting import add_months
+from ledger.equity.service import grant_terms, vesting_summary
+from ledger.governance import service as gov
+from ledger.journal.service import balance, balances
+from ledger.practices import bookings
+from ledger.practices.service import get_partner, get_partnership
+from ledger.read import entries as queries
+from ledger.read.render import statement_file
+from ledger.read.statements import ALLOCATION_KINDS, capital_balance, resolve_range, statement
+from ledger.revenue.close import oldest_open, preview
+from ledger.runtime.database import get_session
+from ledger.web.access import is_self, me, require_self_or_treasurer, require_statement_access
+from ledger.web.errors import web_blueprint
 
 bp = web_blueprint("partner", __name__)
 

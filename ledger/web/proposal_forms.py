@@ -26,11 +26,11 @@ from wtforms import Form as PlainForm
 from wtforms.fields import DateField, EmailField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
 
-from ..auth.service import EMAIL_RE
-from ..charter import PROPOSAL_KINDS
-from ..practices import bookings
-from . import queries
-from .forms import CodeField, LongTextField, TextField, options
+from ledger.auth.service import EMAIL_RE
+from ledger.partnership.charter import PROPOSAL_KINDS
+from ledger.practices import bookings
+from ledger.read import entries as queries
+from ledger.web.forms import CodeField, LongTextField, TextField, options
 
 PERCENT_RE = r"^\d{1,3}(\.\d{1,6})?%?$"
 PERCENT_MSG = "a percentage such as 60 or 62.5"

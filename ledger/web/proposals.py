@@ -7,13 +7,13 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..database import get_session
-from ..governance import service as gov
-from ..practices.service import get_partnership
-from .access import me, partner_required
-from .errors import web_blueprint
-from .forms import invalid_status, save
-from .proposal_forms import FORMS, ActionForm, VoteForm
+from ledger.governance import service as gov
+from ledger.practices.service import get_partnership
+from ledger.runtime.database import get_session
+from ledger.web.access import me, partner_required
+from ledger.web.errors import web_blueprint
+from ledger.web.forms import invalid_status, save
+from ledger.web.proposal_forms import FORMS, ActionForm, VoteForm
 
 bp = web_blueprint("governance", __name__, url_prefix="/proposals")
 

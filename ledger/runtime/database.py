@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
-from .db import make_engine, make_sessionmaker
+from ledger.db import make_engine, make_sessionmaker
 
 
 def init_app(app: Flask) -> None:

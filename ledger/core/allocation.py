@@ -7,7 +7,7 @@ by the weights (origination%, practice%, pool%) gives, in that order:
 3. pool → the common pool.
 Then the period's pool, less its overhead, is split among the pool members by their weights
 (vested units on the period's last day, or 1 each for ``equal``), members by code. Negative amounts
-split the same way: partners share losses. Every split is ``ledger.money.split``, so each level sums
+split the same way: partners share losses. Every split is ``ledger.core.money.split``, so each level sums
 exactly to what it divides and no cent is created or lost.
 
 Nothing here touches a database: ``PeriodFacts`` in, ``Allocation`` out, so a close can be
@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from ..errors import ValidationError
-from ..money import ZERO, from_minor, integer_weights, split_minor, to_minor
+from ledger.core.errors import ValidationError
+from ledger.core.money import ZERO, from_minor, integer_weights, split_minor, to_minor
 
 
 @dataclass(frozen=True, slots=True)

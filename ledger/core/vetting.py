@@ -18,8 +18,8 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from ..charter import VETTING_CRITERIA
-from ..money import ZERO, format_percent
+from ledger.core.money import ZERO, format_percent
+from ledger.partnership.charter import VETTING_CRITERIA
 
 __all__ = ["VETTING_CRITERIA", "Profitability", "profitability", "subcontract_refusals"]
 

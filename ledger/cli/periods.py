@@ -7,14 +7,14 @@ import json
 import click
 from flask.cli import with_appcontext
 
-from ..cli import transactional
+from ledger.cli import transactional
 
 
 @click.command("close", help="Close PERIOD (the oldest open one): allocate, post, lock.")
 @click.argument("period")
 @transactional
 def close_command(session, period):
-    from .close import CLOSE_STEPS, close_period
+    from ledger.revenue.close import CLOSE_STEPS, close_period
 
     with click.progressbar(length=len(CLOSE_STEPS), label=f"closing {period}", show_pos=True,
                            item_show_func=lambda step: step) as bar:
@@ -30,7 +30,7 @@ def close_command(session, period):
 @click.argument("period")
 @transactional
 def statement_command(session, partner, period):
-    from .statements import resolve_range, statement
+    from ledger.read.statements import resolve_range, statement
 
     first, last = resolve_range(session, period)
     click.echo(json.dumps(statement(session, partner, first, last), indent=2))
@@ -43,8 +43,8 @@ def import_command(session, path):
     import os
     import sys
 
-    from ..journal.importer import import_lines
-    from ..practices.service import get_partnership
+    from ledger.journal.importer import import_lines
+    from ledger.practices.service import get_partnership
 
     currency = get_partnership(session).currency
     with open(path, encoding="utf-8") as fh, click.progressbar(
@@ -66,7 +66,7 @@ def import_command(session, path):
 def demo_command():
     from flask import current_app
 
-    from ..demo import PASSWORD, build, tokens
+    from ledger.cli.demo import PASSWORD, build, tokens
 
     url = current_app.config["DATABASE_URL"]
     if url.startswith("sqlite:///"):
@@ -85,7 +85,7 @@ def demo_command():
                 os.remove(path + suffix)
     from alembic import command
 
-    from ..cli import alembic_config
+    from ledger.cli import alembic_config
 
     command.upgrade(alembic_config(), "head")
     run_demo(build, tokens, PASSWORD)

@@ -17,15 +17,15 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from .auth.service import add_user, create_token, get_user, set_password
-from .charter import load_charter
-from .founding import found
-from .governance.service import cast_vote, close_proposal, open_proposal
-from .practices import bookings as B
-from .practices.service import get_partner
-from .revenue.close import close_period
+from ledger.auth.service import add_user, create_token, get_user, set_password
+from ledger.governance.service import cast_vote, close_proposal, open_proposal
+from ledger.partnership.charter import load_charter
+from ledger.partnership.founding import found
+from ledger.practices import bookings as B
+from ledger.practices.service import get_partner
+from ledger.revenue.close import close_period
 
-CHARTER = Path(__file__).resolve().parent.parent / "examples" / "charter.toml"
+CHARTER = Path(__file__).resolve().parents[2] / "examples" / "charter.toml"
 PASSWORD = "demo-password"
 CLIENTS = [("acme", "Acme Dental Group"), ("harbor-law", "Harbor Law LLP"), ("bluefin", "Bluefin Logistics"),
            ("maple", "Maple Street Clinic"), ("quay", "Quay Accounting")]
@@ -34,7 +34,7 @@ CLIENTS = [("acme", "Acme Dental Group"), ("harbor-law", "Harbor Law LLP"), ("bl
 def _vote_through(session: Session, proposer: str, kind: str, title: str, payload: dict) -> None:
     now = dt.datetime.now(dt.UTC)
     prop = open_proposal(session, get_partner(session, proposer), kind, title, payload, now + dt.timedelta(days=7))
-    from .governance.service import describe
+    from ledger.governance.service import describe
 
     for elector in describe(session, prop)["electorate"]:
         cast_vote(session, prop.id, get_partner(session, elector["partner"]), "yes")

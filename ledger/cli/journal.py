@@ -7,13 +7,13 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from .database import get_session
+from ledger.runtime.database import get_session
 
 
 @click.command("verify", help="Check every invariant of the ledger and the hash chain; exit 0 only when all hold.")
 @with_appcontext
 def verify_command():
-    from .integrity import full_verify as verify
+    from ledger.partnership.integrity import full_verify as verify
 
     report = verify(get_session())
     if report.ok:
@@ -27,6 +27,6 @@ def verify_command():
 
 def register_ledger_commands(app) -> None:
     app.cli.add_command(verify_command)
-    from .journal.export import export_command
+    from ledger.journal.export import export_command
 
     app.cli.add_command(export_command)

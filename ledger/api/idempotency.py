@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .journal.models import IdempotencyRecord
+from ledger.journal.models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 200
 

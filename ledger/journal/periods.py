@@ -12,10 +12,10 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..errors import Conflict, ValidationError
-from ..practices.service import get_partnership
-from . import periods as P
-from .models import Period
+from ledger.core import periods as P
+from ledger.core.errors import Conflict, ValidationError
+from ledger.practices.service import get_partnership
+from ledger.revenue.models import Period
 
 
 def last_closed_id(session: Session) -> str | None:

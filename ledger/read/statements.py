@@ -19,16 +19,16 @@ from operator import itemgetter
 from sqlalchemy import BigInteger, and_, select, type_coerce, union
 from sqlalchemy.orm import Session
 
-from .. import chart
-from ..errors import Conflict, NotFound
-from ..journal.models import Account, Entry, Posting, PostingDetail
-from ..journal.service import balance
-from ..money import fmt
-from ..practices.models import Engagement, Practice
-from ..practices.service import get_partner, get_partnership
-from . import periods as P
-from .close import parse_period
-from .models import Period
+from ledger.core import chart
+from ledger.core import periods as P
+from ledger.core.errors import Conflict, NotFound
+from ledger.core.money import fmt
+from ledger.journal.models import Account, Entry, Posting, PostingDetail
+from ledger.journal.service import balance
+from ledger.practices.models import Engagement, Practice
+from ledger.practices.service import get_partner, get_partnership
+from ledger.revenue.close import parse_period
+from ledger.revenue.models import Period
 
 ALLOCATION_KINDS = ("origination", "practice", "pool")
 
@@ -71,7 +71,7 @@ def resolve_range(session: Session, period: str | None, start: str | None = None
 
 
 def statement(session: Session, partner_code: str, first: str, last: str | None = None) -> dict:
-    from ..equity.service import units_on
+    from ledger.equity.service import units_on
 
     last = last or first
     partner = get_partner(session, partner_code)
@@ -144,7 +144,7 @@ def statement(session: Session, partner_code: str, first: str, last: str | None 
         "closing": _cents_text(opening_cents + total),
         "units": units_on(session, partner, end),  # vested and unvested, one read of the grants
     }
-    from ..succession.service import installments_in
+    from ledger.succession.service import installments_in
 
     paid = installments_in(session, partner.code, start, end)
     if paid or partner.status == "retired":

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from .journal.rules import component
+from ledger.core.entries import component
 
 CASH = "Assets:Cash"
 POOL = "Equity:Pool"

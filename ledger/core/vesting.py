@@ -45,7 +45,7 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from ..errors import ValidationError
+from ledger.core.errors import ValidationError
 
 ONE_DAY = dt.timedelta(days=1)
 

@@ -17,8 +17,8 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from .database import get_session
-from .errors import LedgerError
+from ledger.core.errors import LedgerError
+from ledger.runtime.database import get_session
 
 
 def fail(message: str, code: int = 1):
@@ -64,7 +64,7 @@ def alembic_config():
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).resolve().parent.parent / "migrations"))
+    cfg.set_main_option("script_location", str(Path(__file__).resolve().parents[2] / "migrations"))
     cfg.attributes["url"] = current_app.config["DATABASE_URL"]
     return cfg
 
@@ -103,8 +103,8 @@ def db_current():
 @click.argument("charter", type=click.Path(dir_okay=False))
 @transactional
 def init_command(session, charter):
-    from .charter import load_charter
-    from .founding import found
+    from ledger.partnership.charter import load_charter
+    from ledger.partnership.founding import found
 
     path = Path(charter)
     if not path.exists():
@@ -126,9 +126,9 @@ def user_group():
 @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
 @transactional
 def user_add(session, email, role, partner_code, password_stdin):
-    from .auth.models import User
-    from .auth.service import add_user, get_user, set_password
-    from .errors import Conflict
+    from ledger.auth.models import User
+    from ledger.auth.service import add_user, get_user, set_password
+    from ledger.core.errors import Conflict
 
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
     try:
@@ -155,7 +155,7 @@ def token_group():
 @click.argument("email")
 @transactional
 def token_create(session, email):
-    from .auth.service import create_token, get_user
+    from ledger.auth.service import create_token, get_user
 
     token = create_token(session, get_user(session, email))
     click.echo(f"token for {email} (shown once; store it now):")
@@ -166,7 +166,7 @@ def token_create(session, email):
 @click.argument("email")
 @transactional
 def token_revoke(session, email):
-    from .auth.service import get_user, revoke_tokens
+    from ledger.auth.service import get_user, revoke_tokens
 
     click.echo(f"{revoke_tokens(session, get_user(session, email))} token(s) revoked")
 
@@ -174,21 +174,21 @@ def token_revoke(session, email):
 def register(app) -> None:
     for cmd in (db_group, init_command, user_group, token_group):
         app.cli.add_command(cmd)
-    from .cli_ledger import register_ledger_commands
-    from .revenue.cli import close_command, demo_command, import_command, statement_command
+    from ledger.cli.journal import register_ledger_commands
+    from ledger.cli.periods import close_command, demo_command, import_command, statement_command
 
     register_ledger_commands(app)
     app.cli.add_command(close_command)
     app.cli.add_command(statement_command)
     app.cli.add_command(import_command)
     app.cli.add_command(demo_command)
-    from .equity.cli import export_ocf_command
+    from ledger.cli.equity import export_ocf_command
 
     app.cli.add_command(export_ocf_command)
 
 
 def main() -> None:
-    from . import create_app
+    from ledger import create_app
 
     cli = FlaskGroup(create_app=create_app, help="Practice Ledger: run a cooperative IT partnership.")
     cli.main(prog_name="ledger")

@@ -15,8 +15,8 @@ from decimal import Decimal
 from marshmallow import RAISE, Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as MmError
 
-from .errors import ValidationError
-from .money import MoneyError, parse_percent
+from ledger.core.errors import ValidationError
+from ledger.core.money import MoneyError, parse_percent
 
 CODE_RE = r"^[a-z0-9-]{2,32}$"
 VETTING_CRITERIA = ("quality", "customer_commitment", "track_record", "reputation", "credit", "rapport")
@@ -57,7 +57,7 @@ class Threshold(fields.Field):
     """``"majority"`` or a fraction ``"n/d"`` with 0 < n/d ≤ 1."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        from .governance.tally import parse_threshold
+        from ledger.core.tally import parse_threshold
 
         try:
             parse_threshold(value)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from .journal.verify import Report, verify
+from ledger.journal.verify import Report, verify
 
 
 def full_verify(session: Session) -> Report:
-    from .equity.service import check_units_agree
+    from ledger.equity.service import check_units_agree
 
     return verify(session, extra_checks=[check_units_agree])

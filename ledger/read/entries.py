@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from .. import chart
-from ..journal.models import Account, Entry, Posting
-from ..practices.models import Partner
-from ..revenue.close import oldest_open
-from ..revenue.models import Period
-from ..revenue.period_service import ensure_periods
+from ledger.core import chart
+from ledger.journal.models import Account, Entry, Posting
+from ledger.journal.periods import ensure_periods
+from ledger.practices.models import Partner
+from ledger.revenue.close import oldest_open
+from ledger.revenue.models import Period
 
 PAGE_SIZE = 50
 
@@ -36,8 +36,8 @@ def closed_periods(session: Session) -> list[Period]:
 
 def open_period_ids(session: Session, count: int = 12) -> list[str]:
     """The oldest open period and the ``count - 1`` after it (choices for an effective period)."""
-    from ..practices.service import get_partnership
-    from ..revenue import periods as P
+    from ledger.core import periods as P
+    from ledger.practices.service import get_partnership
 
     kind = get_partnership(session).period_kind
     out = [oldest_open(session)]

@@ -13,16 +13,16 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import chart
-from .auth.models import User
-from .equity.models import Grant
-from .errors import Conflict
-from .governance.models import GovernanceRule
-from .journal.rules import Leg
-from .journal.service import open_account, post_entry
-from .practices.models import Firm, Ownership, Partner, Partnership, Practice
-from .revenue import periods as P
-from .revenue.models import PolicyVersion
+from ledger.auth.models import User
+from ledger.core import chart
+from ledger.core import periods as P
+from ledger.core.entries import Leg
+from ledger.core.errors import Conflict
+from ledger.equity.models import Grant
+from ledger.governance.models import GovernanceRule
+from ledger.journal.service import open_account, post_entry
+from ledger.practices.models import Firm, Ownership, Partner, Partnership, Practice
+from ledger.revenue.models import PolicyVersion
 
 
 def found(session: Session, charter: dict) -> Partnership:

@@ -24,9 +24,9 @@ from decimal import Decimal
 
 from marshmallow import fields, validate
 
-from ..charter import CODE_RE
-from ..journal.rules import ACCOUNT_RE
-from ..money import fmt
+from ledger.core.entries import ACCOUNT_RE
+from ledger.core.money import fmt
+from ledger.partnership.charter import CODE_RE
 
 #: Largest magnitude an amount may have: a trillion, well inside the BIGINT of hundredths.
 MAX_AMOUNT = Decimal(10) ** 12

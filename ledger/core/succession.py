@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
 
-from ..money import ZERO, round_half_even, split
+from ledger.core.money import ZERO, round_half_even, split
 
 
 def goodwill(multiple: Decimal, allocations: Sequence[Decimal]) -> Decimal:
@@ -33,8 +33,8 @@ def successor_problems(session, data: dict, active: dict) -> list[tuple[str, str
     """Why a retire_partner payload cannot apply now: ``[(field, message)]``."""
     from sqlalchemy import select
 
-    from ..practices.models import Ownership, Practice
-    from .models import Retirement
+    from ledger.practices.models import Ownership, Practice
+    from ledger.succession.models import Retirement
 
     problems = []
     code = data["partner"]
