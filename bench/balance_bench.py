@@ -58,11 +58,11 @@ def main() -> None:
         app = migrated_app(url)
         import sqlalchemy as sa
 
+        from ledger.journal.balances import trial_balance
         from ledger.journal.export import to_hledger
         from ledger.journal.importer import import_lines
-        from ledger.journal.service import trial_balance
+        from ledger.partnership.close import close_period
         from ledger.read.statements import statement
-        from ledger.revenue.close import close_period
         from ledger.runtime.database import get_session
 
         with app.app_context():

@@ -89,8 +89,8 @@ def close_once(url: str) -> tuple[float, list[float], int]:
     own that did not build the data — and return the seconds from the call to the commit; then
     read partner p000's statement of the period 20 times (the seconds of each, and its lines)."""
     from ledger import create_app
+    from ledger.partnership.close import close_period
     from ledger.read.statements import statement
-    from ledger.revenue.close import close_period
     from ledger.runtime.database import get_session
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})

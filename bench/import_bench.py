@@ -85,7 +85,7 @@ def raw_insert(url: str, path: Path) -> tuple[int, float]:
 def ledger_import(url: str, path: Path) -> tuple[float, float, str]:
     env = {**os.environ, "DATABASE_URL": url}
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", "from ledger.cli import main; main()", "import", str(path)], env=env,
+    proc = subprocess.run([sys.executable, "-c", "from ledger import main; main()", "import", str(path)], env=env,
                           capture_output=True, text=True)
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:

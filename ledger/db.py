@@ -9,7 +9,9 @@
 - SQLite connections turn foreign keys on, use WAL, and begin every transaction with
   ``BEGIN IMMEDIATE`` so two writers queue instead of failing half-way on a lock upgrade.
 - Sessions: one per request or CLI command (``get_session``), removed at teardown. Services receive
-  the session and never commit; the caller owns the transaction.
+  the session and never commit; the caller owns the transaction. The session also carries the
+  clock its services read the time from (``clock_of``): the system clock unless the caller gave
+  another (tests, the demo's simulated year).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from ledger.core.clock import SYSTEM_CLOCK, Clock
 from ledger.core.money import MoneyError
 
 NAMING = {
@@ -111,8 +114,14 @@ def make_engine(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
-def make_sessionmaker(engine: sa.Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+def make_sessionmaker(engine: sa.Engine, clock: Clock = SYSTEM_CLOCK) -> sessionmaker[Session]:
+    """Sessions on ``engine`` whose services read the time from ``clock``."""
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True, info={"clock": clock})
+
+
+def clock_of(session: Session) -> Clock:
+    """The clock the session's services take the time from (CONTRACT: times are the server's)."""
+    return session.info.get("clock", SYSTEM_CLOCK)
 
 
 def is_postgres(session_or_conn) -> bool:

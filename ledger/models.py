@@ -1,24 +1,13 @@
-"""Imports every model so ``Base.metadata`` knows the whole schema (Alembic, tests)."""
+"""Imports every area's models so ``Base.metadata`` knows the whole schema (Alembic's env, tests).
+Nothing in the product imports this module: each area imports its own models."""
 
-from ledger.auth.models import ApiToken, User
+from ledger.auth import models as auth
 from ledger.db import Base
-from ledger.equity.models import Grant, VestingAcceleration, VestingPause
-from ledger.governance.models import Elector, GovernanceRule, Proposal, Vote
-from ledger.journal.models import (
-                             Account,
-                             AccountBalance,
-                             BalanceSnapshot,
-                             ChainHead,
-                             Entry,
-                             IdempotencyRecord,
-                             Posting,
-)
-from ledger.practices.models import Client, Cost, Engagement, Firm, Ownership, Partner, Partnership, Practice
-from ledger.revenue.models import Period, PolicyVersion
-from ledger.succession.models import Retirement
+from ledger.equity import models as equity
+from ledger.governance import models as governance
+from ledger.journal import models as journal
+from ledger.practices import models as practices
+from ledger.revenue import models as revenue
+from ledger.succession import models as succession
 
-__all__ = [
-    "Account", "AccountBalance", "BalanceSnapshot", "ApiToken", "Elector", "Proposal", "Vote", "Base", "ChainHead", "Client", "Cost", "Engagement", "Entry", "Firm",
-    "GovernanceRule", "Grant", "IdempotencyRecord", "Ownership", "Partner", "Partnership", "Period",
-    "PolicyVersion", "Posting", "Practice", "Retirement", "User", "VestingAcceleration", "VestingPause",
-]
+__all__ = ["Base", "auth", "equity", "governance", "journal", "practices", "revenue", "succession"]

@@ -1,4 +1,5 @@
-"""Marshmallow fields for the API's own kinds of value, strict on the way in.
+"""Marshmallow fields and schemas for every input the product takes (API bodies, the charter, proposal
+payloads), strict on the way in.
 
 - ``Money``: a JSON *string* with at most the currency's minor units (``"12000.00"``, ``"5"``). A JSON
   number is refused (it may already have lost the cents it claims to carry), so are more decimals,
@@ -22,17 +23,17 @@ import datetime as dt
 import re
 from decimal import Decimal
 
-from marshmallow import fields, validate
+from marshmallow import RAISE, Schema, fields, validate, validates_schema
+from marshmallow import ValidationError as MmError
 
+from ledger.core.codes import CODE_RE, NO_CONTROL_RE, REF_RE
 from ledger.core.entries import ACCOUNT_RE
-from ledger.core.money import fmt
-from ledger.partnership.charter import CODE_RE
+from ledger.core.money import MoneyError, fmt, parse_percent
+from ledger.core.tally import parse_threshold
 
 #: Largest magnitude an amount may have: a trillion, well inside the BIGINT of hundredths.
 MAX_AMOUNT = Decimal(10) ** 12
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-REF_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-NO_CONTROL_RE = r"^[^\x00-\x1f\x7f]*$"
 
 
 class Money(fields.String):
@@ -141,3 +142,91 @@ class AccountName(fields.String):
             validate=[validate.Length(max=200),
                       validate.Regexp(ACCOUNT_RE, error="not an account name like 'Assets:Cash'")],
             metadata={"example": "Assets:Cash", **kwargs.pop("metadata", {})}, **kwargs)
+
+
+# --- the charter's and the proposals' own kinds of value ----------------------------------------
+
+
+class TomlDate(fields.Field):
+    """A TOML date (``2026-01-01`` unquoted) or an ISO date string."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, dt.datetime):
+            raise self.make_error("invalid")
+        if isinstance(value, dt.date):
+            return value
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise self.make_error("invalid")
+
+    default_error_messages = {"invalid": "not a date like 2026-01-01"}
+
+
+class Percent(fields.Field):
+    """A percentage string such as ``"70%"``, loaded as the fraction ``Decimal("0.7")``."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return parse_percent(value)
+        except MoneyError as exc:
+            raise MmError(str(exc)) from exc
+
+
+class Threshold(fields.Field):
+    """``"majority"`` or a fraction ``"n/d"`` with 0 < n/d ≤ 1."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            parse_threshold(value)
+        except ValueError as exc:
+            raise MmError(str(exc)) from exc
+        return value
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class GrantSchema(Strict):
+    units = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    start = TomlDate(required=True)
+    cliff_months = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    months = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    every = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1))
+
+    @validates_schema
+    def _cliff(self, data, **kwargs):
+        if "cliff_months" in data and "months" in data and data["cliff_months"] > data["months"]:
+            raise MmError("the cliff is longer than the grant", "cliff_months")
+        if "every" in data and "months" in data and data["every"] > data["months"]:
+            raise MmError("vesting cadence is longer than the grant", "every")
+
+
+def flatten_errors(errors, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested error dict → ``{"practices[1].owners": [...]}``."""
+    out: dict[str, list[str]] = {}
+    if isinstance(errors, list):
+        out[prefix or "charter"] = [str(e) for e in errors]
+        return out
+    for key, value in errors.items():
+        if key == "_schema":
+            path = prefix or "charter"
+        elif isinstance(key, int):
+            path = f"{prefix}[{key}]"
+        elif prefix:
+            path = f"{prefix}.{key}"
+        else:
+            path = str(key)
+        if key in ("key", "value") and prefix:
+            # A dict field's key/value error belongs to the entry itself: owners.ana, not owners.ana.value
+            path = prefix
+        if isinstance(value, dict):
+            for k, v in flatten_errors(value, path).items():
+                out.setdefault(k, []).extend(v)
+        else:
+            out.setdefault(path, []).extend(str(v) for v in value)
+    return out

@@ -13,9 +13,10 @@ from api_helpers import PROBLEM, ROLES, api, assert_problem, shared, tokens  # n
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
-from ledger.api.common import API_PREFIX, PUBLIC_ENDPOINTS
+from ledger.api.transaction import PUBLIC_ENDPOINTS
 from ledger.auth.service import get_user, revoke_tokens
 from ledger.runtime.database import get_session
+from ledger.runtime.http import API_PREFIX
 
 #: Path parameter values by name; anything else gets ``1`` (integers) or ``"ana"``.
 SAMPLES = {"code": "ana", "ref": "ENG-1", "entry_id": 1, "period_id": "2026-01", "id": 1}

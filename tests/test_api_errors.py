@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from api_helpers import PROBLEM, api, assert_problem, booked, shared, tokens  # noqa: F401 (fixtures)
 
-from ledger.revenue.models import Period
+from ledger.journal.models import Period
 from ledger.runtime.database import get_session
 
 INVOICE = {"amount": "100.00", "date": "2026-02-01"}

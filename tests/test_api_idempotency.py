@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from api_helpers import api, assert_problem, booked, tokens  # noqa: F401 (fixtures)
 
-from ledger.journal.models import IdempotencyRecord
+from ledger.auth.models import IdempotencyRecord
 from ledger.runtime.database import get_session
 
 INVOICE = {"amount": "1200.00", "date": "2026-02-01"}
@@ -73,9 +73,14 @@ def test_keys_belong_to_their_user(booked):
     ("/ledger/entries", {"date": "2026-02-01", "memo": "m", "postings": [
         {"account": "Assets:Cash", "amount": "1", "commodity": "USD"},
         {"account": "Equity:Capital:Ana", "amount": "-1", "commodity": "USD"}]}),
-    ("/ledger/entries/1/reverse", None),
+    ("/ledger/entries/{manual}/reverse", None),
 ])
 def test_every_post_replays(booked, path, body):
+    if "{manual}" in path:  # only an entry a person booked may be reversed (CONTRACT §7)
+        manual = booked.ok("POST", "/ledger/entries", {"date": "2026-02-01", "memo": "m", "postings": [
+            {"account": "Assets:Cash", "amount": "1", "commodity": "USD"},
+            {"account": "Equity:Capital:Ana", "amount": "-1", "commodity": "USD"}]}, status=201)
+        path = path.format(manual=manual["id"])
     first = booked.post(path, body, key="once")
     assert first.status_code == 201, first.get_json()
     state = booked.trial_balance(), booked.entry_count(), booked.ok("GET", "/ledger/accounts")

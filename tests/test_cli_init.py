@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from ledger.auth.models import ApiToken, User
 from ledger.auth.service import hash_token, user_for_token
 from ledger.core import chart
-from ledger.journal.service import balance
+from ledger.journal.balances import balance
 from ledger.practices.models import Ownership, Partner, Practice
 from ledger.runtime.database import get_session
 from tests.conftest import WORKED_CHARTER

@@ -11,12 +11,14 @@ import sqlalchemy as sa
 from ledger.core import chart
 from ledger.core.entries import Leg
 from ledger.core.errors import Conflict, NotFound
-from ledger.journal.service import open_account, post_entry, trial_balance
+from ledger.journal.balances import trial_balance
+from ledger.journal.models import Period
+from ledger.journal.service import open_account, post_entry
 from ledger.journal.verify import verify
+from ledger.partnership.close import close_period
 from ledger.practices.models import Client, Engagement, Partner, Practice
 from ledger.read.statements import resolve_range, statement
-from ledger.revenue.close import close_period, preview
-from ledger.revenue.models import Period
+from ledger.revenue.close import preview
 from ledger.runtime.database import get_session
 
 D = Decimal
@@ -233,7 +235,7 @@ def test_a_close_posts_one_capital_posting_per_partner_and_kind_broken_down_by_e
 
 def test_the_close_snapshot_leaves_out_what_later_open_periods_already_hold(worked_january):
     """A draw already booked in February must not leak into January's closing snapshot."""
-    from ledger.journal.service import balance
+    from ledger.journal.balances import balance
 
     s = worked_january
     draw(s, "ben", "50.00", dt.date(2026, 2, 3))
@@ -246,7 +248,7 @@ def test_the_close_snapshot_leaves_out_what_later_open_periods_already_hold(work
 
 
 def test_the_close_reports_progress_step_by_step(worked_january):
-    from ledger.revenue.close import CLOSE_STEPS
+    from ledger.partnership.close import CLOSE_STEPS
 
     calls = []
     close_period(worked_january, "2026-01", progress=lambda done, total: calls.append((done, total)))
@@ -257,7 +259,6 @@ def test_the_close_reports_progress_step_by_step(worked_january):
 @pytest.mark.parametrize("cents, text", [(0, "0.00"), (5, "0.05"), (-5, "-0.05"), (12345, "123.45"),
                                          (-100, "-1.00"), (10**15 + 7, "10000000000000.07")])
 def test_statement_amounts_are_formatted_from_integer_cents(cents, text):
-    from ledger.core.money import fmt, from_minor
-    from ledger.read.statements import _cents_text
+    from ledger.core.money import fmt, fmt_minor, from_minor
 
-    assert _cents_text(cents) == text == fmt(from_minor(cents))
+    assert fmt_minor(cents) == text == fmt(from_minor(cents))

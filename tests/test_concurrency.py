@@ -9,8 +9,9 @@ from decimal import Decimal
 
 from ledger.core import chart
 from ledger.core.entries import Leg
+from ledger.journal.balances import balance
 from ledger.journal.models import Entry
-from ledger.journal.service import balance, post_entry
+from ledger.journal.service import post_entry
 from ledger.journal.verify import verify
 from ledger.runtime.database import get_session
 

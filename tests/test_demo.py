@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from ledger.journal.models import Period
 from ledger.partnership.integrity import full_verify
 from ledger.practices.models import Partner, Practice
-from ledger.revenue.models import Period
 from ledger.runtime.database import get_session
 from ledger.succession.service import buyout_schedule
 

@@ -186,6 +186,6 @@ def test_a_retired_partner_is_skipped_and_the_others_still_vest_in_order(batch):
     assert [e.id for e in entries] == sorted(e.id for e in entries)
     assert sum(-e.postings[1].amount for e in entries if e.source_ref == "fay") == Decimal(600)
     assert post_vesting_events(s, D(2026, 1, 1), D(2026, 7, 31)) == []
-    from ledger.journal.service import balance
+    from ledger.journal.balances import balance
 
     assert balance(s, chart.units_vested("dana"), "UNITS") == 0

@@ -27,14 +27,13 @@ from ledger.equity.service import (
     vested_units_by_partner,
     vesting_summary,
 )
-from ledger.journal.models import Entry
+from ledger.journal.balances import balance
+from ledger.journal.models import Entry, Period
 from ledger.journal.periods import ensure_periods
-from ledger.journal.service import balance
 from ledger.journal.verify import verify
+from ledger.partnership.close import close_period
 from ledger.partnership.integrity import full_verify
 from ledger.practices.models import Partner
-from ledger.revenue.close import close_period
-from ledger.revenue.models import Period
 from ledger.runtime.database import get_session
 from tests.conftest import WORKED_CHARTER
 
@@ -83,7 +82,7 @@ def units(s, account: str) -> Decimal:
 
 def close_through(s, period_id: str) -> None:
     """Mark every period up to ``period_id`` closed, as the close would (its postings aside)."""
-    from ledger.journal.service import snapshot_balances
+    from ledger.journal.balances import snapshot_balances
 
     ensure_periods(s, period_id)
     for period in s.scalars(sa.select(Period).where(Period.id <= period_id, Period.status == "open")

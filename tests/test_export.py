@@ -30,7 +30,9 @@ from ledger.core import chart
 from ledger.core.entries import Leg
 from ledger.core.errors import Conflict
 from ledger.journal import export
-from ledger.journal.service import open_account, post_entry, reverse_entry, trial_balance
+from ledger.journal.balances import trial_balance
+from ledger.journal.service import open_account, post_entry, reverse_entry
+from ledger.practices.service import get_partnership
 from ledger.runtime.database import get_session
 
 TRICKY_MEMO = '(draft) Ana said "pay; now"\nsecond line \\ C:\\temp, café\ttab'
@@ -110,7 +112,8 @@ def nonzero(balances: dict[tuple[str, str], Decimal]) -> dict[tuple[str, str], D
 
 def export_text(app, fmt: str) -> str:
     with app.app_context():
-        return "".join(export.FORMATS[fmt](get_session()))
+        session = get_session()
+        return "".join(export.FORMATS[fmt](session, title=get_partnership(session).name))
 
 
 # --- Beancount ------------------------------------------------------------------------------------
@@ -256,7 +259,7 @@ def test_an_unwritable_out_file_is_a_clear_error(ledger, tmp_path):
 
 
 def test_a_failed_export_leaves_the_old_file_alone(ledger, tmp_path, monkeypatch):
-    def broken(_session):
+    def broken(_session, title):
         yield "half a journal\n"
         raise Conflict("the ledger changed under the export")
 

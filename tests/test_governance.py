@@ -15,10 +15,11 @@ from ledger.core.errors import Conflict, Forbidden, ValidationError
 from ledger.equity.models import Grant
 from ledger.governance.models import Vote
 from ledger.governance.service import cancel_proposal, cast_vote, close_proposal, describe, open_proposal
-from ledger.journal.service import balance
+from ledger.journal.balances import balance
+from ledger.partnership.close import close_period
 from ledger.practices.models import Ownership, Partner, Practice
 from ledger.practices.service import get_partner
-from ledger.revenue.close import close_period, policy_for
+from ledger.revenue.close import policy_for
 from ledger.runtime.database import get_session
 
 NOW = dt.datetime.now(dt.UTC)

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from ledger.core import chart
-from ledger.journal.service import balance
+from ledger.journal.balances import balance
 from ledger.journal.verify import verify
 from ledger.runtime.database import get_session
 

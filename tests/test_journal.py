@@ -12,8 +12,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from ledger.core import chart
 from ledger.core.entries import Leg
 from ledger.core.errors import Conflict, NotFound, ValidationError
+from ledger.journal.balances import balance, trial_balance
 from ledger.journal.models import Entry
-from ledger.journal.service import balance, open_account, post_entry, reverse_entry, trial_balance
+from ledger.journal.service import open_account, post_entry, reverse_entry
 from ledger.journal.verify import verify
 
 JAN = dt.date(2026, 1, 15)

@@ -17,7 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from ledger.core import chart
-from ledger.journal.service import balance, trial_balance
+from ledger.journal.balances import balance, trial_balance
 from ledger.partnership.integrity import full_verify
 from ledger.runtime.database import get_session
 from tests.conftest import ENGINE
@@ -81,7 +81,7 @@ def test_an_import_killed_half_way_resumes_to_the_same_totals(founded, db_url, t
     path = tmp_path / "journal.jsonl"
     path.write_text(text)
     env = {**os.environ, "DATABASE_URL": db_url, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-c", "from ledger.cli import main; main()", "import", str(path)]
+    cmd = [sys.executable, "-c", "from ledger import main; main()", "import", str(path)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     engine = sa.create_engine(db_url)
     deadline = time.monotonic() + 120

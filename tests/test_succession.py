@@ -14,12 +14,12 @@ from ledger.core import chart
 from ledger.core.errors import ValidationError
 from ledger.core.succession import goodwill, installments
 from ledger.governance.service import cast_vote, close_proposal, open_proposal
-from ledger.journal.service import balance, trial_balance
+from ledger.journal.balances import balance, trial_balance
 from ledger.journal.verify import verify
+from ledger.partnership.close import close_period
 from ledger.practices.models import Ownership, Practice
 from ledger.practices.service import get_partner
 from ledger.read.statements import statement
-from ledger.revenue.close import close_period
 from ledger.runtime.database import get_session
 from ledger.succession.service import buyout_schedule
 from tests.test_close import worked_january  # noqa: F401 - fixture
@@ -190,7 +190,7 @@ def test_a_retired_partner_reads_but_no_longer_acts(worked_january, founded):
     chen = get_partner(s, "chen")
     with pytest.raises(Forbidden):
         open_proposal(s, chen, "resolution", "R", {"text": "x"}, LATER)
-    from ledger.practices.bookings import open_engagement
+    from ledger.practices.engagements import open_engagement
 
     with pytest.raises(ValidationError) as exc:
         open_engagement(s, ref="x1", client="acme", practice="msft", originator="chen", title="t",

@@ -17,8 +17,8 @@ from test_web_support import (  # noqa: F401 - fixtures
     worked_january,
 )
 
+from ledger.journal.models import Period
 from ledger.read import entries as queries
-from ledger.revenue.models import Period
 from ledger.runtime.database import get_session
 
 

@@ -22,8 +22,9 @@ from sqlalchemy import func, select
 from ledger.auth import service as auth_service
 from ledger.auth.service import add_user, get_user, set_password
 from ledger.journal.models import Entry
+from ledger.partnership.close import close_period
 from ledger.practices import bookings as B
-from ledger.revenue.close import close_period
+from ledger.practices.engagements import create_client, open_engagement
 from ledger.runtime.database import get_session
 from ledger.web import auth as web_auth
 
@@ -78,10 +79,10 @@ def treasurer(as_user):
 
 
 def book_worked_january(s) -> None:
-    B.create_client(s, "acme", "Acme Dental")
-    B.open_engagement(s, ref="e1", client="acme", practice="msft", originator="ben", title="M365 rollout",
+    create_client(s, "acme", "Acme Dental")
+    open_engagement(s, ref="e1", client="acme", practice="msft", originator="ben", title="M365 rollout",
                       opened_on=JAN)
-    B.open_engagement(s, ref="e2", client="acme", practice="voice", originator="chen", title="Phone system",
+    open_engagement(s, ref="e2", client="acme", practice="voice", originator="chen", title="Phone system",
                       opened_on=JAN)
     B.record_invoice(s, "e1", D("9999.99"), dt.date(2026, 1, 10))
     B.record_cost(s, "e1", D("3333.33"), dt.date(2026, 1, 20), "subcontract", firm="bayside")

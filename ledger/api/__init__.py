@@ -12,7 +12,7 @@ from importlib import import_module
 
 from flask import Flask
 
-from ledger.api.common import make_api
+from ledger.api.openapi import make_api
 
 #: The modules whose ``bp`` is registered, in order. Add yours here.
 BLUEPRINTS = [

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ledger.api.common import blueprint, requires
+from ledger.api.openapi import blueprint
+from ledger.api.transaction import requires
 from ledger.core import chart
 from ledger.core.vetting import VETTING_CRITERIA
 from ledger.practices import bookings
+from ledger.practices import engagements as work
 from ledger.runtime.database import get_session
 from ledger.schema import Code, Date, Money, Ref, Text
 
@@ -172,7 +174,7 @@ def _firm(firm) -> dict:
 @bp.response(201, ClientOut)
 def create_client(data):
     """A client; its receivable account is opened with it."""
-    client = bookings.create_client(get_session(), data["code"], data["name"])
+    client = work.create_client(get_session(), data["code"], data["name"])
     return {"code": client.code, "name": client.name, "receivable_account": chart.receivable(client.code)}
 
 
@@ -182,7 +184,7 @@ def create_client(data):
 def list_clients():
     """Every client, by code."""
     return [{"code": c.code, "name": c.name, "receivable_account": chart.receivable(c.code)}
-            for c in bookings.list_clients(get_session())]
+            for c in work.list_clients(get_session())]
 
 
 @bp.route("/firms", methods=["POST"])
@@ -191,7 +193,7 @@ def list_clients():
 @bp.response(201, FirmOut)
 def create_firm(data):
     """An outside firm: the vetting criteria it meets and its non-solicitation agreement."""
-    firm = bookings.create_firm(get_session(), data["code"], data["name"], data["vetted"],
+    firm = work.create_firm(get_session(), data["code"], data["name"], data["vetted"],
                                 data["nsa_signed_on"], data["nsa_expires_on"])
     return _firm(firm)
 
@@ -201,7 +203,7 @@ def create_firm(data):
 @bp.response(200, FirmOut(many=True))
 def list_firms():
     """Every outside firm, by code."""
-    return [_firm(f) for f in bookings.list_firms(get_session())]
+    return [_firm(f) for f in work.list_firms(get_session())]
 
 
 @bp.route("/engagements", methods=["POST"])
@@ -211,8 +213,8 @@ def list_firms():
 def create_engagement(data):
     """An engagement of a practice for a client; its originator must be an active partner."""
     session = get_session()
-    engagement = bookings.open_engagement(session, **data)
-    return _engagement(engagement, bookings.engagement_profitability(session, [engagement.id])[engagement.id])
+    engagement = work.open_engagement(session, **data)
+    return _engagement(engagement, work.engagement_profitability(session, [engagement.id])[engagement.id])
 
 
 @bp.route("/engagements", methods=["GET"])
@@ -221,8 +223,8 @@ def create_engagement(data):
 def list_engagements():
     """Every engagement, by ref, with its profitability to date."""
     session = get_session()
-    engagements = bookings.list_engagements(session)
-    figures = bookings.engagement_profitability(session, [e.id for e in engagements])
+    engagements = work.list_engagements(session)
+    figures = work.engagement_profitability(session, [e.id for e in engagements])
     return [_engagement(e, figures[e.id]) for e in engagements]
 
 
@@ -232,8 +234,8 @@ def list_engagements():
 def show_engagement(ref):
     """One engagement with its profitability: invoiced, costs, net margin, subcontracted share."""
     session = get_session()
-    engagement = bookings.get_engagement(session, ref)
-    return _engagement(engagement, bookings.engagement_profitability(session, [engagement.id])[engagement.id])
+    engagement = work.get_engagement(session, ref)
+    return _engagement(engagement, work.engagement_profitability(session, [engagement.id])[engagement.id])
 
 
 @bp.route("/engagements/<ref:ref>/invoices", methods=["POST"])

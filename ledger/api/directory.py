@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from ledger.api.common import blueprint, public, requires
+from ledger.api.openapi import blueprint
+from ledger.api.transaction import public, requires
 from ledger.core.money import format_percent
-from ledger.practices import bookings
-from ledger.practices.service import get_partner, get_practice
+from ledger.read import directory
 from ledger.runtime.database import get_session
 
 bp = blueprint("directory", __name__, "Health, partners and practices")
@@ -40,14 +40,9 @@ class PracticeOut(Schema):
                          metadata={"example": {"ben": "70%", "chen": "30%"}})
 
 
-def _partner(partner, vested: int) -> dict:
-    return {"code": partner.code, "name": partner.name, "email": partner.email, "status": partner.status,
-            "joined_on": partner.joined_on, "retired_on": partner.retired_on, "vested_units": vested}
-
-
-def _practice(practice) -> dict:
+def _practice(practice: directory.PracticeView) -> dict:
     return {"code": practice.code, "name": practice.name, "created_on": practice.created_on,
-            "owners": {code: format_percent(share) for code, share in bookings.owners_now(practice).items()}}
+            "owners": {code: format_percent(share) for code, share in practice.owners.items()}}
 
 
 @bp.route("/health", methods=["GET"])
@@ -63,9 +58,7 @@ def health():
 @bp.response(200, PartnerOut(many=True))
 def list_partners():
     """Every partner, active and retired, by code."""
-    session = get_session()
-    vested = bookings.vested_units_by_partner(session)
-    return [_partner(p, vested.get(p.code, 0)) for p in bookings.list_partners(session)]
+    return directory.partners(get_session())
 
 
 @bp.route("/partners/<code:code>", methods=["GET"])
@@ -73,9 +66,7 @@ def list_partners():
 @bp.response(200, PartnerOut)
 def show_partner(code):
     """One partner."""
-    session = get_session()
-    partner = get_partner(session, code)
-    return _partner(partner, bookings.vested_units(session, partner.code))
+    return directory.partner(get_session(), code)
 
 
 @bp.route("/practices", methods=["GET"])
@@ -83,7 +74,7 @@ def show_partner(code):
 @bp.response(200, PracticeOut(many=True))
 def list_practices():
     """Every practice with its owners in force, as percentages."""
-    return [_practice(p) for p in bookings.list_practices(get_session())]
+    return [_practice(p) for p in directory.practices(get_session())]
 
 
 @bp.route("/practices/<code:code>", methods=["GET"])
@@ -91,4 +82,4 @@ def list_practices():
 @bp.response(200, PracticeOut)
 def show_practice(code):
     """One practice with its owners in force."""
-    return _practice(get_practice(get_session(), code))
+    return _practice(directory.practice(get_session(), code))

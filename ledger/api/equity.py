@@ -17,7 +17,9 @@ import datetime as dt
 
 from marshmallow import Schema, fields, validate
 
-from ledger.api.common import INT_ID, blueprint, require_self_or, requires
+from ledger.api.auth import require_self_or
+from ledger.api.openapi import INT_ID, blueprint
+from ledger.api.transaction import requires
 from ledger.equity import events
 from ledger.practices.service import get_partner
 from ledger.runtime.database import get_session

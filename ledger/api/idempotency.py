@@ -13,12 +13,11 @@
 - Only successes are stored: a request refused with a 4xx wrote nothing, so repeating it (perhaps
   after fixing the cause) runs it again.
 
-Services never call this: the API layer (``ledger.api.common.requires``) does.
+Services never call this: the API layer (``ledger.api.transaction.requires``) does.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
@@ -27,7 +26,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.journal.models import IdempotencyRecord
+from ledger.auth.models import IdempotencyRecord
+from ledger.db import clock_of
 
 MAX_KEY_LENGTH = 200
 
@@ -64,5 +64,5 @@ def remember(session: Session, user_id: int, key: str, request_hash: str, status
     """Store the key with its response in the current transaction (flushed, so a concurrent
     duplicate fails here or at commit on the unique constraint)."""
     session.add(IdempotencyRecord(user_id=user_id, key=key, request_hash=request_hash, status=status,
-                                  body=body, created_at=dt.datetime.now(dt.UTC)))
+                                  body=body, created_at=clock_of(session).now()))
     session.flush()

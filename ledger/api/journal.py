@@ -13,17 +13,19 @@ import binascii
 import json
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
-from ledger.api.common import BIG_ID, blueprint, requires
+from ledger.api.auth import viewer
+from ledger.api.openapi import BIG_ID, blueprint
+from ledger.api.transaction import requires
 from ledger.core.entries import COMMODITY_RE, Leg
 from ledger.core.errors import ValidationError
 from ledger.core.money import fmt
+from ledger.journal import balances
 from ledger.journal import service as journal
-from ledger.journal.models import Account, Entry, Posting
+from ledger.journal.models import Account
+from ledger.journal.periods import get_books
 from ledger.partnership.integrity import full_verify as verify
-from ledger.practices import bookings
-from ledger.practices.service import get_partnership
+from ledger.read import entries as reads
 from ledger.runtime.database import get_session
 from ledger.schema import AccountName, Date, Money, Text
 
@@ -148,23 +150,29 @@ def decode_cursor(cursor: str) -> int:
     return after
 
 
-def entry_out(session, entry) -> dict:
-    """One entry as the one-entry endpoints give it: with its posting detail (``[]`` for most
-    entries; a close's capital postings broken down by engagement)."""
-    out = entries_out(session, [entry])[0]
-    out["detail"] = [{**line, "amount": fmt(line["amount"], line["commodity"])}
-                     for line in bookings.entry_detail(session, entry.id)]
+def _posting(p: reads.PostingLine) -> dict:
+    return {"account": p.account, "amount": fmt(p.amount, p.commodity), "commodity": p.commodity, "kind": p.kind,
+            "engagement": p.engagement}
+
+
+def _detail(d: reads.DetailLine) -> dict:
+    return {"account": d.account, "amount": fmt(d.amount, d.commodity), "commodity": d.commodity, "kind": d.kind,
+            "engagement": d.engagement, "practice": d.practice}
+
+
+def entry_out(view: reads.EntryView, with_detail: bool = True) -> dict:
+    """An entry as the API gives it; one-entry responses carry its posting detail (``[]`` for most
+    entries; a close's capital postings broken down by engagement), the list does not."""
+    out = {"id": view.id, "date": view.date, "memo": view.memo, "source_type": view.source_type,
+           "source_ref": view.source_ref, "reverses": view.reverses, "hash": view.hash, "prev_hash": view.prev_hash,
+           "postings": [_posting(p) for p in view.postings]}
+    if with_detail:
+        out["detail"] = [_detail(d) for d in view.detail]
     return out
 
 
-def entries_out(session, entries) -> list[dict]:
-    refs = bookings.engagement_refs(session, (p.engagement_id for e in entries for p in e.postings))
-    return [{
-        "id": e.id, "date": e.date, "memo": e.memo, "source_type": e.source_type, "source_ref": e.source_ref,
-        "reverses": e.reverses_id, "hash": e.hash, "prev_hash": e.prev_hash,
-        "postings": [{"account": p.account.name, "amount": fmt(p.amount, p.commodity), "commodity": p.commodity,
-                      "kind": p.kind, "engagement": refs.get(p.engagement_id)} for p in e.postings],
-    } for e in entries]
+def _entry(entry_id: int) -> dict:
+    return entry_out(reads.entry_view(get_session(), entry_id, viewer()))
 
 
 def _account_out(account: Account) -> dict:
@@ -181,10 +189,9 @@ def _account_out(account: Account) -> dict:
 def create_entry(data):
     """A manual journal entry: postings balance per commodity, on open accounts, in an open period."""
     session = get_session()
-    currency = get_partnership(session).currency
+    currency = get_books(session).currency
     legs = [Leg(p["account"], p["amount"], p["commodity"] or currency) for p in data["postings"]]
-    entry = bookings.post_manual(session, data["date"], data["memo"], legs)
-    return entry_out(session, entry)
+    return _entry(journal.post_manual(session, data["date"], data["memo"], legs).id)
 
 
 @bp.route(f"/ledger/entries/{ENTRY_ID}/reverse", methods=["POST"])
@@ -193,9 +200,7 @@ def create_entry(data):
 @bp.response(201, EntryOut)
 def reverse_entry(data, entry_id):
     """A new entry that reverses the given one (at most once; a reversal is not reversed)."""
-    session = get_session()
-    entry = bookings.reverse(session, entry_id, data.get("date"), data.get("memo"))
-    return entry_out(session, entry)
+    return _entry(journal.reverse_entry(get_session(), entry_id, data.get("date"), data.get("memo")).id)
 
 
 @bp.route(f"/ledger/entries/{ENTRY_ID}", methods=["GET"])
@@ -203,7 +208,7 @@ def reverse_entry(data, entry_id):
 @bp.response(200, EntryOut)
 def show_entry(entry_id):
     """One entry with its postings and, for a close, their detail by engagement."""
-    return entry_out(get_session(), journal.get_entry(get_session(), entry_id))
+    return _entry(entry_id)
 
 
 @bp.route("/ledger/entries", methods=["GET"])
@@ -212,24 +217,11 @@ def show_entry(entry_id):
 @bp.response(200, EntriesPage)
 def list_entries(query):
     """Entries with their postings in chain order, filtered, a page at a time."""
-    session = get_session()
-    q = select(Entry).order_by(Entry.id).limit(query["limit"] + 1)
-    if "cursor" in query:
-        q = q.where(Entry.id > decode_cursor(query["cursor"]))
-    if "account" in query:
-        account_id = session.scalar(select(Account.id).where(Account.name == query["account"]))
-        if account_id is None:
-            raise ValidationError(f"no account {query['account']}", {"account": ["no such account"]})
-        q = q.where(Entry.id.in_(select(Posting.entry_id).where(Posting.account_id == account_id)))
-    if "from_" in query:
-        q = q.where(Entry.date >= query["from_"])
-    if "to" in query:
-        q = q.where(Entry.date <= query["to"])
-    entries = list(session.scalars(q))
-    more = len(entries) > query["limit"]
-    entries = entries[: query["limit"]]
-    return {"items": entries_out(session, entries),
-            "next_cursor": encode_cursor(entries[-1].id) if more else None}
+    after = decode_cursor(query["cursor"]) if "cursor" in query else None
+    page = reads.entry_list(get_session(), viewer(), after=after, account=query.get("account"),
+                            start=query.get("from_"), end=query.get("to"), limit=query["limit"])
+    return {"items": [entry_out(v, with_detail=False) for v in page.items],
+            "next_cursor": encode_cursor(page.items[-1].id) if page.more else None}
 
 
 @bp.route("/ledger/accounts", methods=["GET"])
@@ -237,7 +229,7 @@ def list_entries(query):
 @bp.response(200, AccountOut(many=True))
 def list_accounts():
     """The chart of accounts, by name."""
-    return [_account_out(a) for a in get_session().scalars(select(Account).order_by(Account.name))]
+    return [_account_out(a) for a in reads.accounts(get_session())]
 
 
 @bp.route("/ledger/accounts", methods=["POST"])
@@ -255,7 +247,7 @@ def create_account(data):
 @bp.response(200, BalanceOut(many=True))
 def trial_balance(query):
     """Every account and commodity with its balance (debit positive); each commodity sums to zero."""
-    rows = journal.trial_balance(get_session(), query.get("as_of"))
+    rows = balances.trial_balance(get_session(), query.get("as_of"))
     return [{"account": a, "commodity": c, "balance": fmt(b, c)} for a, c, b in rows]
 
 

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
-from flask import Response, g
+from flask import Response
 from marshmallow import Schema, fields
 
-from ledger.api.common import blueprint, require_self_or, requires
-from ledger.core.errors import Forbidden, ValidationError
+from ledger.api.auth import viewer
+from ledger.api.openapi import blueprint
+from ledger.api.transaction import requires
+from ledger.core.clock import as_utc
+from ledger.core.errors import Conflict, ValidationError
 from ledger.core.money import fmt
+from ledger.journal import periods
+from ledger.journal.periods import PeriodView
+from ledger.partnership.close import close_period
+from ledger.read import directory
 from ledger.read.render import DOWNLOADS, statement_file
-from ledger.read.statements import may_read_statement, resolve_range, statement
-from ledger.revenue.close import close_period, parse_period, preview
-from ledger.revenue.models import Period
+from ledger.read.statements import read_statement
+from ledger.revenue.close import preview
 from ledger.runtime.database import get_session
 
 bp = blueprint("periods", __name__, "Periods, the close, statements, vesting and buyouts")
@@ -134,24 +138,17 @@ class BuyoutOut(Schema):
     installments = fields.List(fields.Nested(BuyoutInstallmentOut), required=True)
 
 
-def _period(p: Period) -> dict:
+def _period(p: PeriodView) -> dict:
     return {"id": p.id, "starts_on": p.starts_on, "ends_on": p.ends_on, "status": p.status,
-            "closed_at": p.closed_at, "policy_version": p.policy_version}
+            "closed_at": as_utc(p.closed_at) if p.closed_at else None, "policy_version": p.policy_version}
 
 
 @bp.route("/periods", methods=["GET"])
 @requires("any")
 @bp.response(200, PeriodOut(many=True))
 def list_periods():
-    """Every period from the partnership's start to the latest one in use, with its status."""
-    from sqlalchemy import select
-
-    from ledger.journal.periods import ensure_periods
-    from ledger.revenue.close import oldest_open
-
-    session = get_session()
-    ensure_periods(session, oldest_open(session))
-    return [_period(p) for p in session.scalars(select(Period).order_by(Period.id))]
+    """Every period from the partnership's start to the oldest open one, with its status."""
+    return [_period(p) for p in periods.list_periods(get_session())]
 
 
 @bp.route("/periods/<period_id>/close", methods=["POST"])
@@ -159,7 +156,7 @@ def list_periods():
 @bp.response(200, PeriodOut)
 def close(period_id):
     """Close the oldest open period: allocate, post, lock. 409 for any other well-formed id."""
-    return _period(close_period(get_session(), period_id))
+    return _period(periods.get_period(get_session(), close_period(get_session(), period_id).id))
 
 
 @bp.route("/periods/<period_id>/preview", methods=["GET"])
@@ -168,11 +165,7 @@ def close(period_id):
 def preview_period(period_id):
     """The allocation the close would post, computed without posting anything."""
     session = get_session()
-    parse_period(session, period_id)
-    row = session.get(Period, period_id)
-    if row is not None and row.status == "closed":
-        from ledger.core.errors import Conflict
-
+    if periods.get_period(session, period_id).status == "closed":
         raise Conflict(f"period {period_id} is closed: read its statements instead", {"period": ["closed"]})
     a = preview(session, period_id)
     return {
@@ -187,13 +180,6 @@ def preview_period(period_id):
     }
 
 
-def _can_read_statement(code: str) -> None:
-    user = g.user
-    own = user.partner.code if user.partner is not None else None
-    if not may_read_statement(get_session(), user.role, own, code):
-        raise Forbidden(f"only {code} or the treasurer may read this statement (the books are not open)")
-
-
 @bp.route("/partners/<code:code>/statement", methods=["GET"])
 @requires("any")
 @bp.arguments(StatementQuery, location="query")
@@ -202,16 +188,10 @@ def partner_statement(query, code):
     """A partner's share statement for a closed period (``period=2026-01``), a year to date
     (``period=2026``) or a range (``from``/``to``); ``format=csv`` or ``pdf`` too. Self or
     treasurer; every partner when the charter has open books."""
-    session = get_session()
-    from ledger.practices.service import get_partner
-
-    get_partner(session, code)
-    _can_read_statement(code)
     fmt_ = query.get("format", "json")
     if fmt_ not in ("json", "csv", "pdf"):
         raise ValidationError("format must be json, csv or pdf", {"format": ["one of json, csv, pdf"]})
-    first, last = resolve_range(session, query.get("period"), query.get("start"), query.get("end"))
-    st = statement(session, code, first, last)
+    st = read_statement(get_session(), viewer(), code, query.get("period"), query.get("start"), query.get("end"))
     if fmt_ in DOWNLOADS:
         body, mimetype, filename = statement_file(st, fmt_)
         return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
@@ -225,13 +205,7 @@ def partner_statement(query, code):
 def partner_vesting(query, code):
     """Granted, vested and unvested units as of a date (default today), the full schedule and the
     next vesting date. Self or treasurer."""
-    from ledger.equity.service import vesting_summary
-    from ledger.practices.service import get_partner
-
-    session = get_session()
-    get_partner(session, code)
-    require_self_or(code, "treasurer")
-    return vesting_summary(session, code, query.get("as_of") or dt.datetime.now(dt.UTC).date())
+    return directory.vesting(get_session(), viewer(), code, query.get("as_of"))
 
 
 @bp.route("/partners/<code:code>/buyout", methods=["GET"])
@@ -239,11 +213,4 @@ def partner_vesting(query, code):
 @bp.response(200, BuyoutOut)
 def partner_buyout(code):
     """A retiring or retired partner's buyout: capital, goodwill, total, installments. Self or treasurer."""
-    from ledger.succession.service import buyout_schedule
-
-    session = get_session()
-    require_self_or(code, "treasurer")
-    return buyout_schedule(session, code)
-
-
-
+    return directory.buyout(get_session(), viewer(), code)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import g
 from marshmallow import Schema, fields, validate
 
-from ledger.api.common import INT_ID, blueprint, requires
+from ledger.api.openapi import INT_ID, blueprint
+from ledger.api.transaction import requires
 from ledger.core.errors import Forbidden
 from ledger.governance import service as gov
 from ledger.runtime.database import get_session

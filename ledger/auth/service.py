@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import re
 import secrets
@@ -14,14 +13,11 @@ from sqlalchemy.orm import Session
 
 from ledger.auth.models import ROLES, ApiToken, User
 from ledger.core.errors import Conflict, NotFound, ValidationError
+from ledger.db import clock_of
 from ledger.practices.service import get_partner
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _hasher = PasswordHasher()
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def get_user(session: Session, email: str) -> User:
@@ -48,11 +44,27 @@ def add_user(session: Session, email: str, role: str, partner_code: str | None =
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"user {email} already exists", {"email": ["already exists"]})
     partner_id = get_partner(session, partner_code).id if partner_code else None
-    user = User(email=email, role=role, partner_id=partner_id, active=True, created_at=_now(),
+    user = User(email=email, role=role, partner_id=partner_id, active=True, created_at=clock_of(session).now(),
                 password_hash=_hasher.hash(password) if password else None)
     session.add(user)
     session.flush()
     return user
+
+
+def add_user_or_set_password(session: Session, email: str, role: str, partner_code: str | None = None,
+                             password: str | None = None) -> tuple[User, bool]:
+    """``add_user``; or, for a user that exists with this very role (and partner), set the given
+    password — `ledger init` already made each partner's user, and the same command sets its
+    password. Returns the user and whether it was created."""
+    try:
+        return add_user(session, email, role, partner_code, password), True
+    except Conflict:
+        user = get_user(session, email)
+        same = user.role == role and (not partner_code or (user.partner is not None and user.partner.code == partner_code))
+        if not same or password is None:
+            raise
+        set_password(session, user, password)
+        return user, False
 
 
 def set_password(session: Session, user: User, password: str) -> None:
@@ -78,7 +90,7 @@ def hash_token(token: str) -> str:
 def create_token(session: Session, user: User) -> str:
     """A new bearer token for ``user``; only its hash is stored, so this is the one time it is seen."""
     token = "pl_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), created_at=_now()))
+    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), created_at=clock_of(session).now()))
     session.flush()
     return token
 
@@ -94,7 +106,7 @@ def revoke_tokens(session: Session, user: User) -> int:
     rows = session.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)))
     n = 0
     for row in rows:
-        row.revoked_at = _now()
+        row.revoked_at = clock_of(session).now()
         n += 1
     session.flush()
     return n

@@ -6,7 +6,9 @@ import datetime as dt
 
 import click
 
-from ledger.cli import transactional
+from ledger.cli.common import transactional
+from ledger.core.errors import ValidationError
+from ledger.equity.ocf import export_package, write_package
 
 
 @click.command("export-ocf", help="Write the partnership's units as an OCF 1.2.0 package (JSON files) into DIR.")
@@ -17,9 +19,6 @@ from ledger.cli import transactional
               help="country of formation (ISO 3166-1 alpha-2); the charter does not say, OCF requires it")
 @transactional
 def export_ocf_command(session, directory, as_of, country):
-    from ledger.core.errors import ValidationError
-    from ledger.equity.ocf import export_package, write_package
-
     if len(country) != 2 or not country.isascii() or not country.isalpha():
         raise ValidationError(f"--country {country!r} is not a two-letter country code such as US",
                               {"country": ["a two-letter ISO 3166-1 code"]})

@@ -24,6 +24,21 @@ COMMODITY_RE = re.compile(r"^[A-Z][A-Z0-9]{1,15}$")
 GENESIS_HASH = "0" * 64
 KIND_RE = re.compile(r"^[a-z_]{1,16}$")
 
+#: What a person books (CONTRACT §7): only these entries may be reversed. Everything else is made by
+#: the product under a rule or a vote (the founding, vesting, a close, a buyout and its goodwill and
+#: installments, a grant, a forfeiture) and is corrected through that rule or vote, never reversed.
+REVERSIBLE_SOURCES = frozenset({"manual", "invoice", "cost", "payment", "overhead", "draw", "import"})
+
+
+def reversal_refusal(source_type: str, reverses_id: int | None) -> str | None:
+    """Why an entry may not be reversed, or None when it may (pure: the entry's own facts)."""
+    if reverses_id is not None:
+        return "is itself a reversal and cannot be reversed; post a new entry instead"
+    if source_type not in REVERSIBLE_SOURCES:
+        return (f"cannot be reversed: it was made by the product ({source_type}), not booked by a person, "
+                "and is corrected through the rule or the vote that made it")
+    return None
+
 
 @dataclass(frozen=True, slots=True)
 class Leg:

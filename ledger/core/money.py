@@ -98,6 +98,27 @@ def fmt(amount: Decimal, commodity: str = "USD") -> str:
     return str(quantize(amount, commodity))
 
 
+def fmt_minor(minor: int, commodity: str = "USD") -> str:
+    """Integer minor units as the contract's amount text: ``-12345`` USD → ``"-123.45"`` (never
+    ``-0.00``). For reads that sum integer minor units straight off the database."""
+    n = places(commodity)
+    sign = "-" if minor < 0 else ""
+    if n == 0:
+        return f"{sign}{abs(minor)}"
+    q, r = divmod(abs(minor), 10 ** n)
+    return f"{sign}{q}.{r:0{n}d}"
+
+
+def display(amount: Decimal | None, commodity: str = "USD") -> str:
+    """An amount for people: thousands separators, exactly the commodity's places, and a true minus
+    sign (``Decimal("-1234.5")`` → ``"−1,234.50"``); ``"—"`` for no amount. The web's filters and
+    the PDF write amounts with this."""
+    if amount is None:
+        return "\u2014"
+    text = f"{abs(amount):,.{places(commodity)}f}"
+    return f"\u2212{text}" if amount < 0 else text
+
+
 def parse_percent(text: str) -> Decimal:
     """``"70%"`` → ``Decimal("0.7")``. Refuses anything that is not a percentage in 0..100."""
     if not isinstance(text, str):

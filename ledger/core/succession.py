@@ -28,32 +28,3 @@ def installments(total: Decimal, count: int) -> list[Decimal]:
     """``count`` equal installments of ``total`` by the split rule (earlier ones take the cents)."""
     return split(total, [1] * count)
 
-
-def successor_problems(session, data: dict, active: dict) -> list[tuple[str, str]]:
-    """Why a retire_partner payload cannot apply now: ``[(field, message)]``."""
-    from sqlalchemy import select
-
-    from ledger.practices.models import Ownership, Practice
-    from ledger.succession.models import Retirement
-
-    problems = []
-    code = data["partner"]
-    partner = active.get(code)
-    if partner is None:
-        return [("partner", f"{code!r} is not an active partner")]
-    if len(active) < 2:
-        problems.append(("partner", "the last active partner cannot retire"))
-    if session.scalar(select(Retirement.id).where(Retirement.partner_id == partner.id)):
-        problems.append(("partner", f"{code} is already retiring"))
-    owned = set(session.scalars(
-        select(Practice.code).join(Ownership, Ownership.practice_id == Practice.id)
-        .where(Ownership.partner_id == partner.id, Ownership.to_period.is_(None))))
-    successors = data.get("successors", {})
-    for practice in sorted(owned - set(successors)):
-        problems.append((f"successors.{practice}", f"practice {practice} needs a successor"))
-    for practice, successor in sorted(successors.items()):
-        if practice not in owned:
-            problems.append((f"successors.{practice}", f"{code} does not own a practice {practice!r}"))
-        if successor == code or successor not in active:
-            problems.append((f"successors.{practice}", f"{successor!r} is not an active partner who can succeed"))
-    return problems

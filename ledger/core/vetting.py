@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from ledger.core.money import ZERO, format_percent
-from ledger.partnership.charter import VETTING_CRITERIA
 
-__all__ = ["VETTING_CRITERIA", "Profitability", "profitability", "subcontract_refusals"]
+#: The six criteria an outside firm must meet before work is subcontracted to it (CONTRACT §2).
+VETTING_CRITERIA = ("quality", "customer_commitment", "track_record", "reputation", "credit", "rapport")
 
 
 def subcontract_refusals(vetted: list[str] | tuple[str, ...], nsa_signed_on: dt.date | None,

@@ -36,45 +36,27 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.core import periods as P
 from ledger.core import vesting as V
 from ledger.core.errors import Conflict, NotFound, ValidationError
+from ledger.db import clock_of
 from ledger.equity.models import Grant, VestingAcceleration, VestingPause
 from ledger.equity.service import acceleration_of, acceleration_rows, pause_of, pause_rows, terms_for
-from ledger.journal.models import ChainHead
-from ledger.journal.periods import last_closed_id
+from ledger.journal.periods import closed_through
+from ledger.journal.service import lock_chain
 from ledger.practices.models import Partner
-from ledger.practices.service import get_partner, get_partnership
-from ledger.succession.models import Retirement
+from ledger.practices.service import get_partner
 
 #: How far a date may lie from today (either way) — bounds the schedule's arithmetic.
 MAX_YEARS = 200
-
-
-def _lock(session: Session) -> None:
-    """Take the lock the period close takes (the chain head row), so a close cannot run between
-    the "is this date still open?" check and the event's commit, and two events for one partner
-    are checked one after the other (SQLite: every transaction is ``BEGIN IMMEDIATE`` anyway)."""
-    session.execute(select(ChainHead).where(ChainHead.id == 1).with_for_update()).scalar_one()
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _refuse(field: str, message: str) -> ValidationError:
     return ValidationError(f"{field}: {message}", {field: [message]})
 
 
-def _closed_through(session: Session) -> dt.date | None:
-    """The last day of the last closed period (None while nothing is closed)."""
-    closed = last_closed_id(session)
-    return P.bounds(closed, get_partnership(session).period_kind)[1] if closed else None
-
-
 def _check_open(session: Session, field: str, day: dt.date, *, may_be_last_closed_day: bool = False) -> None:
     """Refuse a change that would alter vesting on a day of a closed period."""
-    through = _closed_through(session)
+    through = closed_through(session)
     if through is None or day > through or (may_be_last_closed_day and day == through):
         return
     raise Conflict(f"{field} {day.isoformat()} falls in a closed period: vesting through "
@@ -82,8 +64,8 @@ def _check_open(session: Session, field: str, day: dt.date, *, may_be_last_close
                    {field: [f"in a closed period (closed through {through.isoformat()})"]})
 
 
-def _check_in_range(field: str, day: dt.date) -> None:
-    today = _now().date()
+def _check_in_range(session: Session, field: str, day: dt.date) -> None:
+    today = clock_of(session).today()
     if abs(day.year - today.year) > MAX_YEARS:
         raise _refuse(field, f"must be within {MAX_YEARS} years of today")
 
@@ -96,15 +78,8 @@ def _active(session: Session, code: str) -> Partner:
     return partner
 
 
-def _last_day(session: Session, partner: Partner) -> dt.date | None:
-    """The last day of a scheduled retirement (its effective period's end), if any."""
-    effective = session.scalar(select(Retirement.effective_period).where(
-        Retirement.partner_id == partner.id, Retirement.status == "scheduled"))
-    return P.bounds(effective, get_partnership(session).period_kind)[1] if effective else None
-
-
 def _check_before_leaving(session: Session, partner: Partner, field: str, day: dt.date) -> None:
-    last = _last_day(session, partner)
+    last = partner.leaves_on
     if last is not None and day > last:
         raise _refuse(field, f"after {partner.code}'s last day ({last.isoformat()}, a scheduled retirement)")
 
@@ -139,11 +114,11 @@ def add_pause(session: Session, partner_code: str, start: dt.date, end: dt.date 
               reason: str = "") -> VestingPause:
     """Record a leave of absence of the partner from ``start`` (to ``end``, or open); see the
     module docstring for what is refused."""
-    _lock(session)
+    lock_chain(session)  # so a close cannot run between the "still open?" check and the commit
     partner = _active(session, partner_code)
-    _check_in_range("start", start)
+    _check_in_range(session, "start", start)
     if end is not None:
-        _check_in_range("end", end)
+        _check_in_range(session, "end", end)
         if end < start:
             raise _refuse("end", f"before the pause starts ({start.isoformat()})")
     grants = _grants(session, partner)
@@ -170,7 +145,7 @@ def add_pause(session: Session, partner_code: str, start: dt.date, end: dt.date 
     accelerations = {k: [acceleration_of(a) for a in v] for k, v in acceleration_rows(session, [g.id for g in grants]).items()}
     _validate(partner, vesting, pauses, accelerations,
               lambda key: "end" if key.endswith(".end") else "start")
-    now = _now()
+    now = clock_of(session).now()
     row = VestingPause(partner_id=partner.id, starts_on=start, ends_on=end, reason=reason or "",
                        recorded_at=now, ended_at=now if end is not None else None)
     session.add(row)
@@ -188,13 +163,13 @@ def get_pause(session: Session, partner_code: str, pause_id: int) -> VestingPaus
 
 def end_pause(session: Session, partner_code: str, pause_id: int, end: dt.date) -> VestingPause:
     """Record the last day of an open pause; vesting time runs again from the day after."""
-    _lock(session)
+    lock_chain(session)  # so a close cannot run between the "still open?" check and the commit
     row = get_pause(session, partner_code, pause_id)
     partner = _active(session, partner_code)
     if row.ends_on is not None:
         raise Conflict(f"pause {pause_id} already ended on {row.ends_on.isoformat()}",
                        {"end": [f"already ended on {row.ends_on.isoformat()}"]})
-    _check_in_range("end", end)
+    _check_in_range(session, "end", end)
     if end < row.starts_on:
         raise _refuse("end", f"before the pause starts ({row.starts_on.isoformat()})")
     _check_open(session, "end", end, may_be_last_closed_day=True)
@@ -203,7 +178,7 @@ def end_pause(session: Session, partner_code: str, pause_id: int, end: dt.date) 
     accelerations = {k: [acceleration_of(a) for a in v] for k, v in acceleration_rows(session, [g.id for g in grants]).items()}
     _validate(partner, [g for g in grants if g.vests_over_time], pauses, accelerations, lambda key: "end")
     row.ends_on = end
-    row.ended_at = _now()
+    row.ended_at = clock_of(session).now()
     session.flush()
     return row
 
@@ -234,10 +209,10 @@ def add_acceleration(session: Session, partner_code: str, date: dt.date, quantit
                      grant_id: int | None = None) -> VestingAcceleration:
     """Record that ``quantity`` units of the partner's grant (``grant_id``, or their one vesting
     grant) vest on ``date``; see the module docstring for what is refused."""
-    _lock(session)
+    lock_chain(session)  # so a close cannot run between the "still open?" check and the commit
     partner = _active(session, partner_code)
     grant = _grant_to_accelerate(session, partner, grant_id)
-    _check_in_range("date", date)
+    _check_in_range(session, "date", date)
     if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
         raise _refuse("quantity", "must be a whole number of units greater than 0")
     if not isinstance(reason, str) or not reason.strip():
@@ -261,7 +236,7 @@ def add_acceleration(session: Session, partner_code: str, date: dt.date, quantit
     _validate(partner, [grant], pauses, {grant.id: [*accelerations, V.Acceleration(date, quantity, reason)]},
               name)
     row = VestingAcceleration(grant_id=grant.id, date=date, quantity=quantity, reason=reason.strip(),
-                              recorded_at=_now())
+                              recorded_at=clock_of(session).now())
     session.add(row)
     session.flush()
     return row

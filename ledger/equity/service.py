@@ -38,15 +38,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.core import chart
-from ledger.core import periods as P
 from ledger.core import vesting as V
 from ledger.core.entries import Leg
 from ledger.equity.models import Grant, VestingAcceleration, VestingPause
 from ledger.journal.models import Account, Entry, Posting
-from ledger.journal.periods import last_closed_id
+from ledger.journal.periods import closed_through, first_open_day
 from ledger.journal.service import COMMODITY_UNITS, post_entry
 from ledger.practices.models import Partner
-from ledger.practices.service import get_partner, get_partnership
+from ledger.practices.service import get_partner
 
 SOURCE_VESTING = "vesting"
 SOURCE_RETIREMENT = "retirement"
@@ -251,13 +250,6 @@ def _retired_codes(session: Session) -> set[str]:
             if code is not None and name in (chart.units_unvested(code), chart.units_vested(code))}
 
 
-def _first_open_day(session: Session) -> dt.date:
-    """The first date a posting may still carry: the day after the last closed period."""
-    ps = get_partnership(session)
-    closed = last_closed_id(session)
-    return P.bounds(closed, ps.period_kind)[1] + V.ONE_DAY if closed else ps.starts_on
-
-
 def _post_partner_vesting(session: Session, partner: Partner, grants: list[tuple[Grant, V.GrantTerms]],
                           start: dt.date, end: dt.date,
                           history: list[tuple[dt.date, Decimal]] | None = None) -> list[Entry]:
@@ -331,7 +323,7 @@ def post_retirement_units(session: Session, partner_code: str, on: dt.date) -> l
     if partner.retired_on is None:
         partner.retired_on = on
     grants = grants_with_terms(session, partner, leave_on=on)
-    posted = _post_partner_vesting(session, partner, grants, _first_open_day(session), on)
+    posted = _post_partner_vesting(session, partner, grants, first_open_day(session), on)
     accounts = [chart.units_unvested(partner.code), chart.units_vested(partner.code)]
     history = _units_history(session, accounts)
     unvested, vested = (_held_on(history.get(a, []), on) for a in accounts)
@@ -351,10 +343,9 @@ def check_units_agree(session: Session, as_of: dt.date | None = None) -> list[st
     (the first date it happens), on every date from the partner's joining to the end of the last
     closed period (or ``as_of``, if earlier). Open periods are not checked: their vesting is posted
     by their close. A ``ledger verify`` check (``verify(session, extra_checks=[check_units_agree])``)."""
-    closed = last_closed_id(session)
-    if closed is None:
+    cutoff = closed_through(session)
+    if cutoff is None:
         return []
-    cutoff = P.bounds(closed, get_partnership(session).period_kind)[1]
     if as_of is not None:
         cutoff = min(cutoff, as_of)
     partners = list(session.scalars(select(Partner).order_by(Partner.code)))

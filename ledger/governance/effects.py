@@ -11,7 +11,6 @@ period and counts in its close.
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -22,23 +21,19 @@ from ledger.core import chart
 from ledger.core import periods as P
 from ledger.core.entries import Leg
 from ledger.core.errors import ValidationError
+from ledger.db import clock_of
 from ledger.equity.models import Grant
 from ledger.governance.models import GovernanceRule, Proposal
+from ledger.journal.periods import oldest_open
 from ledger.journal.service import post_entry
-from ledger.partnership.founding import open_partner_accounts, open_practice_accounts
 from ledger.practices.models import Ownership, Partner, Practice
-from ledger.practices.service import get_partnership
+from ledger.practices.service import get_partnership, open_partner_accounts, open_practice_accounts
 from ledger.revenue.models import PolicyVersion
+from ledger.succession.service import schedule_retirement, successor_problems
 
 
 class EffectFailed(Exception):
     """The passed proposal's effect can no longer apply; the message says why."""
-
-
-def _oldest_open(session: Session) -> str:
-    from ledger.revenue.close import oldest_open
-
-    return oldest_open(session)
 
 
 def _problems(session: Session, kind: str, data: dict) -> dict[str, list[str]]:
@@ -67,11 +62,9 @@ def _problems(session: Session, kind: str, data: dict) -> dict[str, list[str]]:
         pid = data["effective_period"]
         if not P.is_period_id(pid, ps.period_kind):
             add("effective_period", f"{pid!r} is not a period id")
-        elif pid < _oldest_open(session):
+        elif pid < oldest_open(session):
             add("effective_period", f"period {pid} is already closed")
         if kind == "retire_partner":
-            from ledger.core.succession import successor_problems
-
             for field, msg in successor_problems(session, data, active):
                 add(field, msg)
     elif kind == "change_governance":
@@ -95,7 +88,7 @@ def apply_effect(session: Session, proposal: Proposal, data: dict) -> str:
 
 def _add_practice(session: Session, proposal: Proposal, data: dict) -> str:
     ps = get_partnership(session)
-    first = _oldest_open(session)
+    first = oldest_open(session)
     practice = Practice(code=data["code"], name=data["name"], created_on=P.bounds(first, ps.period_kind)[0])
     session.add(practice)
     session.flush()
@@ -111,13 +104,13 @@ def _add_practice(session: Session, proposal: Proposal, data: dict) -> str:
 def _admit_partner(session: Session, proposal: Proposal, data: dict) -> str:
     ps = get_partnership(session)
     g = data["grant"]
-    first_open_day = P.bounds(_oldest_open(session), ps.period_kind)[0]
+    first_open_day = P.bounds(oldest_open(session), ps.period_kind)[0]
     partner = Partner(code=data["code"], name=data["name"], email=data["email"].lower(), status="active",
                       joined_on=max(g["start"], first_open_day))
     session.add(partner)
     session.flush()
     session.add(User(email=partner.email, role="partner", partner_id=partner.id, active=True,
-                     created_at=dt.datetime.now(dt.UTC)))
+                     created_at=clock_of(session).now()))
     session.add(Grant(partner_id=partner.id, units=g["units"], start=g["start"], cliff_months=g["cliff_months"],
                       months=g["months"], every=g["every"], kind="grant"))
     open_partner_accounts(session, partner.code, ps.currency, min(first_open_day, g["start"]))
@@ -135,14 +128,12 @@ def _change_policy(session: Session, proposal: Proposal, data: dict) -> str:
     version = (session.scalar(select(func.max(PolicyVersion.version))) or 0) + 1
     session.add(PolicyVersion(version=version, origination=data["origination"], practice=data["practice"],
                               pool_basis=data["pool_basis"], effective_period=data["effective_period"],
-                              proposal_id=proposal.id, created_at=dt.datetime.now(dt.UTC)))
+                              proposal_id=proposal.id, created_at=clock_of(session).now()))
     session.flush()
     return f"policy:{version}"
 
 
 def _retire_partner(session: Session, proposal: Proposal, data: dict) -> str:
-    from ledger.succession.service import schedule_retirement
-
     return schedule_retirement(session, proposal, data)
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as MmError
 
-from ledger.partnership.charter import CODE_RE, PROPOSAL_KINDS, GrantSchema, Percent, Threshold, TomlDate
+from ledger.core.codes import CODE_RE, PROPOSAL_KINDS
+from ledger.schema import GrantSchema, Percent, Threshold, TomlDate
 
 CODE = validate.Regexp(CODE_RE, error="2 to 32 of a-z, 0-9 and -")
 

@@ -22,8 +22,8 @@ from ledger.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from ledger.core.tally import Rule, tally
 from ledger.governance.models import Elector, GovernanceRule, Proposal, Vote
 from ledger.governance.payloads import SCHEMAS
-from ledger.partnership.charter import _flatten
 from ledger.practices.models import Partner
+from ledger.schema import flatten_errors
 
 CHOICES = ("yes", "no", "abstain")
 
@@ -45,7 +45,7 @@ def load_payload(kind: str, payload) -> dict:
     try:
         return SCHEMAS[kind]().load(payload)
     except MmError as exc:
-        errors = _flatten(exc.messages, "payload")
+        errors = flatten_errors(exc.messages, "payload")
         raise ValidationError("the payload does not fit its kind: " + "; ".join(
             f"{k}: {v[0]}" for k, v in errors.items()), errors) from exc
 

@@ -1,4 +1,4 @@
-"""``ledger export beancount|hledger``: the whole ledger as a plain-text journal.
+"""The whole ledger as a plain-text journal (Beancount or hledger), for ``ledger export``.
 
 Design
 - ``to_beancount(session)`` and ``to_hledger(session)`` are generators of text chunks (each one or
@@ -41,17 +41,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-import click
-from flask.cli import with_appcontext
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from ledger.core.errors import LedgerError
-from ledger.core.money import MoneyError, fmt
+from ledger.core.money import fmt
+from ledger.journal.balances import trial_balance
 from ledger.journal.models import Account, Entry, Posting
-from ledger.journal.service import COMMODITY_UNITS, trial_balance
-from ledger.runtime.database import get_session
+from ledger.journal.periods import get_books
+from ledger.journal.service import COMMODITY_UNITS
 
 ENTRY_BATCH = 2000
 POSTING_BATCH = 5000
@@ -90,10 +87,8 @@ class _Header:
     check_on: dt.date
 
 
-def _header(session: Session) -> _Header:
-    from ledger.practices.service import get_partnership
-
-    ps = get_partnership(session)  # an unfounded database is a Conflict, reported by the CLI
+def _header(session: Session, title: str) -> _Header:
+    books = get_books(session)  # an unfounded database is a Conflict, reported by the CLI
     first_posting = dict(
         session.execute(
             select(Posting.account_id, func.min(Entry.date))
@@ -109,10 +104,10 @@ def _header(session: Session) -> _Header:
     # Beancount refuses an assertion on an account not yet open, so the date is after every opening
     # as well; in a ledger where nothing is opened after its last entry this is the day after it.
     latest = max([d for d in [last_entry, *(a.opens_on for a in accounts)] if d is not None],
-                 default=ps.starts_on)
-    commodities = list(dict.fromkeys([ps.currency, COMMODITY_UNITS,
+                 default=books.starts_on)
+    commodities = list(dict.fromkeys([books.currency, COMMODITY_UNITS,
                                       *(c for a in accounts for c in a.commodities)]))
-    return _Header(ps.name, ps.currency, commodities, accounts, latest + ONE_DAY)
+    return _Header(title, books.currency, commodities, accounts, latest + ONE_DAY)
 
 
 def _entries(session: Session) -> Iterator[_Entry]:
@@ -167,9 +162,9 @@ def bean_string(text: str) -> str:
     return '"' + text.translate(_BEAN_ESCAPES) + '"'
 
 
-def to_beancount(session: Session) -> Iterator[str]:
+def to_beancount(session: Session, title: str = "the ledger") -> Iterator[str]:
     """The ledger as a Beancount v3 file, in chunks of whole lines."""
-    h = _header(session)
+    h = _header(session, title)
     first_day = min((a.opens_on for a in h.accounts), default=h.check_on - ONE_DAY)
     yield (f";; Practice Ledger export of {_one_line(h.title)}\n"
            f"option \"title\" {bean_string(h.title)}\n"
@@ -223,9 +218,9 @@ def _sample(commodity: str) -> str:
     return sample if "." in sample else sample + "."
 
 
-def to_hledger(session: Session) -> Iterator[str]:
+def to_hledger(session: Session, title: str = "the ledger") -> Iterator[str]:
     """The ledger as an hledger journal, in chunks of whole lines."""
-    h = _header(session)
+    h = _header(session, title)
     yield f"; Practice Ledger export of {_one_line(h.title)}\n\n"
     yield "".join(f"commodity {_sample(c)} {c}\n" for c in h.commodities) + "\n"
     yield "".join(f"account {a.name}\n" for a in h.accounts) + "\n"
@@ -246,13 +241,13 @@ def to_hledger(session: Session) -> Iterator[str]:
     yield "".join(lines)
 
 
-FORMATS: dict[str, Callable[[Session], Iterator[str]]] = {"beancount": to_beancount, "hledger": to_hledger}
+FORMATS: dict[str, Callable[..., Iterator[str]]] = {"beancount": to_beancount, "hledger": to_hledger}
 
 
-# --- the command ----------------------------------------------------------------------------------
+# --- writing ----------------------------------------------------------------------------------------
 
 
-def _write_file(path: str, chunks: Iterator[str]) -> None:
+def write_file(path: str, chunks: Iterator[str]) -> None:
     """Write to a temporary file beside ``path`` and rename it into place, so a failed export
     never leaves a truncated journal where a good one was expected."""
     target = Path(path)
@@ -268,7 +263,7 @@ def _write_file(path: str, chunks: Iterator[str]) -> None:
         raise
 
 
-def _write_stdout(chunks: Iterator[str]) -> None:
+def write_stdout(chunks: Iterator[str]) -> None:
     # UTF-8 whatever the locale says: a memo with "é" must not fail half-way through the export.
     stream = sys.stdout
     binary = getattr(stream, "buffer", None)
@@ -281,38 +276,3 @@ def _write_stdout(chunks: Iterator[str]) -> None:
     if binary is not None:
         binary.flush()
     stream.flush()
-
-
-@click.command("export", help="Write the whole ledger as a Beancount or hledger journal (to stdout, or --out FILE).")
-@click.argument("format_name", metavar="FORMAT", type=click.Choice(sorted(FORMATS)))
-@click.option("--out", "out", type=click.Path(dir_okay=False), help="write to FILE instead of stdout ('-': stdout)")
-@with_appcontext
-def export_command(format_name: str, out: str | None) -> None:
-    from ledger.cli import fail
-
-    session = get_session()
-    try:
-        if session.get_bind().dialect.name == "postgresql":
-            # One snapshot for the entries, the openings and the trial balance (see the docstring).
-            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        chunks = FORMATS[format_name](session)
-        if out and out != "-":
-            _write_file(out, chunks)
-        else:
-            _write_stdout(chunks)
-    except LedgerError as exc:
-        fail(exc.detail)
-    except MoneyError as exc:
-        # Only a row written around the posting service can carry such an amount.
-        fail(f"a stored amount is not exact for its commodity ({exc}); the ledger needs repair")
-    except (OperationalError, ProgrammingError) as exc:
-        reason = str(exc.orig).splitlines()[0]
-        fail(f"the database could not be used ({reason}); is it migrated (`ledger db upgrade`)?")
-    except BrokenPipeError:
-        # The reader went away (`ledger export hledger | head`): nothing to report, but point
-        # stdout at /dev/null so Python's final flush does not print a second traceback.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(1)
-    except OSError as exc:
-        fail(f"cannot write {out or 'standard output'}: {exc.strerror or exc}")
-    # Nothing to commit: the app context's teardown rolls the read-only transaction back.

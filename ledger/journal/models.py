@@ -1,4 +1,4 @@
-"""The double-entry journal: accounts, entries, postings, the hash chain head, idempotency.
+"""The double-entry journal: the books' settings, periods, accounts, entries, postings, the hash chain head.
 
 Invariants (each enforced by the database itself, see the first migration, and re-checked by
 ``ledger verify``):
@@ -12,7 +12,12 @@ Invariants (each enforced by the database itself, see the first migration, and r
   its entry like the postings, immutable, and covered by the entry's hash.
 - ``ChainHead``: one row, the last ``(seq, hash)``; writers lock it (``FOR UPDATE`` on PostgreSQL, the
   database write lock on SQLite), so the chain cannot fork.
-- ``IdempotencyRecord``: a request's key with the hash of its body and the response it got.
+- ``Books``: one row, what the journal must know of the partnership to keep its books — the
+  currency, the period kind and the first day — written once at founding. The journal reads them
+  from here, never from the areas built on it.
+- ``Period``: ids ``2026-01`` (month) or ``2026-Q1`` (quarter); they sort as strings in time order.
+  A period is ``open`` until closed, periods close strictly in order, and nothing may be posted
+  into a closed one (``periods.guard_dates``).
 """
 
 from __future__ import annotations
@@ -24,6 +29,34 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ledger.db import Amount, Base, BigId
+
+
+class Books(Base):
+    """What the journal keeps of the partnership: its currency, its period kind and its first day.
+    One row (``id = 1``), written by the founding and never changed."""
+
+    __tablename__ = "books"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    #: ``month`` or ``quarter``.
+    period_kind: Mapped[str] = mapped_column(sa.String(10))
+    starts_on: Mapped[dt.date]
+
+
+class Period(Base):
+    """A period of the books; ``status`` is ``open`` until its close, which records the policy
+    version it applied."""
+
+    __tablename__ = "period"
+
+    id: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    starts_on: Mapped[dt.date]
+    ends_on: Mapped[dt.date]
+    #: ``open`` or ``closed``.
+    status: Mapped[str] = mapped_column(sa.String(8), default="open")
+    closed_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    policy_version: Mapped[int | None]
 
 
 class Account(Base):
@@ -134,21 +167,6 @@ class ChainHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(sa.BigInteger)
     hash: Mapped[str] = mapped_column(sa.String(64))
-
-
-class IdempotencyRecord(Base):
-    """A POST's ``Idempotency-Key`` with the hash of its request and the response it got."""
-
-    __tablename__ = "idempotency_record"
-    __table_args__ = (sa.UniqueConstraint("user_id", "key", name="uq_idempotency_user_key"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("app_user.id"))
-    key: Mapped[str] = mapped_column(sa.String(200))
-    request_hash: Mapped[str] = mapped_column(sa.String(64))
-    status: Mapped[int]
-    body: Mapped[str] = mapped_column(sa.Text)
-    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
 
 
 GENESIS_HASH = "0" * 64

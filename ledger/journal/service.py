@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -33,32 +33,35 @@ from ledger.core.entries import (
     check_detail,
     check_legs,
     detail_digest,
+    reversal_refusal,
 )
 from ledger.core.errors import Conflict, NotFound, ValidationError
 from ledger.core.money import to_minor
+from ledger.db import clock_of
 from ledger.journal.models import (
     Account,
     AccountBalance,
-    BalanceSnapshot,
     ChainHead,
     EngagementMonthTotal,
     Entry,
-    Posting,
     PostingDetail,
 )
-from ledger.journal.periods import guard_dates
+from ledger.journal.periods import get_books, guard_dates
 
 COMMODITY_UNITS = "UNITS"
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def allowed_commodities(session: Session) -> set[str]:
-    from ledger.practices.service import get_partnership
+    return {get_books(session).currency, COMMODITY_UNITS}
 
-    return {get_partnership(session).currency, COMMODITY_UNITS}
+
+def lock_chain(session: Session) -> ChainHead:
+    """Take the chain's lock: ``SELECT … FOR UPDATE`` on the single ``chain_head`` row on
+    PostgreSQL; on SQLite every transaction already began ``BEGIN IMMEDIATE`` (the write lock).
+    Every writer that must not interleave with another takes this one lock: the posting service,
+    the close (so nothing slips into a period while it closes), and the changes that must see a
+    period still open when they commit."""
+    return session.execute(select(ChainHead).where(ChainHead.id == 1).with_for_update()).scalar_one()
 
 
 def open_account(
@@ -78,9 +81,7 @@ def open_account(
     if session.scalar(select(Account.id).where(Account.name == name)) is not None:
         raise Conflict(f"account {name} is already open", {"name": ["already open"]})
     if opened_on is None:
-        from ledger.practices.service import get_partnership
-
-        opened_on = get_partnership(session).starts_on
+        opened_on = get_books(session).starts_on
     account = Account(name=name, commodities=",".join(dict.fromkeys(commodities)), opened_on=opened_on)
     session.add(account)
     session.flush()
@@ -179,7 +180,7 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
                 raise ValidationError(f"the detail names accounts that are not open: {', '.join(unknown[:5])}",
                                       {where: [f"account {a!r} is not open" for a in unknown]})
             check_detail(spec.legs, spec.detail, where)
-    head = session.execute(select(ChainHead).where(ChainHead.id == 1).with_for_update()).scalar_one()
+    head = lock_chain(session)
     # Periods are read after the lock, so a close that commits first is always seen.
     guard_dates(session, [spec.date for spec in specs])
     seq, prev = head.seq, head.hash
@@ -191,7 +192,7 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     as_date = Entry.__table__.c.date.type.bind_processor(dialect) or (lambda v: v)
     as_time = Entry.__table__.c.created_at.type.bind_processor(dialect) or (lambda v: v)
-    now = as_time(_now())
+    now = as_time(clock_of(session).now())
     detail = _DetailWriter(conn, mark)
     try:
         for spec in specs:
@@ -332,15 +333,25 @@ def get_entry(session: Session, entry_id: int) -> Entry:
     return entry
 
 
+def post_manual(session: Session, date: dt.date, memo: str, legs: Sequence[Leg]) -> Entry:
+    """A journal entry as the treasurer wrote it (errors name ``postings[i].…``); its date is
+    checked first, so a closed period is the answer before any leg's problem."""
+    guard_dates(session, [date])
+    return post_entry(session, date=date, memo=memo, legs=legs, source_type="manual")
+
+
 def reverse_entry(session: Session, entry_id: int, date: dt.date | None = None, memo: str | None = None) -> Entry:
-    """Post the mirror image of an entry, linked to it. An entry is reversed at most once, and a
-    reversal is not itself reversed (post a new entry instead)."""
+    """Post the mirror image of an entry, linked to it. Only an entry a person booked may be
+    reversed (``entries.reversal_refusal``: a reversal is not reversed, and what the product made
+    is a 409), and at most once. Every surface (API, web, CLI) reverses through here."""
+    if date is not None:
+        guard_dates(session, [date])
     original = get_entry(session, entry_id)
+    refusal = reversal_refusal(original.source_type, original.reverses_id)
     if original.reverses_id is not None:
-        raise ValidationError(
-            f"entry {entry_id} is itself a reversal and cannot be reversed; post a new entry instead",
-            {"id": ["is a reversal"]},
-        )
+        raise ValidationError(f"entry {entry_id} {refusal}", {"id": ["is a reversal"]})
+    if refusal:
+        raise Conflict(f"entry {entry_id} {refusal}", {"id": [f"made by the product ({original.source_type})"]})
     if session.scalar(select(Entry.id).where(Entry.reverses_id == entry_id)) is not None:
         raise Conflict(f"entry {entry_id} is already reversed", {"id": ["already reversed"]})
     legs = [
@@ -356,74 +367,3 @@ def reverse_entry(session: Session, entry_id: int, date: dt.date | None = None, 
     spec = EntrySpec(date or original.date, memo or f"Reversal of entry {entry_id}: {original.memo}", legs,
                      "reversal", str(entry_id), reverses_id=entry_id, detail=detail)
     return session.get(Entry, post_entries(session, [spec])[0])
-
-
-def balances(
-    session: Session, as_of: dt.date | None = None, account_names: Sequence[str] | None = None
-) -> dict[tuple[str, str], Decimal]:
-    """``{(account, commodity): balance}`` over the entries dated on or before ``as_of``.
-
-    Without ``as_of``: the maintained balances (O(accounts)). With it: the snapshot of the last
-    period closed by then, plus the postings dated after it up to ``as_of``.
-    """
-    if as_of is None:
-        q = select(Account.name, AccountBalance.commodity, AccountBalance.balance).join(
-            Account, Account.id == AccountBalance.account_id)
-        if account_names is not None:
-            q = q.where(Account.name.in_(account_names))
-        return {(name, c): b for name, c, b in session.execute(q)}
-    from ledger.revenue.models import Period
-
-    snap = session.execute(
-        select(Period.id, Period.ends_on).where(Period.status == "closed", Period.ends_on <= as_of)
-        .order_by(Period.ends_on.desc()).limit(1)).first()
-    out: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    if snap is not None:
-        q = select(Account.name, BalanceSnapshot.commodity, BalanceSnapshot.balance).join(
-            Account, Account.id == BalanceSnapshot.account_id).where(BalanceSnapshot.period_id == snap.id)
-        if account_names is not None:
-            q = q.where(Account.name.in_(account_names))
-        for name, c, b in session.execute(q):
-            out[(name, c)] += b
-    q = (
-        select(Account.name, Posting.commodity, func.sum(Posting.amount))
-        .join(Account, Account.id == Posting.account_id)
-        .join(Entry, Entry.id == Posting.entry_id)
-        .where(Entry.date <= as_of)
-        .group_by(Account.name, Posting.commodity)
-    )
-    if snap is not None:
-        q = q.where(Entry.date > snap.ends_on)
-    if account_names is not None:
-        q = q.where(Account.name.in_(account_names))
-    for name, commodity, total in session.execute(q):
-        out[(name, commodity)] += total
-    return dict(out)
-
-
-def snapshot_balances(session: Session, period_id: str, ends_on: dt.date) -> None:
-    """Record every account's balance at the end of ``period_id`` (called by the close): the
-    maintained balances less whatever is dated after ``ends_on`` (postings already made in later,
-    still open periods — usually none), so the snapshot costs O(accounts), not O(period)."""
-    later = session.execute(
-        select(Posting.account_id, Posting.commodity, func.sum(Posting.amount))
-        .join(Entry, Entry.id == Posting.entry_id).where(Entry.date > ends_on)
-        .group_by(Posting.account_id, Posting.commodity))
-    rows = {(a, c): b for a, c, b in session.execute(
-        select(AccountBalance.account_id, AccountBalance.commodity, AccountBalance.balance))}
-    for a, c, amount in later:
-        rows[(a, c)] = rows.get((a, c), Decimal(0)) - amount
-    if rows:
-        session.execute(insert(BalanceSnapshot.__table__), [
-            {"period_id": period_id, "account_id": a, "commodity": c, "balance": b}
-            for (a, c), b in sorted(rows.items())])
-
-
-def balance(session: Session, account: str, commodity: str = "USD", as_of: dt.date | None = None) -> Decimal:
-    return balances(session, as_of, [account]).get((account, commodity), Decimal("0.00")).quantize(Decimal("0.01"))
-
-
-def trial_balance(session: Session, as_of: dt.date | None = None) -> list[tuple[str, str, Decimal]]:
-    """Every account and commodity with its balance; the balances of a commodity sum to zero."""
-    rows = balances(session, as_of)
-    return [(a, c, rows[(a, c)]) for a, c in sorted(rows)]

@@ -31,6 +31,7 @@ from ledger.journal.models import (
     ChainHead,
     EngagementMonthTotal,
     Entry,
+    Period,
     Posting,
     PostingDetail,
 )
@@ -202,8 +203,6 @@ def check_engagement_totals(session: Session) -> list[str]:
 
 def check_balances(session: Session) -> list[str]:
     """The maintained balances and every closed period's snapshot, recomputed from the postings."""
-    from ledger.revenue.models import Period
-
     problems: list[str] = []
     names = dict(session.execute(select(Account.id, Account.name)).all())
     daily = session.execute(

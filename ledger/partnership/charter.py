@@ -8,82 +8,19 @@ raises one ``ValidationError`` whose ``errors`` name every problem by its TOML p
 
 from __future__ import annotations
 
-import datetime as dt
 import tomllib
 from decimal import Decimal
 
-from marshmallow import RAISE, Schema, fields, validate, validates_schema
+from marshmallow import RAISE, fields, validate, validates_schema
 from marshmallow import ValidationError as MmError
 
+from ledger.core.codes import CODE_RE, PROPOSAL_KINDS
 from ledger.core.errors import ValidationError
 from ledger.core.money import MoneyError, parse_percent
+from ledger.core.vetting import VETTING_CRITERIA
+from ledger.schema import GrantSchema, Percent, Strict, Threshold, TomlDate, flatten_errors
 
-CODE_RE = r"^[a-z0-9-]{2,32}$"
-VETTING_CRITERIA = ("quality", "customer_commitment", "track_record", "reputation", "credit", "rapport")
-PROPOSAL_KINDS = ("add_practice", "admit_partner", "change_policy", "retire_partner", "resolution",
-                  "change_governance")
 DEFAULT_RULE = {"weighting": "member", "quorum": Decimal("0.5"), "threshold": "majority", "of": "cast"}
-
-
-class TomlDate(fields.Field):
-    """A TOML date (``2026-01-01`` unquoted) or an ISO date string."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, dt.datetime):
-            raise self.make_error("invalid")
-        if isinstance(value, dt.date):
-            return value
-        if isinstance(value, str):
-            try:
-                return dt.date.fromisoformat(value)
-            except ValueError:
-                pass
-        raise self.make_error("invalid")
-
-    default_error_messages = {"invalid": "not a date like 2026-01-01"}
-
-
-class Percent(fields.Field):
-    """A percentage string such as ``"70%"``, loaded as the fraction ``Decimal("0.7")``."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        try:
-            return parse_percent(value)
-        except MoneyError as exc:
-            raise MmError(str(exc)) from exc
-
-
-class Threshold(fields.Field):
-    """``"majority"`` or a fraction ``"n/d"`` with 0 < n/d ≤ 1."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        from ledger.core.tally import parse_threshold
-
-        try:
-            parse_threshold(value)
-        except ValueError as exc:
-            raise MmError(str(exc)) from exc
-        return value
-
-
-class Strict(Schema):
-    class Meta:
-        unknown = RAISE
-
-
-class GrantSchema(Strict):
-    units = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    start = TomlDate(required=True)
-    cliff_months = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
-    months = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    every = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1))
-
-    @validates_schema
-    def _cliff(self, data, **kwargs):
-        if "cliff_months" in data and "months" in data and data["cliff_months"] > data["months"]:
-            raise MmError("the cliff is longer than the grant", "cliff_months")
-        if "every" in data and "months" in data and data["every"] > data["months"]:
-            raise MmError("vesting cadence is longer than the grant", "every")
 
 
 class PartnershipSchema(Strict):
@@ -168,32 +105,6 @@ class CharterSchema(Strict):
         unknown = RAISE
 
 
-def _flatten(errors, prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow's nested error dict → ``{"practices[1].owners": [...]}``."""
-    out: dict[str, list[str]] = {}
-    if isinstance(errors, list):
-        out[prefix or "charter"] = [str(e) for e in errors]
-        return out
-    for key, value in errors.items():
-        if key == "_schema":
-            path = prefix or "charter"
-        elif isinstance(key, int):
-            path = f"{prefix}[{key}]"
-        elif prefix:
-            path = f"{prefix}.{key}"
-        else:
-            path = str(key)
-        if key in ("key", "value") and prefix:
-            # A dict field's key/value error belongs to the entry itself: owners.ana, not owners.ana.value
-            path = prefix
-        if isinstance(value, dict):
-            for k, v in _flatten(value, path).items():
-                out.setdefault(k, []).extend(v)
-        else:
-            out.setdefault(path, []).extend(str(v) for v in value)
-    return out
-
-
 def _cross_checks(raw: dict) -> dict[str, list[str]]:
     """Rules across tables, run on the raw TOML so they are reported together with the shape
     errors; values that failed their own field are skipped here (already reported)."""
@@ -256,7 +167,7 @@ def load_charter(text: str) -> dict:
     try:
         charter = CharterSchema().load(raw)
     except MmError as exc:
-        for path, msgs in _flatten(exc.messages).items():
+        for path, msgs in flatten_errors(exc.messages).items():
             errors.setdefault(path, []).extend(msgs)
     if errors:
         raise ValidationError(_summary(errors), errors)

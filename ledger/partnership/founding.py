@@ -18,31 +18,34 @@ from ledger.core import chart
 from ledger.core import periods as P
 from ledger.core.entries import Leg
 from ledger.core.errors import Conflict
+from ledger.db import clock_of
 from ledger.equity.models import Grant
 from ledger.governance.models import GovernanceRule
+from ledger.journal.periods import configure_books
 from ledger.journal.service import open_account, post_entry
 from ledger.practices.models import Firm, Ownership, Partner, Partnership, Practice
+from ledger.practices.service import open_partner_accounts, open_practice_accounts
 from ledger.revenue.models import PolicyVersion
 
 
 def found(session: Session, charter: dict) -> Partnership:
     if session.scalar(select(Partnership.id).limit(1)) is not None:
         raise Conflict("the partnership is already founded; `ledger init` runs once, on an empty database")
-    now = dt.datetime.now(dt.UTC)
+    now = clock_of(session).now()
     ps_data = charter["partnership"]
     start: dt.date = ps_data["starts_on"]
     kind = ps_data["period"]
     first = P.period_id(start, kind)
     succession = charter["succession"]
+    books = configure_books(session, currency=ps_data["currency"], period_kind=kind, starts_on=start)
     ps = Partnership(
-        name=ps_data["name"], currency=ps_data["currency"], period_kind=kind, starts_on=start,
-        open_books=ps_data["open_books"], goodwill_multiple=Decimal(succession["goodwill_multiple"]),
+        books_id=books.id, name=ps_data["name"], open_books=ps_data["open_books"], goodwill_multiple=Decimal(succession["goodwill_multiple"]),
         lookback_periods=succession["lookback_periods"], installments=succession["installments"],
         founded_at=now,
     )
     session.add(ps)
     session.flush()
-    currency = ps.currency
+    currency = books.currency
     open_account(session, chart.CASH, [currency], start)
     open_account(session, chart.POOL, [currency], start)
     open_account(session, chart.UNITS_AUTHORIZED, ["UNITS"], start)
@@ -98,13 +101,3 @@ def found(session: Session, charter: dict) -> Partnership:
                        legs=[Leg(chart.UNITS_AUTHORIZED, total, "UNITS"), *legs])
     return ps
 
-
-def open_partner_accounts(session: Session, code: str, currency: str, on: dt.date) -> None:
-    open_account(session, chart.capital(code), [currency], on)
-    open_account(session, chart.units_unvested(code), ["UNITS"], on)
-    open_account(session, chart.units_vested(code), ["UNITS"], on)
-
-
-def open_practice_accounts(session: Session, code: str, currency: str, on: dt.date) -> None:
-    open_account(session, chart.revenue(code), [currency], on)
-    open_account(session, chart.direct_costs(code), [currency], on)

@@ -17,23 +17,37 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ledger.db import Amount, Base, Code, DecimalText
+from ledger.journal.models import Books
 
 
 class Partnership(Base):
-    """The one partnership a database holds, as its charter founded it."""
+    """The one partnership a database holds, as its charter founded it. Its currency, period kind
+    and first day are the journal's (``Books``): read here through ``books``, stored once."""
 
     __tablename__ = "partnership"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    books_id: Mapped[int] = mapped_column(sa.ForeignKey("books.id"))
     name: Mapped[str] = mapped_column(sa.String(200))
-    currency: Mapped[str] = mapped_column(sa.String(3))
-    period_kind: Mapped[str] = mapped_column(sa.String(10))
-    starts_on: Mapped[dt.date]
     open_books: Mapped[bool]
     goodwill_multiple: Mapped[Decimal] = mapped_column(DecimalText)
     lookback_periods: Mapped[int]
     installments: Mapped[int]
     founded_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+
+    books: Mapped[Books] = relationship(lazy="joined")
+
+    @property
+    def currency(self) -> str:
+        return self.books.currency
+
+    @property
+    def period_kind(self) -> str:
+        return self.books.period_kind
+
+    @property
+    def starts_on(self) -> dt.date:
+        return self.books.starts_on
 
 
 class Partner(Base):
@@ -46,6 +60,9 @@ class Partner(Base):
     #: ``active`` or ``retired``.
     status: Mapped[str] = mapped_column(sa.String(10), default="active")
     joined_on: Mapped[dt.date]
+    #: The last day of a retirement that has passed its vote and awaits its period's close (the
+    #: effective period's last day); nothing may be dated after it for this partner.
+    leaves_on: Mapped[dt.date | None]
     retired_on: Mapped[dt.date | None]
 
 

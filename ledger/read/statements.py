@@ -21,24 +21,38 @@ from sqlalchemy.orm import Session
 
 from ledger.core import chart
 from ledger.core import periods as P
-from ledger.core.errors import Conflict, NotFound
-from ledger.core.money import fmt
-from ledger.journal.models import Account, Entry, Posting, PostingDetail
-from ledger.journal.service import balance
-from ledger.practices.models import Engagement, Practice
+from ledger.core.access import Viewer, may_read_statement
+from ledger.core.errors import Conflict, Forbidden, NotFound
+from ledger.core.money import fmt, fmt_minor
+from ledger.equity.service import units_on
+from ledger.journal.balances import balance
+from ledger.journal.models import Account, Entry, Period, Posting, PostingDetail
+from ledger.journal.periods import parse_period
+from ledger.practices.models import Engagement, Partner, Practice
 from ledger.practices.service import get_partner, get_partnership
-from ledger.revenue.close import parse_period
-from ledger.revenue.models import Period
+from ledger.succession.service import installments_in
 
 ALLOCATION_KINDS = ("origination", "practice", "pool")
 
 
-def may_read_statement(session: Session, role: str, own_partner: str | None, partner_code: str) -> bool:
-    """Who may read a partner's statement: the partner, the treasurer (and admins), and — when the
-    charter has open books — every partner. The API and the web app both ask this."""
-    if role in ("treasurer", "admin") or (own_partner is not None and own_partner == partner_code):
-        return True
-    return role == "partner" and own_partner is not None and get_partnership(session).open_books
+def check_access(session: Session, viewer: Viewer, partner_code: str) -> Partner:
+    """The partner whose statement ``viewer`` asks for: ``NotFound`` for an unknown code,
+    ``Forbidden`` unless ``core.access.may_read_statement`` allows it. The API, the web app and
+    their downloads all read statements through here."""
+    partner = get_partner(session, partner_code)
+    if not may_read_statement(viewer, partner.code, get_partnership(session).open_books):
+        raise Forbidden(f"only {partner_code} or the treasurer may read this statement (the books are not open)",
+                        {"partner": ["not yours to read"]})
+    return partner
+
+
+def read_statement(session: Session, viewer: Viewer, partner_code: str, period: str | None = None,
+                   start: str | None = None, end: str | None = None) -> dict:
+    """``statement`` for ``viewer``: access first (``check_access``), then the range
+    (``resolve_range``), then the figures."""
+    check_access(session, viewer, partner_code)
+    first, last = resolve_range(session, period, start, end)
+    return statement(session, partner_code, first, last)
 
 
 def resolve_range(session: Session, period: str | None, start: str | None = None,
@@ -71,8 +85,6 @@ def resolve_range(session: Session, period: str | None, start: str | None = None
 
 
 def statement(session: Session, partner_code: str, first: str, last: str | None = None) -> dict:
-    from ledger.equity.service import units_on
-
     last = last or first
     partner = get_partner(session, partner_code)
     ps = get_partnership(session)
@@ -118,10 +130,10 @@ def statement(session: Session, partner_code: str, first: str, last: str | None 
         kind = kind or "adjustment"
         day = days.get(date) or days.setdefault(date, date.isoformat())
         if engagement_id is None:
-            append({"kind": kind, "amount": _cents_text(effect), "entry": entry_id, "date": day})
+            append({"kind": kind, "amount": fmt_minor(effect), "entry": entry_id, "date": day})
         else:
             ref, practice = engagements[engagement_id]
-            append({"kind": kind, "amount": _cents_text(effect), "entry": entry_id, "date": day,
+            append({"kind": kind, "amount": fmt_minor(effect), "entry": entry_id, "date": day,
                     "engagement": ref, "practice": practice})
         total += effect
         if kind in ALLOCATION_KINDS:
@@ -139,24 +151,15 @@ def statement(session: Session, partner_code: str, first: str, last: str | None 
         "to": last,
         "opening": fmt(opening),
         "lines": lines,
-        "allocated": _cents_text(allocated),
-        "draws": _cents_text(draws),
-        "closing": _cents_text(opening_cents + total),
+        "allocated": fmt_minor(allocated),
+        "draws": fmt_minor(draws),
+        "closing": fmt_minor(opening_cents + total),
         "units": units_on(session, partner, end),  # vested and unvested, one read of the grants
     }
-    from ledger.succession.service import installments_in
-
     paid = installments_in(session, partner.code, start, end)
     if paid or partner.status == "retired":
         result["installments"] = paid
     return result
-
-
-def _cents_text(cents: int) -> str:
-    """Integer hundredths as the contract's amount text: ``-12345`` → ``"-123.45"`` (never ``-0.00``)."""
-    sign = "-" if cents < 0 else ""
-    q, r = divmod(abs(cents), 100)
-    return f"{sign}{q}.{r:02d}"
 
 
 def _engagements(conn, sources: list) -> dict[int, tuple[str, str]]:

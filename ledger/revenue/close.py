@@ -1,8 +1,6 @@
-"""Closing a period: gather its facts, allocate (pure), post the allocation, lock the period.
-
-One transaction: the chain head is locked first, so no posting can slip into the period while it is
-being closed, and every entry of the close, the vesting events and the period's status commit
-together or not at all — a close that fails half-way leaves nothing and can simply be retried.
+"""A period's sharing: gather its facts from the ledger, allocate them (the pure
+``core.allocation.allocate``), post the allocation. The close (``ledger.partnership.close``) runs
+this first, under the chain's lock, then the vesting, the succession and the snapshot.
 
 Entries written, all dated the period's last day, ``source_type = "close"``, ``source_ref`` the
 period id, ``policy_version`` the version applied:
@@ -20,45 +18,23 @@ period id, ``policy_version`` the version applied:
 from __future__ import annotations
 
 import datetime as dt
-import gc
 from collections import defaultdict
 from collections.abc import Callable
-from contextlib import contextmanager
 from decimal import Decimal
 
 from sqlalchemy import BigInteger, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from ledger.core import chart
-from ledger.core import periods as P
 from ledger.core.allocation import Allocation, EngagementFacts, PeriodFacts, Policy, allocate
 from ledger.core.entries import Leg
-from ledger.core.errors import Conflict, NotFound
 from ledger.core.money import fmt, from_minor
-from ledger.journal.models import Account, ChainHead, EngagementMonthTotal, Entry, Posting
-from ledger.journal.periods import ensure_periods, last_closed_id
+from ledger.equity.service import vested_units_by_partner
+from ledger.journal.models import Account, EngagementMonthTotal, Entry, Posting
+from ledger.journal.periods import get_books, parse_period
 from ledger.journal.service import EntrySpec, post_entries
 from ledger.practices.models import Engagement, Ownership, Partner, Practice
-from ledger.practices.service import get_partnership
-from ledger.revenue.models import Period, PolicyVersion
-
-
-def parse_period(session: Session, pid: str) -> tuple[str, dt.date, dt.date]:
-    """``(id, first day, last day)``; ``NotFound`` for a malformed id or one before the start."""
-    ps = get_partnership(session)
-    if not P.is_period_id(pid, ps.period_kind):
-        raise NotFound(f"{pid!r} is not a period id ({'2026-Q1' if ps.period_kind == 'quarter' else '2026-01'})",
-                       {"period": ["malformed period id"]})
-    start, end = P.bounds(pid, ps.period_kind)
-    if end < ps.starts_on:
-        raise NotFound(f"period {pid} is before the partnership starts", {"period": ["before the start"]})
-    return pid, start, end
-
-
-def oldest_open(session: Session) -> str:
-    ps = get_partnership(session)
-    closed = last_closed_id(session)
-    return P.next_period(closed, ps.period_kind) if closed else P.period_id(ps.starts_on, ps.period_kind)
+from ledger.revenue.models import PolicyVersion
 
 
 def policy_for(session: Session, pid: str) -> Policy:
@@ -84,8 +60,6 @@ def owners_in_force(session: Session, pid: str) -> dict[str, list[tuple[str, Dec
 
 def pool_members(session: Session, pool_basis: str, last_day: dt.date) -> list[tuple[str, Decimal]]:
     """Active partners with their pool weight: vested units on ``last_day``, or 1 each."""
-    from ledger.equity.service import vested_units_by_partner
-
     active = session.scalars(select(Partner.code).where(Partner.status == "active").order_by(Partner.code)).all()
     if pool_basis == "equal":
         return [(code, Decimal(1)) for code in active]
@@ -203,55 +177,22 @@ def _capital_names():
     return capital
 
 
-CLOSE_STEPS = ("gather the period's facts", "allocate", "post the allocation", "post vesting",
-               "succession", "snapshot balances")
-
-
-@contextmanager
-def cyclic_gc_paused():
-    """Pause Python's cyclic garbage collector for a bulk job. A close makes a few hundred thousand
-    small acyclic objects (rows, shares, detail lines) that reference counting frees on its own;
-    left running, the collector re-scans the whole heap over and over as they pile up — a third of
-    a 20,000-engagement close. Whatever cycles do form are collected when it resumes."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def close_period(session: Session, pid: str, progress: Callable[[int, int], None] | None = None) -> Period:
-    """Close ``pid``, which must be the oldest open period; 409 for any other well-formed id.
-
-    ``progress(done, total)`` is called after each of the ``CLOSE_STEPS``."""
-    with cyclic_gc_paused():
-        return _close_period(session, pid, progress)
-
-
-def _close_period(session: Session, pid: str, progress: Callable[[int, int], None] | None) -> Period:
-    def step(done: int) -> None:
-        if progress:
-            progress(done, len(CLOSE_STEPS))
-
+def post_allocation(session: Session, pid: str,
+                    done: Callable[[], None] = lambda: None) -> tuple[PeriodFacts, Allocation]:
+    """Gather ``pid``'s facts, allocate them (the pure ``allocate``) and post the allocation:
+    one entry per practice with margin and one for the pool (see the module docstring). The caller
+    (the close) holds the chain's lock, so the facts cannot change underneath. ``done()`` is called
+    after each of the three steps (gather, allocate, post)."""
     pid, start, end = parse_period(session, pid)
-    session.execute(select(ChainHead).where(ChainHead.id == 1).with_for_update()).scalar_one()
-    expected = oldest_open(session)
-    if pid != expected:
-        state = "already closed" if pid < expected else "not the oldest open period"
-        raise Conflict(f"period {pid} cannot be closed: it is {state}; the next to close is {expected}",
-                       {"period": [state]})
-    ensure_periods(session, pid)
     facts = gather(session, pid)
-    step(1)
+    done()
     allocation = allocate(facts)
-    step(2)
+    done()
     version = facts.policy.version
     by_practice: dict[str, list] = defaultdict(list)
     for ea in allocation.engagements:
         by_practice[ea.facts.practice].append(ea)
-    currency = get_partnership(session).currency
+    currency = get_books(session).currency
     specs = [s for practice, eas in sorted(by_practice.items())
              if (s := _practice_entry(pid, end, practice, eas, version, currency))]
     pool_legs = [Leg(chart.POOL, allocation.pool_gross, currency)]
@@ -264,25 +205,5 @@ def _close_period(session: Session, pid: str, progress: Callable[[int, int], Non
                 f"under policy v{version}")
         specs.append(EntrySpec(end, memo, pool_legs, "close", pid, version))
     post_entries(session, specs)  # one lock, one account lookup, one bulk write of every line
-    step(3)
-    from ledger.equity.service import post_vesting_events
-
-    post_vesting_events(session, start, end)
-    step(4)
-    period = session.get(Period, pid)
-    # Succession runs after the allocation and vesting, in the same transaction: installments due,
-    # then the retirements effective this period.
-    from ledger.succession.service import on_close
-
-    on_close(session, period, allocation)
-    step(5)
-    from ledger.journal.service import snapshot_balances
-
-    snapshot_balances(session, pid, end)
-    step(6)
-    period.status = "closed"
-    period.closed_at = dt.datetime.now(dt.UTC)
-    period.policy_version = version
-    session.flush()
-    ensure_periods(session, P.next_period(pid, get_partnership(session).period_kind))
-    return period
+    done()
+    return facts, allocation

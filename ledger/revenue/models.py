@@ -1,7 +1,5 @@
-"""Periods and sharing policy versions.
+"""Sharing policy versions (the periods themselves belong to the journal).
 
-- ``Period``: ids ``2026-01`` (month) or ``2026-Q1`` (quarter); they sort as strings in time order.
-  A period is ``open`` until closed, and periods close strictly in order.
 - ``PolicyVersion``: version 1 comes from the charter; a later version applies from its
   ``effective_period`` on, and earlier periods keep theirs.
 """
@@ -15,18 +13,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.db import Base, DecimalText
-
-
-class Period(Base):
-    __tablename__ = "period"
-
-    id: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
-    starts_on: Mapped[dt.date]
-    ends_on: Mapped[dt.date]
-    #: ``open`` or ``closed``.
-    status: Mapped[str] = mapped_column(sa.String(8), default="open")
-    closed_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
-    policy_version: Mapped[int | None]
 
 
 class PolicyVersion(Base):

@@ -1,18 +1,20 @@
 """Attaches the database to the app: one engine per app, one session per request or command,
-removed at teardown (rolled back if the caller did not commit)."""
+removed at teardown (rolled back if the caller did not commit). Sessions carry the app's clock
+(``CLOCK`` in the config: the system clock unless a test or the demo gives another)."""
 
 from __future__ import annotations
 
 from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
+from ledger.core.clock import SYSTEM_CLOCK
 from ledger.db import make_engine, make_sessionmaker
 
 
 def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["ledger.engine"] = engine
-    app.extensions["ledger.sessionmaker"] = make_sessionmaker(engine)
+    app.extensions["ledger.sessionmaker"] = make_sessionmaker(engine, app.config.get("CLOCK") or SYSTEM_CLOCK)
     app.teardown_appcontext(close_session)
 
 

@@ -22,10 +22,14 @@ from sqlalchemy.orm import Session
 from ledger.core import chart
 from ledger.core import periods as P
 from ledger.core.entries import Leg
+from ledger.core.errors import NotFound
 from ledger.core.money import ZERO, fmt, split
 from ledger.core.succession import goodwill, installments
+from ledger.db import clock_of
+from ledger.equity.service import post_retirement_units, vested_units
+from ledger.journal.balances import balance
 from ledger.journal.models import Account, Entry, Posting
-from ledger.journal.service import EntrySpec, balance, ensure_account, post_entries
+from ledger.journal.service import EntrySpec, ensure_account, post_entries
 from ledger.practices.models import Ownership, Partner, Practice
 from ledger.practices.service import get_partner, get_partnership
 from ledger.succession.models import Retirement
@@ -37,6 +41,7 @@ def schedule_retirement(session: Session, proposal, data: dict) -> str:
     session.add(Retirement(partner_id=partner.id, proposal_id=proposal.id, effective_period=data["effective_period"],
                            successors=json.dumps(data.get("successors", {}), sort_keys=True),
                            status="scheduled", installments=ps.installments))
+    partner.leaves_on = P.bounds(data["effective_period"], ps.period_kind)[1]
     session.flush()
     return f"retirement:{partner.code}@{data['effective_period']}"
 
@@ -76,8 +81,6 @@ def _move_ownership(session: Session, r: Retirement, next_pid: str) -> None:
 
 
 def _retire(session: Session, r: Retirement, pid: str, end: dt.date, pool_basis: str) -> None:
-    from ledger.equity.service import post_retirement_units, vested_units
-
     ps = get_partnership(session)
     partner = r.partner
     code = partner.code
@@ -109,7 +112,7 @@ def _retire(session: Session, r: Retirement, pid: str, end: dt.date, pool_basis:
     post_entries(session, specs)
     r.capital, r.goodwill = capital, gw
     r.status = "done"
-    r.executed_at = dt.datetime.now(dt.UTC)
+    r.executed_at = clock_of(session).now()
     partner.status = "retired"
     partner.retired_on = end
     session.flush()
@@ -135,18 +138,17 @@ def _pay_installments(session: Session, pid: str, end: dt.date) -> None:
     session.flush()
 
 
-def on_close(session: Session, period, allocation) -> None:
-    """Close hook: pay the installments due, then carry out the retirements effective now."""
-    _pay_installments(session, period.id, period.ends_on)
+def on_close(session: Session, pid: str, end: dt.date, allocation) -> None:
+    """The close's succession step: pay the installments due, then carry out the retirements
+    effective in ``pid`` (whose last day is ``end``), after its allocation."""
+    _pay_installments(session, pid, end)
     for r in session.scalars(select(Retirement).where(Retirement.status == "scheduled",
-                                                      Retirement.effective_period == period.id)):
-        _retire(session, r, period.id, period.ends_on, allocation.policy.pool_basis)
+                                                      Retirement.effective_period == pid)):
+        _retire(session, r, pid, end, allocation.policy.pool_basis)
 
 
 def buyout_schedule(session: Session, partner_code: str) -> dict:
     """The retiree's buyout: capital, goodwill, total and each installment (paid or scheduled)."""
-    from ledger.core.errors import NotFound
-
     partner = get_partner(session, partner_code)
     r = session.scalar(select(Retirement).where(Retirement.partner_id == partner.id))
     if r is None:
@@ -181,4 +183,26 @@ def installments_in(session: Session, partner_code: str, start: dt.date, end: dt
     return [{"date": d.isoformat(), "amount": fmt(a), "entry": i} for i, d, a in rows]
 
 
-
+def successor_problems(session, data: dict, active: dict) -> list[tuple[str, str]]:
+    """Why a retire_partner payload cannot apply now: ``[(field, message)]``."""
+    problems = []
+    code = data["partner"]
+    partner = active.get(code)
+    if partner is None:
+        return [("partner", f"{code!r} is not an active partner")]
+    if len(active) < 2:
+        problems.append(("partner", "the last active partner cannot retire"))
+    if session.scalar(select(Retirement.id).where(Retirement.partner_id == partner.id)):
+        problems.append(("partner", f"{code} is already retiring"))
+    owned = set(session.scalars(
+        select(Practice.code).join(Ownership, Ownership.practice_id == Practice.id)
+        .where(Ownership.partner_id == partner.id, Ownership.to_period.is_(None))))
+    successors = data.get("successors", {})
+    for practice in sorted(owned - set(successors)):
+        problems.append((f"successors.{practice}", f"practice {practice} needs a successor"))
+    for practice, successor in sorted(successors.items()):
+        if practice not in owned:
+            problems.append((f"successors.{practice}", f"{code} does not own a practice {practice!r}"))
+        if successor == code or successor not in active:
+            problems.append((f"successors.{practice}", f"{successor!r} is not an active partner who can succeed"))
+    return problems

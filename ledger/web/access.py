@@ -19,6 +19,7 @@ from flask import Flask, abort
 from flask_login import LoginManager, UserMixin, current_user, login_required
 
 from ledger.auth.models import User
+from ledger.core.access import Viewer
 from ledger.practices.models import Partner
 from ledger.runtime.database import get_session
 
@@ -117,10 +118,7 @@ def require_self_or_treasurer(code: str) -> None:
         abort(403, f"Only {code} and the treasurer may open this page.")
 
 
-def require_statement_access(code: str) -> None:
-    """``ledger.read.statements.may_read_statement``, as a 403 page."""
-    from ledger.read.statements import may_read_statement
-
-    own = current_user.partner.code if current_user.partner is not None else None
-    if not may_read_statement(get_session(), current_user.role, own, code):
-        abort(403, f"Only {code} and the treasurer may open this statement (the books are not open).")
+def viewer() -> Viewer:
+    """The signed-in user as the read and governance rules know them (``core.access.Viewer``)."""
+    partner = current_user.partner
+    return Viewer(current_user.role, partner.code if partner is not None else None)

@@ -14,12 +14,22 @@ from flask_login import login_required
 
 from ledger.core import chart
 from ledger.core.vetting import VETTING_CRITERIA, subcontract_refusals
-from ledger.journal.service import balances
+from ledger.journal.balances import balances
 from ledger.practices import bookings as B
-from ledger.practices.service import get_partnership
-from ledger.read import entries as queries
+from ledger.practices.engagements import (
+    create_client,
+    create_firm,
+    engagement_profitability,
+    get_engagement,
+    list_clients,
+    list_engagements,
+    list_firms,
+    open_engagement,
+)
+from ledger.practices.service import active_partners, get_partnership, list_partners, list_practices
+from ledger.read import entries as reads
 from ledger.runtime.database import get_session
-from ledger.web.access import treasurer_required
+from ledger.web.access import treasurer_required, viewer
 from ledger.web.booking_forms import (
     ClientForm,
     CostForm,
@@ -41,7 +51,7 @@ def today() -> dt.date:
 
 
 def _engagement_choices(session):
-    return options((e.ref, f"{e.ref} — {e.title} ({e.client.code})") for e in B.list_engagements(session))
+    return options((e.ref, f"{e.ref} — {e.title} ({e.client.code})") for e in list_engagements(session))
 
 
 # --- clients and firms -----------------------------------------------------------------------------
@@ -53,13 +63,13 @@ def clients():
     session = get_session()
     form = ClientForm()
     if form.validate_on_submit():
-        if save(form, lambda s: B.create_client(s, form.code.data, form.name.data),
+        if save(form, lambda s: create_client(s, form.code.data, form.name.data),
                 success=f"Client {form.code.data} added."):
             return redirect(url_for("bookkeeping.clients"))
     ps = get_partnership(session)
     owed = balances(session)
     rows = [{"client": c, "account": chart.receivable(c.code), "owes": owed.get((chart.receivable(c.code), ps.currency))}
-            for c in B.list_clients(session)]
+            for c in list_clients(session)]
     return render_template("treasurer/clients.html", form=form, rows=rows), invalid_status(form)
 
 
@@ -69,14 +79,14 @@ def firms():
     session = get_session()
     form = FirmForm()
     if form.validate_on_submit():
-        if save(form, lambda s: B.create_firm(s, form.code.data, form.name.data, form.vetted.data,
+        if save(form, lambda s: create_firm(s, form.code.data, form.name.data, form.vetted.data,
                                                form.nsa_signed_on.data, form.nsa_expires_on.data),
                 aliases={f"vetted[{i}]": "vetted" for i in range(len(VETTING_CRITERIA))},
                 success=f"Firm {form.code.data} added."):
             return redirect(url_for("bookkeeping.firms"))
     on = today()
     rows = [{"firm": f, "refusals": subcontract_refusals(f.vetted_list, f.nsa_signed_on, f.nsa_expires_on, on)}
-            for f in B.list_firms(session)]
+            for f in list_firms(session)]
     return render_template("treasurer/firms.html", form=form, rows=rows, today=on), invalid_status(form)
 
 
@@ -88,20 +98,20 @@ def firms():
 def engagements():
     session = get_session()
     practice = request.args.get("practice") or None
-    rows = [e for e in B.list_engagements(session) if practice is None or e.practice.code == practice]
-    figures = B.engagement_profitability(session, [e.id for e in rows])
+    rows = [e for e in list_engagements(session) if practice is None or e.practice.code == practice]
+    figures = engagement_profitability(session, [e.id for e in rows])
     return render_template("engagements/index.html", rows=[(e, figures[e.id]) for e in rows],
-                           practice=practice, practices=B.list_practices(session))
+                           practice=practice, practices=list_practices(session))
 
 
 @bp.route("/engagements/<ref:ref>")
 @login_required
 def engagement(ref):
     session = get_session()
-    e = B.get_engagement(session, ref)
-    figures = B.engagement_profitability(session, [e.id])[e.id]
-    page = queries.entry_page(session, engagement_id=e.id, size=200)
-    return render_template("engagements/show.html", e=e, figures=figures, entries=page.entries)
+    e = get_engagement(session, ref)
+    figures = engagement_profitability(session, [e.id])[e.id]
+    page = reads.entry_list(session, viewer(), engagement_id=e.id, limit=200, newest_first=True)
+    return render_template("engagements/show.html", e=e, figures=figures, entries=page.items)
 
 
 @bp.route("/engagements/new", methods=["GET", "POST"])
@@ -109,13 +119,13 @@ def engagement(ref):
 def new_engagement():
     session = get_session()
     form = EngagementForm()
-    form.client.choices = options((c.code, f"{c.name} ({c.code})") for c in B.list_clients(session))
-    form.practice.choices = options((p.code, f"{p.name} ({p.code})") for p in B.list_practices(session))
-    form.originator.choices = options((p.code, p.name) for p in queries.active_partners(session))
+    form.client.choices = options((c.code, f"{c.name} ({c.code})") for c in list_clients(session))
+    form.practice.choices = options((p.code, f"{p.name} ({p.code})") for p in list_practices(session))
+    form.originator.choices = options((p.code, p.name) for p in active_partners(session))
     if request.method == "GET" and form.opened_on.data is None:
         form.opened_on.data = today()
     if form.validate_on_submit():
-        saved = save(form, lambda s: B.open_engagement(
+        saved = save(form, lambda s: open_engagement(
             s, ref=form.ref.data, client=form.client.data, practice=form.practice.data,
             originator=form.originator.data, title=form.title.data, opened_on=form.opened_on.data),
             success=f"Engagement {form.ref.data} opened.")
@@ -162,7 +172,7 @@ def new_cost():
     _default_date(form)
     on = form.date.data if isinstance(form.date.data, dt.date) else today()
     offered, refused = [], []
-    for firm in B.list_firms(session):
+    for firm in list_firms(session):
         reasons = subcontract_refusals(firm.vetted_list, firm.nsa_signed_on, firm.nsa_expires_on, on)
         (refused if reasons else offered).append((firm, reasons))
     form.firm.choices = options([("", "— none (an expense) —")] + [(f.code, f"{f.name} ({f.code})") for f, _ in offered])
@@ -184,7 +194,7 @@ def new_cost():
 def new_payment():
     session = get_session()
     form = PaymentForm(client=request.args.get("client"))
-    form.client.choices = options((c.code, f"{c.name} ({c.code})") for c in B.list_clients(session))
+    form.client.choices = options((c.code, f"{c.name} ({c.code})") for c in list_clients(session))
     _default_date(form)
     if form.validate_on_submit():
         saved = save(form, lambda s: B.record_payment(s, form.client.data, form.amount.data, form.date.data))
@@ -218,7 +228,7 @@ def new_overhead():
 def new_draw():
     session = get_session()
     form = DrawForm(partner=request.args.get("partner"))
-    form.partner.choices = options((p.code, p.name) for p in B.list_partners(session))
+    form.partner.choices = options((p.code, p.name) for p in list_partners(session))
     _default_date(form)
     if form.validate_on_submit():
         saved = save(form, lambda s: B.record_draw(s, form.partner.data, form.amount.data, form.date.data))

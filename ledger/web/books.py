@@ -2,8 +2,8 @@
 ledger browser — entries (paginated, filtered), one entry with its reversal, manual entries, the
 chart of accounts, the trial balance and ``verify``.
 
-A partner may open an entry their own statement links to (one with a posting on their capital
-account); everything else here is the treasurer's (or an admin's).
+A partner may open an entry that moves their capital (the read model decides, and shows them the
+other partners' lines aggregated); everything else here is the treasurer's (or an admin's).
 """
 
 from __future__ import annotations
@@ -13,25 +13,26 @@ from collections import defaultdict
 from decimal import Decimal
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 from flask_wtf import FlaskForm
 from wtforms import FieldList, FormField, SelectField, StringField
 from wtforms import Form as PlainForm
 from wtforms.validators import Optional
 
-from ledger.core import chart
 from ledger.core.entries import Leg
 from ledger.core.errors import LedgerError
 from ledger.core.money import ZERO
-from ledger.journal.service import COMMODITY_UNITS, get_entry, trial_balance
+from ledger.db import clock_of
+from ledger.journal.balances import trial_balance
+from ledger.journal.periods import get_books, get_period, list_periods, oldest_open
+from ledger.journal.service import COMMODITY_UNITS, post_manual, reverse_entry
+from ledger.partnership.close import close_period
 from ledger.partnership.integrity import full_verify
-from ledger.practices import bookings as B
-from ledger.practices.service import get_partnership
-from ledger.read import entries as queries
-from ledger.revenue.close import close_period, oldest_open, parse_period, preview
-from ledger.revenue.models import Period
+from ledger.practices.service import list_partners
+from ledger.read import entries as reads
+from ledger.revenue.close import preview
 from ledger.runtime.database import get_session
-from ledger.web.access import treasurer_required
+from ledger.web.access import treasurer_required, viewer
 from ledger.web.errors import web_blueprint
 from ledger.web.forms import DayField, MoneyField, invalid_status, options, save, text_validators
 from ledger.web.proposal_forms import ActionForm
@@ -49,8 +50,7 @@ POSTING_ROWS = 6
 @treasurer_required
 def periods():
     session = get_session()
-    rows = queries.periods(session)
-    session.commit()  # the period rows made on demand (as GET /api/v1/periods does)
+    rows = list_periods(session)
     return render_template("books/periods.html", rows=list(reversed(rows)), next_id=oldest_open(session))
 
 
@@ -58,9 +58,7 @@ def periods():
 @treasurer_required
 def close(period_id):
     session = get_session()
-    parse_period(session, period_id)  # 404 page for a malformed id
-    row = session.get(Period, period_id)
-    if row is not None and row.status == "closed":
+    if get_period(session, period_id).status == "closed":  # a 404 page for a malformed id
         flash(f"Period {period_id} is already closed; its statements are ready.", "info")
         return redirect(url_for("books.periods"))
     form = ActionForm()
@@ -73,7 +71,7 @@ def close(period_id):
         allocation = preview(session, period_id)
     except LedgerError as exc:
         error = exc.detail
-    names = {p.code: p.name for p in B.list_partners(session)}
+    names = {p.code: p.name for p in list_partners(session)}
     return render_template("books/close.html", period_id=period_id, allocation=allocation, error=error, form=form,
                            names=names, is_next=period_id == oldest_open(session)), invalid_status(form)
 
@@ -98,12 +96,11 @@ def entries():
     if before is not None and not 1 <= before <= 2**63 - 1:
         abort(404)
     start, end = _date_arg("from"), _date_arg("to")
-    page = queries.entry_page(session, before=before, account=account, start=start, end=end,
-                              size=queries.PAGE_SIZE)
-    refs = B.engagement_refs(session, (p.engagement_id for e in page.entries for p in e.postings))
+    page = reads.entry_list(session, viewer(), before=before, account=account or None, start=start, end=end,
+                            newest_first=True, limit=reads.PAGE_SIZE)
     args = {k: v for k, v in (("account", account), ("from", start), ("to", end)) if v}
-    return render_template("books/entries.html", page=page, refs=refs, account=account, start=start, end=end,
-                           args=args, first_page=before is None, accounts=queries.accounts(session))
+    return render_template("books/entries.html", page=page, account=account, start=start, end=end,
+                           args=args, first_page=before is None, accounts=reads.accounts(session))
 
 
 class ReverseForm(FlaskForm):
@@ -112,17 +109,8 @@ class ReverseForm(FlaskForm):
 
 
 def _entry_page(entry_id: int, form: ReverseForm):
-    session = get_session()
-    entry = get_entry(session, entry_id)
-    detail = B.entry_detail(session, entry.id)
-    if not current_user.is_treasurer:
-        partner = current_user.partner
-        if partner is None or not (queries.entry_touches_capital_of(entry, partner.code)
-                                   or any(d["account"] == chart.capital(partner.code) for d in detail)):
-            abort(403, "Only the treasurer may open this entry.")
-    refs = B.engagement_refs(session, (p.engagement_id for p in entry.postings))
-    return render_template("books/entry.html", entry=entry, refs=refs, form=form, detail=detail,
-                           reversed_by=queries.reversal_of(session, entry.id)), invalid_status(form)
+    entry = reads.entry_view(get_session(), entry_id, viewer())
+    return render_template("books/entry.html", entry=entry, form=form), invalid_status(form)
 
 
 @bp.route(f"/ledger/entries/{ENTRY_ID}")
@@ -136,7 +124,7 @@ def entry(entry_id):
 def reverse(entry_id):
     form = ReverseForm()
     if form.validate_on_submit():
-        saved = save(form, lambda s: B.reverse(s, entry_id, form.date.data, form.memo.data or None))
+        saved = save(form, lambda s: reverse_entry(s, entry_id, form.date.data, form.memo.data or None))
         if saved:
             flash(f"Entry #{entry_id} is reversed by entry #{saved.value.id}.", "success")
             return redirect(url_for("books.entry", entry_id=saved.value.id))
@@ -160,13 +148,13 @@ class ManualEntryForm(FlaskForm):
 def new_entry():
     session = get_session()
     form = ManualEntryForm()
-    currency = get_partnership(session).currency
-    names = [a.name for a in queries.accounts(session)]
+    currency = get_books(session).currency
+    names = [a.name for a in reads.accounts(session)]
     for row in form.postings.entries:
         row.form.account.choices = options([("", "—")] + [(n, n) for n in names])
         row.form.commodity.choices = options([(currency, currency), (COMMODITY_UNITS, COMMODITY_UNITS)])
     if request.method == "GET" and form.date.data is None:
-        form.date.data = dt.datetime.now(dt.UTC).date()
+        form.date.data = clock_of(session).today()
     if form.validate_on_submit():
         legs, aliases = [], {}
         for i, row in enumerate(form.postings.entries):
@@ -183,7 +171,7 @@ def new_entry():
                 aliases[f"postings[{len(legs)}].{sub}"] = f"postings[{i}].{sub}"
             legs.append(Leg(f.account.data, f.amount.data, f.commodity.data or currency))
         if not any(f.errors for row in form.postings.entries for f in row.form):
-            saved = save(form, lambda s: B.post_manual(s, form.date.data, form.memo.data, legs), aliases=aliases)
+            saved = save(form, lambda s: post_manual(s, form.date.data, form.memo.data, legs), aliases=aliases)
             if saved:
                 flash(f"Entry #{saved.value.id} posted.", "success")
                 return redirect(url_for("books.entry", entry_id=saved.value.id))
@@ -200,7 +188,7 @@ def accounts():
     rows = defaultdict(dict)
     for account, commodity, amount in trial_balance(session):
         rows[account][commodity] = amount
-    return render_template("books/accounts.html", accounts=queries.accounts(session), balances=rows)
+    return render_template("books/accounts.html", accounts=reads.accounts(session), balances=rows)
 
 
 @bp.route("/ledger/trial-balance")

@@ -1,7 +1,7 @@
 """Error pages: a 403, 404, 409… is a page in the app's own layout, never a traceback.
 
 App-wide handlers take precedence over the API's for every path, so each answers problem+json
-(``ledger.api.common.api_error_response``) when the request is under ``/api/v1``. A ``LedgerError``
+(``ledger.runtime.http.api_error_response``) when the request is under ``/api/v1``. A ``LedgerError``
 that a web view did not catch (an unknown partner in a URL, a period not closed yet) becomes the
 page for its status; the session is rolled back first, so nothing half-done is committed.
 """
@@ -12,8 +12,8 @@ from flask import Blueprint, Flask, g, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from ledger.api.common import api_error_response, is_api_request
 from ledger.core.errors import LedgerError
+from ledger.runtime.http import api_error_response, is_api_request
 
 TITLES = {
     400: "That request was not understood",

@@ -1,7 +1,8 @@
 """Jinja filters and globals: how amounts, units, dates and times read on a page.
 
-Formatting only — no figure is computed here. Amounts arrive as ``Decimal`` or as the services'
-exact strings (``"-1500.00"``) and are shown with thousands separators and a true minus sign.
+Formatting only — no figure is computed here, and amounts are written by the money module
+(``core.money.display``): thousands separators, the commodity's places, a true minus sign. Amounts
+arrive as ``Decimal`` or as the services' exact strings (``"-1500.00"``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from markupsafe import Markup, escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.core.errors import LedgerError
+from ledger.core.money import display
+from ledger.journal.periods import get_books
 from ledger.practices.service import get_partnership
 from ledger.runtime.database import get_session
 
@@ -42,20 +45,24 @@ def _decimal(value) -> Decimal | None:
         return None
 
 
-def money(value, places: int = 2) -> str:
-    """``Decimal("-1234.5")`` → ``−1,234.50``."""
-    amount = _decimal(value)
-    if amount is None:
-        return "—"
-    text = f"{abs(amount):,.{places}f}"
-    return f"\u2212{text}" if amount < 0 else text
+def _currency() -> str:
+    try:
+        return get_books(get_session()).currency
+    except (LedgerError, SQLAlchemyError):
+        return "USD"
 
 
-def money_cell(value) -> Markup:
+def money(value, commodity: str | None = None) -> str:
+    """``Decimal("-1234.5")`` → ``−1,234.50``: ``core.money.display`` at the commodity's places
+    (the partnership's currency unless given; ``"UNITS"`` for units)."""
+    return display(_decimal(value), commodity or _currency())
+
+
+def money_cell(value, commodity: str | None = None) -> Markup:
     """An amount in a ``<span>`` marked negative when it is below zero (red in the stylesheet)."""
     amount = _decimal(value)
     css = "num neg" if amount is not None and amount < 0 else "num"
-    return Markup(f'<span class="{css}">{escape(money(value))}</span>')
+    return Markup(f'<span class="{css}">{escape(money(value, commodity))}</span>')
 
 
 def units(value) -> str:

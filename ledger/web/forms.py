@@ -23,11 +23,11 @@ from wtforms import DateField, SelectChoice, StringField, TextAreaField
 from wtforms.fields import FieldList, FormField
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
+from ledger.core.codes import CODE_RE, NO_CONTROL_RE, REF_RE
 from ledger.core.errors import LedgerError
 from ledger.core.money import fmt
-from ledger.partnership.charter import CODE_RE
 from ledger.runtime.database import get_session
-from ledger.schema import MAX_AMOUNT, NO_CONTROL_RE, REF_RE
+from ledger.schema import MAX_AMOUNT
 
 AMOUNT_RE = re.compile(r"^(-?)(\d{1,12})(?:\.(\d{1,2}))?$")
 

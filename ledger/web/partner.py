@@ -17,27 +17,32 @@ from flask_login import current_user, login_required
 
 from ledger.core import chart
 from ledger.core import periods as P
+from ledger.core.access import may_read_statement, sees_capital_of
 from ledger.core.errors import LedgerError
 from ledger.core.money import ZERO
 from ledger.core.vesting import add_months
+from ledger.db import clock_of
 from ledger.equity.service import grant_terms, vesting_summary
 from ledger.governance import service as gov
-from ledger.journal.service import balance, balances
-from ledger.practices import bookings
-from ledger.practices.service import get_partner, get_partnership
-from ledger.read import entries as queries
+from ledger.journal.balances import balance, balances
+from ledger.journal.periods import closed_periods, oldest_open
+from ledger.practices.engagements import engagement_profitability, list_engagements
+from ledger.practices.service import get_partner, get_partnership, list_partners, list_practices, owners_now
+from ledger.read import directory
+from ledger.read import entries as reads
 from ledger.read.render import statement_file
-from ledger.read.statements import ALLOCATION_KINDS, capital_balance, resolve_range, statement
-from ledger.revenue.close import oldest_open, preview
+from ledger.read.statements import ALLOCATION_KINDS, capital_balance, check_access, read_statement, statement
+from ledger.revenue.close import preview
 from ledger.runtime.database import get_session
-from ledger.web.access import is_self, me, require_self_or_treasurer, require_statement_access
+from ledger.web.access import is_self, me, viewer
 from ledger.web.errors import web_blueprint
 
 bp = web_blueprint("partner", __name__)
 
 
 def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+    """The server's UTC date, from the clock the services use."""
+    return clock_of(get_session()).today()
 
 
 @bp.route("/")
@@ -67,7 +72,7 @@ def dashboard():
         d = gov.describe(session, proposal)
         if code in {e["partner"] for e in d["electorate"]} and code not in d["voted"]:
             awaiting.append(d)
-    closed = [p for p in queries.closed_periods(session) if p.ends_on >= partner.joined_on]
+    closed = [p for p in closed_periods(session) if p.ends_on >= partner.joined_on]
     return render_template(
         "partner/dashboard.html", partner=partner, capital=capital_balance(session, code),
         period=period, provisional=provisional, preview_error=preview_error,
@@ -87,7 +92,7 @@ def treasurer_home():
     return render_template(
         "treasurer/home.html", cash=balance(session, chart.CASH, ps.currency), receivables=receivables,
         period=period, period_bounds=P.bounds(period, ps.period_kind),
-        recent=queries.entry_page(session, size=8).entries, proposals=open_proposals,
+        recent=reads.entry_list(session, viewer(), limit=8, newest_first=True).items, proposals=open_proposals,
     )
 
 
@@ -106,11 +111,10 @@ def my_statements():
 @login_required
 def statements(code):
     session = get_session()
-    partner = get_partner(session, code)
-    require_statement_access(code)
+    partner = check_access(session, viewer(), code)
     rows, series = [], {"labels": [], "origination": [], "practice": [], "pool": [], "other": [],
                         "draws": [], "closing": []}
-    for period in queries.closed_periods(session):
+    for period in closed_periods(session):
         if period.ends_on < partner.joined_on:
             continue
         st = statement(session, code, period.id)
@@ -130,11 +134,7 @@ def statements(code):
 
 
 def _statement(code: str, period: str) -> dict:
-    session = get_session()
-    get_partner(session, code)
-    require_statement_access(code)
-    first, last = resolve_range(session, period)
-    return statement(session, code, first, last)
+    return read_statement(get_session(), viewer(), code, period)
 
 
 @bp.route("/partners/<code:code>/statements/<period>")
@@ -177,10 +177,9 @@ def my_vesting():
 @login_required
 def vesting(code):
     session = get_session()
-    partner = get_partner(session, code)
-    require_self_or_treasurer(code)
     on = today()
-    summary = vesting_summary(session, code, on)
+    summary = directory.vesting(session, viewer(), code, on)
+    partner = get_partner(session, code)
     grants = [{"terms": t, "cliff_on": add_months(t.start, t.cliff_months) if t.cliff_months else None,
                "ends_on": add_months(t.start, t.months) if t.months else t.start} for t in grant_terms(session, partner)]
     series = {"labels": [], "vested": [], "scheduled": [], "today": on.isoformat()}
@@ -211,31 +210,34 @@ def vesting(code):
 @login_required
 def partners():
     session = get_session()
-    practices = bookings.list_practices(session)
+    practices = list_practices(session)
     owned: dict[str, list[tuple[str, Decimal]]] = {}
     for practice in practices:
-        for code, share in bookings.owners_now(practice).items():
+        for code, share in owners_now(practice).items():
             owned.setdefault(code, []).append((practice, share))
-    people = [{"partner": p, "units": bookings.vested_units(session, p.code), "owns": owned.get(p.code, [])}
-              for p in bookings.list_partners(session)]
     open_books = get_partnership(session).open_books
-    return render_template("partner/partners.html", people=people, open_books=open_books)
+    me_ = viewer()
+    people = [{"partner": p, "units": p.vested_units, "owns": owned.get(p.code, []),
+               "statements": may_read_statement(me_, p.code, open_books),
+               "vesting": sees_capital_of(me_, p.code, open_books=False)}
+              for p in directory.partners(session)]
+    return render_template("partner/partners.html", people=people)
 
 
 @bp.route("/practices")
 @login_required
 def practices():
     session = get_session()
-    rows = bookings.list_practices(session)
-    engagements = bookings.list_engagements(session)
-    figures = bookings.engagement_profitability(session, [e.id for e in engagements])
+    rows = list_practices(session)
+    engagements = list_engagements(session)
+    figures = engagement_profitability(session, [e.id for e in engagements])
     totals: dict[str, dict[str, Decimal]] = {}
     for e in engagements:
         t = totals.setdefault(e.practice.code, {"count": 0, "invoiced": ZERO, "net": ZERO})
         t["count"] += 1
         t["invoiced"] += figures[e.id].invoiced
         t["net"] += figures[e.id].net_margin
-    names = {p.code: p.name for p in bookings.list_partners(session)}
+    names = {p.code: p.name for p in list_partners(session)}
     return render_template("partner/practices.html", practices=[
-        {"practice": p, "owners": bookings.owners_now(p), "totals": totals.get(p.code)} for p in rows],
+        {"practice": p, "owners": owners_now(p), "totals": totals.get(p.code)} for p in rows],
         names=names)

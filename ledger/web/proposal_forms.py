@@ -27,9 +27,9 @@ from wtforms.fields import DateField, EmailField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
 
 from ledger.auth.service import EMAIL_RE
-from ledger.partnership.charter import PROPOSAL_KINDS
-from ledger.practices import bookings
-from ledger.read import entries as queries
+from ledger.core.codes import PROPOSAL_KINDS
+from ledger.journal.periods import open_period_ids
+from ledger.practices.service import active_partners, list_practices
 from ledger.web.forms import CodeField, LongTextField, TextField, options
 
 PERCENT_RE = r"^\d{1,3}(\.\d{1,6})?%?$"
@@ -83,7 +83,7 @@ class AddPracticeForm(ProposalForm):
     ALIASES = {"payload.owners": "owners"}
 
     def fill(self, session) -> None:
-        partners = queries.active_partners(session)
+        partners = active_partners(session)
         typed = {row.form.partner.data: row.form.share.data for row in self.owners.entries}
         self.names = {p.code: p.name for p in partners}
         while self.owners.entries:
@@ -126,7 +126,7 @@ class ChangePolicyForm(ProposalForm):
     effective_period = SelectField("From period")
 
     def fill(self, session) -> None:
-        self.effective_period.choices = queries.open_period_ids(session)
+        self.effective_period.choices = open_period_ids(session)
 
     def payload(self) -> dict:
         return {"origination": _percent(self.origination.data), "practice": _percent(self.practice.data),
@@ -143,10 +143,10 @@ class RetirePartnerForm(ProposalForm):
     ALIASES = {"payload.successors": "successors", "payload.partner": "partner"}
 
     def fill(self, session) -> None:
-        partners = queries.active_partners(session)
+        partners = active_partners(session)
         self.partner.choices = options((p.code, f"{p.name} ({p.code})") for p in partners)
-        self.effective_period.choices = queries.open_period_ids(session)
-        practices = bookings.list_practices(session)
+        self.effective_period.choices = open_period_ids(session)
+        practices = list_practices(session)
         self.practice_names = {p.code: p.name for p in practices}
         typed = {row.form.practice.data: row.form.partner.data for row in self.successors.entries}
         while self.successors.entries:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from flask import Flask, current_app, request
 from flask_wtf.csrf import CSRFProtect
 
-from ledger.api.common import is_api_request
+from ledger.runtime.http import is_api_request
 
 csrf = CSRFProtect()
 

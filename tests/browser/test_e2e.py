@@ -77,8 +77,8 @@ def _prepare(url: str, tmp: Path) -> int:
     from ledger import create_app
     from ledger.auth.service import add_user, get_user, set_password
     from ledger.governance.service import cast_vote, open_proposal, utcnow
+    from ledger.partnership.close import close_period
     from ledger.practices.service import get_partner
-    from ledger.revenue.close import close_period
     from ledger.runtime.database import get_session
 
     migrate(url)

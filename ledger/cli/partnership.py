@@ -1,21 +1,41 @@
-"""``ledger close PERIOD``, ``ledger statement PARTNER PERIOD`` and ``ledger import FILE.jsonl``."""
+"""``ledger init``, ``ledger close``, ``ledger statement`` and ``ledger demo``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
+from pathlib import Path
 
 import click
+from alembic import command
+from flask import current_app
 from flask.cli import with_appcontext
 
-from ledger.cli import transactional
+from ledger.cli.common import alembic_config, fail, transactional
+from ledger.partnership import demo
+from ledger.partnership.charter import load_charter
+from ledger.partnership.close import CLOSE_STEPS, close_period
+from ledger.partnership.founding import found
+from ledger.read.statements import resolve_range, statement
+
+
+@click.command("init", help="Found the partnership from CHARTER (TOML) into an empty, migrated database.")
+@click.argument("charter", type=click.Path(dir_okay=False))
+@transactional
+def init_command(session, charter):
+    path = Path(charter)
+    if not path.exists():
+        fail(f"no charter at {charter}")
+    data = load_charter(path.read_text(encoding="utf-8"))
+    ps = found(session, data)
+    click.echo(f"founded {ps.name}: {len(data['partners'])} partners, {len(data['practices'])} practices")
 
 
 @click.command("close", help="Close PERIOD (the oldest open one): allocate, post, lock.")
 @click.argument("period")
 @transactional
 def close_command(session, period):
-    from ledger.revenue.close import CLOSE_STEPS, close_period
-
     with click.progressbar(length=len(CLOSE_STEPS), label=f"closing {period}", show_pos=True,
                            item_show_func=lambda step: step) as bar:
         def progress(done, total):
@@ -30,73 +50,35 @@ def close_command(session, period):
 @click.argument("period")
 @transactional
 def statement_command(session, partner, period):
-    from ledger.read.statements import resolve_range, statement
-
     first, last = resolve_range(session, period)
     click.echo(json.dumps(statement(session, partner, first, last), indent=2))
-
-
-@click.command("import", help="Bulk-import journal entries from FILE (JSON lines); re-runs skip known keys.")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@transactional
-def import_command(session, path):
-    import os
-    import sys
-
-    from ledger.journal.importer import import_lines
-    from ledger.practices.service import get_partnership
-
-    currency = get_partnership(session).currency
-    with open(path, encoding="utf-8") as fh, click.progressbar(
-        length=os.path.getsize(path), label="importing", file=sys.stderr
-    ) as bar:
-        result = import_lines(session, fh, currency, progress=bar.update)
-    if result.imported:
-        # Fresh planner statistics after a bulk load (PostgreSQL's advice for bulk loading; SQLite
-        # keeps them in sqlite_stat1): the next close plans its queries on the ledger as it now is.
-        from sqlalchemy import text
-
-        session.execute(text("ANALYZE"))
-    click.echo(f"imported {result.imported} entries ({result.postings} postings), "
-               f"skipped {result.skipped} already in the ledger")
 
 
 @click.command("demo", help="Found a demo partnership with a year of activity (a fresh SQLite file unless DATABASE_URL says otherwise).")
 @with_appcontext
 def demo_command():
-    from flask import current_app
-
-    from ledger.cli.demo import PASSWORD, build, tokens
-
     url = current_app.config["DATABASE_URL"]
     if url.startswith("sqlite:///"):
         # A fresh SQLite file: an existing one is kept aside, never silently destroyed.
-        import datetime as dt
-        import os
-
         path = url.removeprefix("sqlite:///")
         if os.path.exists(path):
             current_app.extensions["ledger.engine"].dispose()
-            aside = f"{path}.{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.bak"
+            aside = f"{path}.{dt.datetime.now():%Y%m%d-%H%M%S}.bak"  # a file name, not a business time
             os.replace(path, aside)
             click.echo(f"kept the previous database aside as {aside}")
         for suffix in ("-wal", "-shm"):
             if os.path.exists(path + suffix):
                 os.remove(path + suffix)
-    from alembic import command
-
-    from ledger.cli import alembic_config
-
     command.upgrade(alembic_config(), "head")
-    run_demo(build, tokens, PASSWORD)
+    _build_demo()
 
 
 @transactional
-def run_demo(session, build, tokens, password):
-    logins = build(session)
-    keys = tokens(session, ["treasurer@example.com", "ana@example.com"])
+def _build_demo(session):
+    logins = demo.build(session)
+    keys = demo.tokens(session, ["treasurer@example.com", "ana@example.com"])
     click.echo("Demo partnership founded: Harbor IT Partners, January to October 2026 closed.")
-    click.echo(f"Sign in at /login with any of these (password {password!r}):")
+    click.echo(f"Sign in at /login with any of these (password {demo.PASSWORD!r}):")
     for email, role in logins.items():
         click.echo(f"  {email:28s} {role}")
     click.echo("API tokens:")

@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session
 from ledger.auth.service import add_user, create_token, get_user, set_password
 from ledger.governance.service import cast_vote, close_proposal, open_proposal
 from ledger.partnership.charter import load_charter
+from ledger.partnership.close import close_period
 from ledger.partnership.founding import found
 from ledger.practices import bookings as B
+from ledger.practices.engagements import create_client, open_engagement
 from ledger.practices.service import get_partner
-from ledger.revenue.close import close_period
 
 CHARTER = Path(__file__).resolve().parents[2] / "examples" / "charter.toml"
 PASSWORD = "demo-password"
@@ -48,7 +49,7 @@ def build(session: Session) -> dict[str, str]:
     rng = random.Random(2026)
     found(session, load_charter(CHARTER.read_text(encoding="utf-8")))
     for code, name in CLIENTS:
-        B.create_client(session, code, name)
+        create_client(session, code, name)
     add_user(session, "treasurer@example.com", "treasurer", password=PASSWORD)
     add_user(session, "admin@example.com", "admin", password=PASSWORD)
     _vote_through(session, "ana", "add_practice", "Add a security practice",
@@ -76,7 +77,7 @@ def build(session: Session) -> dict[str, str]:
                 ref = f"{practice}-{n:03d}"
                 client = CLIENTS[n % len(CLIENTS)][0]
                 originator = rng.choice([o for o in originators if not (o == "chen" and month >= 10)] or ["ana"])
-                B.open_engagement(session, ref=ref, client=client, practice=practice, originator=originator,
+                open_engagement(session, ref=ref, client=client, practice=practice, originator=originator,
                                   title=f"{practice.title()} work for {client}", opened_on=first)
                 amount = Decimal(rng.randrange(150_000, 1_200_000)) / 100
                 B.record_invoice(session, ref, amount, first + dt.timedelta(days=rng.randrange(5, 25)))

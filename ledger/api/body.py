@@ -1,0 +1,69 @@
+"""A request's body and its ``Idempotency-Key``.
+
+- ``json_body`` refuses a body that is not JSON: ``415`` for another media type, ``422`` for
+  malformed JSON (``NaN`` and ``Infinity`` included), ``413`` when over ``MAX_CONTENT_LENGTH``.
+- ``idempotency_key`` reads the header (1-200 visible ASCII characters); ``replay`` answers a
+  repeat with the first response, or ``409`` when the key came with another request
+  (``idempotency.py`` stores them).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from flask import current_app, request
+
+from ledger.api import idempotency
+from ledger.core.errors import Conflict, LedgerError, ValidationError
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_KEY_RE = re.compile(r"^[\x21-\x7e]{1,%d}$" % idempotency.MAX_KEY_LENGTH)  # noqa: UP031 - braces are the regex's
+
+
+class UnsupportedMediaType(LedgerError):
+    """A request body that is not ``application/json``."""
+
+    status = 415
+    title = "Unsupported media type"
+
+
+def json_body() -> Any:
+    """The request body as JSON (``None`` when empty); 415/422/413 otherwise."""
+    raw = request.get_data(cache=True)  # raises 413 when over MAX_CONTENT_LENGTH
+    if not raw.strip():
+        return None
+    if not request.is_json:
+        raise UnsupportedMediaType(
+            f"send the body as application/json, not {request.mimetype or 'an untyped body'}",
+            {"Content-Type": ["must be application/json"]})
+
+    def no_constants(name):
+        raise ValueError(f"{name} is not JSON")
+
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=no_constants)
+    except (ValueError, RecursionError) as exc:
+        raise ValidationError(f"the body is not valid JSON: {str(exc)[:200]}", {"body": ["not valid JSON"]}) from exc
+
+
+def idempotency_key() -> str | None:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not _KEY_RE.match(key):
+        raise ValidationError(
+            f"{IDEMPOTENCY_HEADER} must be 1-{idempotency.MAX_KEY_LENGTH} visible ASCII characters",
+            {IDEMPOTENCY_HEADER: ["1-200 visible ASCII characters"]})
+    return key
+
+
+def replay(stored: idempotency.StoredResponse, request_hash: str):
+    if stored.fingerprint != request_hash:
+        raise Conflict(f"this {IDEMPOTENCY_HEADER} was already used with another request",
+                       {IDEMPOTENCY_HEADER: ["already used with another request"]})
+    response = current_app.response_class(stored.body, status=stored.status, mimetype="application/json")
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
