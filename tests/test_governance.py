@@ -11,14 +11,16 @@ import sqlalchemy as sa
 
 from ledger.auth.models import User
 from ledger.core import chart
+from ledger.core.clock import FixedClock
 from ledger.core.errors import Conflict, Forbidden, ValidationError
 from ledger.equity.models import Grant
 from ledger.governance.models import Vote
-from ledger.governance.service import cancel_proposal, cast_vote, close_proposal, describe, open_proposal
+from ledger.governance.service import cancel_proposal, cast_vote, close_proposal, open_proposal
 from ledger.journal.balances import balance
 from ledger.partnership.close import close_period
 from ledger.practices.models import Ownership, Partner, Practice
 from ledger.practices.service import get_partner
+from ledger.read.proposals import describe
 from ledger.revenue.close import policy_for
 from ledger.runtime.database import get_session
 
@@ -84,9 +86,10 @@ def test_votes_after_closes_at_are_refused_and_close_then_tallies(s):
     prop = open_proposal(s, p(s, "ana"), "resolution", "R", {"text": "x"}, LATER)
     cast_vote(s, prop.id, p(s, "ana"), "yes")
     after = LATER + dt.timedelta(seconds=1)
+    s.info["clock"] = FixedClock(after)  # the server's clock moves past closes_at
     with pytest.raises(Conflict):
-        cast_vote(s, prop.id, p(s, "ben"), "yes", now=after)
-    closed = close_proposal(s, prop.id, now=after)
+        cast_vote(s, prop.id, p(s, "ben"), "yes")
+    closed = close_proposal(s, prop.id)
     assert (closed.status, closed.reason) == ("failed", "quorum not met")
 
 

@@ -17,7 +17,7 @@ from test_web_support import (  # noqa: F401 - fixtures
     worked_january,
 )
 
-from ledger.governance.service import open_proposal, utcnow
+from ledger.governance.service import open_proposal
 from ledger.practices.service import get_partner, get_partnership
 from ledger.runtime.database import get_session
 
@@ -38,7 +38,7 @@ def test_the_dashboard_lists_proposals_awaiting_my_vote(web, as_user):
         import datetime as dt
 
         open_proposal(s, get_partner(s, "ben"), "resolution", "Adopt a dress code", {"text": "Ties on Fridays."},
-                      utcnow() + dt.timedelta(days=3))
+                      dt.datetime.now(dt.UTC) + dt.timedelta(days=3))
         s.commit()
     page = text(as_user("ana").get("/"))
     assert "Adopt a dress code" in page and "0 of 3 voted" in page

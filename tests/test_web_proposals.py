@@ -18,7 +18,7 @@ from test_web_support import (  # noqa: F401 - fixtures
 )
 
 from ledger.governance.models import Proposal, Vote
-from ledger.governance.service import open_proposal, utcnow
+from ledger.governance.service import open_proposal
 from ledger.practices.models import Practice
 from ledger.practices.service import get_partner
 from ledger.runtime.database import get_session
@@ -46,7 +46,7 @@ def resolution(web):
     with web.app_context():
         s = get_session()
         p = open_proposal(s, get_partner(s, "ben"), "resolution", "Adopt a dress code", {"text": "Ties on Fridays."},
-                          utcnow() + dt.timedelta(days=3))
+                          dt.datetime.now(dt.UTC) + dt.timedelta(days=3))
         s.commit()
         return p.id
 
@@ -254,7 +254,7 @@ def test_a_partner_outside_the_electorate_cannot_vote(web, as_user):
         s = get_session()
         p = open_proposal(s, get_partner(s, "ana"), "retire_partner", "Chen retires",
                           {"partner": "chen", "effective_period": "2026-02", "successors": {"voice": "ben"}},
-                          utcnow() + dt.timedelta(days=3))
+                          dt.datetime.now(dt.UTC) + dt.timedelta(days=3))
         s.commit()
         proposal_id = p.id
     chen = as_user("chen")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ledger.core.errors import ValidationError
-from ledger.core.money import MoneyError, check_places, fmt
+from ledger.core.money import MoneyError, check_places, fmt, to_minor
 
 ROOTS = ("Assets", "Liabilities", "Equity", "Income", "Expenses")
 ACCOUNT_RE = re.compile(r"^(Assets|Liabilities|Equity|Income|Expenses)(:[A-Z0-9][A-Za-z0-9-]*)+$")
@@ -133,8 +133,6 @@ def check_detail(legs: Sequence[Leg], detail: Sequence[tuple[str, str, int, str,
     """Refuse posting detail that does not sum, per (account, commodity, kind), to the legs with
     that account, commodity and kind (``detail`` lines are ``(account, commodity, minor units,
     kind, engagement_id)``)."""
-    from ledger.core.money import to_minor
-
     malformed = ValidationError("detail lines need a kind such as 'practice', integer minor units and an "
                                 "engagement id or None", {field: ["malformed detail line"]})
     sums: dict[tuple[str, str, str], int] = defaultdict(int)

@@ -41,6 +41,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.core import vesting as V
+from ledger.db import clock_of
 from ledger.equity.service import grants_with_terms
 from ledger.practices.models import Partner
 from ledger.practices.service import get_partnership
@@ -223,7 +224,7 @@ def export_package(session: Session, as_of: dt.date | None = None, *, generated_
 
     The charter does not say where the partnership was formed; OCF requires a country, so it is a
     parameter (ISO 3166-1 alpha-2)."""
-    now = generated_at or dt.datetime.now(dt.UTC)
+    now = generated_at or clock_of(session).now()
     ps = get_partnership(session)
     holders = []
     for p in session.scalars(select(Partner).order_by(Partner.code)):

@@ -18,8 +18,13 @@ from marshmallow import ValidationError as MmError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ledger.core.access import Viewer
+from ledger.core.clock import as_utc
 from ledger.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from ledger.core.tally import Rule, tally
+from ledger.db import clock_of
+from ledger.equity.service import vested_units
+from ledger.governance.effects import EffectFailed, apply_effect, check_can_apply
 from ledger.governance.models import Elector, GovernanceRule, Proposal, Vote
 from ledger.governance.payloads import SCHEMAS
 from ledger.practices.models import Partner
@@ -28,13 +33,7 @@ from ledger.schema import flatten_errors
 CHOICES = ("yes", "no", "abstain")
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _aware(ts: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes for timezone-aware columns: they were stored in UTC.
-    return ts if ts.tzinfo else ts.replace(tzinfo=dt.UTC)
+_aware = as_utc  # SQLite hands back naive datetimes for timezone-aware columns: they were stored in UTC
 
 
 def load_payload(kind: str, payload) -> dict:
@@ -59,8 +58,6 @@ def get_proposal(session: Session, proposal_id: int) -> Proposal:
 
 def electorate_now(session: Session, weighting: str, today: dt.date, exclude: set[str]) -> list[tuple[Partner, int]]:
     """Active partners with vested units > 0 today, and their weight (1, or vested units)."""
-    from ledger.equity.service import vested_units
-
     out = []
     for partner in session.scalars(select(Partner).where(Partner.status == "active").order_by(Partner.code)):
         if partner.code in exclude:
@@ -71,11 +68,8 @@ def electorate_now(session: Session, weighting: str, today: dt.date, exclude: se
     return out
 
 
-def open_proposal(session: Session, proposer: Partner, kind: str, title: str, payload, closes_at: dt.datetime,
-                  now: dt.datetime | None = None) -> Proposal:
-    from ledger.governance.effects import check_can_apply
-
-    now = now or utcnow()
+def open_proposal(session: Session, proposer: Partner, kind: str, title: str, payload, closes_at: dt.datetime) -> Proposal:
+    now = clock_of(session).now()
     if proposer.status != "active":
         raise Forbidden("only an active partner may propose")
     errors: dict[str, list[str]] = {}
@@ -106,7 +100,8 @@ def open_proposal(session: Session, proposer: Partner, kind: str, title: str, pa
     return proposal
 
 
-def _latest_votes(session: Session, proposal: Proposal) -> dict[str, str]:
+def latest_votes(session: Session, proposal: Proposal) -> dict[str, str]:
+    """``{partner code: choice}``: each voter's last vote."""
     rows = session.execute(
         select(Partner.code, Vote.choice).join(Partner, Partner.id == Vote.partner_id)
         .where(Vote.proposal_id == proposal.id).order_by(Vote.id)
@@ -114,7 +109,8 @@ def _latest_votes(session: Session, proposal: Proposal) -> dict[str, str]:
     return dict(rows.all())
 
 
-def _electorate(session: Session, proposal: Proposal) -> dict[str, int]:
+def electorate_of(session: Session, proposal: Proposal) -> dict[str, int]:
+    """``{partner code: weight}``: the electorate frozen when the proposal opened."""
     rows = session.execute(
         select(Partner.code, Elector.weight).join(Partner, Partner.id == Elector.partner_id)
         .where(Elector.proposal_id == proposal.id).order_by(Partner.code)
@@ -122,9 +118,13 @@ def _electorate(session: Session, proposal: Proposal) -> dict[str, int]:
     return dict(rows.all())
 
 
-def cast_vote(session: Session, proposal_id: int, voter: Partner, choice: str,
-              now: dt.datetime | None = None) -> Proposal:
-    now = now or utcnow()
+def cast_vote(session: Session, proposal_id: int, voter: Partner, choice: str) -> Proposal:
+    """Record ``voter``'s choice; a later vote replaces the earlier. A retired partner votes on
+    nothing (403, CONTRACT §7), nor does anyone outside the frozen electorate; once voting is over
+    it is a 409. Every surface votes through here."""
+    now = clock_of(session).now()
+    if voter.status != "active":
+        raise Forbidden(f"{voter.code} is {voter.status}: a retired partner votes on nothing", {"voter": ["retired"]})
     if choice not in CHOICES:
         raise ValidationError("choice must be yes, no or abstain", {"choice": ["one of yes, no, abstain"]})
     proposal = get_proposal(session, proposal_id)
@@ -133,7 +133,7 @@ def cast_vote(session: Session, proposal_id: int, voter: Partner, choice: str,
     if now >= _aware(proposal.closes_at):
         raise Conflict(f"proposal {proposal.id} closed for votes at {_aware(proposal.closes_at).isoformat()}",
                        {"closes_at": ["voting time is over"]})
-    if voter.code not in _electorate(session, proposal):
+    if voter.code not in electorate_of(session, proposal):
         raise Forbidden(f"{voter.code} is not in this proposal's electorate", {"voter": ["not eligible"]})
     session.add(Vote(proposal_id=proposal.id, partner_id=voter.id, choice=choice, cast_at=now))
     session.flush()
@@ -149,17 +149,25 @@ def cancel_proposal(session: Session, proposal_id: int, by: Partner) -> Proposal
     if session.scalar(select(func.count()).select_from(Vote).where(Vote.proposal_id == proposal.id)):
         raise Conflict("votes have been cast: the proposal can no longer be canceled", {"status": ["has votes"]})
     proposal.status = "canceled"
-    proposal.closed_at = utcnow()
+    proposal.closed_at = clock_of(session).now()
     session.flush()
     return proposal
 
 
-def close_proposal(session: Session, proposal_id: int, now: dt.datetime | None = None) -> Proposal:
-    """Tally and, when passed, execute — in the caller's transaction. Closing a closed proposal
-    returns it unchanged."""
-    from ledger.governance.effects import EffectFailed, apply_effect
+def may_close(viewer: Viewer, partner: Partner | None) -> bool:
+    """Who may close a proposal: the treasurer, or an active partner (``partner`` is the viewer's)."""
+    return viewer.is_treasurer or (partner is not None and partner.status == "active")
 
-    now = now or utcnow()
+
+def close_proposal(session: Session, proposal_id: int, by: Viewer | None = None) -> Proposal:
+    """Tally and, when passed, execute — in the caller's transaction. Closing a closed proposal
+    returns it unchanged. ``by`` is who asks (the treasurer or an active partner; None for the
+    product itself, such as the demo's story)."""
+    now = clock_of(session).now()
+    if by is not None:
+        partner = session.scalar(select(Partner).where(Partner.code == by.partner)) if by.partner else None
+        if not may_close(by, partner):
+            raise Forbidden("only the treasurer or an active partner may close a proposal", {"proposal": ["not yours"]})
     proposal = get_proposal(session, proposal_id)
     # Lock the proposal row so two closers cannot both execute it (no-op on SQLite, which
     # serialises writers anyway).
@@ -167,8 +175,8 @@ def close_proposal(session: Session, proposal_id: int, now: dt.datetime | None =
     session.refresh(proposal)
     if proposal.status != "open":
         return proposal
-    electorate = _electorate(session, proposal)
-    votes = _latest_votes(session, proposal)
+    electorate = electorate_of(session, proposal)
+    votes = latest_votes(session, proposal)
     if now < _aware(proposal.closes_at) and set(electorate) - set(votes):
         raise Conflict(f"proposal {proposal.id} closes at {_aware(proposal.closes_at).isoformat()}; "
                        f"{len(set(electorate) - set(votes))} eligible voter(s) have not voted",
@@ -207,33 +215,3 @@ def close_proposal(session: Session, proposal_id: int, now: dt.datetime | None =
     return proposal
 
 
-def proposals(session: Session, status: str | None = None) -> list[Proposal]:
-    q = select(Proposal).order_by(Proposal.id)
-    if status:
-        q = q.where(Proposal.status == status)
-    return list(session.scalars(q))
-
-
-def describe(session: Session, proposal: Proposal) -> dict:
-    """The proposal as the API shows it: frozen electorate, who has voted (how, only after close)."""
-    electorate = _electorate(session, proposal)
-    votes = _latest_votes(session, proposal)
-    out = {
-        "id": proposal.id, "kind": proposal.kind, "title": proposal.title, "payload": json.loads(proposal.payload),
-        "status": proposal.status, "proposer": proposal.proposer.code,
-        "opened_at": _aware(proposal.opened_at).isoformat(), "closes_at": _aware(proposal.closes_at).isoformat(),
-        "closed_at": _aware(proposal.closed_at).isoformat() if proposal.closed_at else None,
-        "executed_at": _aware(proposal.executed_at).isoformat() if proposal.executed_at else None,
-        "reason": proposal.reason, "effect": proposal.effect,
-        "rule": {"weighting": proposal.weighting, "quorum": f"{proposal.quorum * 100:g}%",
-                 "threshold": proposal.threshold, "of": proposal.of},
-        "electorate": [{"partner": code, "weight": w} for code, w in electorate.items()],
-        "eligible_weight": sum(electorate.values()),
-        "voted": sorted(votes),
-        "tally": None,
-    }
-    if proposal.result:
-        r = json.loads(proposal.result)
-        out["tally"] = {k: r[k] for k in ("yes", "no", "abstain", "eligible", "voted", "quorum_met")}
-        out["votes"] = r["votes"]
-    return out

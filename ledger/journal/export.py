@@ -49,6 +49,7 @@ from ledger.journal.balances import trial_balance
 from ledger.journal.models import Account, Entry, Posting
 from ledger.journal.periods import get_books
 from ledger.journal.service import COMMODITY_UNITS
+from ledger.journal.stream import group_by_entry
 
 ENTRY_BATCH = 2000
 POSTING_BATCH = 5000
@@ -127,19 +128,11 @@ def _entries(session: Session) -> Iterator[_Entry]:
     # Core execution on the session's connection (same transaction, same snapshot): plain tuples
     # without the ORM's per-row loading, which is most of the cost on a million postings.
     conn = session.connection()
-    postings = iter(conn.execute(postings_q).tuples())
-    pending = next(postings, None)
-    for e in conn.execute(entries_q).tuples():
-        entry_id = e[0]
-        # A posting without its entry cannot exist (deferred foreign key); skipping keeps the merge
-        # in step should one ever appear, and ``verify`` is the command that reports it.
-        while pending is not None and pending[0] < entry_id:
-            pending = next(postings, None)
-        legs = []
-        while pending is not None and pending[0] == entry_id:
-            legs.append((names[pending[1]], pending[2], pending[3]))
-            pending = next(postings, None)
-        yield _Entry(entry_id, e[1], e[2], e[3], e[4] or "", e[5], e[6], legs)
+    # A posting without its entry cannot exist (deferred foreign key); the walk skips one should it
+    # ever appear, and ``verify`` is the command that reports it.
+    for e, postings in group_by_entry(conn.execute(entries_q).tuples(), conn.execute(postings_q).tuples()):
+        yield _Entry(e[0], e[1], e[2], e[3], e[4] or "", e[5], e[6],
+                     [(names[account_id], commodity, amount) for _, account_id, commodity, amount in postings])
 
 
 def _assertions(session: Session, header: _Header) -> list[tuple[str, str, Decimal]]:

@@ -35,6 +35,7 @@ from ledger.journal.models import (
     Posting,
     PostingDetail,
 )
+from ledger.journal.stream import group_by_entry
 
 SQLITE_TRIGGERS = {"entry_no_update", "entry_no_delete", "posting_no_update", "posting_no_delete",
                    "posting_entry_open", "entry_balanced", "posting_detail_no_update",
@@ -75,31 +76,21 @@ def verify(session: Session, extra_checks=()) -> Report:
     )
     entries_q = select(Entry.id, Entry.date, Entry.memo, Entry.source_type, Entry.source_ref,
                        Entry.policy_version, Entry.reverses_id, Entry.prev_hash, Entry.hash).order_by(Entry.id)
-    postings_iter = iter(session.execute(postings_q.execution_options(yield_per=5000)))
-    pending = next(postings_iter, None)
     detail_q = (select(PostingDetail.entry_id, PostingDetail.account_id, PostingDetail.commodity,
                        PostingDetail.amount, PostingDetail.kind, PostingDetail.engagement_id, PostingDetail.date)
                 .order_by(PostingDetail.entry_id, PostingDetail.line_no))
-    detail_iter = iter(session.execute(detail_q.execution_options(yield_per=20000)))
-    pending_line = next(detail_iter, None)
+
+    def orphan(stream: int, row) -> None:
+        what = "posting" if stream == 0 else "posting detail"
+        report.problems.append(f"{what} on entry {row.entry_id} has no entry")
+
     prev = GENESIS_HASH
     expected_id = 1
-    for e in session.execute(entries_q.execution_options(yield_per=2000)):
+    for e, legs, lines in group_by_entry(session.execute(entries_q.execution_options(yield_per=2000)),
+                                         session.execute(postings_q.execution_options(yield_per=5000)),
+                                         session.execute(detail_q.execution_options(yield_per=20000)),
+                                         orphan=orphan):
         report.entries += 1
-        legs = []
-        while pending is not None and pending.entry_id < e.id:
-            report.problems.append(f"posting on entry {pending.entry_id} has no entry")
-            pending = next(postings_iter, None)
-        while pending is not None and pending.entry_id == e.id:
-            legs.append(pending)
-            pending = next(postings_iter, None)
-        lines = []
-        while pending_line is not None and pending_line.entry_id < e.id:
-            report.problems.append(f"posting detail on entry {pending_line.entry_id} has no entry")
-            pending_line = next(detail_iter, None)
-        while pending_line is not None and pending_line.entry_id == e.id:
-            lines.append(pending_line)
-            pending_line = next(detail_iter, None)
         if e.id != expected_id:
             report.problems.append(f"entry ids jump from {expected_id - 1} to {e.id}: an entry is missing")
         expected_id = e.id + 1
@@ -138,12 +129,6 @@ def verify(session: Session, extra_checks=()) -> Report:
                 f"entry {e.id}: hash mismatch: its stored content was altered after it was written"
             )
         prev = e.hash
-    while pending is not None:
-        report.problems.append(f"posting on entry {pending.entry_id} has no entry")
-        pending = next(postings_iter, None)
-    while pending_line is not None:
-        report.problems.append(f"posting detail on entry {pending_line.entry_id} has no entry")
-        pending_line = next(detail_iter, None)
     report.head = prev
     report.checks.append("hash chain")
     head = session.get(ChainHead, 1)

@@ -18,7 +18,8 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from ledger.auth.service import add_user, create_token, get_user, set_password
-from ledger.governance.service import cast_vote, close_proposal, open_proposal
+from ledger.db import clock_of
+from ledger.governance.service import cast_vote, close_proposal, electorate_of, open_proposal
 from ledger.partnership.charter import load_charter
 from ledger.partnership.close import close_period
 from ledger.partnership.founding import found
@@ -33,12 +34,10 @@ CLIENTS = [("acme", "Acme Dental Group"), ("harbor-law", "Harbor Law LLP"), ("bl
 
 
 def _vote_through(session: Session, proposer: str, kind: str, title: str, payload: dict) -> None:
-    now = dt.datetime.now(dt.UTC)
+    now = clock_of(session).now()
     prop = open_proposal(session, get_partner(session, proposer), kind, title, payload, now + dt.timedelta(days=7))
-    from ledger.governance.service import describe
-
-    for elector in describe(session, prop)["electorate"]:
-        cast_vote(session, prop.id, get_partner(session, elector["partner"]), "yes")
+    for code in electorate_of(session, prop):
+        cast_vote(session, prop.id, get_partner(session, code), "yes")
     result = close_proposal(session, prop.id)
     if result.status != "passed":  # the demo's own data: a failure here is a bug in it
         raise RuntimeError(f"demo proposal {title!r} failed: {result.reason}")

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from ledger.equity.service import check_units_agree
 from ledger.journal.verify import Report, verify
 
 
 def full_verify(session: Session) -> Report:
-    from ledger.equity.service import check_units_agree
-
     return verify(session, extra_checks=[check_units_agree])

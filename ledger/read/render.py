@@ -6,6 +6,12 @@ import csv
 import io
 from decimal import Decimal
 
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
 KIND_LABELS = {
     "origination": "Origination", "practice": "Practice share", "pool": "Common pool",
     "draw": "Draw", "buyout": "Buyout", "goodwill": "Goodwill", "adjustment": "Adjustment",
@@ -41,11 +47,6 @@ def _money(text: str) -> str:
 
 def statement_pdf(st: dict) -> bytes:
     """A one-document share statement a partner would be glad to receive."""
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import getSampleStyleSheet
-    from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm,

@@ -21,7 +21,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 from jinja2 import BytecodeCache
 
-from ledger.web import access, errors, filters, security
+from ledger.web import access, auth, bookings, books, errors, filters, partner, proposals, security
 
 
 class SharedBytecodeCache(BytecodeCache):
@@ -52,8 +52,6 @@ def init_app(app: Flask) -> None:
     # The web app's static files at /assets (the app's own /static route points at a folder that
     # does not exist, and would shadow a blueprint's /static).
     app.register_blueprint(Blueprint("assets", __name__, static_folder="static", static_url_path="/assets"))
-
-    from ledger.web import auth, bookings, books, partner, proposals
 
     for module in (auth, partner, proposals, bookings, books):
         app.register_blueprint(module.bp)

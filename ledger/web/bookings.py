@@ -14,6 +14,7 @@ from flask_login import login_required
 
 from ledger.core import chart
 from ledger.core.vetting import VETTING_CRITERIA, subcontract_refusals
+from ledger.db import clock_of
 from ledger.journal.balances import balances
 from ledger.practices import bookings as B
 from ledger.practices.engagements import (
@@ -47,7 +48,8 @@ bp = web_blueprint("bookkeeping", __name__)
 
 
 def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+    """The server's UTC date, from the clock the services use (the forms' default date)."""
+    return clock_of(get_session()).today()
 
 
 def _engagement_choices(session):

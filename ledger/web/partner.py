@@ -23,12 +23,11 @@ from ledger.core.money import ZERO
 from ledger.core.vesting import add_months
 from ledger.db import clock_of
 from ledger.equity.service import grant_terms, vesting_summary
-from ledger.governance import service as gov
 from ledger.journal.balances import balance, balances
 from ledger.journal.periods import closed_periods, oldest_open
 from ledger.practices.engagements import engagement_profitability, list_engagements
 from ledger.practices.service import get_partner, get_partnership, list_partners, list_practices, owners_now
-from ledger.read import directory
+from ledger.read import directory, proposals
 from ledger.read import entries as reads
 from ledger.read.render import statement_file
 from ledger.read.statements import ALLOCATION_KINDS, capital_balance, check_access, read_statement, statement
@@ -68,8 +67,8 @@ def dashboard():
     except LedgerError as exc:  # a practice with margin and no owners: say why there is no figure
         preview_error = exc.detail
     awaiting = []
-    for proposal in gov.proposals(session, "open"):
-        d = gov.describe(session, proposal)
+    for proposal in proposals.proposals(session, "open"):
+        d = proposals.describe(session, proposal)
         if code in {e["partner"] for e in d["electorate"]} and code not in d["voted"]:
             awaiting.append(d)
     closed = [p for p in closed_periods(session) if p.ends_on >= partner.joined_on]
@@ -88,7 +87,7 @@ def treasurer_home():
     receivables = sum((v for (a, c), v in rows.items() if a.startswith("Assets:Receivable:") and c == ps.currency),
                       ZERO)
     period = oldest_open(session)
-    open_proposals = [gov.describe(session, p) for p in gov.proposals(session, "open")]
+    open_proposals = [proposals.describe(session, p) for p in proposals.proposals(session, "open")]
     return render_template(
         "treasurer/home.html", cash=balance(session, chart.CASH, ps.currency), receivables=receivables,
         period=period, period_bounds=P.bounds(period, ps.period_kind),

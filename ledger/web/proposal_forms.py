@@ -28,8 +28,10 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Reg
 
 from ledger.auth.service import EMAIL_RE
 from ledger.core.codes import PROPOSAL_KINDS
+from ledger.db import clock_of
 from ledger.journal.periods import open_period_ids
 from ledger.practices.service import active_partners, list_practices
+from ledger.runtime.database import get_session
 from ledger.web.forms import CodeField, LongTextField, TextField, options
 
 PERCENT_RE = r"^\d{1,3}(\.\d{1,6})?%?$"
@@ -45,7 +47,8 @@ def _percent(text: str | None) -> str | None:
 
 
 def default_closes_at() -> dt.datetime:
-    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0, tzinfo=None)
+    """A week from now on the services' clock (the form's default, in UTC to the minute)."""
+    now = clock_of(get_session()).now().replace(second=0, microsecond=0, tzinfo=None)
     return now + dt.timedelta(days=7)
 
 

@@ -5,12 +5,13 @@ decides everything: who may vote, when a proposal may close, whether it passed."
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from ledger.governance import service as gov
 from ledger.practices.service import get_partnership
+from ledger.read import proposals as reads
 from ledger.runtime.database import get_session
-from ledger.web.access import me, partner_required
+from ledger.web.access import me, partner_required, viewer
 from ledger.web.errors import web_blueprint
 from ledger.web.forms import invalid_status, save
 from ledger.web.proposal_forms import FORMS, ActionForm, VoteForm
@@ -28,7 +29,7 @@ def index():
     status = request.args.get("status") or None
     if status not in (None, *STATUSES):
         abort(404)
-    rows = [gov.describe(session, p) for p in reversed(gov.proposals(session, status))]
+    rows = [reads.describe(session, p) for p in reversed(reads.proposals(session, status))]
     return render_template("proposals/index.html", rows=rows, status=status, statuses=STATUSES)
 
 
@@ -39,16 +40,13 @@ def _flash_error(exc) -> None:
 @bp.route(f"/{PROPOSAL_ID}", methods=["GET"])
 @login_required
 def show(proposal_id):
-    session = get_session()
-    proposal = gov.describe(session, gov.get_proposal(session, proposal_id))
-    partner = current_user.partner
-    electors = {e["partner"] for e in proposal["electorate"]}
-    # How each elector voted is shown once the proposal closes (the service's ``describe``); until
+    # How each elector voted is shown once the proposal closes (``read.proposals.describe``); until
     # then a partner sees only that they have voted, and may vote again to change it.
+    proposal = reads.for_viewer(get_session(), proposal_id, viewer())
+    you = proposal["you"]
     return render_template("proposals/show.html", p=proposal, vote_form=VoteForm(), action_form=ActionForm(),
-                           can_vote=partner is not None and partner.code in electors and proposal["status"] == "open",
-                           have_voted=partner is not None and partner.code in proposal["voted"],
-                           is_proposer=partner is not None and partner.code == proposal["proposer"])
+                           can_vote=you["can_vote"], have_voted=you["have_voted"], is_proposer=you["is_proposer"],
+                           can_close=you["can_close"])
 
 
 @bp.route(f"/{PROPOSAL_ID}/vote", methods=["POST"])
@@ -69,12 +67,10 @@ def vote(proposal_id):
 @bp.route(f"/{PROPOSAL_ID}/close", methods=["POST"])
 @login_required
 def close(proposal_id):
-    if current_user.partner is None and not current_user.is_treasurer:
-        abort(403)
     gov.get_proposal(get_session(), proposal_id)
     form = ActionForm()
     if form.validate_on_submit():
-        saved = save(form, lambda s: gov.close_proposal(s, proposal_id))
+        saved = save(form, lambda s: gov.close_proposal(s, proposal_id, viewer()))
         if saved:
             flash(f"The proposal is closed: it {saved.value.status}"
                   + (f" ({saved.value.reason})." if saved.value.reason else "."),

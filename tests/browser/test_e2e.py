@@ -76,7 +76,7 @@ def _prepare(url: str, tmp: Path) -> int:
 
     from ledger import create_app
     from ledger.auth.service import add_user, get_user, set_password
-    from ledger.governance.service import cast_vote, open_proposal, utcnow
+    from ledger.governance.service import cast_vote, open_proposal
     from ledger.partnership.close import close_period
     from ledger.practices.service import get_partner
     from ledger.runtime.database import get_session
@@ -96,7 +96,7 @@ def _prepare(url: str, tmp: Path) -> int:
         book_worked_january(s)
         close_period(s, "2026-01")
         proposal = open_proposal(s, get_partner(s, "ben"), "resolution", "Keep the books open to all partners",
-                                 {"text": "Every partner may read every statement."}, utcnow() + dt.timedelta(days=5))
+                                 {"text": "Every partner may read every statement."}, dt.datetime.now(dt.UTC) + dt.timedelta(days=5))
         for code in ("ben", "chen"):
             cast_vote(s, proposal.id, get_partner(s, code), "yes")
         s.commit()
