@@ -4,6 +4,15 @@ The engine comes from ``TEST_ENGINE`` (``sqlite``, the default, or ``postgresql`
 test gets a copy of a database migrated once per run; on PostgreSQL a database is created and
 migrated once per run (``TEST_PG_ADMIN_URL`` says where) and each test starts from it truncated
 (``TRUNCATE`` fires no row triggers, so the immutability guards stay installed and untouched).
+
+The layout of ``tests/``:
+
+- this file: the database and app fixtures below, and ``pytest_plugins``, which loads the fixtures
+  of ``tests/fixtures/`` (services, API, web) for every test module: tests name fixtures as
+  arguments and never import them;
+- ``tests/helpers/``: plain helpers imported as usual (the engine under test, ``ApiClient``,
+  ``assert_problem``, signing in, reading pages, postings);
+- ``tests/charters.py``: every charter the tests found a partnership with.
 """
 
 from __future__ import annotations
@@ -15,87 +24,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from charters import WORKED_CHARTER
+from helpers.engine import ENGINE, create_pg_database, drop_pg_database, migrate
 
 from ledger import create_app
 from ledger.runtime.database import get_session
 
-ENGINE = os.environ.get("TEST_ENGINE", "sqlite")
-PG_ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-HERE = Path(__file__).parent
-SHARED = HERE.parent.parent / "shared"
-
-WORKED_CHARTER = """
-[partnership]
-name = "Worked Example Partners"
-currency = "USD"
-period = "month"
-starts_on = 2026-01-01
-open_books = false
-
-[[partners]]
-code = "ana"
-name = "Ana"
-email = "ana@example.com"
-units = 500
-
-[[partners]]
-code = "ben"
-name = "Ben"
-email = "ben@example.com"
-units = 250
-
-[[partners]]
-code = "chen"
-name = "Chen"
-email = "chen@example.com"
-units = 250
-
-[[practices]]
-code = "msft"
-name = "Microsoft 365"
-owners = { ana = "100%" }
-
-[[practices]]
-code = "voice"
-name = "Phone Systems"
-owners = { ben = "70%", chen = "30%" }
-
-[policy]
-origination = "10%"
-practice = "60%"
-pool_basis = "vested_units"
-
-[[firms]]
-code = "bayside"
-name = "Bayside Tech"
-vetted = ["quality", "customer_commitment", "track_record", "reputation", "credit", "rapport"]
-nsa_signed_on = 2025-06-01
-nsa_expires_on = 2027-06-01
-"""
-
-
-def migrate(url: str) -> None:
-    app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "test"})
-    runner = app.test_cli_runner()
-    result = runner.invoke(args=["db", "upgrade"])
-    assert result.exit_code == 0, result.output
-    app.extensions["ledger.engine"].dispose()
-
-
-def create_pg_database(name: str) -> str:
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-
-
-def drop_pg_database(name: str) -> None:
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+pytest_plugins = ["fixtures.services", "fixtures.api", "fixtures.web"]
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from api_helpers import api, assert_problem, booked, shared, tokens  # noqa: F401 (fixtures)
+from helpers.api import assert_problem
 
 from ledger.practices.models import Partner
 from ledger.runtime.database import get_session
@@ -167,12 +167,12 @@ def test_a_subcontract_needs_a_fully_vetted_firm_under_agreement_on_the_date(boo
     assert booked.trial_balance() == before
 
 
-def test_the_agreement_counts_on_its_first_and_last_day(booked):
+@pytest.mark.parametrize("day", ["2026-02-01", "2026-02-28"])
+def test_the_agreement_counts_on_its_first_and_last_day(booked, day):
     booked.ok("POST", "/firms", {"code": "edge", "name": "Edge", "vetted": ["quality", "customer_commitment",
               "track_record", "reputation", "credit", "rapport"], "nsa_signed_on": "2026-02-01",
               "nsa_expires_on": "2026-02-28"})
-    for day in ("2026-02-01", "2026-02-28"):
-        booked.ok("POST", "/engagements/ENG-1/costs", {"amount": "1", "date": day, "kind": "subcontract", "firm": "edge"})
+    booked.ok("POST", "/engagements/ENG-1/costs", {"amount": "1", "date": day, "kind": "subcontract", "firm": "edge"})
 
 
 @pytest.mark.parametrize(("body", "field"), [

@@ -11,34 +11,20 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from api_helpers import api, assert_problem, tokens  # noqa: F401 (fixtures)
+from charters import API_ENTRANTS, with_partners
+from helpers.api import assert_problem
 
 from ledger.auth.service import create_token, get_user
 from ledger.equity.models import VestingAcceleration, VestingPause
 from ledger.journal.models import Entry
 from ledger.runtime.database import get_session
-from tests.conftest import WORKED_CHARTER
-
-ENTRANTS = """
-[[partners]]
-code = "dana"
-name = "Dana"
-email = "dana@example.com"
-grant = { units = 4800, start = 2026-01-01, cliff_months = 12, months = 48, every = 1 }
-
-[[partners]]
-code = "eve"
-name = "Eve"
-email = "eve@example.com"
-grant = { units = 1200, start = 2026-01-01, cliff_months = 3, months = 12, every = 1 }
-"""
 
 
 @pytest.fixture
 def founded(app, runner, tmp_path):
     """Overrides conftest's: the worked example with dana and eve (``api`` and ``tokens`` use it)."""
     path = tmp_path / "charter.toml"
-    path.write_text(WORKED_CHARTER.replace("[[practices]]", ENTRANTS + "\n[[practices]]", 1))
+    path.write_text(with_partners(API_ENTRANTS))
     result = runner.invoke(args=["init", str(path)])
     assert result.exit_code == 0, result.output
     return app
@@ -253,18 +239,23 @@ def test_ending_a_pause_must_not_reach_back_into_a_closed_period(api, founded):
     assert api.ok("GET", "/ledger/verify")["ok"] is True
 
 
-def test_only_a_treasurer_or_admin_records_events(as_dana):
+@pytest.mark.parametrize("role", ["partner", "dana"])
+def test_only_a_treasurer_or_admin_records_events(as_dana, role):
     api = as_dana
-    for role in ("partner", "dana"):
-        assert_problem(api.post("/partners/dana/pauses", {"start": "2026-03-01"}, role=role), 403)
-        assert_problem(api.post("/partners/dana/accelerations", {"date": "2026-03-01", "quantity": 1, "reason": "r"},
-                                role=role), 403)
+    assert_problem(api.post("/partners/dana/pauses", {"start": "2026-03-01"}, role=role), 403)
+    assert_problem(api.post("/partners/dana/accelerations", {"date": "2026-03-01", "quantity": 1, "reason": "r"},
+                            role=role), 403)
     assert api.post("/partners/dana/pauses", {"start": "2026-03-01"}, role="admin").status_code == 201
 
 
-def test_the_openapi_document_describes_the_equity_routes(api):
+@pytest.mark.parametrize("path", ["/api/v1/partners/{code}/grants", "/api/v1/partners/{code}/pauses",
+                                  "/api/v1/partners/{code}/pauses/{pause_id}/end",
+                                  "/api/v1/partners/{code}/accelerations"])
+def test_the_openapi_document_describes_the_equity_routes(api, path):
     doc = api.ok("GET", "/openapi.json", role=None)
-    for path in ("/api/v1/partners/{code}/grants", "/api/v1/partners/{code}/pauses",
-                 "/api/v1/partners/{code}/pauses/{pause_id}/end", "/api/v1/partners/{code}/accelerations"):
-        assert path in doc["paths"], path
+    assert path in doc["paths"], path
+
+
+def test_the_openapi_document_counts_an_acceleration_in_whole_units(api):
+    doc = api.ok("GET", "/openapi.json", role=None)
     assert doc["components"]["schemas"]["AccelerationIn"]["properties"]["quantity"]["type"] == "integer"

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 import sqlalchemy as sa
-from api_helpers import PROBLEM, api, assert_problem, booked, shared, tokens  # noqa: F401 (fixtures)
+from helpers.api import PROBLEM, assert_problem
 
 from ledger.journal.models import Period
 from ledger.runtime.database import get_session
@@ -56,13 +56,13 @@ BAD_AMOUNTS = [
 ]
 
 
+@pytest.mark.parametrize(("amount", "why"), BAD_AMOUNTS, ids=[why for _, why in BAD_AMOUNTS])
 @pytest.mark.parametrize("path", MONEY_PATHS)
-def test_a_bad_amount_is_refused_naming_the_field(shared, path):
+def test_a_bad_amount_is_refused_naming_the_field(shared, path, amount, why):
     before = snapshot(shared)
-    for amount, why in BAD_AMOUNTS:
-        response = shared.post(path, {**GOOD[path], "amount": amount})
-        problem = assert_problem(response, 422, "amount")
-        assert problem["type"].endswith("validation"), why
+    response = shared.post(path, {**GOOD[path], "amount": amount})
+    problem = assert_problem(response, 422, "amount")
+    assert problem["type"].endswith("validation"), why
     assert snapshot(shared) == before
 
 
@@ -70,11 +70,11 @@ BAD_DATES = ["2026-02-30", "2026/02/01", "20260201", "2026-2-1", "2026-02-01T00:
              20260201, None, "2025-12-31", "2040-01-01"]
 
 
+@pytest.mark.parametrize("date", BAD_DATES, ids=repr)
 @pytest.mark.parametrize("path", MONEY_PATHS + ["/ledger/entries"])
-def test_a_bad_date_is_refused_naming_the_field(shared, path):
+def test_a_bad_date_is_refused_naming_the_field(shared, path, date):
     before = snapshot(shared)
-    for date in BAD_DATES:
-        assert_problem(shared.post(path, {**GOOD[path], "date": date}), 422, "date")
+    assert_problem(shared.post(path, {**GOOD[path], "date": date}), 422, "date")
     assert snapshot(shared) == before
 
 

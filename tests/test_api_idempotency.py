@@ -8,7 +8,7 @@ import threading
 
 import pytest
 import sqlalchemy as sa
-from api_helpers import api, assert_problem, booked, tokens  # noqa: F401 (fixtures)
+from helpers.api import assert_problem
 
 from ledger.auth.models import IdempotencyRecord
 from ledger.runtime.database import get_session

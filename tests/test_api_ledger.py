@@ -4,7 +4,7 @@ the chart of accounts, the trial balance as of a date, and verify."""
 from __future__ import annotations
 
 import pytest
-from api_helpers import api, assert_problem, shared, tokens  # noqa: F401 (fixtures)
+from helpers.api import assert_problem
 
 CASH_TO_CAPITAL = {"date": "2026-01-10", "memo": "Ana puts in cash", "postings": [
     {"account": "Assets:Cash", "amount": "1000.00", "commodity": "USD"},

@@ -12,7 +12,6 @@ to a live server than a fresh database each time.
 from __future__ import annotations
 
 import schemathesis
-from api_helpers import shared  # noqa: F401 (fixture)
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance

@@ -7,7 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from api_helpers import api, assert_problem, tokens  # noqa: F401 (fixtures)
+from helpers.api import assert_problem
 
 LATER = (dt.datetime.now(dt.UTC) + dt.timedelta(days=5)).isoformat()
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from charters import WORKED_CHARTER
 
 from ledger.auth.models import ApiToken, User
 from ledger.auth.service import hash_token, user_for_token
@@ -13,7 +14,6 @@ from ledger.core import chart
 from ledger.journal.balances import balance
 from ledger.practices.models import Ownership, Partner, Practice
 from ledger.runtime.database import get_session
-from tests.conftest import WORKED_CHARTER
 
 
 def test_init_founds_partners_practices_users_and_units(founded):

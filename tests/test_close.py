@@ -7,88 +7,23 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from helpers.postings import draw, engagement, invoice
 
 from ledger.core import chart
-from ledger.core.entries import Leg
 from ledger.core.errors import Conflict, NotFound
 from ledger.journal.balances import trial_balance
 from ledger.journal.models import Period
-from ledger.journal.service import open_account, post_entry
 from ledger.journal.verify import verify
 from ledger.partnership.close import close_period
-from ledger.practices.models import Client, Engagement, Partner, Practice
 from ledger.read.statements import resolve_range, statement
 from ledger.revenue.close import preview
-from ledger.runtime.database import get_session
 
 D = Decimal
 JAN31 = dt.date(2026, 1, 31)
 
 
-def engagement(s, ref, practice, originator, client="acme"):
-    c = s.scalar(sa.select(Client).where(Client.code == client))
-    if c is None:
-        c = Client(code=client, name=client.title())
-        s.add(c)
-        s.flush()
-        open_account(s, chart.receivable(client), ["USD"])
-    e = Engagement(ref=ref, client_id=c.id, title=ref,
-                   practice_id=s.scalar(sa.select(Practice.id).where(Practice.code == practice)),
-                   originator_id=s.scalar(sa.select(Partner.id).where(Partner.code == originator)),
-                   opened_on=dt.date(2026, 1, 2))
-    s.add(e)
-    s.flush()
-    return e
-
-
-def invoice(s, e, amount, day):
-    post_entry(s, date=day, memo=f"invoice {e.ref}", source_type="invoice", source_ref=e.ref, legs=[
-        Leg(chart.receivable(e.client.code), D(amount), engagement_id=e.id),
-        Leg(chart.revenue(e.practice.code), -D(amount), engagement_id=e.id)])
-
-
-def cost(s, e, amount, day):
-    post_entry(s, date=day, memo=f"cost {e.ref}", source_type="cost", source_ref=e.ref, legs=[
-        Leg(chart.direct_costs(e.practice.code), D(amount), engagement_id=e.id),
-        Leg(chart.CASH, -D(amount))])
-
-
-def overhead(s, amount, day, category="rent"):
-    name = chart.overhead(category)
-    if s.scalar(sa.select(sa.func.count()).select_from(sa.table("account", sa.column("name")))
-                .where(sa.column("name") == name)) == 0:
-        open_account(s, name, ["USD"])
-    post_entry(s, date=day, memo="overhead", source_type="overhead", source_ref=category,
-               legs=[Leg(name, D(amount)), Leg(chart.CASH, -D(amount))])
-
-
-def draw(s, partner, amount, day):
-    post_entry(s, date=day, memo="draw", source_type="draw", source_ref=partner, legs=[
-        Leg(chart.capital(partner), D(amount), kind="draw"), Leg(chart.CASH, -D(amount))])
-
-
-@pytest.fixture
-def s(founded):
-    with founded.app_context():
-        yield get_session()
-
-
-@pytest.fixture
-def worked_january(s):
-    """WORKED-EXAMPLE.md's January, booked."""
-    e1 = engagement(s, "e1", "msft", "ben")
-    e2 = engagement(s, "e2", "voice", "chen")
-    invoice(s, e1, "9999.99", dt.date(2026, 1, 10))
-    cost(s, e1, "3333.33", dt.date(2026, 1, 12))
-    invoice(s, e2, "1234.57", dt.date(2026, 1, 20))
-    overhead(s, "500.00", dt.date(2026, 1, 5))
-    draw(s, "ben", "200.00", dt.date(2026, 1, 25))
-    s.commit()
-    return s
-
-
-def test_the_worked_example_closes_to_the_cent(worked_january):
-    s = worked_january
+def test_the_worked_example_closes_to_the_cent(posted_january):
+    s = posted_january
     close_period(s, "2026-01")
     s.commit()
     figures = {}
@@ -107,8 +42,8 @@ def test_the_worked_example_closes_to_the_cent(worked_january):
     assert verify(s).ok
 
 
-def test_statement_lines_name_their_entry_engagement_and_practice(worked_january):
-    s = worked_january
+def test_statement_lines_name_their_entry_engagement_and_practice(posted_january):
+    s = posted_january
     close_period(s, "2026-01")
     st = statement(s, "ben", "2026-01")
     assert st["opening"] == "0.00"
@@ -120,8 +55,8 @@ def test_statement_lines_name_their_entry_engagement_and_practice(worked_january
     assert D(st["closing"]) == D(st["opening"]) + sum(D(line["amount"]) for line in st["lines"])
 
 
-def test_close_empties_income_expenses_and_the_pool(worked_january):
-    s = worked_january
+def test_close_empties_income_expenses_and_the_pool(posted_january):
+    s = posted_january
     close_period(s, "2026-01")
     bal = {(a, c): v for a, c, v in trial_balance(s)}
     for name in (chart.revenue("msft"), chart.revenue("voice"), chart.direct_costs("msft"),
@@ -130,8 +65,8 @@ def test_close_empties_income_expenses_and_the_pool(worked_january):
     assert sum(v for (a, c), v in bal.items() if c == "USD") == 0
 
 
-def test_preview_equals_the_close(worked_january):
-    s = worked_january
+def test_preview_equals_the_close(posted_january):
+    s = posted_january
     a = preview(s, "2026-01")
     assert a.total_allocated == D("7401.23")
     assert {p: sum(k.values()) for p, k in a.by_partner.items()} == {
@@ -140,8 +75,8 @@ def test_preview_equals_the_close(worked_january):
     assert s.get(Period, "2026-01").status == "open"
 
 
-def test_periods_close_in_order_once(worked_january):
-    s = worked_january
+def test_periods_close_in_order_once(posted_january):
+    s = posted_january
     with pytest.raises(Conflict):
         close_period(s, "2026-02")
     s.rollback()
@@ -157,8 +92,8 @@ def test_periods_close_in_order_once(worked_january):
         close_period(s, "January")
 
 
-def test_a_closed_period_refuses_postings(worked_january):
-    s = worked_january
+def test_a_closed_period_refuses_postings(posted_january):
+    s = posted_january
     close_period(s, "2026-01")
     s.commit()
     with pytest.raises(Conflict):
@@ -167,8 +102,8 @@ def test_a_closed_period_refuses_postings(worked_january):
     draw(s, "ana", "1.00", dt.date(2026, 2, 1))
 
 
-def test_second_period_opens_with_the_first_closing(worked_january):
-    s = worked_january
+def test_second_period_opens_with_the_first_closing(posted_january):
+    s = posted_january
     close_period(s, "2026-01")
     draw(s, "ben", "52.78", dt.date(2026, 2, 3))
     close_period(s, "2026-02")
@@ -181,12 +116,12 @@ def test_second_period_opens_with_the_first_closing(worked_january):
     assert (ytd["opening"], ytd["allocated"], ytd["closing"]) == ("0.00", "1652.78", "1400.00")
 
 
-def test_statement_of_an_open_period_is_a_conflict(worked_january):
+def test_statement_of_an_open_period_is_a_conflict(posted_january):
     with pytest.raises(Conflict):
-        resolve_range(worked_january, "2026-01")
+        resolve_range(posted_january, "2026-01")
 
 
-def test_cli_close_and_statement(founded, worked_january):
+def test_cli_close_and_statement(founded, posted_january):
     runner = founded.test_cli_runner()
     result = runner.invoke(args=["close", "2026-01"])
     assert result.exit_code == 0, result.output
@@ -233,11 +168,11 @@ def test_a_close_posts_one_capital_posting_per_partner_and_kind_broken_down_by_e
     assert verify(s).ok
 
 
-def test_the_close_snapshot_leaves_out_what_later_open_periods_already_hold(worked_january):
+def test_the_close_snapshot_leaves_out_what_later_open_periods_already_hold(posted_january):
     """A draw already booked in February must not leak into January's closing snapshot."""
     from ledger.journal.balances import balance
 
-    s = worked_january
+    s = posted_january
     draw(s, "ben", "50.00", dt.date(2026, 2, 3))
     close_period(s, "2026-01")
     s.commit()
@@ -247,11 +182,11 @@ def test_the_close_snapshot_leaves_out_what_later_open_periods_already_hold(work
     assert verify(s).ok  # snapshots recomputed from the postings
 
 
-def test_the_close_reports_progress_step_by_step(worked_january):
+def test_the_close_reports_progress_step_by_step(posted_january):
     from ledger.partnership.close import CLOSE_STEPS
 
     calls = []
-    close_period(worked_january, "2026-01", progress=lambda done, total: calls.append((done, total)))
+    close_period(posted_january, "2026-01", progress=lambda done, total: calls.append((done, total)))
     assert calls == [(i, len(CLOSE_STEPS)) for i in range(1, len(CLOSE_STEPS) + 1)]
     assert CLOSE_STEPS[0] == "gather the period's facts" and CLOSE_STEPS[-1] == "snapshot balances"
 

@@ -6,24 +6,16 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-import pytest
 import sqlalchemy as sa
-from test_close import cost, draw, engagement, invoice  # noqa: F401 - helpers
+from helpers.postings import cost, draw, engagement, invoice
 
 from ledger.core import chart
 from ledger.journal.models import EngagementMonthTotal, Entry
 from ledger.journal.service import reverse_entry
 from ledger.journal.verify import verify
 from ledger.revenue.close import gather
-from ledger.runtime.database import get_session
 
 D = Decimal
-
-
-@pytest.fixture
-def s(founded):
-    with founded.app_context():
-        yield get_session()
 
 
 def totals(s):

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from charters import DANA, EVE, FAY, founder_partners, with_partners
 
 from ledger.core import chart
 from ledger.core import vesting as V
@@ -24,32 +25,17 @@ from ledger.equity.service import (
 )
 from ledger.practices.models import Partner
 from ledger.runtime.database import get_session
-from tests.conftest import WORKED_CHARTER
-from tests.test_equity_service import GRANT_PARTNERS as SERVICE_GRANT_PARTNERS
 
 D = dt.date
 
-# The equity service tests' two entrants (dana, eve), and fay: 900 units from 2026-01-15, a
-# 2-month cliff, 9 months vesting every 3.
-GRANT_PARTNERS = SERVICE_GRANT_PARTNERS + """
-[[partners]]
-code = "fay"
-name = "Fay"
-email = "fay@example.com"
-grant = { units = 900, start = 2026-01-15, cliff_months = 2, months = 9, every = 3 }
-"""
-
 
 def found(app, runner, tmp_path, extra: str = "") -> None:
+    """The worked example with the equity service tests' two entrants (dana, eve), fay (900 units
+    from 2026-01-15, a 2-month cliff, 9 months vesting every 3) and ``extra`` partners."""
     path = tmp_path / "charter-batch.toml"
-    path.write_text(WORKED_CHARTER.replace("[[practices]]", GRANT_PARTNERS + extra + "\n[[practices]]", 1))
+    path.write_text(with_partners(DANA, EVE, FAY, extra))
     result = runner.invoke(args=["init", str(path)])
     assert result.exit_code == 0, result.output
-
-
-def founder_partners(n: int, prefix: str = "f") -> str:
-    return "".join(f'\n[[partners]]\ncode = "{prefix}{i:03d}"\nname = "{prefix.upper()}{i}"\n'
-                   f'email = "{prefix}{i}@example.com"\nunits = {100 + i}\n' for i in range(n))
 
 
 def add_partner(s, code: str, joined_on: dt.date, grant: dict | None = None) -> Partner:

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from charters import DANA, EVE, with_partners
 
 from ledger.core import chart
 from ledger.core.errors import Conflict, NotFound, ValidationError
@@ -35,35 +36,21 @@ from ledger.partnership.close import close_period
 from ledger.partnership.integrity import full_verify
 from ledger.practices.models import Partner
 from ledger.runtime.database import get_session
-from tests.conftest import WORKED_CHARTER
 
 D = dt.date
 
-# Two new entrants besides the worked example's founders:
+# Two new entrants besides the worked example's founders (``charters.DANA`` and ``charters.EVE``):
 # - dana: 1200 units from 2026-01-01, 3-month cliff, 12 months monthly → 300 on 2026-04-01, then
 #   100 on the 1st of each month to 1200 on 2027-01-01;
 # - eve: 600 units from 2026-01-31, no cliff, 6 months monthly → 100 on Feb 28, Mar 31, Apr 30,
 #   May 31, Jun 30, Jul 31 (month ends).
-GRANT_PARTNERS = """
-[[partners]]
-code = "dana"
-name = "Dana"
-email = "dana@example.com"
-grant = { units = 1200, start = 2026-01-01, cliff_months = 3, months = 12, every = 1 }
-
-[[partners]]
-code = "eve"
-name = "Eve"
-email = "eve@example.com"
-grant = { units = 600, start = 2026-01-31, cliff_months = 0, months = 6, every = 1 }
-"""
 
 
 @pytest.fixture
 def granted(app, runner, tmp_path):
     """The worked example plus two partners with grants, founded through ``ledger init``."""
     path = tmp_path / "charter-grants.toml"
-    path.write_text(WORKED_CHARTER.replace("[[practices]]", GRANT_PARTNERS + "\n[[practices]]", 1))
+    path.write_text(with_partners(DANA, EVE))
     result = runner.invoke(args=["init", str(path)])
     assert result.exit_code == 0, result.output
     with app.app_context():
@@ -410,21 +397,27 @@ def test_an_acceleration_must_name_the_grant_when_there_are_several(granted):
     assert [len(t.pauses) for t in grant_terms(granted, "dana")] == [1, 1]
 
 
-def test_the_database_refuses_to_edit_or_delete_an_event(granted):
+@pytest.mark.parametrize("sql", [
+    "UPDATE vesting_acceleration SET quantity = 20 WHERE id = :id",
+    "DELETE FROM vesting_acceleration WHERE id = :id",
+    "DELETE FROM vesting_pause WHERE id = :id",
+    "UPDATE vesting_pause SET starts_on = '2026-03-02' WHERE id = :id",
+    "UPDATE vesting_pause SET reason = 'edited' WHERE id = :id",
+])
+def test_the_database_refuses_to_edit_or_delete_an_event(granted, sql):
     pause = events.add_pause(granted, "dana", D(2026, 3, 1))
     acc = events.add_acceleration(granted, "dana", D(2026, 4, 15), 10, "r")
     granted.commit()
-    attempts = [
-        ("UPDATE vesting_acceleration SET quantity = 20 WHERE id = :id", acc.id),
-        ("DELETE FROM vesting_acceleration WHERE id = :id", acc.id),
-        ("DELETE FROM vesting_pause WHERE id = :id", pause.id),
-        ("UPDATE vesting_pause SET starts_on = '2026-03-02' WHERE id = :id", pause.id),
-        ("UPDATE vesting_pause SET reason = 'edited' WHERE id = :id", pause.id),
-    ]
-    for sql, row_id in attempts:
-        with pytest.raises(sa.exc.DBAPIError):
-            granted.execute(sa.text(sql), {"id": row_id})
-        granted.rollback()
+    row_id = acc.id if "vesting_acceleration" in sql else pause.id
+    with pytest.raises(sa.exc.DBAPIError):
+        granted.execute(sa.text(sql), {"id": row_id})
+    granted.rollback()
+
+
+def test_the_database_lets_an_open_pause_end_once(granted):
+    pause = events.add_pause(granted, "dana", D(2026, 3, 1))
+    events.add_acceleration(granted, "dana", D(2026, 4, 15), 10, "r")
+    granted.commit()
     # Recording the end of an open pause is the one change allowed, and only once.
     granted.execute(sa.text("UPDATE vesting_pause SET ends_on = '2026-03-10' WHERE id = :id"), {"id": pause.id})
     granted.commit()

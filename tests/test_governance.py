@@ -22,17 +22,10 @@ from ledger.practices.models import Ownership, Partner, Practice
 from ledger.practices.service import get_partner
 from ledger.read.proposals import describe
 from ledger.revenue.close import policy_for
-from ledger.runtime.database import get_session
 
 NOW = dt.datetime.now(dt.UTC)
 LATER = NOW + dt.timedelta(days=7)
 CLOUD = {"code": "cloud", "name": "Cloud", "owners": {"ana": "60%", "chen": "40%"}}
-
-
-@pytest.fixture
-def s(founded):
-    with founded.app_context():
-        yield get_session()
 
 
 def p(s, code):

@@ -20,14 +20,6 @@ from ledger.journal.verify import verify
 JAN = dt.date(2026, 1, 15)
 
 
-@pytest.fixture
-def s(founded):
-    from ledger.runtime.database import get_session
-
-    with founded.app_context():
-        yield get_session()
-
-
 def cash_to_capital(s, amount="100.00", day=JAN, **kw):
     return post_entry(s, date=day, memo="test", source_type="manual",
                       legs=[Leg(chart.CASH, Decimal(amount)), Leg(chart.capital("ana"), -Decimal(amount))], **kw)

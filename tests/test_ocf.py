@@ -12,15 +12,16 @@ import json
 from pathlib import Path
 
 import pytest
+from charters import DANA, with_partners
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.core.vesting import Acceleration, GrantTerms, Pause, add_months, schedule, vested
 from ledger.equity import ocf
 from ledger.runtime.database import get_session
-from tests.conftest import SHARED, WORKED_CHARTER
 
 D = dt.date
+SHARED = Path(__file__).parent.parent.parent / "shared"  # beside the repository
 SCHEMA_DIR = SHARED / "ocf-1.2.0" / "schema"
 BASE_ID = "https://schema.opencaptablecoalition.com/v/1.2.0/files/"
 FILE_SCHEMAS = {
@@ -179,19 +180,11 @@ def test_our_vesting_terms_read_back_as_the_contract_schedule(terms):
 
 # --- from the database -------------------------------------------------------------------------
 
-GRANT_PARTNER = """
-[[partners]]
-code = "dana"
-name = "Dana"
-email = "dana@example.com"
-grant = { units = 1200, start = 2026-01-01, cliff_months = 3, months = 12, every = 1 }
-"""
-
 
 @needs_schemas
 def test_the_partnerships_package_is_valid_ocf(app, runner, tmp_path, validate):
     path = tmp_path / "charter.toml"
-    path.write_text(WORKED_CHARTER.replace("[[practices]]", GRANT_PARTNER + "\n[[practices]]", 1))
+    path.write_text(with_partners(DANA))
     assert runner.invoke(args=["init", str(path)]).exit_code == 0
     with app.app_context():
         files = ocf.export_package(get_session(), D(2026, 6, 30), generated_at=GENERATED)
@@ -215,7 +208,7 @@ def test_shared_schemas_are_not_vendored_into_the_project():
 
 def found_with_dana(app, runner, tmp_path) -> None:
     path = tmp_path / "charter.toml"
-    path.write_text(WORKED_CHARTER.replace("[[practices]]", GRANT_PARTNER + "\n[[practices]]", 1))
+    path.write_text(with_partners(DANA))
     assert runner.invoke(args=["init", str(path)]).exit_code == 0
 
 

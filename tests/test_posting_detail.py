@@ -27,14 +27,6 @@ ANA = chart.capital("ana")
 BEN = chart.capital("ben")
 
 
-@pytest.fixture
-def s(founded):
-    from ledger.runtime.database import get_session
-
-    with founded.app_context():
-        yield get_session()
-
-
 def legs():
     return [Leg(chart.CASH, D("100.00")), Leg(ANA, D("-70.00"), kind="practice"),
             Leg(BEN, D("-30.00"), kind="origination")]

@@ -15,12 +15,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import sqlalchemy as sa
+from helpers.engine import ENGINE
 
 from ledger.core import chart
 from ledger.journal.balances import balance, trial_balance
 from ledger.partnership.integrity import full_verify
 from ledger.runtime.database import get_session
-from tests.conftest import ENGINE
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITERS, EACH = (8, 500) if ENGINE == "postgresql" else (4, 50)

@@ -20,18 +20,10 @@ from ledger.partnership.close import close_period
 from ledger.practices.models import Ownership, Practice
 from ledger.practices.service import get_partner
 from ledger.read.statements import statement
-from ledger.runtime.database import get_session
 from ledger.succession.service import buyout_schedule
-from tests.test_close import worked_january  # noqa: F401 - fixture
 
 D = Decimal
 LATER = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
-
-
-@pytest.fixture
-def s(founded):
-    with founded.app_context():
-        yield get_session()
 
 
 def retire(s, who, period, successors):
@@ -43,8 +35,8 @@ def retire(s, who, period, successors):
     return close_proposal(s, prop.id)
 
 
-def test_chen_retires_at_the_close_of_february(worked_january):
-    s = worked_january
+def test_chen_retires_at_the_close_of_february(posted_january):
+    s = posted_january
     close_period(s, "2026-01")
     result = retire(s, "chen", "2026-02", {"voice": "ben"})
     assert result.status == "passed", result.reason
@@ -85,8 +77,8 @@ def test_chen_retires_at_the_close_of_february(worked_january):
     assert verify(s).ok
 
 
-def test_retirement_with_fewer_closed_periods_than_the_lookback(worked_january):
-    s = worked_january
+def test_retirement_with_fewer_closed_periods_than_the_lookback(posted_january):
+    s = posted_january
     assert retire(s, "chen", "2026-01", {"voice": "ben"}).status == "passed"
     close_period(s, "2026-01")
     # One period of history: goodwill = 1.0 × 813.27.
@@ -150,13 +142,13 @@ def test_goodwill_is_the_rounded_mean(allocs, multiple):
     ("100.00", "2.5", "equal"),
     ("0.00", "0", "vested_units"),          # no goodwill at all
 ])
-def test_retirement_invariants(worked_january, draw, goodwill_multiple, basis):
+def test_retirement_invariants(posted_january, draw, goodwill_multiple, basis):
     """Whatever the figures: the retiree's capital ends at exactly zero, the goodwill lines sum to
     the goodwill, the installments sum to the buyout, and both commodities still balance."""
     from ledger.practices.models import Partnership
     from ledger.revenue.models import PolicyVersion
 
-    s = worked_january
+    s = posted_january
     s.scalar(sa.select(Partnership)).goodwill_multiple = D(goodwill_multiple)
     s.scalar(sa.select(PolicyVersion)).pool_basis = basis
     if draw != "0.00":
@@ -180,10 +172,10 @@ def test_retirement_invariants(worked_january, draw, goodwill_multiple, basis):
     assert verify(s).ok
 
 
-def test_a_retired_partner_reads_but_no_longer_acts(worked_january, founded):
+def test_a_retired_partner_reads_but_no_longer_acts(posted_january, founded):
     from ledger.core.errors import Forbidden
 
-    s = worked_january
+    s = posted_january
     retire(s, "chen", "2026-01", {"voice": "ben"})
     close_period(s, "2026-01")
     s.commit()

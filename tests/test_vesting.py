@@ -361,9 +361,9 @@ def test_leaving_freezes_vesting_and_forfeits_the_rest(terms, leave_after, offse
     assert all(e.date <= leave for e in schedule(left))
 
 
-# --- the README's table of worked dates ----------------------------------------------------------
+# --- the domain docs' table of worked dates ----------------------------------------------------------
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parent.parent / "docs" / "domain.md"
 #: The events of the README's grants P and X (its legend names them; the terms are read from it).
 README_EVENTS = {
     "P": {"pauses": (Pause(D(2026, 3, 1), D(2026, 3, 10)),)},

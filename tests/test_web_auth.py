@@ -3,16 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_web_support import (  # noqa: F401 - fixtures
-    PASSWORD,
-    USERS,
-    as_user,
-    count_rows,
-    csrf_token,
-    login,
-    text,
-    web,
-)
+from helpers.web import PASSWORD, USERS, count_rows, csrf_token, login, text
 
 from ledger.auth.service import create_token, get_user, set_password
 from ledger.practices.models import Client
@@ -73,14 +64,17 @@ def test_pages_need_a_signed_in_user(web):
     assert response.headers["Location"].startswith("/login?next=")
 
 
-def test_sign_in_returns_to_the_page_asked_for_but_never_off_site(web):
+def test_sign_in_returns_to_the_page_asked_for(web):
     client = web.test_client()
     ok = client.post("/login?next=/practices", data={"email": USERS["ana"], "password": PASSWORD})
     assert ok.headers["Location"] == "/practices"
-    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
-        client = web.test_client()
-        response = client.post(f"/login?next={target}", data={"email": USERS["ana"], "password": PASSWORD})
-        assert response.headers["Location"] == "/", target
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example"])
+def test_sign_in_never_returns_off_site(web, target):
+    client = web.test_client()
+    response = client.post(f"/login?next={target}", data={"email": USERS["ana"], "password": PASSWORD})
+    assert response.headers["Location"] == "/", target
 
 
 def test_sign_out_is_a_post(web, as_user):
@@ -156,15 +150,16 @@ def test_the_api_is_not_csrf_checked_it_uses_bearer_tokens(web):
 # --- headers and cookies --------------------------------------------------------------------------
 
 
-def test_pages_carry_security_headers(web, as_user):
-    for response in (web.test_client().get("/login"), as_user("ana").get("/")):
-        csp = response.headers["Content-Security-Policy"]
-        assert "default-src 'self'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
-        assert "unsafe-inline" not in csp and "http" not in csp
-        assert response.headers["X-Frame-Options"] == "DENY"
-        assert response.headers["X-Content-Type-Options"] == "nosniff"
-        assert response.headers["Referrer-Policy"] == "same-origin"
-        assert response.headers["Cache-Control"] == "no-store"
+@pytest.mark.parametrize(("who", "path"), [(None, "/login"), ("ana", "/")], ids=["signed-out login", "ana's dashboard"])
+def test_pages_carry_security_headers(web, as_user, who, path):
+    response = (web.test_client() if who is None else as_user(who)).get(path)
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp and "http" not in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_the_session_cookie_is_http_only_and_same_site(web):
@@ -180,13 +175,12 @@ def test_a_secure_deployment_marks_the_cookie_secure_and_sends_hsts(web):
     assert "max-age" in response.headers["Strict-Transport-Security"]
 
 
-def test_static_files_are_served_from_this_origin_with_their_licence(web):
-    client = web.test_client()
-    for path in ("/assets/app.css", "/assets/app.js", "/assets/vendor/chart.umd.js",
-                 "/assets/vendor/chart.js-LICENSE.md"):
-        response = client.get(path)
-        assert response.status_code == 200, path
-        response.close()
+@pytest.mark.parametrize("path", ["/assets/app.css", "/assets/app.js", "/assets/vendor/chart.umd.js",
+                                  "/assets/vendor/chart.js-LICENSE.md"])
+def test_static_files_are_served_from_this_origin_with_their_licence(web, path):
+    response = web.test_client().get(path)
+    assert response.status_code == 200, path
+    response.close()
 
 
 # --- the failed sign-in limit -----------------------------------------------------------------------
@@ -239,12 +233,13 @@ def test_one_address_trying_many_accounts_is_limited_too(web):
 # --- error pages ----------------------------------------------------------------------------------
 
 
-def test_unknown_pages_are_a_404_page(web, as_user):
-    for client in (web.test_client(), as_user("ana")):
-        response = client.get("/no/such/page")
-        assert response.status_code == 404
-        assert response.mimetype == "text/html"
-        assert "Nothing here" in text(response)
+@pytest.mark.parametrize("who", [None, "ana"], ids=["signed out", "ana"])
+def test_unknown_pages_are_a_404_page(web, as_user, who):
+    client = web.test_client() if who is None else as_user(who)
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert "Nothing here" in text(response)
 
 
 def test_the_api_keeps_answering_problem_json(web):

@@ -7,17 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from test_web_support import (  # noqa: F401 - fixtures
-    as_user,
-    closed_january,
-    count_entries,
-    count_rows,
-    field_error,
-    text,
-    treasurer,
-    web,
-    worked_january,
-)
+from helpers.web import count_entries, count_rows, field_error, text
 
 from ledger.practices.models import Client, Cost, Engagement, Firm
 from ledger.read.statements import capital_balance
@@ -28,24 +18,23 @@ TREASURER_PAGES = ["/clients", "/firms", "/engagements/new", "/invoices/new", "/
                    "/ledger/entries/new", "/ledger/accounts", "/ledger/trial-balance", "/ledger/verify"]
 
 
-def test_a_partner_gets_a_403_page_for_every_treasurer_page(worked_january, as_user):
-    # One set-up for every page: a partner's GET and POST are refused alike, and nothing is written.
+@pytest.mark.parametrize("path", TREASURER_PAGES)
+def test_a_partner_gets_a_403_page_for_every_treasurer_page(worked_january, as_user, path):
+    # A partner's GET and POST are refused alike, and nothing is written.
     client = as_user("ana")
     before = count_entries(worked_january)
-    for path in TREASURER_PAGES:
-        for response in (client.get(path), client.post(path, data={})):
-            assert response.status_code in (403, 405), path
-            if response.status_code == 403:
-                assert "You may not open this page" in text(response), path
+    for response in (client.get(path), client.post(path, data={})):
+        assert response.status_code in (403, 405), path
+        if response.status_code == 403:
+            assert "You may not open this page" in text(response), path
     assert count_entries(worked_january) == before
 
 
-def test_the_treasurer_and_an_admin_open_every_treasurer_page(worked_january, as_user):
-    for who in ("treasurer", "admin"):
-        client = as_user(who)
-        for path in TREASURER_PAGES:
-            response = client.get(path)
-            assert response.status_code == 200, (who, path, response.data[:300])
+@pytest.mark.parametrize("path", TREASURER_PAGES)
+@pytest.mark.parametrize("who", ["treasurer", "admin"])
+def test_the_treasurer_and_an_admin_open_every_treasurer_page(worked_january, as_user, who, path):
+    response = as_user(who).get(path)
+    assert response.status_code == 200, (who, path, response.data[:300])
 
 
 # --- clients and firms -------------------------------------------------------------------------------

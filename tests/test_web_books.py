@@ -6,16 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_web_support import (  # noqa: F401 - fixtures
-    as_user,
-    closed_january,
-    count_entries,
-    field_error,
-    text,
-    treasurer,
-    web,
-    worked_january,
-)
+from helpers.web import count_entries, field_error, text
 
 from ledger.journal.models import Period
 from ledger.read import entries as queries

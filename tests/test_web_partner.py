@@ -7,15 +7,8 @@ import csv
 import io
 import re
 
-from test_web_support import (  # noqa: F401 - fixtures
-    ana,
-    as_user,
-    closed_january,
-    text,
-    treasurer,
-    web,
-    worked_january,
-)
+import pytest
+from helpers.web import text
 
 from ledger.governance.service import open_proposal
 from ledger.practices.service import get_partner, get_partnership
@@ -108,21 +101,19 @@ OTHERS = ["/partners/ben/statements", "/partners/ben/statements/2026-01", "/part
           "/partners/ben/statements/2026-01/csv", "/partners/ben/vesting"]
 
 
-def test_unknown_things_are_a_404_page(closed_january, as_user):
-    client = as_user("ana")
-    for path in NOT_FOUND:
-        response = client.get(path)
-        assert response.status_code == 404, path
-        assert response.mimetype == "text/html", path
+@pytest.mark.parametrize("path", NOT_FOUND)
+def test_unknown_things_are_a_404_page(closed_january, as_user, path):
+    response = as_user("ana").get(path)
+    assert response.status_code == 404, path
+    assert response.mimetype == "text/html", path
 
 
-def test_another_partners_statement_or_vesting_is_a_403_page(closed_january, as_user):
-    client = as_user("ana")
-    for path in OTHERS:
-        response = client.get(path)
-        assert response.status_code == 403, path
-        assert response.mimetype == "text/html"
-        assert "You may not open this page" in text(response)
+@pytest.mark.parametrize("path", OTHERS)
+def test_another_partners_statement_or_vesting_is_a_403_page(closed_january, as_user, path):
+    response = as_user("ana").get(path)
+    assert response.status_code == 403, path
+    assert response.mimetype == "text/html"
+    assert "You may not open this page" in text(response)
 
 
 def test_open_books_let_every_partner_read_every_statement(closed_january, as_user):
@@ -135,10 +126,10 @@ def test_open_books_let_every_partner_read_every_statement(closed_january, as_us
     assert client.get("/partners/ben/vesting").status_code == 403  # vesting stays private
 
 
-def test_the_treasurer_reads_every_statement(closed_january, treasurer):
-    for code in ("ana", "ben", "chen"):
-        assert treasurer.get(f"/partners/{code}/statements/2026-01").status_code == 200
-        assert treasurer.get(f"/partners/{code}/vesting").status_code == 200
+@pytest.mark.parametrize("code", ["ana", "ben", "chen"])
+def test_the_treasurer_reads_every_statement(closed_january, treasurer, code):
+    assert treasurer.get(f"/partners/{code}/statements/2026-01").status_code == 200
+    assert treasurer.get(f"/partners/{code}/vesting").status_code == 200
 
 
 def test_the_vesting_page_for_a_founder(web, ana):

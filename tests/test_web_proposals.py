@@ -8,14 +8,7 @@ import json
 import re
 
 import pytest
-from test_web_support import (  # noqa: F401 - fixtures
-    ana,
-    as_user,
-    field_error,
-    text,
-    treasurer,
-    web,
-)
+from helpers.web import field_error, text
 
 from ledger.governance.models import Proposal, Vote
 from ledger.governance.service import open_proposal
@@ -281,9 +274,12 @@ def test_the_proposer_withdraws_before_any_vote(web, resolution, as_user):
     assert "The proposal is canceled." in page and "Canceled" in page
 
 
-def test_an_unknown_proposal_is_a_404_page(web, ana):
-    for path in ("/proposals/999", "/proposals/0", "/proposals/abc"):
-        assert ana.get(path).status_code == 404
-    for action in ("vote", "close", "cancel"):
-        response = ana.post(f"/proposals/999/{action}", data={"choice": "yes"})
-        assert response.status_code == 404 and "no proposal 999" in text(response)
+@pytest.mark.parametrize("path", ["/proposals/999", "/proposals/0", "/proposals/abc"])
+def test_an_unknown_proposal_is_a_404_page(web, ana, path):
+    assert ana.get(path).status_code == 404
+
+
+@pytest.mark.parametrize("action", ["vote", "close", "cancel"])
+def test_an_action_on_an_unknown_proposal_is_a_404_page(web, ana, action):
+    response = ana.post(f"/proposals/999/{action}", data={"choice": "yes"})
+    assert response.status_code == 404 and "no proposal 999" in text(response)

@@ -2,8 +2,10 @@
 
 ``init_app`` makes the Api (its OpenAPI 3 document is served at ``/api/v1/openapi.json``, generated
 from the marshmallow schemas) and registers every module of ``BLUEPRINTS``: each exports ``bp``.
-The shared machinery — auth and roles, problem+json, idempotency, the per-request transaction — is
-in ``common.py``; the field types (money, dates, codes) in ``fields.py``.
+The shared machinery: who is calling (``auth.py``), the body and its ``Idempotency-Key``
+(``body.py``, ``idempotency.py``), the guard each view runs in — one transaction, errors as
+problem+json (``transaction.py``) — and the Api with its document (``openapi.py``). The field
+types (money, dates, codes) are ``ledger.schema``'s.
 """
 
 from __future__ import annotations

@@ -109,14 +109,16 @@ def fmt_minor(minor: int, commodity: str = "USD") -> str:
     return f"{sign}{q}.{r:0{n}d}"
 
 
-def display(amount: Decimal | None, commodity: str = "USD") -> str:
+def display(amount: Decimal | None, commodity: str = "USD", brackets: bool = False) -> str:
     """An amount for people: thousands separators, exactly the commodity's places, and a true minus
-    sign (``Decimal("-1234.5")`` → ``"−1,234.50"``); ``"—"`` for no amount. The web's filters and
-    the PDF write amounts with this."""
+    sign (``Decimal("-1234.5")`` → ``"−1,234.50"``), or brackets as accountants write it
+    (``"(1,234.50)"``); ``"—"`` for no amount. The web's filters and the PDF write amounts with this."""
     if amount is None:
         return "\u2014"
     text = f"{abs(amount):,.{places(commodity)}f}"
-    return f"\u2212{text}" if amount < 0 else text
+    if amount < 0:
+        return f"({text})" if brackets else f"\u2212{text}"
+    return text
 
 
 def parse_percent(text: str) -> Decimal:

@@ -1,4 +1,5 @@
-"""Succession rules: the buyout formula (pure) and the successor checks.
+"""Succession rules: the buyout formula (pure). The successor checks, which read the partnership,
+are ``succession.service.successor_problems``.
 
 **Buyout** = capital balance at the close of the effective period + goodwill, where goodwill =
 goodwill_multiple × the mean of the partner's allocations (origination + practice + pool) over the

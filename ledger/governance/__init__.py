@@ -1,1 +1,2 @@
-"""Governance: proposals, votes, tallies (pure), effects."""
+"""Governance: proposals, votes and their tally (``core.tally``), and the effects a passed proposal
+applies."""

@@ -10,6 +10,7 @@ from marshmallow import RAISE, Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as MmError
 
 from ledger.core.codes import CODE_RE, PROPOSAL_KINDS
+from ledger.core.money import format_percent
 from ledger.schema import GrantSchema, Percent, Threshold, TomlDate
 
 CODE = validate.Regexp(CODE_RE, error="2 to 32 of a-z, 0-9 and -")
@@ -38,7 +39,7 @@ class AddPractice(Strict):
     def _sum(self, data, **kwargs):
         owners = data.get("owners") or {}
         if owners and sum(owners.values()) != 1:
-            raise MmError(f"ownership must sum to exactly 100% (it sums to {sum(owners.values()) * 100:f}%)", "owners")
+            raise MmError(f"ownership must sum to exactly 100% (it sums to {format_percent(sum(owners.values()))})", "owners")
         if any(v <= 0 for v in owners.values()):
             raise MmError("every owner's share must be more than 0%", "owners")
 

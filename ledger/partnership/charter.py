@@ -16,7 +16,7 @@ from marshmallow import ValidationError as MmError
 
 from ledger.core.codes import CODE_RE, PROPOSAL_KINDS
 from ledger.core.errors import ValidationError
-from ledger.core.money import MoneyError, parse_percent
+from ledger.core.money import MoneyError, format_percent, parse_percent
 from ledger.core.vetting import VETTING_CRITERIA
 from ledger.schema import GrantSchema, Percent, Strict, Threshold, TomlDate, flatten_errors
 
@@ -153,7 +153,7 @@ def _cross_checks(raw: dict) -> dict[str, list[str]]:
                 add(f"practices[{i}].owners.{code}", "an owner's share must be more than 0%")
             total += value
         if exact and total != 1:
-            add(f"practices[{i}].owners", f"ownership must sum to exactly 100% (it sums to {total * 100:f}%)")
+            add(f"practices[{i}].owners", f"ownership must sum to exactly 100% (it sums to {format_percent(total)})")
     return errors
 
 

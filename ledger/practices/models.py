@@ -111,7 +111,7 @@ class Firm(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[Code]
     name: Mapped[str] = mapped_column(sa.String(200))
-    #: Comma-separated vetting criteria met (of the six in ``practices.rules.VETTING_CRITERIA``).
+    #: Comma-separated vetting criteria met (of the six in ``core.vetting.VETTING_CRITERIA``).
     vetted: Mapped[str] = mapped_column(sa.String(200), default="")
     nsa_signed_on: Mapped[dt.date | None]
     nsa_expires_on: Mapped[dt.date | None]

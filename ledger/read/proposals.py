@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from ledger.core.access import Viewer
 from ledger.core.clock import rfc3339
+from ledger.core.money import format_percent
 from ledger.governance.models import Proposal
 from ledger.governance.service import electorate_of, get_proposal, latest_votes, may_close
 from ledger.practices.models import Partner
@@ -34,7 +35,7 @@ def describe(session: Session, proposal: Proposal) -> dict:
         "closed_at": rfc3339(proposal.closed_at),
         "executed_at": rfc3339(proposal.executed_at),
         "reason": proposal.reason, "effect": proposal.effect,
-        "rule": {"weighting": proposal.weighting, "quorum": f"{proposal.quorum * 100:g}%",
+        "rule": {"weighting": proposal.weighting, "quorum": format_percent(proposal.quorum),
                  "threshold": proposal.threshold, "of": proposal.of},
         "electorate": [{"partner": code, "weight": w} for code, w in electorate.items()],
         "eligible_weight": sum(electorate.values()),

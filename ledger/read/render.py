@@ -12,6 +12,8 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from ledger.core.money import display
+
 KIND_LABELS = {
     "origination": "Origination", "practice": "Practice share", "pool": "Common pool",
     "draw": "Draw", "buyout": "Buyout", "goodwill": "Goodwill", "adjustment": "Adjustment",
@@ -40,13 +42,13 @@ def statement_file(st: dict, fmt: str) -> tuple[str | bytes, str, str]:
     return body, DOWNLOADS[fmt], f"statement-{st['partner']}-{st['period']}.{fmt}"
 
 
-def _money(text: str) -> str:
-    value = Decimal(text)
-    return f"{value:,.2f}" if value >= 0 else f"({-value:,.2f})"
 
 
 def statement_pdf(st: dict) -> bytes:
     """A one-document share statement a partner would be glad to receive."""
+
+    def money(text: str) -> str:
+        return display(Decimal(text), st["currency"], brackets=True)
 
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm,
@@ -60,14 +62,14 @@ def statement_pdf(st: dict) -> bytes:
                   "negative amounts are shown in brackets.", styles["Normal"]),
         Spacer(1, 6 * mm),
     ]
-    rows = [["Line", "Engagement", "Practice", "Entry", "Amount"], ["Opening capital", "", "", "", _money(st["opening"])]]
+    rows = [["Line", "Engagement", "Practice", "Entry", "Amount"], ["Opening capital", "", "", "", money(st["opening"])]]
     for line in st["lines"]:
         rows.append([KIND_LABELS.get(line["kind"], line["kind"]), line.get("engagement", ""),
-                     line.get("practice", ""), f"#{line['entry']}", _money(line["amount"])])
+                     line.get("practice", ""), f"#{line['entry']}", money(line["amount"])])
     rows += [
-        ["Allocated (origination + practice + pool)", "", "", "", _money(st["allocated"])],
-        ["Draws", "", "", "", _money(st["draws"])],
-        ["Closing capital", "", "", "", _money(st["closing"])],
+        ["Allocated (origination + practice + pool)", "", "", "", money(st["allocated"])],
+        ["Draws", "", "", "", money(st["draws"])],
+        ["Closing capital", "", "", "", money(st["closing"])],
     ]
     table = Table(rows, colWidths=[62 * mm, 35 * mm, 25 * mm, 20 * mm, 30 * mm], repeatRows=1)
     n = len(rows)
@@ -91,7 +93,7 @@ def statement_pdf(st: dict) -> bytes:
     if st.get("installments"):
         story.append(Spacer(1, 4 * mm))
         story.append(Paragraph("Buyout installments", styles["Heading3"]))
-        inst = [["Date", "Entry", "Amount"]] + [[i["date"], f"#{i['entry']}", _money(i["amount"])] for i in st["installments"]]
+        inst = [["Date", "Entry", "Amount"]] + [[i["date"], f"#{i['entry']}", money(i["amount"])] for i in st["installments"]]
         story.append(Table(inst, colWidths=[40 * mm, 30 * mm, 40 * mm]))
     doc.build(story)
     return buf.getvalue()

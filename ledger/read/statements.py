@@ -23,7 +23,7 @@ from ledger.core import chart
 from ledger.core import periods as P
 from ledger.core.access import Viewer, may_read_statement
 from ledger.core.errors import Conflict, Forbidden, NotFound
-from ledger.core.money import fmt, fmt_minor
+from ledger.core.money import fmt, fmt_minor, to_minor
 from ledger.equity.service import units_on
 from ledger.journal.balances import balance
 from ledger.journal.models import Account, Entry, Period, Posting, PostingDetail
@@ -140,7 +140,7 @@ def statement(session: Session, partner_code: str, first: str, last: str | None 
             allocated += effect
         elif kind == "draw":
             draws -= effect
-    opening_cents = int(opening.scaleb(2))
+    opening_cents = to_minor(opening)
     result = {
         "partner": partner.code,
         "name": partner.name,

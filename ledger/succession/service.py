@@ -1,7 +1,7 @@
 """Retirement: scheduled by a passed proposal, carried out by the close of its effective period.
 
 That close first allocates the period as usual (the retiring partner still shares in it); then,
-in the same transaction (``on_close``, registered as a close hook):
+in the same transaction (``on_close``, called by ``partnership.close``):
 1. each practice ownership share of the retiree moves to the named successor from the next period;
 2. unvested units are forfeited and vested units redeemed (``UNITS`` entries);
 3. the capital balance moves to ``Liabilities:Buyout:<P>`` (a ``buyout`` line), goodwill is

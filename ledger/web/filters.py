@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.core.errors import LedgerError
-from ledger.core.money import display
+from ledger.core.money import display, format_percent
 from ledger.journal.periods import get_books
 from ledger.practices.service import get_partnership
 from ledger.runtime.database import get_session
@@ -95,7 +95,7 @@ def when(value) -> str:
 
 def percent(value) -> str:
     amount = _decimal(value)
-    return "—" if amount is None else f"{(amount * 100).normalize():f}%"
+    return "—" if amount is None else format_percent(amount)
 
 
 def _partnership_name() -> str:

@@ -1,10 +1,10 @@
 """A partner's pages: the dashboard, statements (with CSV/PDF downloads and a chart over time),
 vesting, and the directory of partners and practices. The treasurer's home is here too.
 
-Every figure comes from a service: capital from ``revenue.statements.capital_balance``, this
-period's provisional share from ``revenue.close.preview`` of the oldest open period, units from
-``equity.service.vesting_summary``, statements from ``revenue.statements.statement`` (rendered by
-``revenue.render``), proposals from ``governance.service.describe``.
+Every figure comes from a service or a read model: capital from ``read.statements.capital_balance``,
+this period's provisional share from ``revenue.close.preview`` of the oldest open period, units
+from ``read.directory``, statements from ``read.statements`` (rendered by ``read.render``), and
+proposals from ``read.proposals``. Who may open what is ``core.access``'s rule.
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import ENGINE, WORKED_CHARTER, create_pg_database, drop_pg_database, migrate
+from charters import WORKED_CHARTER
+from helpers.engine import ENGINE, create_pg_database, drop_pg_database, migrate
 
 pytestmark = pytest.mark.browser
 
@@ -72,7 +73,7 @@ def _database_url(tmp: Path) -> tuple[str, str | None]:
 
 def _prepare(url: str, tmp: Path) -> int:
     """Migrate, found, book and close January, set passwords; returns the open proposal's id."""
-    from test_web_support import book_worked_january
+    from helpers.web import book_worked_january
 
     from ledger import create_app
     from ledger.auth.service import add_user, get_user, set_password
@@ -278,12 +279,13 @@ def test_the_treasurer_records_an_invoice_and_closes_a_period(visit):
     v.shot("treasurer-entries")
 
 
-def test_pages_fit_a_phone(visit):
+@pytest.mark.parametrize(("path", "name"), [("/", "phone-dashboard"),
+                                           ("/partners/ben/statements/2026-01", "phone-statement"),
+                                           ("/proposals/", "phone-proposals")])
+def test_pages_fit_a_phone(visit, path, name):
     v = visit("ben@example.com", PHONE)
     page = v.page
-    for path, name in (("/", "phone-dashboard"), ("/partners/ben/statements/2026-01", "phone-statement"),
-                       ("/proposals/", "phone-proposals")):
-        page.goto(v.base + path)
-        width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= PHONE["width"], (path, width)  # no sideways scrolling of the page itself
-        v.shot(name)
+    page.goto(v.base + path)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], (path, width)  # no sideways scrolling of the page itself
+    v.shot(name)
