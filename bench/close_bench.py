@@ -66,14 +66,14 @@ def build(app, n_engagements: int, n_partners: int = 50, n_practices: int = 30) 
             ref, pr, cl = f"e{i:05d}", f"pr{i % n_practices:02d}", f"c{i % 100:03d}"
             amount = Decimal(rng.randrange(10_000, 5_000_000)) / 100
             specs.append(EntrySpec(dt.date(2026, 1, 1 + i % 28), f"invoice {ref}", [
-                Leg(chart.receivable(cl), amount, engagement_id=ids[ref]),
-                Leg(chart.revenue(pr), -amount, engagement_id=ids[ref])], "invoice", ref))
+                Leg(chart.receivable(cl), amount, "USD", engagement_id=ids[ref]),
+                Leg(chart.revenue(pr), -amount, "USD", engagement_id=ids[ref])], "invoice", ref))
             if i % 3 == 0:
                 c = Decimal(rng.randrange(1_000, 1_000_000)) / 100
                 specs.append(EntrySpec(dt.date(2026, 1, 1 + i % 28), f"cost {ref}", [
-                    Leg(chart.direct_costs(pr), c, engagement_id=ids[ref]), Leg(chart.CASH, -c)], "cost", ref))
-        specs.append(EntrySpec(dt.date(2026, 1, 15), "rent", [Leg(chart.overhead("rent"), Decimal("25000.00")),
-                                                              Leg(chart.CASH, Decimal("-25000.00"))], "overhead"))
+                    Leg(chart.direct_costs(pr), c, "USD", engagement_id=ids[ref]), Leg(chart.CASH, -c, "USD")], "cost", ref))
+        specs.append(EntrySpec(dt.date(2026, 1, 15), "rent", [Leg(chart.overhead("rent"), Decimal("25000.00"), "USD"),
+                                                              Leg(chart.CASH, Decimal("-25000.00"), "USD")], "overhead"))
         for k in range(0, len(specs), 5000):
             post_entries(s, specs[k:k + 5000])
         s.commit()

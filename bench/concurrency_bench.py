@@ -35,7 +35,7 @@ def writer(url: str, n: int, each: int, start) -> None:
         start.wait()
         for i in range(each):
             post_entry(s, date=dt.date(2026, 1, 1 + i % 28), memo=f"w{n}-{i}", source_type="manual",
-                       legs=[Leg(chart.CASH, Decimal("1.00")), Leg(chart.capital(f"p{i % 3:03d}"), Decimal("-1.00"))])
+                       legs=[Leg(chart.CASH, Decimal("1.00"), "USD"), Leg(chart.capital(f"p{i % 3:03d}"), Decimal("-1.00"), "USD")])
             s.commit()
 
 

@@ -1,9 +1,12 @@
 """Database plumbing: the declarative base, exact column types, engines and sessions.
 
 - Every constraint gets a name from ``NAMING`` so migrations can refer to it on both engines.
-- ``Cents`` stores an amount as a BIGINT count of hundredths. SQLite has no exact decimal type
-  (its NUMERIC affinity keeps 0.1 as a binary float), so exact integers are the only column that
-  sums to the cent on both engines; the Python side only ever sees ``Decimal``.
+- ``ExactAmount`` stores an amount as a BIGINT count of ten-thousandths (``MAX_PLACES``: the most
+  decimals an ISO 4217 currency has), whatever its commodity: a USD cent is 100, a yen 10,000, a
+  BHD fils 10. SQLite has no exact decimal type (its NUMERIC affinity keeps 0.1 as a binary float),
+  so exact integers are the only column that sums exactly on both engines; the Python side only
+  ever sees ``Decimal``. ``to_stored`` / ``from_stored`` / ``stored_to_minor`` convert for the
+  code that writes or reads the integers directly (the bulk posting path, the close, statements).
 - ``DecimalText`` stores a rate (``0.7`` for 70%) as its exact decimal text; rates are never summed
   in SQL.
 - SQLite connections turn foreign keys on, use WAL, and begin every transaction with
@@ -25,7 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from ledger.core.clock import SYSTEM_CLOCK, Clock
-from ledger.core.money import MoneyError
+from ledger.core.money import MAX_PLACES, MoneyError, places
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -40,27 +43,50 @@ class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING)
 
 
-class Cents(TypeDecorator):
-    """A Decimal with at most two places, stored as an exact BIGINT of hundredths."""
+#: Stored integers per unit of any commodity.
+STORED_SCALE = 10 ** MAX_PLACES
+
+
+def to_stored(amount: Decimal) -> int:
+    """An amount as the stored integer of ten-thousandths; refuses more places than that."""
+    if isinstance(amount, float):
+        raise MoneyError("a float reached an amount column; use Decimal")
+    scaled = Decimal(amount).scaleb(MAX_PLACES)
+    stored = int(scaled)
+    if stored != scaled:
+        raise MoneyError(f"{amount} has more than {MAX_PLACES} decimal places")
+    return stored
+
+
+def from_stored(stored: int) -> Decimal:
+    """The stored integer back to an amount (at ``MAX_PLACES``; ``quantize`` gives a commodity's)."""
+    return Decimal(int(stored)).scaleb(-MAX_PLACES)
+
+
+def stored_to_minor(stored: int, commodity: str) -> int:
+    """A stored integer as the commodity's minor units (exact: amounts never carry more places
+    than their commodity allows)."""
+    q, r = divmod(int(stored), 10 ** (MAX_PLACES - places(commodity)))
+    if r:
+        raise MoneyError(f"a stored amount ({stored}) has more places than {commodity} allows")
+    return q
+
+
+def minor_to_stored(minor: int, commodity: str) -> int:
+    return int(minor) * 10 ** (MAX_PLACES - places(commodity))
+
+
+class ExactAmount(TypeDecorator):
+    """A Decimal stored as an exact BIGINT of ten-thousandths (see the module docstring)."""
 
     impl = sa.BigInteger
     cache_ok = True
 
     def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if isinstance(value, float):
-            raise MoneyError("a float reached an amount column; use Decimal")
-        value = Decimal(value)
-        scaled = value * 100
-        if scaled != scaled.to_integral_value():
-            raise MoneyError(f"{value} has more than two decimal places")
-        return int(scaled)
+        return None if value is None else to_stored(value)
 
     def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return (Decimal(int(value)) / 100).quantize(Decimal("0.01"))
+        return None if value is None else from_stored(value)
 
 
 class DecimalText(TypeDecorator):
@@ -83,7 +109,7 @@ class DecimalText(TypeDecorator):
 #: A 64-bit primary key that is still SQLite's auto-incrementing rowid.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-Amount = Annotated[Decimal, mapped_column(Cents, nullable=False)]
+Amount = Annotated[Decimal, mapped_column(ExactAmount, nullable=False)]
 Code = Annotated[str, mapped_column(sa.String(32), nullable=False, unique=True)]
 
 

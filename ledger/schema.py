@@ -28,10 +28,10 @@ from marshmallow import ValidationError as MmError
 
 from ledger.core.codes import CODE_RE, NO_CONTROL_RE, REF_RE
 from ledger.core.entries import ACCOUNT_RE
-from ledger.core.money import MoneyError, fmt, parse_percent
+from ledger.core.money import MAX_PLACES, MoneyError, parse_percent
 from ledger.core.tally import parse_threshold
 
-#: Largest magnitude an amount may have: a trillion, well inside the BIGINT of hundredths.
+#: Largest magnitude an amount may have: a trillion, well inside the BIGINT of ten-thousandths.
 MAX_AMOUNT = Decimal(10) ** 12
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -47,7 +47,7 @@ class Money(fields.String):
         "positive": "must be greater than 0",
     }
 
-    def __init__(self, *, positive: bool = False, places: int = 2, **kwargs):
+    def __init__(self, *, positive: bool = False, places: int = MAX_PLACES, **kwargs):
         self.positive = positive
         self.places = places
         sign = "" if positive else "-?"
@@ -76,11 +76,10 @@ class Money(fields.String):
         return amount
 
     def _serialize(self, value, attr, obj, **kwargs):
-        if value is None:
-            return None
-        if isinstance(value, str):
+        if value is None or isinstance(value, str):
             return value
-        return fmt(Decimal(value), "USD" if self.places == 2 else "UNITS")
+        # An amount goes out with exactly its currency's places, which only the view knows.
+        raise TypeError(f"{attr}: format the amount with its currency (core.money.fmt) before it goes out")
 
 
 class Date(fields.Date):

@@ -19,10 +19,10 @@ def worked_month() -> PeriodFacts:
     return PeriodFacts(
         period="2026-01", policy=POLICY,
         engagements=[
-            EngagementFacts.of(1, "e1", "msft", "ben", D("9999.99"), D("3333.33")),
-            EngagementFacts.of(2, "e2", "voice", "chen", D("1234.57"), D("0")),
+            EngagementFacts.of(1, "e1", "msft", "ben", D("9999.99"), D("3333.33"), "USD"),
+            EngagementFacts.of(2, "e2", "voice", "chen", D("1234.57"), D("0"), "USD"),
         ],
-        owners=OWNERS, overhead=[("rent", D("500.00"))], pool_members=UNITS,
+        owners=OWNERS, overhead=[("rent", D("500.00"))], pool_members=UNITS, currency="USD",
     )
 
 
@@ -41,8 +41,8 @@ def test_the_worked_example_to_the_cent():
 
 
 def test_a_loss_is_shared_like_a_profit():
-    facts = PeriodFacts("2026-02", POLICY, [EngagementFacts.of(1, "e1", "voice", "ana", D("0"), D("100.00"))],
-                        OWNERS, [], UNITS)
+    facts = PeriodFacts("2026-02", POLICY, [EngagementFacts.of(1, "e1", "voice", "ana", D("0"), D("100.00"), "USD")],
+                        OWNERS, [], UNITS, "USD")
     a = allocate(facts)
     assert a.engagements[0].origination.amount == D("-10.00")
     assert [s.amount for s in a.engagements[0].practice] == [D("-42.00"), D("-18.00")]
@@ -51,13 +51,13 @@ def test_a_loss_is_shared_like_a_profit():
 
 def test_equal_basis_splits_the_pool_equally_ties_to_the_earlier_code():
     facts = PeriodFacts("2026-01", Policy(2, D("0"), D("0"), "equal"),
-                        [EngagementFacts.of(1, "e1", "msft", "ana", D("100.00"), D("0"))],
-                        OWNERS, [], [("ana", D(1)), ("ben", D(1)), ("chen", D(1))])
+                        [EngagementFacts.of(1, "e1", "msft", "ana", D("100.00"), D("0"), "USD")],
+                        OWNERS, [], [("ana", D(1)), ("ben", D(1)), ("chen", D(1))], "USD")
     assert [s.amount for s in allocate(facts).pool_shares] == [D("33.34"), D("33.33"), D("33.33")]
 
 
 def test_overhead_alone_is_a_loss_for_the_pool():
-    facts = PeriodFacts("2026-03", POLICY, [], OWNERS, [("rent", D("300.00"))], UNITS)
+    facts = PeriodFacts("2026-03", POLICY, [], OWNERS, [("rent", D("300.00"))], UNITS, "USD")
     a = allocate(facts)
     assert [s.amount for s in a.pool_shares] == [D("-150.00"), D("-75.00"), D("-75.00")]
 
@@ -79,7 +79,7 @@ def periods(draw):
         owners[practice] = list(zip(who, shares, strict=True))
     engagements = [
         EngagementFacts.of(i, f"e{i}", draw(st.sampled_from(list(owners))), draw(st.sampled_from(partners)),
-                        draw(cents), draw(cents))
+                        draw(cents), draw(cents), "USD")
         for i in range(draw(st.integers(0, 8)))
     ]
     o, p = draw(st.integers(0, 100)), draw(st.integers(0, 100))
@@ -88,7 +88,7 @@ def periods(draw):
     policy = Policy(1, Decimal(o) / 100, Decimal(p) / 100, "vested_units")
     members = [(c, Decimal(draw(st.integers(1, 5000)))) for c in partners]
     overhead = [("ops", draw(cents))]
-    return PeriodFacts("2026-01", policy, engagements, owners, overhead, members)
+    return PeriodFacts("2026-01", policy, engagements, owners, overhead, members, "USD")
 
 
 @settings(max_examples=300)

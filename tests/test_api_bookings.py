@@ -112,7 +112,7 @@ def test_a_retired_partner_cannot_originate(booked, founded):
         session.commit()
     body = {"ref": "ENG-2", "client": "acme", "practice": "voice", "originator": "chen", "title": "More",
             "opened_on": "2026-02-01"}
-    problem = assert_problem(booked.post("/engagements", body), 422, "originator")
+    problem = assert_problem(booked.post("/engagements", body), 409, "originator")  # CONTRACT §7: a 409
     assert "retired" in problem["errors"]["originator"][0]
 
 

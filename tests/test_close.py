@@ -196,4 +196,4 @@ def test_the_close_reports_progress_step_by_step(posted_january):
 def test_statement_amounts_are_formatted_from_integer_cents(cents, text):
     from ledger.core.money import fmt, fmt_minor, from_minor
 
-    assert fmt_minor(cents) == text == fmt(from_minor(cents))
+    assert fmt_minor(cents, "USD") == text == fmt(from_minor(cents, "USD"), "USD")

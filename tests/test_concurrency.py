@@ -27,7 +27,7 @@ def test_concurrent_writers_keep_one_chain(founded):
                 s = get_session()
                 for i in range(EACH):
                     post_entry(s, date=dt.date(2026, 1, 10), memo=f"w{n}-{i}", source_type="manual",
-                               legs=[Leg(chart.CASH, Decimal("1.00")), Leg(chart.capital("ben"), Decimal("-1.00"))])
+                               legs=[Leg(chart.CASH, Decimal("1.00"), "USD"), Leg(chart.capital("ben"), Decimal("-1.00"), "USD")])
                     s.commit()
         except Exception as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)

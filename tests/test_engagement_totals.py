@@ -52,7 +52,7 @@ def test_verify_finds_a_total_altered_behind_the_service(s):
     e = engagement(s, "e1", "msft", "ben")
     invoice(s, e, "1000.00", dt.date(2026, 1, 10))
     s.commit()
-    s.execute(sa.text("UPDATE engagement_month_total SET balance = balance + 1 WHERE balance < 0"))
+    s.execute(sa.text("UPDATE engagement_month_total SET balance = balance + 100 WHERE balance < 0"))  # a cent: 100 ten-thousandths
     s.commit()
     problems = verify(s).problems
     assert any(p.startswith(f"engagement total of {chart.revenue('msft')} for engagement id {e.id} in 2026-01 "

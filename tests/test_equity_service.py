@@ -251,7 +251,7 @@ def test_the_succession_money_entries_do_not_count_as_the_units_retirement(grant
     from ledger.journal.service import post_entry
 
     post_entry(granted, date=D(2026, 6, 30), memo="buyout", source_type="retirement", source_ref="dana",
-               legs=[Leg(chart.CASH, Decimal("10.00")), Leg(chart.capital("dana"), Decimal("-10.00"))])
+               legs=[Leg(chart.CASH, Decimal("10.00"), "USD"), Leg(chart.capital("dana"), Decimal("-10.00"), "USD")])
     entries = post_retirement_units(granted, "dana", D(2026, 6, 30))
     assert entries[-1].source_type == "retirement"
     assert units(granted, chart.units_unvested("dana")) == 0

@@ -82,20 +82,20 @@ def ledger(founded):
                               source_ref=source_ref)
 
         post(dt.date(2026, 1, 10), "Capital contribution",
-             Leg(chart.CASH, Decimal("10000.00")), Leg(chart.capital("ana"), Decimal("-10000.00")))
+             Leg(chart.CASH, Decimal("10000.00"), "USD"), Leg(chart.capital("ana"), Decimal("-10000.00"), "USD"))
         tricky = post(dt.date(2026, 1, 20), TRICKY_MEMO,
-                      Leg(chart.direct_costs("voice"), Decimal("1234.56")), Leg(chart.CASH, Decimal("-1234.56")),
+                      Leg(chart.direct_costs("voice"), Decimal("1234.56"), "USD"), Leg(chart.CASH, Decimal("-1234.56"), "USD"),
                       source_type="cost", source_ref='E-1, "quoted"')
         post(dt.date(2026, 3, 5), "Invoice",
-             Leg(chart.CASH, Decimal("0.01")), Leg(chart.revenue("msft"), Decimal("-0.01")),
+             Leg(chart.CASH, Decimal("0.01"), "USD"), Leg(chart.revenue("msft"), Decimal("-0.01"), "USD"),
              source_type="invoice", source_ref="E-2")
         # Dated before the March entry although written after it, and before RENT's opened_on.
-        post(dt.date(2026, 2, 10), "Rent", Leg(RENT, Decimal("800.00")), Leg(chart.CASH, Decimal("-800.00")),
+        post(dt.date(2026, 2, 10), "Rent", Leg(RENT, Decimal("800.00"), "USD"), Leg(chart.CASH, Decimal("-800.00"), "USD"),
              source_type="overhead")
         post(dt.date(2026, 2, 11), "Units and cash held in escrow",
              Leg(ESCROW, Decimal("25"), "UNITS"), Leg(chart.units_vested("ana"), Decimal("25"), "UNITS"),
              Leg(chart.UNITS_AUTHORIZED, Decimal("-50"), "UNITS"),
-             Leg(ESCROW, Decimal("99.99")), Leg(chart.CASH, Decimal("-99.99")))
+             Leg(ESCROW, Decimal("99.99"), "USD"), Leg(chart.CASH, Decimal("-99.99"), "USD"))
         reverse_entry(s, tricky.id, date=dt.date(2026, 2, 1))
         s.commit()
     return founded

@@ -22,7 +22,7 @@ JAN = dt.date(2026, 1, 15)
 
 def cash_to_capital(s, amount="100.00", day=JAN, **kw):
     return post_entry(s, date=day, memo="test", source_type="manual",
-                      legs=[Leg(chart.CASH, Decimal(amount)), Leg(chart.capital("ana"), -Decimal(amount))], **kw)
+                      legs=[Leg(chart.CASH, Decimal(amount), "USD"), Leg(chart.capital("ana"), -Decimal(amount), "USD")], **kw)
 
 
 def test_a_balanced_entry_is_written_and_chained(s):
@@ -53,10 +53,10 @@ def test_trial_balance_sums_to_zero_per_commodity(s):
 
 
 @pytest.mark.parametrize("legs,field", [
-    ([Leg(chart.CASH, Decimal("1.00")), Leg(chart.capital("ana"), Decimal("-0.99"))], "postings"),
-    ([Leg(chart.CASH, Decimal("1.00"))], "postings"),
-    ([Leg("Assets:Nowhere", Decimal("1.00")), Leg(chart.CASH, Decimal("-1.00"))], "postings[0].account"),
-    ([Leg(chart.CASH, Decimal("1.001")), Leg(chart.capital("ana"), Decimal("-1.001"))], "postings[0].amount"),
+    ([Leg(chart.CASH, Decimal("1.00"), "USD"), Leg(chart.capital("ana"), Decimal("-0.99"), "USD")], "postings"),
+    ([Leg(chart.CASH, Decimal("1.00"), "USD")], "postings"),
+    ([Leg("Assets:Nowhere", Decimal("1.00"), "USD"), Leg(chart.CASH, Decimal("-1.00"), "USD")], "postings[0].account"),
+    ([Leg(chart.CASH, Decimal("1.001"), "USD"), Leg(chart.capital("ana"), Decimal("-1.001"), "USD")], "postings[0].amount"),
     ([Leg(chart.CASH, Decimal("1"), "UNITS"), Leg(chart.capital("ana"), Decimal("-1"), "UNITS")], "postings[0].commodity"),
 ])
 def test_bad_entries_are_refused_and_write_nothing(s, legs, field):

@@ -23,26 +23,26 @@ weights = st.lists(st.integers(min_value=0, max_value=10**6), min_size=1, max_si
 
 def test_worked_example_engagement_one():
     # e1: net 6,666.66 by 10/60/30 → pool gets the first leftover cent, origination the second.
-    assert split(D("6666.66"), [10, 60, 30]) == [D("666.67"), D("3999.99"), D("2000.00")]
+    assert split(D("6666.66"), [10, 60, 30], "USD") == [D("666.67"), D("3999.99"), D("2000.00")]
 
 
 def test_worked_example_engagement_two_and_practice():
-    assert split(D("1234.57"), [10, 60, 30]) == [D("123.46"), D("740.74"), D("370.37")]
-    assert split(D("740.74"), [D("0.7"), D("0.3")]) == [D("518.52"), D("222.22")]
+    assert split(D("1234.57"), [10, 60, 30], "USD") == [D("123.46"), D("740.74"), D("370.37")]
+    assert split(D("740.74"), [D("0.7"), D("0.3")], "USD") == [D("518.52"), D("222.22")]
 
 
 def test_worked_example_pool():
-    assert split(D("1870.37"), [500, 250, 250]) == [D("935.19"), D("467.59"), D("467.59")]
+    assert split(D("1870.37"), [500, 250, 250], "USD") == [D("935.19"), D("467.59"), D("467.59")]
 
 
 def test_ties_go_to_the_earlier_weight():
-    assert split(D("0.01"), [1, 1, 1]) == [D("0.01"), D("0.00"), D("0.00")]
-    assert split(D("0.02"), [1, 1, 1]) == [D("0.01"), D("0.01"), D("0.00")]
+    assert split(D("0.01"), [1, 1, 1], "USD") == [D("0.01"), D("0.00"), D("0.00")]
+    assert split(D("0.02"), [1, 1, 1], "USD") == [D("0.01"), D("0.01"), D("0.00")]
 
 
 def test_negative_amounts_split_by_magnitude_then_take_the_sign():
-    assert split(D("-0.02"), [1, 1, 1]) == [D("-0.01"), D("-0.01"), D("0.00")]
-    assert split(D("-100.00"), [1, 2]) == [D("-33.33"), D("-66.67")]
+    assert split(D("-0.02"), [1, 1, 1], "USD") == [D("-0.01"), D("-0.01"), D("0.00")]
+    assert split(D("-100.00"), [1, 2], "USD") == [D("-33.33"), D("-66.67")]
 
 
 def test_units_split_in_whole_units():
@@ -52,12 +52,12 @@ def test_units_split_in_whole_units():
 @pytest.mark.parametrize("bad", [[], [0, 0], [1, -1]])
 def test_split_refuses_no_weight_zero_total_or_negative(bad):
     with pytest.raises(MoneyError):
-        split(D("1.00"), bad)
+        split(D("1.00"), bad, "USD")
 
 
 @given(amounts, weights)
 def test_shares_sum_exactly_to_the_amount(amount, ws):
-    shares = split(amount, ws)
+    shares = split(amount, ws, "USD")
     assert sum(shares) == amount
     assert len(shares) == len(ws)
 
@@ -65,7 +65,7 @@ def test_shares_sum_exactly_to_the_amount(amount, ws):
 @given(amounts, weights)
 def test_every_share_carries_the_sign_and_stays_within_a_cent_of_exact(amount, ws):
     total = sum(ws)
-    for share, w in zip(split(amount, ws), ws, strict=True):
+    for share, w in zip(split(amount, ws, "USD"), ws, strict=True):
         exact = Fraction(amount) * w / total
         assert abs(Fraction(share) - exact) < Fraction(1, 100)
         assert share == 0 or (share > 0) == (amount > 0)
@@ -73,19 +73,19 @@ def test_every_share_carries_the_sign_and_stays_within_a_cent_of_exact(amount, w
 
 @given(amounts, weights)
 def test_zero_weights_get_nothing(amount, ws):
-    for share, w in zip(split(amount, ws), ws, strict=True):
+    for share, w in zip(split(amount, ws, "USD"), ws, strict=True):
         if w == 0:
             assert share == 0
 
 
 @given(amounts)
 def test_one_weight_takes_everything(amount):
-    assert split(amount, [7]) == [amount]
+    assert split(amount, [7], "USD") == [amount]
 
 
 @given(amounts, weights)
 def test_split_is_symmetric_in_sign(amount, ws):
-    assert split(-amount, ws) == [-s for s in split(amount, ws)]
+    assert split(-amount, ws, "USD") == [-s for s in split(amount, ws, "USD")]
 
 
 @pytest.mark.parametrize("bad", [1.5, "1.5.0", "abc", "", None, True, "1e5", "NaN"])
@@ -103,9 +103,9 @@ def test_places_are_checked_not_rounded():
 
 
 def test_round_half_even():
-    assert round_half_even(D("0.125")) == D("0.12")
-    assert round_half_even(D("0.135")) == D("0.14")
-    assert round_half_even(Fraction(1, 3)) == D("0.33")
+    assert round_half_even(D("0.125"), "USD") == D("0.12")
+    assert round_half_even(D("0.135"), "USD") == D("0.14")
+    assert round_half_even(Fraction(1, 3), "USD") == D("0.33")
 
 
 @pytest.mark.parametrize("text,value", [("70%", D("0.7")), ("33.5%", D("0.335")), ("0%", D("0")), ("100%", D("1"))])
@@ -123,8 +123,8 @@ def test_bad_percent(bad):
 def test_fmt_never_shows_a_negative_zero():
     from ledger.core.money import fmt
 
-    assert fmt(-D("0.00")) == "0.00"
-    assert fmt(D("5")) == "5.00"
+    assert fmt(-D("0.00"), "USD") == "0.00"
+    assert fmt(D("5"), "USD") == "5.00"
     assert fmt(D("400.00"), "UNITS") == "400"
 
 
@@ -134,18 +134,18 @@ def test_the_integer_split_is_the_decimal_split_in_cents(amount, ws):
     to the amount in cents."""
     from ledger.core.money import integer_weights, split_minor, to_minor
 
-    minor = to_minor(amount)
+    minor = to_minor(amount, "USD")
     shares = split_minor(minor, integer_weights(ws))
     assert sum(shares) == minor
-    assert [to_minor(d) for d in split(amount, ws)] == shares
+    assert [to_minor(d, "USD") for d in split(amount, ws, "USD")] == shares
 
 
 def test_to_minor_refuses_fractions_of_a_cent():
     from ledger.core.money import from_minor, to_minor
 
-    assert to_minor(D("12.50")) == 1250 and to_minor(D("1.500")) == 150 and to_minor(D("7"), "UNITS") == 7
-    assert str(from_minor(-5)) == "-0.05" and str(from_minor(0)) == "0.00"
+    assert to_minor(D("12.50"), "USD") == 1250 and to_minor(D("1.500"), "USD") == 150 and to_minor(D("7"), "UNITS") == 7
+    assert str(from_minor(-5, "USD")) == "-0.05" and str(from_minor(0, "USD")) == "0.00"
     with pytest.raises(MoneyError):
-        to_minor(D("0.001"))
+        to_minor(D("0.001"), "USD")
     with pytest.raises(MoneyError):
         to_minor(D("1.5"), "UNITS")

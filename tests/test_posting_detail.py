@@ -28,8 +28,8 @@ BEN = chart.capital("ben")
 
 
 def legs():
-    return [Leg(chart.CASH, D("100.00")), Leg(ANA, D("-70.00"), kind="practice"),
-            Leg(BEN, D("-30.00"), kind="origination")]
+    return [Leg(chart.CASH, D("100.00"), "USD"), Leg(ANA, D("-70.00"), "USD", kind="practice"),
+            Leg(BEN, D("-30.00"), "USD", kind="origination")]
 
 
 def post(s, detail, legs_=None):
@@ -160,12 +160,12 @@ def test_verify_finds_detail_altered_behind_the_database(s, runner):
         if engine.dialect.name == "postgresql":
             conn.exec_driver_sql("ALTER TABLE posting_detail DISABLE TRIGGER posting_detail_no_update_delete")
             conn.exec_driver_sql("UPDATE posting_detail SET engagement_id = 99 WHERE line_no = 1")
-            conn.exec_driver_sql("UPDATE posting_detail SET amount = amount - 1 WHERE line_no = 2")
+            conn.exec_driver_sql("UPDATE posting_detail SET amount = amount - 100 WHERE line_no = 2")  # a cent
             conn.exec_driver_sql("ALTER TABLE posting_detail ENABLE TRIGGER posting_detail_no_update_delete")
         else:
             conn.exec_driver_sql("DROP TRIGGER posting_detail_no_update")
             conn.exec_driver_sql("UPDATE posting_detail SET engagement_id = 99 WHERE line_no = 1")
-            conn.exec_driver_sql("UPDATE posting_detail SET amount = amount - 1 WHERE line_no = 2")
+            conn.exec_driver_sql("UPDATE posting_detail SET amount = amount - 100 WHERE line_no = 2")  # a cent
     s.expire_all()
     report = verify(s)
     assert f"entry {entry_id}: hash mismatch: its stored content was altered after it was written" in report.problems

@@ -38,8 +38,8 @@ def _writer(url: str, n: int, each: int) -> None:
         s = get_session()
         for i in range(each):
             post_entry(s, date=dt.date(2026, 1, 1 + i % 28), memo=f"writer {n} entry {i}", source_type="manual",
-                       legs=[Leg(chart.CASH, Decimal("0.01")), Leg(chart.capital(("ana", "ben", "chen")[i % 3]),
-                                                                    Decimal("-0.01"))])
+                       legs=[Leg(chart.CASH, Decimal("0.01"), "USD"), Leg(chart.capital(("ana", "ben", "chen")[i % 3]),
+                                                                    Decimal("-0.01"), "USD")])
             s.commit()
     app.extensions["ledger.engine"].dispose()
 

@@ -22,7 +22,7 @@ def _found_and_post(make_app, url, charter_file):
         s = get_session()
         for cents in ("100.00", "250.50"):
             post_entry(s, date=dt.date(2026, 1, 9), memo="seed", source_type="manual",
-                       legs=[Leg(chart.CASH, Decimal(cents)), Leg(chart.capital("ben"), -Decimal(cents))])
+                       legs=[Leg(chart.CASH, Decimal(cents), "USD"), Leg(chart.capital("ben"), -Decimal(cents), "USD")])
         s.commit()
     return app, runner
 
@@ -41,7 +41,7 @@ def test_verify_finds_an_amount_altered_with_the_trigger_dropped(make_app, fresh
             conn.exec_driver_sql("DROP TRIGGER posting_no_update_delete ON posting")
         else:
             conn.exec_driver_sql("DROP TRIGGER posting_no_update")
-        conn.exec_driver_sql("UPDATE posting SET amount = 10050 WHERE amount = 10000")
+        conn.exec_driver_sql("UPDATE posting SET amount = 1005000 WHERE amount = 1000000")  # 100.00 → 100.50
     result = runner.invoke(args=["verify"])
     assert result.exit_code == 1
     assert "entry 2: hash mismatch" in result.output

@@ -12,7 +12,9 @@ from marshmallow import Schema, fields, validate
 from ledger.api.openapi import blueprint
 from ledger.api.transaction import requires
 from ledger.core import chart
+from ledger.core.money import fmt
 from ledger.core.vetting import VETTING_CRITERIA
+from ledger.journal.periods import get_books
 from ledger.practices import bookings
 from ledger.practices import engagements as work
 from ledger.runtime.database import get_session
@@ -153,14 +155,23 @@ class DrawOut(BookingOut):
 # --- views -------------------------------------------------------------------------------------
 
 
+def _money(amount) -> str:
+    """An amount written with exactly the partnership currency's minor units (CONTRACT §7)."""
+    return fmt(amount, get_books(get_session()).currency)
+
+
 def _booked(booked, **extra) -> dict:
-    return {"entry": booked.entry.id, "amount": booked.amount, "date": booked.date, "memo": booked.memo, **extra}
+    return {"entry": booked.entry.id, "amount": _money(booked.amount), "date": booked.date, "memo": booked.memo,
+            **extra}
 
 
 def _engagement(engagement, figures) -> dict:
     return {"ref": engagement.ref, "client": engagement.client.code, "practice": engagement.practice.code,
             "originator": engagement.originator.code, "title": engagement.title,
-            "opened_on": engagement.opened_on, "profitability": figures}
+            "opened_on": engagement.opened_on,
+            "profitability": {"invoiced": _money(figures.invoiced), "costs": _money(figures.costs),
+                              "net_margin": _money(figures.net_margin), "subcontracted": _money(figures.subcontracted),
+                              "subcontracted_share": figures.subcontracted_share}}
 
 
 def _firm(firm) -> dict:
@@ -266,7 +277,7 @@ def create_cost(data, ref):
 def create_payment(data):
     """Cash received from a client against its receivable (never more than it owes)."""
     booked, left = bookings.record_payment(get_session(), data["client"], data["amount"], data["date"])
-    return _booked(booked, client=data["client"], outstanding=left)
+    return _booked(booked, client=data["client"], outstanding=_money(left))
 
 
 @bp.route("/overhead", methods=["POST"])

@@ -51,7 +51,11 @@ class PreviewOut(Schema):
     policy_version = fields.Integer(required=True)
     net_margin = fields.String(required=True)
     overhead = fields.String(required=True)
+    unattributed = fields.String(required=True, metadata={
+        "description": "income less costs of the period naming no engagement and not overhead; it joins the pool"})
     pool_net = fields.String(required=True)
+    pool_basis = fields.String(required=True, metadata={
+        "description": "how the pool is split: the policy's basis, or equal when nobody holds vested units"})
     engagements = fields.List(fields.Nested(EngagementShareOut), required=True)
     pool_shares = fields.List(fields.Nested(ShareOut), required=True)
     partners = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True)
@@ -88,6 +92,10 @@ class StatementOut(Schema):
     allocated = fields.String(required=True)
     draws = fields.String(required=True)
     closing = fields.String(required=True)
+    unattributed = fields.String(metadata={"description": "the periods' unattributed net (their total, "
+                                                           "shared through the pool lines)"})
+    notes = fields.List(fields.String(), metadata={"description": "how a period's pool was split when not by "
+                                                                  "its policy's basis"})
     units = fields.Nested(UnitsOut, required=True)
     installments = fields.List(fields.Nested(InstallmentOut))
 
@@ -168,15 +176,21 @@ def preview_period(period_id):
     if periods.get_period(session, period_id).status == "closed":
         raise Conflict(f"period {period_id} is closed: read its statements instead", {"period": ["closed"]})
     a = preview(session, period_id)
+    c = a.currency
+
+    def money(amount):
+        return fmt(amount, c)
+
     return {
-        "period": a.period, "policy_version": a.policy.version, "net_margin": fmt(a.net_margin),
-        "overhead": fmt(a.overhead), "pool_net": fmt(a.pool_net),
-        "engagements": [{"engagement": e.facts.ref, "practice": e.facts.practice, "net_margin": fmt(e.facts.net),
-                         "origination": {"partner": e.origination.partner, "amount": fmt(e.origination.amount)},
-                         "practice_shares": [{"partner": s.partner, "amount": fmt(s.amount)} for s in e.practice],
-                         "pool": fmt(e.pool)} for e in a.engagements],
-        "pool_shares": [{"partner": s.partner, "amount": fmt(s.amount)} for s in a.pool_shares],
-        "partners": {p: {k: fmt(v) for k, v in kinds.items()} for p, kinds in a.by_partner.items()},
+        "period": a.period, "policy_version": a.policy.version, "net_margin": money(a.net_margin),
+        "overhead": money(a.overhead), "unattributed": money(a.unattributed), "pool_net": money(a.pool_net),
+        "pool_basis": a.pool_basis_applied,
+        "engagements": [{"engagement": e.facts.ref, "practice": e.facts.practice, "net_margin": money(e.facts.net),
+                         "origination": {"partner": e.origination.partner, "amount": money(e.origination.amount)},
+                         "practice_shares": [{"partner": s.partner, "amount": money(s.amount)} for s in e.practice],
+                         "pool": money(e.pool)} for e in a.engagements],
+        "pool_shares": [{"partner": s.partner, "amount": money(s.amount)} for s in a.pool_shares],
+        "partners": {p: {k: money(v) for k, v in kinds.items()} for p, kinds in a.by_partner.items()},
     }
 
 

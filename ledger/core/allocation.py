@@ -5,10 +5,15 @@ by the weights (origination%, practice%, pool%) gives, in that order:
 1. origination → the engagement's originator;
 2. practice → split again among the practice's owners by ownership share (owners by code);
 3. pool → the common pool.
-Then the period's pool, less its overhead, is split among the pool members by their weights
-(vested units on the period's last day, or 1 each for ``equal``), members by code. Negative amounts
-split the same way: partners share losses. Every split is ``ledger.core.money.split``, so each level sums
-exactly to what it divides and no cent is created or lost.
+Then the period's pool — the engagements' pool parts, plus the *unattributed* net (income and
+costs of the period that name no engagement and are not overhead, CONTRACT §7), less the overhead —
+is split among the pool members by their weights (vested units on the period's last day, or 1 each
+for ``equal``), members by code. With ``vested_units`` and no member holding a vested unit, the pool
+is split equally (CONTRACT §7) and the allocation says so (``pool_basis_applied``). The origination
+share of an engagement whose originator has retired (before the period) goes to the pool. Negative
+amounts split the same way: partners share losses. Every split is the contract's split rule in the
+currency's minor units (a JPY partnership splits whole yen), so each level sums exactly to what it
+divides and no minor unit is created or lost.
 
 Nothing here touches a database: ``PeriodFacts`` in, ``Allocation`` out, so a close can be
 previewed and the rule tested alone.
@@ -41,8 +46,9 @@ class Policy:
 
 @dataclass(frozen=True, slots=True)
 class EngagementFacts:
-    """One engagement's money in the period, in exact integer cents (``invoiced``, ``costs`` and
-    ``net`` are the Decimal views; ``EngagementFacts.of`` builds one from Decimals)."""
+    """One engagement's money in the period, in exact integer minor units of ``currency``
+    (``invoiced``, ``costs`` and ``net`` are the Decimal views; ``EngagementFacts.of`` builds one
+    from Decimals)."""
 
     engagement_id: int
     ref: str
@@ -50,23 +56,25 @@ class EngagementFacts:
     originator: str
     invoiced_cents: int
     costs_cents: int
+    currency: str
 
     @classmethod
     def of(cls, engagement_id: int, ref: str, practice: str, originator: str, invoiced: Decimal,
-           costs: Decimal) -> EngagementFacts:
-        return cls(engagement_id, ref, practice, originator, to_minor(invoiced), to_minor(costs))
+           costs: Decimal, currency: str) -> EngagementFacts:
+        return cls(engagement_id, ref, practice, originator, to_minor(invoiced, currency), to_minor(costs, currency),
+                   currency)
 
     @property
     def invoiced(self) -> Decimal:
-        return from_minor(self.invoiced_cents)
+        return from_minor(self.invoiced_cents, self.currency)
 
     @property
     def costs(self) -> Decimal:
-        return from_minor(self.costs_cents)
+        return from_minor(self.costs_cents, self.currency)
 
     @property
     def net(self) -> Decimal:
-        return from_minor(self.invoiced_cents - self.costs_cents)
+        return from_minor(self.invoiced_cents - self.costs_cents, self.currency)
 
 
 @dataclass(frozen=True)
@@ -76,34 +84,43 @@ class PeriodFacts:
     engagements: Sequence[EngagementFacts]
     #: practice code → [(partner code, share)], shares in force for the period, summing to 1.
     owners: dict[str, Sequence[tuple[str, Decimal]]]
-    #: [(category, amount)] overhead dated in the period.
+    #: [(account, amount)] overhead dated in the period (debit positive).
     overhead: Sequence[tuple[str, Decimal]]
     #: [(partner code, weight)] the pool members and their weights (units, or 1 each).
     pool_members: Sequence[tuple[str, Decimal]]
+    #: The partnership's currency: every amount here is in it.
+    currency: str
+    #: [(account, amount)] postings of the period on ``Income:`` and ``Expenses:`` accounts that
+    #: name no engagement and are not overhead (signed, debit positive: income is negative).
+    unattributed: Sequence[tuple[str, Decimal]] = ()
+    #: Originators whose origination share goes to the pool (they retired before the period).
+    retired: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
 class Share:
-    """A partner's share, held as exact integer cents (``amount`` is the Decimal view)."""
+    """A partner's share, held as exact integer minor units (``amount`` is the Decimal view)."""
 
     partner: str
     cents: int
+    currency: str
 
     @property
     def amount(self) -> Decimal:
-        return from_minor(self.cents)
+        return from_minor(self.cents, self.currency)
 
 
 @dataclass(frozen=True, slots=True)
 class EngagementAllocation:
     facts: EngagementFacts
+    #: The originator's share; zero when the originator has retired (it went to ``pool``).
     origination: Share
     practice: tuple[Share, ...]
     pool_cents: int
 
     @property
     def pool(self) -> Decimal:
-        return from_minor(self.pool_cents)
+        return from_minor(self.pool_cents, self.facts.currency)
 
 
 @dataclass(frozen=True)
@@ -111,10 +128,17 @@ class Allocation:
     period: str
     policy: Policy
     engagements: tuple[EngagementAllocation, ...]
+    #: The engagements' pool parts (retired originators' shares included).
     pool_gross: Decimal
     overhead: Decimal
+    #: The unattributed net that joined the pool (income less costs naming no engagement).
+    unattributed: Decimal
+    #: ``pool_gross + unattributed − overhead``: what the pool members share.
     pool_net: Decimal
     pool_shares: tuple[Share, ...]
+    currency: str
+    #: The basis the pool was split by: the policy's, or ``equal`` when nobody held a vested unit.
+    pool_basis_applied: str
     by_partner: dict[str, dict[str, Decimal]] = field(default_factory=dict)
 
     @property
@@ -128,12 +152,14 @@ class Allocation:
 
 def allocate(facts: PeriodFacts) -> Allocation:
     """Compute the period's allocation. Raises ``ValidationError`` when a practice with margin has
-    no owners in force, or the pool has money but no member with a positive weight.
+    no owners in force, or the pool has money but no member to share it.
 
-    The arithmetic runs on integer cents (``split_minor``) with every weight vector scaled to
+    The arithmetic runs on integer minor units (``split_minor``) with every weight vector scaled to
     integers once, so a period of tens of thousands of engagements allocates in a fraction of a
-    second; amounts come back as Decimals with exactly two places."""
+    second; amounts come back as Decimals with exactly the currency's places."""
     pol = facts.policy
+    currency = facts.currency
+    retired = facts.retired
     totals: dict[tuple[str, str], int] = defaultdict(int)
     engagements = []
     pool_gross = 0
@@ -152,30 +178,40 @@ def allocate(facts: PeriodFacts) -> Allocation:
             practice_shares: tuple[Share, ...] = ()
         else:
             amounts = split_minor(prac, weights_of[e.practice])
-            practice_shares = tuple([Share(code, amt) for code, amt in zip(owners, amounts, strict=True)])
+            practice_shares = tuple([Share(code, amt, currency) for code, amt in zip(owners, amounts, strict=True)])
             for code, amt in zip(owners, amounts, strict=True):
                 totals[(code, "practice")] += amt
-        totals[(e.originator, "origination")] += orig
+        if e.originator in retired:
+            pool, orig = pool + orig, 0  # CONTRACT §7: a retiree's origination goes to the pool
+        else:
+            totals[(e.originator, "origination")] += orig
         pool_gross += pool
-        engagements.append(EngagementAllocation(e, Share(e.originator, orig), practice_shares, pool))
-    overhead = sum((to_minor(amount) for _, amount in facts.overhead), 0)
-    pool_net = pool_gross - overhead
+        engagements.append(EngagementAllocation(e, Share(e.originator, orig, currency), practice_shares, pool))
+    overhead = sum((to_minor(amount, currency) for _, amount in facts.overhead), 0)
+    unattributed = -sum((to_minor(amount, currency) for _, amount in facts.unattributed), 0)
+    pool_net = pool_gross + unattributed - overhead
     members = sorted(facts.pool_members)
+    basis = pol.pool_basis
     pool_shares: tuple[Share, ...] = ()
     if pool_net != 0:
-        if not members or all(w <= 0 for _, w in members):
+        if not members:
             raise ValidationError(f"the pool of {facts.period} has nobody to share it",
-                                  {"pool": ["no partner with a positive pool weight"]})
-        amounts = split_minor(pool_net, integer_weights([max(w, ZERO) for _, w in members]))
-        pool_shares = tuple(Share(code, amt) for (code, _), amt in zip(members, amounts, strict=True))
+                                  {"pool": ["no active partner to share the pool"]})
+        weights = [max(w, ZERO) for _, w in members]
+        if not any(weights):
+            basis, weights = "equal", [Decimal(1)] * len(members)  # nobody vested yet (CONTRACT §7)
+        amounts = split_minor(pool_net, integer_weights(weights))
+        pool_shares = tuple(Share(code, amt, currency) for (code, _), amt in zip(members, amounts, strict=True))
         for (code, _), amt in zip(members, amounts, strict=True):
             totals[(code, "pool")] += amt
     by_partner: dict[str, dict[str, Decimal]] = defaultdict(dict)
     for (code, kind), amt in sorted(totals.items()):
-        by_partner[code][kind] = from_minor(amt)
+        by_partner[code][kind] = from_minor(amt, currency)
     return Allocation(
-        period=facts.period, policy=pol, engagements=tuple(engagements), pool_gross=from_minor(pool_gross),
-        overhead=from_minor(overhead), pool_net=from_minor(pool_net), pool_shares=pool_shares,
+        period=facts.period, policy=pol, engagements=tuple(engagements),
+        pool_gross=from_minor(pool_gross, currency), overhead=from_minor(overhead, currency),
+        unattributed=from_minor(unattributed, currency), pool_net=from_minor(pool_net, currency),
+        pool_shares=pool_shares, currency=currency, pool_basis_applied=basis,
         by_partner={p: {k: kinds[k] for k in ("origination", "practice", "pool") if k in kinds}
                     for p, kinds in sorted(by_partner.items())},
     )

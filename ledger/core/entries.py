@@ -46,7 +46,7 @@ class Leg:
 
     account: str
     amount: Decimal
-    commodity: str = "USD"
+    commodity: str
     kind: str | None = None
     engagement_id: int | None = None
 
@@ -70,8 +70,6 @@ def check_legs(legs: Sequence[Leg], field: str = "postings") -> None:
     """Refuse an entry that does not balance per commodity, has fewer than two postings, or carries
     more decimals than a commodity allows. Errors name the posting at fault."""
     errors: dict[str, list[str]] = {}
-    if len(legs) < 2:
-        raise ValidationError("an entry needs at least two postings", {field: ["at least two postings"]})
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for i, leg in enumerate(legs):
         try:
@@ -81,6 +79,8 @@ def check_legs(legs: Sequence[Leg], field: str = "postings") -> None:
         totals[leg.commodity] += leg.amount
     if errors:
         raise ValidationError("a posting's amount is not exact for its commodity", errors)
+    if len(legs) < 2:
+        raise ValidationError("an entry needs at least two postings", {field: ["at least two postings"]})
     unbalanced = {c: t for c, t in totals.items() if t != 0}
     if unbalanced:
         what = ", ".join(f"{c} off by {t}" for c, t in sorted(unbalanced.items()))

@@ -3,9 +3,11 @@
 Design
 - ``D()`` is the one way to make a Decimal from outside input. It refuses floats, because a float
   has already lost the cents it claims to carry: pass a string (``D("12.50")``) instead.
-- ``CENT`` is the smallest unit the ledger stores for every commodity (USD has 2 minor units;
-  ``UNITS`` are whole). ``check_places`` refuses more decimals than a commodity allows rather
-  than rounding them away silently.
+- Every amount belongs to a commodity, and every function that rounds, formats, splits or counts
+  minor units is told which (no default currency): a currency has its ISO 4217 minor units
+  (``currencies.MINOR_UNITS``: USD 2, JPY 0, BHD 3), ``UNITS`` are whole, and any other code is a
+  ``MoneyError``. ``check_places`` refuses more decimals than a commodity allows rather than
+  rounding them away silently.
 - ``split()`` is the contract's splitting rule (CONTRACT §4), used everywhere money or units are
   divided: floors in cents, leftover cents to the largest fractional remainders, ties to the earlier
   weight, then the sign. Shares always sum to the amount exactly.
@@ -23,15 +25,16 @@ from fractions import Fraction
 from functools import lru_cache
 from math import gcd
 
+from ledger.core.currencies import MINOR_UNITS
+
 ZERO = Decimal("0")
-CENT = Decimal("0.01")
+UNITS = "UNITS"
 
-#: Minor units per commodity. Amounts in the ledger never carry more decimals than this.
-PLACES: dict[str, int] = {"USD": 2, "UNITS": 0}
-DEFAULT_PLACES = 2
+#: The most decimal places any commodity has (ISO 4217's CLF and UYW): what the database stores.
+MAX_PLACES = max(MINOR_UNITS.values())
 
-_MONEY_RE = re.compile(r"^-?\d+(\.\d+)?$")
-_PERCENT_RE = re.compile(r"^(\d{1,3})(\.\d{1,6})?%$")
+_MONEY_RE = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+_PERCENT_RE = re.compile(r"^([0-9]{1,3})(\.[0-9]{1,6})?%$")
 
 
 class MoneyError(ValueError):
@@ -60,8 +63,27 @@ def D(value: str | int | Decimal) -> Decimal:
 
 
 def places(commodity: str) -> int:
-    """Decimal places a commodity allows (2 for currencies, 0 for ``UNITS``)."""
-    return PLACES.get(commodity, DEFAULT_PLACES)
+    """Decimal places a commodity allows: a currency's ISO 4217 minor units, 0 for ``UNITS``."""
+    if commodity == UNITS:
+        return 0
+    try:
+        return MINOR_UNITS[commodity]
+    except KeyError:
+        raise MoneyError(f"{commodity!r} is not a currency with minor units in ISO 4217, nor UNITS") from None
+
+
+def is_currency(code: str) -> bool:
+    """Whether ``code`` is an ISO 4217 currency with minor units (what a charter may name)."""
+    return code in MINOR_UNITS
+
+
+_DECIMALS = {0: "no decimals", 1: "one decimal", 2: "two decimals", 3: "three decimals", 4: "four decimals"}
+
+
+def decimals_allowed(commodity: str) -> str:
+    """``"at most two decimals for USD"`` (``"no decimals for JPY"``): what a refusal says."""
+    n = places(commodity)
+    return f"{'at most ' if n else ''}{_DECIMALS[n]} for {commodity}"
 
 
 def check_places(amount: Decimal, commodity: str) -> Decimal:
@@ -72,25 +94,25 @@ def check_places(amount: Decimal, commodity: str) -> Decimal:
         # "1.50" has exponent -2 but "1.500" only looks longer: decide on the normalized form.
         exponent = amount.normalize().as_tuple().exponent
     if isinstance(exponent, int) and -exponent > allowed:
-        raise MoneyError(f"{amount} has more than {allowed} decimal places for {commodity}")
+        raise MoneyError(f"{amount} has more decimals than {commodity} allows: {decimals_allowed(commodity)}")
     return amount
 
 
-def quantize(amount: Decimal, commodity: str = "USD") -> Decimal:
+def quantize(amount: Decimal, commodity: str) -> Decimal:
     """Give ``amount`` exactly the commodity's places. Only for amounts already exact to them."""
     check_places(amount, commodity)
     return amount.quantize(Decimal(1).scaleb(-places(commodity)))
 
 
-def round_half_even(amount: Decimal | Fraction, commodity: str = "USD") -> Decimal:
+def round_half_even(amount: Decimal | Fraction, commodity: str) -> Decimal:
     """Round to the commodity's places, half to even (banker's rounding)."""
     if isinstance(amount, Fraction):
         amount = Decimal(amount.numerator) / Decimal(amount.denominator)
     return amount.quantize(Decimal(1).scaleb(-places(commodity)), rounding=ROUND_HALF_EVEN)
 
 
-def fmt(amount: Decimal, commodity: str = "USD") -> str:
-    """Format with exactly the commodity's places: ``fmt(D("5"))`` is ``"5.00"``."""
+def fmt(amount: Decimal, commodity: str) -> str:
+    """Format with exactly the commodity's places: ``fmt(D("5"), "USD")`` is ``"5.00"``, in JPY ``"5"``."""
     if not amount:
         amount = abs(amount)  # never "-0.00"
     if amount.as_tuple().exponent == -places(commodity):
@@ -98,7 +120,7 @@ def fmt(amount: Decimal, commodity: str = "USD") -> str:
     return str(quantize(amount, commodity))
 
 
-def fmt_minor(minor: int, commodity: str = "USD") -> str:
+def fmt_minor(minor: int, commodity: str) -> str:
     """Integer minor units as the contract's amount text: ``-12345`` USD → ``"-123.45"`` (never
     ``-0.00``). For reads that sum integer minor units straight off the database."""
     n = places(commodity)
@@ -109,7 +131,7 @@ def fmt_minor(minor: int, commodity: str = "USD") -> str:
     return f"{sign}{q}.{r:0{n}d}"
 
 
-def display(amount: Decimal | None, commodity: str = "USD", brackets: bool = False) -> str:
+def display(amount: Decimal | None, commodity: str, brackets: bool = False) -> str:
     """An amount for people: thousands separators, exactly the commodity's places, and a true minus
     sign (``Decimal("-1234.5")`` → ``"−1,234.50"``), or brackets as accountants write it
     (``"(1,234.50)"``); ``"—"`` for no amount. The web's filters and the PDF write amounts with this."""
@@ -195,7 +217,7 @@ def split_minor(minor: int, ints: Sequence[int]) -> list[int]:
     return floors
 
 
-def to_minor(amount: Decimal, commodity: str = "USD") -> int:
+def to_minor(amount: Decimal, commodity: str) -> int:
     """An amount as an integer of minor units (``12.50`` USD → 1250); refuses extra decimals."""
     shifted = amount.scaleb(places(commodity))
     minor = int(shifted)
@@ -204,12 +226,12 @@ def to_minor(amount: Decimal, commodity: str = "USD") -> int:
     return minor
 
 
-def from_minor(minor: int, commodity: str = "USD") -> Decimal:
+def from_minor(minor: int, commodity: str) -> Decimal:
     """Minor units back to an amount with exactly the commodity's places (1250 → ``12.50``)."""
     return Decimal(minor).scaleb(-places(commodity))
 
 
-def split(amount: Decimal, weights: Sequence[Decimal | Fraction | int], commodity: str = "USD") -> list[Decimal]:
+def split(amount: Decimal, weights: Sequence[Decimal | Fraction | int], commodity: str) -> list[Decimal]:
     """Split ``amount`` by ``weights`` with the contract's largest-remainder rule.
 
     Each share is ⌊|A|·wᵢ/Σw⌋ in minor units; the minor units left over go one each to the

@@ -29,7 +29,7 @@ from ledger.journal.service import post_entry
 from ledger.practices.models import Ownership, Partner, Practice
 from ledger.practices.service import get_partnership, open_partner_accounts, open_practice_accounts
 from ledger.revenue.models import PolicyVersion
-from ledger.succession.service import schedule_retirement, successor_problems
+from ledger.succession.service import may_hold, schedule_retirement, successor_problems
 
 
 class EffectFailed(Exception):
@@ -48,8 +48,8 @@ def _problems(session: Session, kind: str, data: dict) -> dict[str, list[str]]:
         if session.scalar(select(Practice.id).where(Practice.code == data["code"])):
             add("code", f"practice {data['code']!r} already exists")
         for code in data["owners"]:
-            if code not in active:
-                add(f"owners.{code}", f"{code!r} is not an active partner")
+            if not may_hold(active.get(code)):
+                add(f"owners.{code}", f"{code!r} is not an active partner who may own a practice (not retiring)")
     elif kind == "admit_partner":
         if session.scalar(select(Partner.id).where(Partner.code == data["code"])):
             add("code", f"partner {data['code']!r} already exists")

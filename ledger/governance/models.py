@@ -24,6 +24,8 @@ class GovernanceRule(Base):
     threshold: Mapped[str] = mapped_column(sa.String(16))
     #: ``cast`` or ``eligible``.
     of: Mapped[str] = mapped_column(sa.String(10))
+    #: The shortest time a proposal of this kind stays open for votes (CONTRACT §7).
+    min_open_hours: Mapped[int] = mapped_column(default=24, server_default="24")
 
 
 class Proposal(Base):

@@ -57,6 +57,8 @@ class Period(Base):
     status: Mapped[str] = mapped_column(sa.String(8), default="open")
     closed_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     policy_version: Mapped[int | None]
+    #: How the close split the pool: the policy's basis, or ``equal`` when nobody held vested units.
+    pool_basis: Mapped[str | None] = mapped_column(sa.String(16))
 
 
 class Account(Base):
@@ -69,6 +71,9 @@ class Account(Base):
     #: Comma-separated commodity codes (``"USD"``, ``"UNITS"``, ``"USD,UNITS"``).
     commodities: Mapped[str] = mapped_column(sa.String(100))
     opened_on: Mapped[dt.date]
+    #: The last day a posting may be dated on this account (a retiree's capital after their
+    #: effective period), or None: a later-dated posting is refused (``Conflict``).
+    closed_after: Mapped[dt.date | None]
 
     @property
     def commodity_list(self) -> list[str]:

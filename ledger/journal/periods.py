@@ -176,7 +176,7 @@ def guard_open(session: Session, day: dt.date, field: str = "date") -> str:
     return P.period_id(day, get_books(session).period_kind)
 
 
-def mark_closed(session: Session, pid: str, policy_version: int | None) -> Period:
+def mark_closed(session: Session, pid: str, policy_version: int | None, pool_basis: str | None = None) -> Period:
     """Record that ``pid`` is closed (the close calls this last, in its transaction), and make the
     next period's row."""
     ensure_periods(session, pid)
@@ -184,6 +184,7 @@ def mark_closed(session: Session, pid: str, policy_version: int | None) -> Perio
     period.status = "closed"
     period.closed_at = clock_of(session).now()
     period.policy_version = policy_version
+    period.pool_basis = pool_basis
     session.flush()
     ensure_periods(session, P.next_period(pid, get_books(session).period_kind))
     return period

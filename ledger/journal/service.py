@@ -36,8 +36,8 @@ from ledger.core.entries import (
     reversal_refusal,
 )
 from ledger.core.errors import Conflict, NotFound, ValidationError
-from ledger.core.money import to_minor
-from ledger.db import clock_of
+from ledger.core.money import MoneyError, check_places, decimals_allowed, to_minor
+from ledger.db import clock_of, from_stored, minor_to_stored, to_stored
 from ledger.journal.models import (
     Account,
     AccountBalance,
@@ -84,6 +84,16 @@ def open_account(
         opened_on = get_books(session).starts_on
     account = Account(name=name, commodities=",".join(dict.fromkeys(commodities)), opened_on=opened_on)
     session.add(account)
+    session.flush()
+    return account
+
+
+def close_account(session: Session, name: str, after: dt.date) -> Account:
+    """From now on, refuse postings to ``name`` dated after ``after`` (the account's last day)."""
+    account = session.scalar(select(Account).where(Account.name == name))
+    if account is None:
+        raise NotFound(f"no account {name}", {"account": ["not open"]})
+    account.closed_after = after
     session.flush()
     return account
 
@@ -180,6 +190,13 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
                 raise ValidationError(f"the detail names accounts that are not open: {', '.join(unknown[:5])}",
                                       {where: [f"account {a!r} is not open" for a in unknown]})
             check_detail(spec.legs, spec.detail, where)
+    for n, spec in enumerate(specs):
+        for i, leg in enumerate(spec.legs):
+            last = accounts[leg.account].closed_after
+            if last is not None and spec.date > last:
+                where = field if len(specs) == 1 else f"entries[{n}].{field}"
+                raise Conflict(f"{leg.account} takes no posting dated after {last.isoformat()} "
+                               f"({spec.date.isoformat()} is later)", {f"{where}[{i}].account": ["closed"]})
     head = lock_chain(session)
     # Periods are read after the lock, so a close that commits first is always seen.
     guard_dates(session, [spec.date for spec in specs])
@@ -232,18 +249,17 @@ def _number_entry(spec: EntrySpec, seq: int, prev: str, accounts: dict[str, Acco
         detail=detail_digest(spec.detail) if spec.detail else None,
     )
     digest = chain_hash(prev, canonical)
-    # Amounts go in as exact hundredths (the ``Cents`` column type); check_legs has already
-    # refused more places than the commodity allows, so the product is integral.
+    # Amounts go in as the stored integers (``db.ExactAmount``); check_legs has already refused
+    # more places than the commodity allows, so the conversion is exact.
     posting_rows.extend(
-        (seq, accounts[leg.account].id, leg.commodity, int(leg.amount * 100), leg.kind, leg.engagement_id)
+        (seq, accounts[leg.account].id, leg.commodity, to_stored(leg.amount), leg.kind, leg.engagement_id)
         for leg in spec.legs
     )
     month = f"{spec.date.year:04d}-{spec.date.month:02d}"
     for leg in spec.legs:
         if leg.engagement_id is not None:
-            # hundredths, as the Cents column stores every commodity
             engagement_deltas[(month, accounts[leg.account].id, leg.engagement_id, leg.commodity)] += \
-                int(leg.amount * 100)
+                to_stored(leg.amount)
     entry_rows.append((seq, as_date(spec.date), spec.memo, spec.source_type, spec.source_ref,
                        spec.policy_version, spec.reverses_id, spec.idempotency_key, prev, digest, now))
     return digest
@@ -266,8 +282,10 @@ class _DetailWriter:
         self._cursor = self._context = self._copy = None
 
     def add(self, seq: int, day, ids: dict[str, int], lines: Sequence[tuple]) -> None:
+        # Lines carry the commodity's minor units; the column stores ten-thousandths of any commodity.
+        scale = {c: minor_to_stored(1, c) for c in {line[1] for line in lines}}
         if not self.pg:
-            self.rows.extend((seq, no, ids[a], day, c, k, e, m) for no, (a, c, m, k, e) in enumerate(lines, 1))
+            self.rows.extend((seq, no, ids[a], day, c, k, e, m * scale[c]) for no, (a, c, m, k, e) in enumerate(lines, 1))
             return
         if self._copy is None:
             self._cursor = self.conn.connection.driver_connection.cursor()
@@ -276,7 +294,7 @@ class _DetailWriter:
         # COPY's text format: every value is an int, a date or a checked identifier (commodity,
         # kind), so nothing needs escaping, and one write per entry beats a write_row per line.
         null = "\\N"
-        self._copy.write("".join([f"{seq}\t{no}\t{ids[a]}\t{day}\t{c}\t{k}\t{null if e is None else e}\t{m}\n"
+        self._copy.write("".join([f"{seq}\t{no}\t{ids[a]}\t{day}\t{c}\t{k}\t{null if e is None else e}\t{m * scale[c]}\n"
                                   for no, (a, c, m, k, e) in enumerate(lines, 1)]))
 
     def finish(self) -> None:
@@ -309,7 +327,7 @@ def _add_to(session: Session, table, keys: list[str], deltas: dict[tuple, int]) 
     stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
     stmt = stmt.on_conflict_do_update(index_elements=[table.c[k] for k in keys],
                                       set_={"balance": table.c.balance + stmt.excluded.balance})
-    session.execute(stmt, [dict(zip(keys, key, strict=True), balance=Decimal(v) / 100)
+    session.execute(stmt, [dict(zip(keys, key, strict=True), balance=from_stored(v))
                            for key, v in sorted(deltas.items())])
 
 
@@ -331,6 +349,18 @@ def get_entry(session: Session, entry_id: int) -> Entry:
     if entry is None:
         raise NotFound(f"no entry {entry_id}")
     return entry
+
+
+def check_amount(session: Session, amount: Decimal, field: str = "amount", commodity: str | None = None) -> Decimal:
+    """Refuse an amount with more decimals than its commodity (the books' currency unless given)
+    has minor units — ``"100.55"`` in JPY — naming the request's field; the schemas only check the
+    shape, since the currency is the partnership's."""
+    commodity = commodity or get_books(session).currency
+    try:
+        return check_places(amount, commodity)
+    except MoneyError:
+        raise ValidationError(f"{amount} has more decimals than {commodity} has minor units",
+                              {field: [decimals_allowed(commodity)]}) from None
 
 
 def post_manual(session: Session, date: dt.date, memo: str, legs: Sequence[Leg]) -> Entry:

@@ -16,16 +16,22 @@ from marshmallow import ValidationError as MmError
 
 from ledger.core.codes import CODE_RE, PROPOSAL_KINDS
 from ledger.core.errors import ValidationError
-from ledger.core.money import MoneyError, format_percent, parse_percent
+from ledger.core.money import MoneyError, format_percent, is_currency, parse_percent
 from ledger.core.vetting import VETTING_CRITERIA
 from ledger.schema import GrantSchema, Percent, Strict, Threshold, TomlDate, flatten_errors
 
 DEFAULT_RULE = {"weighting": "member", "quorum": Decimal("0.5"), "threshold": "majority", "of": "cast"}
 
 
+def _currency(code: str) -> None:
+    """An ISO 4217 code with minor units (``core.money.is_currency``); anything else refuses the charter."""
+    if not is_currency(code):
+        raise MmError(f"{code!r} is not an ISO 4217 currency with minor units, such as USD, JPY or BHD")
+
+
 class PartnershipSchema(Strict):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$", error="a 3-letter ISO code like USD"))
+    currency = fields.String(required=True, validate=_currency)
     period = fields.String(required=True, validate=validate.OneOf(["month", "quarter"]))
     starts_on = TomlDate(required=True)
     open_books = fields.Boolean(load_default=False, truthy={True}, falsy={False})

@@ -80,6 +80,6 @@ def _close_period(session: Session, pid: str, progress: Callable[[int, int], Non
     on_close(session, pid, end, allocation)
     step()
     snapshot_balances(session, pid, end)
-    period = mark_closed(session, pid, facts.policy.version)
+    period = mark_closed(session, pid, facts.policy.version, allocation.pool_basis_applied)
     step()
     return period

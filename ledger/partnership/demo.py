@@ -75,7 +75,8 @@ def build(session: Session) -> dict[str, str]:
                 n += 1
                 ref = f"{practice}-{n:03d}"
                 client = CLIENTS[n % len(CLIENTS)][0]
-                originator = rng.choice([o for o in originators if not (o == "chen" and month >= 10)] or ["ana"])
+                # chen originates nothing once his retirement has passed its vote (August)
+                originator = rng.choice([o for o in originators if not (o == "chen" and month >= 8)] or ["ana"])
                 open_engagement(session, ref=ref, client=client, practice=practice, originator=originator,
                                   title=f"{practice.title()} work for {client}", opened_on=first)
                 amount = Decimal(rng.randrange(150_000, 1_200_000)) / 100

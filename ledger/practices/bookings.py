@@ -30,12 +30,12 @@ from sqlalchemy.orm import Session
 from ledger.core import chart
 from ledger.core.entries import Leg
 from ledger.core.errors import ValidationError
-from ledger.core.money import ZERO
+from ledger.core.money import ZERO, fmt
 from ledger.core.vetting import subcontract_refusals
 from ledger.journal.balances import balance
 from ledger.journal.models import Account, Entry, Posting
 from ledger.journal.periods import get_books, guard_dates
-from ledger.journal.service import ensure_account, post_entry
+from ledger.journal.service import check_amount, ensure_account, post_entry
 from ledger.practices.engagements import by_code, get_engagement
 from ledger.practices.models import Client, Cost, Firm, Partner
 
@@ -53,6 +53,7 @@ class Booked:
 def record_invoice(session: Session, ref: str, amount: Decimal, date: dt.date, memo: str | None = None) -> Booked:
     """Revenue: Dr the client's receivable, Cr the practice's revenue, both tagged with the engagement."""
     engagement = get_engagement(session, ref)
+    check_amount(session, amount)
     guard_dates(session, [date])
     books = get_books(session)
     currency = books.currency
@@ -70,6 +71,7 @@ def record_cost(session: Session, ref: str, amount: Decimal, date: dt.date, kind
     """A direct cost: Dr the practice's direct costs (tagged), Cr cash. A ``subcontract`` goes to a
     firm fully vetted with an NSA in force on ``date``; an ``expense`` names no firm."""
     engagement = get_engagement(session, ref)
+    check_amount(session, amount)
     guard_dates(session, [date])
     firm_row = None
     if kind == "subcontract":
@@ -120,11 +122,14 @@ def record_payment(session: Session, client: str, amount: Decimal, date: dt.date
     """Cash received: Dr cash, Cr the client's receivable; never more than it owes. Returns the
     booking and what the client still owes after it."""
     client_row = by_code(session, Client, client, "client", "client")
+    check_amount(session, amount)
     guard_dates(session, [date])
     owed = outstanding(session, client_row.code, date)
     if amount > owed:
-        raise ValidationError(f"{client} owes {owed} on {date.isoformat()}; a payment of {amount} is more than that",
-                              {"amount": [f"more than the {owed} outstanding"]})
+        currency = get_books(session).currency
+        raise ValidationError(f"{client} owes {fmt(owed, currency)} on {date.isoformat()}; a payment of "
+                              f"{fmt(amount, currency)} is more than that",
+                              {"amount": [f"more than the {fmt(owed, currency)} outstanding"]})
     currency = get_books(session).currency
     memo = f"Payment from {client_row.name}"
     entry = post_entry(session, date=date, memo=memo, source_type="payment", source_ref=client_row.code, legs=[
@@ -136,6 +141,7 @@ def record_payment(session: Session, client: str, amount: Decimal, date: dt.date
 def record_overhead(session: Session, category: str, amount: Decimal, date: dt.date,
                     memo: str | None = None) -> tuple[Booked, str]:
     """Shared overhead: Dr ``Expenses:Overhead:<Category>`` (opened on first use), Cr cash."""
+    check_amount(session, amount)
     guard_dates(session, [date])
     ps = get_books(session)
     account = ensure_account(session, chart.overhead(category), [ps.currency], ps.starts_on).name
@@ -149,6 +155,7 @@ def record_overhead(session: Session, category: str, amount: Decimal, date: dt.d
 def record_draw(session: Session, partner: str, amount: Decimal, date: dt.date) -> Booked:
     """Cash paid out to a partner: Dr its capital account (a ``draw`` line), Cr cash."""
     partner_row = by_code(session, Partner, partner, "partner", "partner")
+    check_amount(session, amount)
     guard_dates(session, [date])
     currency = get_books(session).currency
     memo = f"Draw: {partner_row.name}"

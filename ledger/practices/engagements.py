@@ -81,7 +81,8 @@ def list_firms(session: Session) -> list[Firm]:
 
 def open_engagement(session: Session, *, ref: str, client: str, practice: str, originator: str,
                     title: str, opened_on: dt.date) -> Engagement:
-    """An engagement of a practice for a client, originated by an active partner."""
+    """An engagement of a practice for a client, originated by an active partner. A partner whose
+    retirement has passed its vote, or who has retired, originates nothing more (409, CONTRACT §7)."""
     errors: dict[str, list[str]] = {}
     found = {}
     for field, model, code, what in (("client", Client, client, "client"), ("practice", Practice, practice, "practice"),
@@ -90,12 +91,14 @@ def open_engagement(session: Session, *, ref: str, client: str, practice: str, o
             found[field] = by_code(session, model, code, field, what)
         except ValidationError as exc:
             errors.update(exc.errors)
-    partner = found.get("originator")
-    if partner is not None and partner.status != "active":
-        errors["originator"] = [f"{originator} is {partner.status} and cannot originate an engagement"]
     if errors:
         raise ValidationError("the engagement is refused: " + "; ".join(f"{k}: {v[0]}" for k, v in errors.items()),
                               errors)
+    partner = found["originator"]
+    if partner.status != "active" or partner.leaves_on is not None:
+        state = partner.status if partner.status != "active" else f"retiring on {partner.leaves_on.isoformat()}"
+        raise Conflict(f"{originator} is {state} and originates no engagement",
+                       {"originator": [f"{originator} is {state}"]})
     if session.scalar(select(Engagement.id).where(Engagement.ref == ref)) is not None:
         raise Conflict(f"engagement {ref!r} already exists", {"ref": ["already exists"]})
     engagement = Engagement(ref=ref, client_id=found["client"].id, practice_id=found["practice"].id,

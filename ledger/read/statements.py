@@ -24,12 +24,14 @@ from ledger.core import periods as P
 from ledger.core.access import Viewer, may_read_statement
 from ledger.core.errors import Conflict, Forbidden, NotFound
 from ledger.core.money import fmt, fmt_minor, to_minor
+from ledger.db import minor_to_stored
 from ledger.equity.service import units_on
 from ledger.journal.balances import balance
 from ledger.journal.models import Account, Entry, Period, Posting, PostingDetail
 from ledger.journal.periods import parse_period
 from ledger.practices.models import Engagement, Partner, Practice
 from ledger.practices.service import get_partner, get_partnership
+from ledger.revenue.close import pool_notes, unattributed_in
 from ledger.succession.service import installments_in
 
 ALLOCATION_KINDS = ("origination", "practice", "pool")
@@ -96,8 +98,9 @@ def statement(session: Session, partner_code: str, first: str, last: str | None 
     in_range = and_(Entry.date >= start, Entry.date <= end)
     # A close's capital postings are broken down by engagement in the entry's posting detail: the
     # statement lists the detail lines in their place, and every other posting as it is. Amounts
-    # come as integer hundredths (``cents``) and the detail without joins — a busy partner has a
-    # line per engagement share, thousands a period — with refs and practices resolved once each.
+    # come as the stored integers, turned into the currency's minor units, and the detail without
+    # joins — a busy partner has a line per engagement share, thousands a period — with refs and
+    # practices resolved once each.
     conn = session.connection()
     detail = conn.execute(
         select(PostingDetail.entry_id, PostingDetail.kind, type_coerce(PostingDetail.amount, BigInteger),
@@ -125,22 +128,24 @@ def statement(session: Session, partner_code: str, first: str, last: str | None 
     append = lines.append
     days: dict[dt.date, str] = {}
     allocated = draws = total = 0
-    for entry_id, kind, cents, engagement_id, date in rows:
-        effect = -cents
+    currency = ps.currency
+    per_minor = minor_to_stored(1, currency)
+    for entry_id, kind, stored, engagement_id, date in rows:
+        effect = -(stored // per_minor)  # exact: no amount has more places than its currency
         kind = kind or "adjustment"
         day = days.get(date) or days.setdefault(date, date.isoformat())
         if engagement_id is None:
-            append({"kind": kind, "amount": fmt_minor(effect), "entry": entry_id, "date": day})
+            append({"kind": kind, "amount": fmt_minor(effect, currency), "entry": entry_id, "date": day})
         else:
             ref, practice = engagements[engagement_id]
-            append({"kind": kind, "amount": fmt_minor(effect), "entry": entry_id, "date": day,
+            append({"kind": kind, "amount": fmt_minor(effect, currency), "entry": entry_id, "date": day,
                     "engagement": ref, "practice": practice})
         total += effect
         if kind in ALLOCATION_KINDS:
             allocated += effect
         elif kind == "draw":
             draws -= effect
-    opening_cents = to_minor(opening)
+    opening_minor = to_minor(opening, currency)
     result = {
         "partner": partner.code,
         "name": partner.name,
@@ -149,11 +154,13 @@ def statement(session: Session, partner_code: str, first: str, last: str | None 
         "period": first if first == last else f"{first}..{last}",
         "from": first,
         "to": last,
-        "opening": fmt(opening),
+        "opening": fmt(opening, currency),
         "lines": lines,
-        "allocated": fmt_minor(allocated),
-        "draws": fmt_minor(draws),
-        "closing": fmt_minor(opening_cents + total),
+        "allocated": fmt_minor(allocated, currency),
+        "draws": fmt_minor(draws, currency),
+        "closing": fmt_minor(opening_minor + total, currency),
+        "unattributed": fmt(unattributed_in(session, start, end, currency), currency),
+        "notes": pool_notes(session, first, last),
         "units": units_on(session, partner, end),  # vested and unvested, one read of the grants
     }
     paid = installments_in(session, partner.code, start, end)
@@ -172,5 +179,4 @@ def _engagements(conn, sources: list) -> dict[int, tuple[str, str]]:
 
 
 def capital_balance(session: Session, partner_code: str, as_of: dt.date | None = None) -> Decimal:
-    ps = get_partnership(session)
-    return -balance(session, chart.capital(partner_code), ps.currency, as_of=as_of)
+    return -balance(session, chart.capital(partner_code), as_of=as_of)

@@ -22,19 +22,22 @@ from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, and_, func, or_, select, type_coerce
+from sqlalchemy import BigInteger, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from ledger.core import chart
 from ledger.core.allocation import Allocation, EngagementFacts, PeriodFacts, Policy, allocate
 from ledger.core.entries import Leg
 from ledger.core.money import fmt, from_minor
+from ledger.db import stored_to_minor
 from ledger.equity.service import vested_units_by_partner
-from ledger.journal.models import Account, EngagementMonthTotal, Entry, Posting
+from ledger.journal.models import Account, EngagementMonthTotal, Entry, Period, Posting
 from ledger.journal.periods import get_books, parse_period
 from ledger.journal.service import EntrySpec, post_entries
 from ledger.practices.models import Engagement, Ownership, Partner, Practice
 from ledger.revenue.models import PolicyVersion
+
+OVERHEAD_PREFIX = "Expenses:Overhead:"
 
 
 def policy_for(session: Session, pid: str) -> Policy:
@@ -71,7 +74,6 @@ def gather(session: Session, pid: str) -> PeriodFacts:
     """The period's facts from the ledger: engagement revenue and direct costs, overhead, owners,
     policy and pool weights. Close entries are excluded (they empty these same accounts)."""
     pid, start, end = parse_period(session, pid)
-    in_period = and_(Entry.date >= start, Entry.date <= end, Entry.source_type != "close")
     revenue_ids = set(session.scalars(select(Account.id).where(Account.name.like("Income:Practice:%"))))
     cost_ids = set(session.scalars(select(Account.id).where(Account.name.like("Expenses:Direct:%"))))
     # Each engagement's revenue and direct costs in the period, from the totals the posting service
@@ -83,6 +85,7 @@ def gather(session: Session, pid: str) -> PeriodFacts:
     # so they are not in these totals.
     first_month, last_month = f"{start:%Y-%m}", f"{end:%Y-%m}"
     total = EngagementMonthTotal
+    currency = get_books(session).currency
     rows = session.connection().execute(
         select(total.engagement_id, Engagement.ref, Practice.code, Partner.code, total.account_id,
                type_coerce(total.balance, BigInteger))
@@ -93,30 +96,68 @@ def gather(session: Session, pid: str) -> PeriodFacts:
                total.account_id.in_(sorted(revenue_ids | cost_ids)))
     ).all()  # one fetchall, not a fetch per row
     money: dict[tuple[int, str, str, str], list[int]] = {}
-    for eng_id, ref, practice, originator, account_id, cents in rows:
+    for eng_id, ref, practice, originator, account_id, stored in rows:
         sums = money.get((eng_id, ref, practice, originator))
         if sums is None:
             sums = money[(eng_id, ref, practice, originator)] = [0, 0]
         if account_id in revenue_ids:
-            sums[0] -= cents
+            sums[0] -= stored
         else:
-            sums[1] += cents
-    engagements = [EngagementFacts(eng_id, ref, practice, originator, invoiced, costs)
+            sums[1] += stored
+    engagements = [EngagementFacts(eng_id, ref, practice, originator, stored_to_minor(invoiced, currency),
+                                   stored_to_minor(costs, currency), currency)
                    for (eng_id, ref, practice, originator), (invoiced, costs) in sorted(money.items())
                    if invoiced or costs]
-    overhead_rows = session.execute(
-        select(Account.name, func.sum(Posting.amount))
-        .join(Entry, Entry.id == Posting.entry_id)
-        .join(Account, Account.id == Posting.account_id)
-        .where(in_period, Account.name.like("Expenses:Overhead:%"))
-        .group_by(Account.name).order_by(Account.name)
-    )
-    overhead = [(name, total) for name, total in overhead_rows if total]
+    overhead, unattributed = _overhead_and_unattributed(session, start, end, currency)
     policy = policy_for(session, pid)
+    retired = frozenset(session.scalars(select(Partner.code).where(Partner.retired_on < start)))
     return PeriodFacts(
         period=pid, policy=policy, engagements=engagements, owners=owners_in_force(session, pid),
-        overhead=overhead, pool_members=pool_members(session, policy.pool_basis, end),
+        overhead=overhead, pool_members=pool_members(session, policy.pool_basis, end), currency=currency,
+        unattributed=unattributed, retired=retired,
     )
+
+
+def _overhead_and_unattributed(session: Session, start: dt.date, end: dt.date, currency: str,
+                               ) -> tuple[list[tuple[str, Decimal]], list[tuple[str, Decimal]]]:
+    """``(overhead, unattributed)`` of the dates ``[start, end]``, each ``[(account, amount)]``
+    (debit positive), close entries excluded. Overhead is every posting on an
+    ``Expenses:Overhead:`` account, whoever booked it; what else lands on an ``Income:`` or
+    ``Expenses:`` account without naming an engagement is unattributed (CONTRACT §7)."""
+    by_account = session.execute(
+        select(Account.name, Posting.engagement_id.is_(None), func.sum(Posting.amount))
+        .join(Entry, Entry.id == Posting.entry_id)
+        .join(Account, Account.id == Posting.account_id)
+        .where(Entry.date >= start, Entry.date <= end, Entry.source_type != "close", Posting.commodity == currency,
+               or_(Account.name.like("Income:%"), Account.name.like("Expenses:%")))
+        .group_by(Account.name, Posting.engagement_id.is_(None)).order_by(Account.name)
+    ).all()
+    overhead: dict[str, Decimal] = defaultdict(Decimal)
+    unattributed = []
+    for name, untagged, total in by_account:
+        if name.startswith(OVERHEAD_PREFIX):
+            overhead[name] += total
+        elif untagged and total:
+            unattributed.append((name, total))
+    return [(name, total) for name, total in overhead.items() if total], unattributed
+
+
+def unattributed_in(session: Session, start: dt.date, end: dt.date, currency: str) -> Decimal:
+    """The unattributed net of the dates ``[start, end]``: income less costs that named no
+    engagement and were not overhead (what joined the pools of those periods)."""
+    return -sum((total for _, total in _overhead_and_unattributed(session, start, end, currency)[1]), Decimal(0))
+
+
+def pool_notes(session: Session, first: str, last: str) -> list[str]:
+    """What a statement or a preview says about how the closed periods ``first``..``last`` split
+    their pools, when it is not what their policy said (CONTRACT §7: nobody held vested units)."""
+    rows = session.execute(select(Period.id, Period.pool_basis, Period.policy_version)
+                           .where(Period.id >= first, Period.id <= last, Period.status == "closed")
+                           .order_by(Period.id)).all()
+    versions = {row.version: row.pool_basis for row in session.scalars(select(PolicyVersion))}
+    return [f"{pid}: nobody held vested units on the period's last day, so the pool was split equally "
+            f"among the active partners (the policy says {versions.get(version)})"
+            for pid, basis, version in rows if basis is not None and basis != versions.get(version)]
 
 
 def preview(session: Session, pid: str) -> Allocation:
@@ -124,7 +165,7 @@ def preview(session: Session, pid: str) -> Allocation:
 
 
 def _practice_entry(pid: str, end: dt.date, practice: str, eas: list, version: int,
-                    currency: str = "USD") -> EntrySpec | None:
+                    currency: str) -> EntrySpec | None:
     """One practice's close entry: its revenue and direct costs emptied (Dr revenue, Cr costs, in
     total), each partner's capital credited once per kind (``origination``, ``practice``) with the
     sum of their shares, the pool parts credited to ``Equity:Pool`` — and the capital postings
@@ -148,17 +189,20 @@ def _practice_entry(pid: str, end: dt.date, practice: str, eas: list, version: i
             if s.cents:
                 totals[(s.partner, "practice")] -= s.cents
                 detail.append((capital(s.partner), currency, -s.cents, "practice", eng))
-    legs = [Leg(chart.revenue(practice), from_minor(invoiced), currency),
-            Leg(chart.direct_costs(practice), from_minor(-costs), currency)]
-    legs += [Leg(capital(partner), from_minor(cents), currency, kind=kind)
-             for (partner, kind), cents in sorted(totals.items(), key=lambda kv: (_KIND_ORDER[kv[0][1]], kv[0][0]))]
-    legs.append(Leg(chart.POOL, from_minor(-pool), currency))
+    def amount(minor: int) -> Decimal:
+        return from_minor(minor, currency)
+
+    legs = [Leg(chart.revenue(practice), amount(invoiced), currency),
+            Leg(chart.direct_costs(practice), amount(-costs), currency)]
+    legs += [Leg(capital(partner), amount(minor), currency, kind=kind)
+             for (partner, kind), minor in sorted(totals.items(), key=lambda kv: (_KIND_ORDER[kv[0][1]], kv[0][0]))]
+    legs.append(Leg(chart.POOL, amount(-pool), currency))
     legs = [leg for leg in legs if leg.amount != 0]
     if not legs:
         return None
-    memo = (f"Close {pid}: practice {practice}, {len(eas)} engagement(s), net margin {fmt(from_minor(invoiced - costs))} "
-            f"(invoiced {fmt(from_minor(invoiced))}, costs {fmt(from_minor(costs))}) under policy v{version}; "
-            f"capital shares by engagement in the entry's detail")
+    memo = (f"Close {pid}: practice {practice}, {len(eas)} engagement(s), net margin "
+            f"{fmt(amount(invoiced - costs), currency)} (invoiced {fmt(amount(invoiced), currency)}, costs "
+            f"{fmt(amount(costs), currency)}) under policy v{version}; capital shares by engagement in the entry's detail")
     return EntrySpec(end, memo, legs, "close", pid, version, detail=detail)
 
 
@@ -195,14 +239,21 @@ def post_allocation(session: Session, pid: str,
     currency = get_books(session).currency
     specs = [s for practice, eas in sorted(by_practice.items())
              if (s := _practice_entry(pid, end, practice, eas, version, currency))]
+    # The pool entry empties Equity:Pool, the overhead and the unattributed accounts for the period,
+    # and credits each member's share: every Income: and Expenses: account ends the period at zero.
     pool_legs = [Leg(chart.POOL, allocation.pool_gross, currency)]
     pool_legs += [Leg(account, -amount, currency) for account, amount in facts.overhead]
+    pool_legs += [Leg(account, -amount, currency) for account, amount in facts.unattributed]
     pool_legs += [Leg(chart.capital(s.partner), -s.amount, currency, kind="pool") for s in allocation.pool_shares]
     pool_legs = [leg for leg in pool_legs if leg.amount != 0]
     if pool_legs:
-        memo = (f"Close {pid}: common pool {fmt(allocation.pool_gross)} less overhead "
-                f"{fmt(allocation.overhead)} = {fmt(allocation.pool_net)}, by {facts.policy.pool_basis} "
-                f"under policy v{version}")
+        basis = allocation.pool_basis_applied
+        if basis != facts.policy.pool_basis:
+            basis += f" (nobody held vested units; the policy says {facts.policy.pool_basis})"
+        memo = (f"Close {pid}: common pool {fmt(allocation.pool_gross, currency)}"
+                + (f" plus unattributed {fmt(allocation.unattributed, currency)}" if allocation.unattributed else "")
+                + f" less overhead {fmt(allocation.overhead, currency)} = {fmt(allocation.pool_net, currency)}, "
+                f"by {basis} under policy v{version}")
         specs.append(EntrySpec(end, memo, pool_legs, "close", pid, version))
     post_entries(session, specs)  # one lock, one account lookup, one bulk write of every line
     done()

@@ -8,7 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ledger.db import Base, Cents
+from ledger.db import Base, ExactAmount
 from ledger.practices.models import Partner
 
 
@@ -23,8 +23,8 @@ class Retirement(Base):
     successors: Mapped[str] = mapped_column(sa.Text)
     #: ``scheduled`` until the close of ``effective_period``, then ``done``.
     status: Mapped[str] = mapped_column(sa.String(10), default="scheduled")
-    capital: Mapped[Decimal | None] = mapped_column(Cents)
-    goodwill: Mapped[Decimal | None] = mapped_column(Cents)
+    capital: Mapped[Decimal | None] = mapped_column(ExactAmount)
+    goodwill: Mapped[Decimal | None] = mapped_column(ExactAmount)
     installments: Mapped[int]
     installments_paid: Mapped[int] = mapped_column(default=0)
     executed_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))

@@ -25,11 +25,11 @@ from wtforms.validators import InputRequired, Length, Optional, Regexp
 
 from ledger.core.codes import CODE_RE, NO_CONTROL_RE, REF_RE
 from ledger.core.errors import LedgerError
-from ledger.core.money import fmt
 from ledger.runtime.database import get_session
 from ledger.schema import MAX_AMOUNT
 
-AMOUNT_RE = re.compile(r"^(-?)(\d{1,12})(?:\.(\d{1,2}))?$")
+#: ASCII digits only; the currency's own places are the service's check (``journal.service.check_amount``).
+AMOUNT_RE = re.compile(r"^(-?)([0-9]{1,12})(?:\.([0-9]{1,4}))?$")
 
 
 def options(pairs: Iterable[tuple[str, str]]) -> list[SelectChoice]:
@@ -38,7 +38,7 @@ def options(pairs: Iterable[tuple[str, str]]) -> list[SelectChoice]:
 
 
 class MoneyField(StringField):
-    """An amount as a person types it: ``1200``, ``1,200.50``; at most two decimals. ``data`` is a
+    """An amount as a person types it: ``1200``, ``1,200.50`` (the currency's places are checked by the service). ``data`` is a
     ``Decimal`` (or ``None`` when left empty); the typed text is kept for re-rendering."""
 
     def __init__(self, label=None, validators=None, *, positive: bool = True, **kwargs):
@@ -55,7 +55,7 @@ class MoneyField(StringField):
             return
         match = AMOUNT_RE.match(text)
         if match is None:
-            raise ValueError("an amount such as 1200.00, with at most two decimals")
+            raise ValueError("an amount such as 1200.00")
         amount = Decimal(text)
         if abs(amount) >= MAX_AMOUNT:
             raise ValueError("must be less than 1,000,000,000,000")
@@ -66,7 +66,7 @@ class MoneyField(StringField):
     def _value(self) -> str:
         if self.raw_data:
             return self.raw_data[0]
-        return fmt(self.data) if isinstance(self.data, Decimal) else ""
+        return format(self.data, "f") if isinstance(self.data, Decimal) else ""
 
 
 def text_validators(max_length: int = 200, required: bool = True) -> list:

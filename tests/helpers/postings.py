@@ -34,14 +34,14 @@ def engagement(s, ref, practice, originator, client="acme"):
 
 def invoice(s, e, amount, day):
     post_entry(s, date=day, memo=f"invoice {e.ref}", source_type="invoice", source_ref=e.ref, legs=[
-        Leg(chart.receivable(e.client.code), D(amount), engagement_id=e.id),
-        Leg(chart.revenue(e.practice.code), -D(amount), engagement_id=e.id)])
+        Leg(chart.receivable(e.client.code), D(amount), "USD", engagement_id=e.id),
+        Leg(chart.revenue(e.practice.code), -D(amount), "USD", engagement_id=e.id)])
 
 
 def cost(s, e, amount, day):
     post_entry(s, date=day, memo=f"cost {e.ref}", source_type="cost", source_ref=e.ref, legs=[
-        Leg(chart.direct_costs(e.practice.code), D(amount), engagement_id=e.id),
-        Leg(chart.CASH, -D(amount))])
+        Leg(chart.direct_costs(e.practice.code), D(amount), "USD", engagement_id=e.id),
+        Leg(chart.CASH, -D(amount), "USD")])
 
 
 def overhead(s, amount, day, category="rent"):
@@ -50,9 +50,9 @@ def overhead(s, amount, day, category="rent"):
                 .where(sa.column("name") == name)) == 0:
         open_account(s, name, ["USD"])
     post_entry(s, date=day, memo="overhead", source_type="overhead", source_ref=category,
-               legs=[Leg(name, D(amount)), Leg(chart.CASH, -D(amount))])
+               legs=[Leg(name, D(amount), "USD"), Leg(chart.CASH, -D(amount), "USD")])
 
 
 def draw(s, partner, amount, day):
     post_entry(s, date=day, memo="draw", source_type="draw", source_ref=partner, legs=[
-        Leg(chart.capital(partner), D(amount), kind="draw"), Leg(chart.CASH, -D(amount))])
+        Leg(chart.capital(partner), D(amount), "USD", kind="draw"), Leg(chart.CASH, -D(amount), "USD")])
