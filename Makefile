@@ -24,7 +24,7 @@ demo: install
 
 lint: install
 	$(BIN)/ruff check ledger tests bench migrations
-	$(BIN)/lint-imports --config .importlinter
+	$(BIN)/lint-imports .importlinter
 
 test-sqlite: install
 	TEST_ENGINE=sqlite $(BIN)/python -m pytest -q

@@ -1,14 +1,13 @@
-"""Equity: a partner's grants, and the dated events that reshape their vesting (CONTRACT §5).
+"""Equity: a partner's grants, and the dated events that reshaped their vesting (CONTRACT §5, §7).
 
-- ``GET /partners/{code}/grants``: the partner's grants with their terms, the pauses that shape
-  them and their accelerations (self or treasurer). What they add up to — granted, vested,
-  unvested, the schedule and the next vesting date — is ``GET /partners/{code}/vesting``
-  (``periods.py``), which reads the same terms.
-- ``POST /partners/{code}/pauses`` ``{start, end?, reason?}``: a leave of absence (treasurer);
-  ``POST /partners/{code}/pauses/{id}/end`` ``{end}`` ends an open one.
-- ``POST /partners/{code}/accelerations`` ``{date, quantity, reason, grant?}`` (treasurer).
+``GET /partners/{code}/grants``: the partner's grants with their terms, the pauses that shape them
+and their accelerations (self or treasurer). What they add up to — granted, vested, unvested, the
+schedule and the next vesting date — is ``GET /partners/{code}/vesting`` (``periods.py``), which
+reads the same terms.
 
-The rules (what is a 422, what a 409) are the service's: ``ledger/equity/events.py``.
+No role changes vesting directly: a pause, a resumption or an acceleration changes who votes and
+with what weight, so it is an ``amend_vesting`` proposal (``POST /proposals``), applied when it
+passes by the equity service's rules (``ledger/equity/events.py``).
 """
 
 from __future__ import annotations
@@ -18,12 +17,12 @@ import datetime as dt
 from marshmallow import Schema, fields, validate
 
 from ledger.api.auth import require_self_or
-from ledger.api.openapi import INT_ID, blueprint
+from ledger.api.openapi import blueprint
 from ledger.api.transaction import requires
 from ledger.equity import events
 from ledger.practices.service import get_partner
 from ledger.runtime.database import get_session
-from ledger.schema import Date, Text
+from ledger.schema import Date
 
 bp = blueprint("equity", __name__, "Grants, leave-of-absence pauses and accelerations")
 
@@ -40,17 +39,6 @@ def EventDate(**kwargs) -> Date:  # noqa: N802 - a field factory, named like the
 # --- schemas -----------------------------------------------------------------------------------
 
 
-class PauseIn(Schema):
-    start = EventDate(required=True, metadata={"description": "the first day of the leave"})
-    end = EventDate(load_default=None, allow_none=True,
-                    metadata={"description": "the last day of the leave; omit while it is not known"})
-    reason = Text(load_default="", min_length=0)
-
-
-class PauseEndIn(Schema):
-    end = EventDate(required=True, metadata={"description": "the last day of the leave"})
-
-
 class PauseOut(Schema):
     id = fields.Integer(required=True)
     partner = fields.String(required=True)
@@ -59,16 +47,6 @@ class PauseOut(Schema):
     reason = fields.String(required=True)
     recorded_at = fields.DateTime(required=True)
     ended_at = fields.DateTime(required=True, allow_none=True)
-
-
-class AccelerationIn(Schema):
-    date = EventDate(required=True, metadata={"description": "the day the units vest"})
-    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_UNITS),
-                              metadata={"description": "units that vest on date, taken from the next tranches"})
-    reason = Text(required=True)
-    grant = fields.Integer(load_default=None, allow_none=True, strict=True,
-                           validate=validate.Range(min=1, max=2**31 - 1),
-                           metadata={"description": "the grant's id; needed only when the partner has several"})
 
 
 class AccelerationOut(Schema):
@@ -105,39 +83,3 @@ def partner_grants(code):
     get_partner(session, code)
     require_self_or(code, "treasurer")
     return events.grants_detail(session, code)
-
-
-@bp.route("/partners/<code:code>/pauses", methods=["POST"])
-@requires("treasurer")
-@bp.arguments(PauseIn)
-@bp.response(201, PauseOut)
-def create_pause(data, code):
-    """A leave of absence: vesting time stops from ``start`` to ``end`` (both included; open while
-    ``end`` is not given), and every later tranche moves by the days paused. 422 for a partner
-    with founder's units only, a start before the grant, an overlap with another pause; 409 for a
-    start in a closed period or a retired partner."""
-    row = events.add_pause(get_session(), code, data["start"], data["end"], data["reason"])
-    return events.pause_out(row)
-
-
-@bp.route(f"/partners/<code:code>/pauses/<{INT_ID}:pause_id>/end", methods=["POST"])
-@requires("treasurer")
-@bp.arguments(PauseEndIn)
-@bp.response(200, PauseOut)
-def end_pause(data, code, pause_id):
-    """Record the last day of an open pause; vesting runs again from the day after. 409 when it
-    already ended, or when ``end`` is before the last day of the last closed period."""
-    row = events.end_pause(get_session(), code, pause_id, data["end"])
-    return events.pause_out(row)
-
-
-@bp.route("/partners/<code:code>/accelerations", methods=["POST"])
-@requires("treasurer")
-@bp.arguments(AccelerationIn)
-@bp.response(201, AccelerationOut)
-def create_acceleration(data, code):
-    """``quantity`` units vest on ``date``, taken from the next tranches (the total and the final
-    date do not change). 422 when more than is unvested that day; 409 for a date in a closed period."""
-    row = events.add_acceleration(get_session(), code, data["date"], data["quantity"], data["reason"],
-                                  data["grant"])
-    return events.acceleration_out(row)

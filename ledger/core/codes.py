@@ -14,5 +14,7 @@ REF_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 NO_CONTROL_RE = r"^[^\x00-\x1f\x7f]*$"
 
 #: The kinds of proposal (CONTRACT §5, §7), in the order forms list them.
-PROPOSAL_KINDS = ("add_practice", "admit_partner", "change_policy", "retire_partner", "resolution",
-                  "change_governance")
+PROPOSAL_KINDS = ("add_practice", "admit_partner", "change_policy", "retire_partner", "amend_vesting",
+                  "resolution", "change_governance")
+#: What an ``amend_vesting`` proposal does to a partner's schedule (CONTRACT §7).
+VESTING_ACTIONS = ("pause", "resume", "accelerate")

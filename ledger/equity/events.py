@@ -161,6 +161,15 @@ def get_pause(session: Session, partner_code: str, pause_id: int) -> VestingPaus
     return row
 
 
+def open_pause(session: Session, partner_code: str) -> VestingPause:
+    """The partner's pause that has not ended; ``ValidationError`` on ``partner`` when there is none."""
+    partner = get_partner(session, partner_code)
+    row = next((r for r in pause_rows(session, partner) if r.ends_on is None), None)
+    if row is None:
+        raise _refuse("partner", f"{partner_code} has no pause to resume from")
+    return row
+
+
 def end_pause(session: Session, partner_code: str, pause_id: int, end: dt.date) -> VestingPause:
     """Record the last day of an open pause; vesting time runs again from the day after."""
     lock_chain(session)  # so a close cannot run between the "still open?" check and the commit

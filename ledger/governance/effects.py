@@ -11,6 +11,7 @@ period and counts in its close.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -20,8 +21,9 @@ from ledger.auth.models import User
 from ledger.core import chart
 from ledger.core import periods as P
 from ledger.core.entries import Leg
-from ledger.core.errors import ValidationError
+from ledger.core.errors import LedgerError, ValidationError
 from ledger.db import clock_of
+from ledger.equity import events
 from ledger.equity.models import Grant
 from ledger.governance.models import GovernanceRule, Proposal
 from ledger.journal.periods import oldest_open
@@ -67,13 +69,25 @@ def _problems(session: Session, kind: str, data: dict) -> dict[str, list[str]]:
         if kind == "retire_partner":
             for field, msg in successor_problems(session, data, active):
                 add(field, msg)
-    elif kind == "change_governance":
-        pass
+    elif kind == "amend_vesting":
+        if data["partner"] not in active:
+            add("partner", f"{data['partner']!r} is not an active partner")
     return errors
 
 
 def check_can_apply(session: Session, kind: str, data: dict) -> None:
+    """Refuse (422) a proposal whose effect could not apply now. A vesting amendment is tried on
+    the partner's schedule and rolled back: the equity service's own rules decide."""
     errors = _problems(session, kind, data)
+    if not errors and kind == "amend_vesting":
+        trial = session.begin_nested()
+        try:
+            _amend(session, data)
+        except LedgerError as exc:
+            errors = {f"payload.{_AMEND_FIELDS.get(k, k)}": v for k, v in exc.errors.items()} or \
+                {"payload": [exc.detail]}
+        finally:
+            trial.rollback()
     if errors:
         raise ValidationError("the proposal cannot apply: " + "; ".join(
             f"{k}: {v[0]}" for k, v in errors.items()), errors)
@@ -137,6 +151,30 @@ def _retire_partner(session: Session, proposal: Proposal, data: dict) -> str:
     return schedule_retirement(session, proposal, data)
 
 
+#: The equity service's field names, as the amend_vesting payload names them.
+_AMEND_FIELDS = {"start": "date", "end": "date", "quantity": "units"}
+
+
+def _amend(session: Session, data: dict) -> str:
+    code, day = data["partner"], data["date"]
+    if data["action"] == "pause":
+        return f"pause:{events.add_pause(session, code, day, None, data['reason']).id}"
+    if data["action"] == "resume":
+        row = events.open_pause(session, code)
+        return f"pause:{events.end_pause(session, code, row.id, day - dt.timedelta(days=1)).id}"
+    return f"acceleration:{events.add_acceleration(session, code, day, data['units'], data['reason']).id}"
+
+
+def _amend_vesting(session: Session, proposal: Proposal, data: dict) -> str:
+    """Pause (from ``date``), resume (vesting runs again from ``date``: the pause's last day is the
+    day before) or accelerate (``units`` vest on ``date``) a partner's vesting, by the equity
+    service's rules; what they refuse now fails the proposal with the reason."""
+    try:
+        return _amend(session, data)
+    except LedgerError as exc:
+        raise EffectFailed(exc.detail) from exc
+
+
 def _resolution(session: Session, proposal: Proposal, data: dict) -> str:
     return f"resolution:{proposal.id}"
 
@@ -145,11 +183,14 @@ def _change_governance(session: Session, proposal: Proposal, data: dict) -> str:
     rule = session.get(GovernanceRule, data["kind"])
     rule.weighting, rule.quorum, rule.threshold, rule.of = (
         data["weighting"], data["quorum"], data["threshold"], data["of"])
+    if "min_open_hours" in data:
+        rule.min_open_hours = data["min_open_hours"]
     session.flush()
     return f"governance:{data['kind']}"
 
 
 APPLY = {
     "add_practice": _add_practice, "admit_partner": _admit_partner, "change_policy": _change_policy,
-    "retire_partner": _retire_partner, "resolution": _resolution, "change_governance": _change_governance,
+    "retire_partner": _retire_partner, "amend_vesting": _amend_vesting, "resolution": _resolution,
+    "change_governance": _change_governance,
 }

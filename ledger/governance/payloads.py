@@ -9,11 +9,13 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as MmError
 
-from ledger.core.codes import CODE_RE, PROPOSAL_KINDS
+from ledger.core.codes import CODE_RE, PROPOSAL_KINDS, VESTING_ACTIONS
 from ledger.core.money import format_percent
 from ledger.schema import GrantSchema, Percent, Threshold, TomlDate
 
 CODE = validate.Regexp(CODE_RE, error="2 to 32 of a-z, 0-9 and -")
+#: The longest minimum voting time a rule may set: a year.
+MAX_OPEN_HOURS = 24 * 366
 
 
 class Strict(Schema):
@@ -70,6 +72,24 @@ class RetirePartner(Strict):
                              load_default=dict)
 
 
+class AmendVesting(Strict):
+    """A pause, a resumption or an acceleration of a partner's vesting: it changes who votes and
+    with what weight, so it is the partnership's decision (CONTRACT §7)."""
+
+    partner = fields.String(required=True, validate=CODE)
+    action = fields.String(required=True, validate=validate.OneOf(VESTING_ACTIONS))
+    date = IsoDate(required=True)
+    units = fields.Integer(strict=True, validate=validate.Range(min=1, max=10**9))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+    @validates_schema
+    def _units(self, data, **kwargs):
+        if data.get("action") == "accelerate" and "units" not in data:
+            raise MmError("an acceleration says how many units vest on its date", "units")
+        if data.get("action") in ("pause", "resume") and "units" in data:
+            raise MmError("only an acceleration takes units", "units")
+
+
 class Resolution(Strict):
     text = fields.String(required=True, validate=validate.Length(min=1, max=5000))
 
@@ -80,9 +100,11 @@ class ChangeGovernance(Strict):
     quorum = Percent(required=True)
     threshold = Threshold(required=True)
     of = fields.String(required=True, validate=validate.OneOf(["cast", "eligible"]))
+    min_open_hours = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_OPEN_HOURS))
 
 
 SCHEMAS: dict[str, type[Schema]] = {
     "add_practice": AddPractice, "admit_partner": AdmitPartner, "change_policy": ChangePolicy,
-    "retire_partner": RetirePartner, "resolution": Resolution, "change_governance": ChangeGovernance,
+    "retire_partner": RetirePartner, "amend_vesting": AmendVesting, "resolution": Resolution,
+    "change_governance": ChangeGovernance,
 }

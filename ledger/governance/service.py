@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger.core.access import Viewer
-from ledger.core.clock import as_utc
+from ledger.core.clock import as_utc, rfc3339
 from ledger.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from ledger.core.tally import Rule, tally
 from ledger.db import clock_of
@@ -57,15 +57,39 @@ def get_proposal(session: Session, proposal_id: int) -> Proposal:
 
 
 def electorate_now(session: Session, weighting: str, today: dt.date, exclude: set[str]) -> list[tuple[Partner, int]]:
-    """Active partners with vested units > 0 today, and their weight (1, or vested units)."""
-    out = []
-    for partner in session.scalars(select(Partner).where(Partner.status == "active").order_by(Partner.code)):
-        if partner.code in exclude:
-            continue
-        units = vested_units(session, partner, today)
-        if units > 0:
-            out.append((partner, units if weighting == "units" else 1))
-    return out
+    """Active partners with vested units > 0 today, and their weight (1, or vested units). When
+    nobody holds vested units yet, every active partner is eligible with weight 1 (CONTRACT §7):
+    a partnership of unvested entrants can still decide. ``exclude``: the partner a proposal is
+    about (a retiree, a partner whose vesting is amended), who never votes on it."""
+    active = [p for p in session.scalars(select(Partner).where(Partner.status == "active").order_by(Partner.code))
+              if p.code not in exclude]
+    units = {p.code: vested_units(session, p, today) for p in active}
+    vested = [(p, units[p.code] if weighting == "units" else 1) for p in active if units[p.code] > 0]
+    return vested or [(p, 1) for p in active]
+
+
+#: The latest a proposal may close: a year and a day after it opens.
+MAX_OPEN = dt.timedelta(days=366)
+#: The kinds of proposal about one partner, who is not eligible to vote on them.
+ABOUT_A_PARTNER = ("retire_partner", "amend_vesting")
+
+
+def _closing_problems(closes_at, now: dt.datetime, min_open_hours: int) -> list[str]:
+    if not isinstance(closes_at, dt.datetime) or closes_at.tzinfo is None:
+        return ["an ISO 8601 time with an offset is required"]
+    try:
+        closes_at = closes_at.astimezone(dt.UTC)
+    except (OverflowError, ValueError):
+        return ["not a time the calendar can hold"]
+    earliest = now + dt.timedelta(hours=min_open_hours)
+    if closes_at <= now:
+        return ["must be in the future"]
+    if closes_at < earliest:
+        return [f"must leave at least {min_open_hours} hour(s) to vote: no earlier than "
+                f"{rfc3339(earliest.replace(microsecond=0))}"]
+    if closes_at > now + MAX_OPEN:
+        return [f"must close within {MAX_OPEN.days} days of opening"]
+    return []
 
 
 def open_proposal(session: Session, proposer: Partner, kind: str, title: str, payload, closes_at: dt.datetime) -> Proposal:
@@ -75,16 +99,15 @@ def open_proposal(session: Session, proposer: Partner, kind: str, title: str, pa
     errors: dict[str, list[str]] = {}
     if not isinstance(title, str) or not title.strip() or len(title) > 200:
         errors["title"] = ["a title of 1 to 200 characters is required"]
-    if closes_at.tzinfo is None:
-        errors["closes_at"] = ["an ISO 8601 time with an offset is required"]
-    elif closes_at <= now:
-        errors["closes_at"] = ["must be in the future"]
+    rule_row = session.get(GovernanceRule, kind) if kind in SCHEMAS else None
+    closing = _closing_problems(closes_at, now, rule_row.min_open_hours if rule_row else 0)
+    if closing:
+        errors["closes_at"] = closing
     if errors:
         raise ValidationError("; ".join(f"{k}: {v[0]}" for k, v in errors.items()), errors)
     data = load_payload(kind, payload)
     check_can_apply(session, kind, data)  # 422 now for what is already impossible
-    rule_row = session.get(GovernanceRule, kind)
-    recused = {data["partner"]} if kind == "retire_partner" else set()
+    recused = {data["partner"]} if kind in ABOUT_A_PARTNER else set()
     electorate = electorate_now(session, rule_row.weighting, now.date(), recused)
     if not electorate:
         raise ValidationError("nobody is eligible to vote on this proposal", {"kind": ["no eligible voters"]})

@@ -20,7 +20,8 @@ from ledger.core.money import MoneyError, format_percent, is_currency, parse_per
 from ledger.core.vetting import VETTING_CRITERIA
 from ledger.schema import GrantSchema, Percent, Strict, Threshold, TomlDate, flatten_errors
 
-DEFAULT_RULE = {"weighting": "member", "quorum": Decimal("0.5"), "threshold": "majority", "of": "cast"}
+DEFAULT_RULE = {"weighting": "member", "quorum": Decimal("0.5"), "threshold": "majority", "of": "cast",
+                "min_open_hours": 24}
 
 
 def _currency(code: str) -> None:
@@ -72,6 +73,7 @@ class RuleSchema(Strict):
     quorum = Percent(required=True)
     threshold = Threshold(required=True)
     of = fields.String(required=True, validate=validate.OneOf(["cast", "eligible"]))
+    min_open_hours = fields.Integer(load_default=24, strict=True, validate=validate.Range(min=0, max=24 * 366))
 
 
 class SuccessionSchema(Strict):

@@ -87,7 +87,8 @@ def found(session: Session, charter: dict) -> Partnership:
                               pool_basis=pol["pool_basis"], effective_period=first, created_at=now))
     for kind_name, rule in charter["governance"].items():
         session.add(GovernanceRule(kind=kind_name, weighting=rule["weighting"], quorum=rule["quorum"],
-                                   threshold=rule["threshold"], of=rule["of"]))
+                                   threshold=rule["threshold"], of=rule["of"],
+                                   min_open_hours=rule.get("min_open_hours", 24)))
     for f in charter["firms"]:
         session.add(Firm(code=f["code"], name=f["name"], vetted=",".join(f["vetted"]),
                          nsa_signed_on=f["nsa_signed_on"], nsa_expires_on=f["nsa_expires_on"]))

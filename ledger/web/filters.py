@@ -31,6 +31,7 @@ PROPOSAL_KINDS = {
     "admit_partner": "Admit a partner",
     "change_policy": "Change the sharing policy",
     "retire_partner": "Retire a partner",
+    "amend_vesting": "Pause, resume or accelerate vesting",
     "resolution": "Resolution",
     "change_governance": "Change a voting rule",
 }

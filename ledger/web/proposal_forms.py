@@ -166,6 +166,28 @@ class RetirePartnerForm(ProposalForm):
                 "successors": successors}
 
 
+class AmendVestingForm(ProposalForm):
+    KIND = "amend_vesting"
+    partner = SelectField("Partner")
+    action = SelectField("Change", choices=options([("pause", "pause vesting from the date"),
+                                                    ("resume", "resume vesting from the date"),
+                                                    ("accelerate", "vest units at once on the date")]))
+    date = DateField("Date", [InputRequired()])
+    units = IntegerField("Units", [Optional(), NumberRange(min=1, max=10**9)],
+                         description="for an acceleration only")
+    reason = TextField("Reason", max_length=500)
+
+    def fill(self, session) -> None:
+        self.partner.choices = options((p.code, f"{p.name} ({p.code})") for p in active_partners(session))
+
+    def payload(self) -> dict:
+        out = {"partner": self.partner.data, "action": self.action.data, "date": self.date.data.isoformat(),
+               "reason": self.reason.data}
+        if self.units.data is not None:
+            out["units"] = self.units.data
+        return out
+
+
 class ResolutionForm(ProposalForm):
     KIND = "resolution"
     text = LongTextField("Resolution text")
@@ -191,7 +213,8 @@ class ChangeGovernanceForm(ProposalForm):
 
 
 FORMS: dict[str, type[ProposalForm]] = {f.KIND: f for f in (
-    AddPracticeForm, AdmitPartnerForm, ChangePolicyForm, RetirePartnerForm, ResolutionForm, ChangeGovernanceForm)}
+    AddPracticeForm, AdmitPartnerForm, ChangePolicyForm, RetirePartnerForm, AmendVestingForm, ResolutionForm,
+    ChangeGovernanceForm)}
 
 
 class VoteForm(FlaskForm):
