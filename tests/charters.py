@@ -113,3 +113,41 @@ def founder_partners(n: int, prefix: str = "f") -> str:
     """``n`` founders of ``100 + i`` units each (``f000``, ``f001``, ...), as ``[[partners]]`` blocks."""
     return "".join(f'\n[[partners]]\ncode = "{prefix}{i:03d}"\nname = "{prefix.upper()}{i}"\n'
                    f'email = "{prefix}{i}@example.com"\nunits = {100 + i}\n' for i in range(n))
+
+
+def in_currency(code: str, charter: str = WORKED_CHARTER) -> str:
+    """The charter in another ISO 4217 currency (``JPY`` has no minor unit, ``BHD`` three)."""
+    return charter.replace('currency = "USD"', f'currency = "{code}"', 1)
+
+
+#: A partnership of entrants only: nobody holds a vested unit until 2027 (CONTRACT §7: the pool is
+#: split equally, and every active partner votes with weight 1).
+UNVESTED = """
+[partnership]
+name = "Entrants Only"
+currency = "USD"
+period = "month"
+starts_on = 2026-01-01
+
+[[partners]]
+code = "gia"
+name = "Gia"
+email = "gia@example.com"
+grant = { units = 1000, start = 2026-01-01, cliff_months = 12, months = 48, every = 1 }
+
+[[partners]]
+code = "hal"
+name = "Hal"
+email = "hal@example.com"
+grant = { units = 3000, start = 2026-01-01, cliff_months = 12, months = 48, every = 1 }
+
+[[practices]]
+code = "cloud"
+name = "Cloud"
+owners = { gia = "50%", hal = "50%" }
+
+[policy]
+origination = "10%"
+practice = "60%"
+pool_basis = "vested_units"
+"""

@@ -30,6 +30,8 @@ def statement_csv(st: dict) -> str:
         w.writerow([line["kind"], line["amount"], line.get("engagement", ""), line.get("practice", ""), line["entry"]])
     for key in ("opening", "allocated", "draws", "closing"):
         w.writerow([key, st[key], "", "", ""])
+    if Decimal(st.get("unattributed") or 0):  # the period's total; the pool lines carry each partner's part
+        w.writerow(["unattributed", st["unattributed"], "", "", ""])
     return out.getvalue()
 
 
@@ -87,6 +89,12 @@ def statement_pdf(st: dict) -> bytes:
     ]))
     story.append(table)
     story.append(Spacer(1, 6 * mm))
+    if st.get("unattributed") and Decimal(st["unattributed"]):
+        story.append(Paragraph(f"Income and costs that named no engagement (unattributed) came to "
+                               f"{money(st['unattributed'])} in the period: they joined the common pool, and "
+                               "the pool lines above carry this partner's part.", styles["Normal"]))
+    for note in st.get("notes", []):
+        story.append(Paragraph(note, styles["Normal"]))
     units = st.get("units", {})
     story.append(Paragraph(f"Units at the end of the period: {units.get('vested', 0):,} vested, "
                            f"{units.get('unvested', 0):,} unvested.", styles["Normal"]))

@@ -47,7 +47,7 @@ def _rescale(expression: str, refuse_inexact: bool = False) -> None:
                 op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
     for table, column in AMOUNTS:
         if refuse_inexact:
-            bad = bind.exec_driver_sql(f"SELECT count(*) FROM {table} WHERE {column} % 100 <> 0").scalar()
+            bad = bind.exec_driver_sql(f"SELECT count(*) FROM {table} WHERE ({column} / 100) * 100 <> {column}").scalar()
             if bad:
                 raise RuntimeError(f"{table}.{column} holds amounts with more than two decimals: they cannot go back to "
                                    "hundredths")
