@@ -527,3 +527,57 @@ def test_the_api_refuses_fractions_of_a_yen(db_url, make_app, tmp_path):
     booked = client.post("/api/v1/engagements/e1/invoices", json={"amount": "220", "date": "2026-01-10"},
                          headers=headers)
     assert booked.status_code == 201 and booked.get_json()["amount"] == "220"
+
+
+# --- the smaller rules of §7 ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("hours", "opened"), [(23, False), (24, True), (24 * 366, True), (24 * 367, False)])
+def test_a_proposal_stays_open_at_least_min_open_hours_and_at_most_a_year(s, hours, opened):
+    closes = dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours, minutes=1 if hours == 24 else 0)
+    if opened:
+        assert open_proposal(s, get_partner(s, "ana"), "resolution", "R", {"text": "t"}, closes).status == "open"
+    else:
+        with pytest.raises(ValidationError) as exc:
+            open_proposal(s, get_partner(s, "ana"), "resolution", "R", {"text": "t"}, closes)
+        assert "closes_at" in exc.value.errors
+
+
+def test_a_vote_may_change_a_kinds_minimum_voting_time_and_all_votes_close_it_early(s):
+    assert vote_through(s, "change_governance", {"kind": "resolution", "weighting": "member", "quorum": "50%",
+                                                  "threshold": "majority", "of": "cast", "min_open_hours": 72}
+                        ).status == "passed"
+    with pytest.raises(ValidationError):
+        open_proposal(s, get_partner(s, "ana"), "resolution", "R", {"text": "t"}, LATER - dt.timedelta(days=1))
+    prop = open_proposal(s, get_partner(s, "ana"), "resolution", "R", {"text": "t"},
+                         dt.datetime.now(dt.UTC) + dt.timedelta(days=4))
+    for code in electorate_of(s, prop):
+        cast_vote(s, prop.id, get_partner(s, code), "yes")
+    assert close_proposal(s, prop.id).status == "passed"  # every elector voted: it may close at once
+
+
+def test_a_manual_posting_on_a_capital_account_is_an_adjustment_and_on_overhead_is_overhead(s):
+    post_manual(s, day("2026-01-08"), "correction", [Leg(chart.capital("ana"), D("-12.34"), "USD"),
+                                                     Leg(chart.CASH, D("12.34"), "USD")])
+    open_account(s, chart.overhead("insurance"), ["USD"])
+    post_manual(s, day("2026-01-09"), "insurance", [Leg(chart.overhead("insurance"), D("40.00"), "USD"),
+                                                    Leg(chart.CASH, D("-40.00"), "USD")])
+    assert preview(s, "2026-01").overhead == D("40.00")
+    close_period(s, "2026-01")
+    lines = statement(s, "ana", "2026-01")["lines"]
+    assert {"kind": "adjustment", "amount": "12.34"}.items() <= lines[0].items()
+
+
+def test_the_csv_pdf_and_preview_show_the_unattributed_figure(s, founded):
+    from ledger.auth.service import add_user, create_token
+    from ledger.read.render import statement_csv, statement_pdf
+
+    unattributed_month(s)
+    headers = {"Authorization": f"Bearer {create_token(s, add_user(s, 't@example.com', 'treasurer'))}"}
+    s.commit()
+    body = founded.test_client().get("/api/v1/periods/2026-01/preview", headers=headers).get_json()
+    assert (body["unattributed"], body["pool_basis"]) == ("270.00", "vested_units")
+    close_period(s, "2026-01")
+    st = statement(s, "ana", "2026-01")
+    assert statement_csv(st).splitlines()[-1] == "unattributed,270.00,,,"
+    assert statement_pdf(st).startswith(b"%PDF")
