@@ -8,7 +8,7 @@ from helpers.web import PASSWORD, USERS, count_rows, csrf_token, login, text
 from ledger.auth.service import create_token, get_user, set_password
 from ledger.practices.models import Client
 from ledger.runtime.database import get_session
-from ledger.web.security import SignInLimiter
+from ledger.web.security import SignInLimiter, safe_next
 
 
 def test_the_login_form_has_the_contract_fields(web):
@@ -70,11 +70,30 @@ def test_sign_in_returns_to_the_page_asked_for(web):
     assert ok.headers["Location"] == "/practices"
 
 
-@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example"])
+@pytest.mark.parametrize("target", [
+    "//evil.example/x", "https://evil.example/", "/\\evil.example",
+    # Browsers drop tabs and newlines from a URL, so "/<TAB>/evil.example" is "//evil.example".
+    "/%09/evil.example", "/%0a/evil.example", "/%0d/evil.example", "%09//evil.example",
+    "/%5Cevil.example", "///evil.example", "http:evil.example", "javascript:alert(1)", "%20//evil.example",
+    "/%00/x", "evil.example", "/ok%E2%80%8B/%2F%2F",
+])
 def test_sign_in_never_returns_off_site(web, target):
     client = web.test_client()
     response = client.post(f"/login?next={target}", data={"email": USERS["ana"], "password": PASSWORD})
+    assert response.status_code == 302, (target, response.status_code)
     assert response.headers["Location"] == "/", target
+
+
+@pytest.mark.parametrize(("target", "expected"), [
+    ("/practices", "/practices"),
+    ("/partners/ana/statements?year=2026", "/partners/ana/statements?year=2026"),
+    ("/proposals/1#votes", "/proposals/1#votes"),
+    ("//evil.example", None), ("/\t/evil.example", None), ("/\n/evil.example", None), ("https://localhost/", None),
+    ("", None), (None, None), ("/" + "a" * 3000, None),
+])
+def test_the_one_safe_redirect_rule(web, target, expected):
+    with web.test_request_context("/login"):
+        assert safe_next(target) == expected
 
 
 def test_sign_out_is_a_post(web, as_user):

@@ -20,7 +20,7 @@ from ledger.auth.service import check_password
 from ledger.runtime.database import get_session
 from ledger.web.access import WebUser
 from ledger.web.errors import web_blueprint
-from ledger.web.security import limiter, sign_in_keys
+from ledger.web.security import limiter, safe_next, sign_in_keys
 
 bp = web_blueprint("auth", __name__)
 
@@ -46,13 +46,6 @@ class LogoutForm(FlaskForm):
     """Sign-out is a POST with a CSRF token, so another site cannot sign a partner out."""
 
 
-def _safe_next(target: str | None) -> str | None:
-    """Only a path on this site (``/statements``), never ``//elsewhere`` or ``https://…``."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
@@ -72,10 +65,9 @@ def login():
             user = get_session().scalar(select(User).where(User.email == form.email.data.strip().lower()))
             if check_password(user or _dummy_user(), form.password.data) and user is not None:
                 limiter().succeeded(keys[0])
-                next_url = _safe_next(request.args.get("next"))
                 session.clear()  # a fresh session for the signed-in user
                 login_user(WebUser(user))
-                return redirect(next_url or url_for("partner.home"))
+                return redirect(safe_next(request.args.get("next")) or url_for("partner.home"))
             limiter().failed(keys)
             form.form_errors.append("That email and password do not match an account.")
             status = 401

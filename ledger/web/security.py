@@ -15,14 +15,18 @@
   live in the process's memory (no table is needed, nothing is written): with several gunicorn
   workers each keeps its own, so the effective limit is at most the number of workers times the
   setting, and a restart forgets them. A successful sign-in clears the email's count.
+- **Redirects** to a place the request names (``?next=`` after sign-in) go through ``safe_next``
+  only: a path on this site, never another host.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
+from urllib.parse import urljoin, urlsplit
 
 from flask import Flask, current_app, request
 from flask_wtf.csrf import CSRFProtect
@@ -129,3 +133,30 @@ def sign_in_keys(email: str) -> list[tuple[str, str]]:
 
 def limiter() -> SignInLimiter:
     return current_app.extensions["ledger.sign_in_limiter"]
+
+
+#: What a redirect target taken from a request may be made of: a path (with its query and fragment)
+#: in visible ASCII as RFC 3986 writes it. No control character, space or backslash (browsers drop
+#: tabs and newlines and read ``\\`` as ``/``, so ``/<TAB>/evil.example`` is ``//evil.example``).
+_PATH_ONLY = re.compile(r"/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@/%?#]*")
+MAX_NEXT_LENGTH = 2000
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` when it is a path on this site (``/statements?year=2026``), else ``None``.
+
+    The one check for every redirect whose target comes from the request. It accepts only a path
+    (no scheme, no host: ``//elsewhere``, ``https://…``, ``javascript:`` are refused) made of the
+    characters above, and checks once more that the URL a browser would resolve it to is on this
+    request's host. The caller falls back to a page of its own choosing.
+    """
+    if not isinstance(target, str) or len(target) > MAX_NEXT_LENGTH or not _PATH_ONLY.fullmatch(target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return None
+    here = urlsplit(request.host_url)
+    there = urlsplit(urljoin(request.host_url, target))
+    if (there.scheme, there.netloc) != (here.scheme, here.netloc):
+        return None
+    return target
