@@ -124,11 +124,24 @@ def test_unknown_codes_and_broken_fields_are_refused(shared, path, change, statu
     (b"null", "application/json", 422, "body"),
     (b"[" * 100000, "application/json", 422, "body"),
     (b'{"amount": "100.00", "date": "2026-02-01"}', "text/plain", 415, "Content-Type"),
+    # CONTRACT §7: duplicate keys are a 400, never "the last one wins" (at any depth).
+    (b'{"amount": "100.00", "amount": "1.00", "date": "2026-02-01"}', "application/json", 400, "body"),
+    (b'{"amount": "100.00", "date": "2026-02-01", "memo": {"a": 1, "a": 2}}', "application/json", 400, "body"),
 ])
 def test_a_body_that_is_not_a_json_object_is_refused(shared, data, content_type, status, field):
     before = snapshot(shared)
     response = shared.post("/engagements/ENG-1/invoices", data=data, headers={"Content-Type": content_type})
     assert_problem(response, status, field)
+    assert snapshot(shared) == before
+
+
+def test_duplicate_keys_in_a_nested_body_are_a_400_naming_the_key(shared):
+    body = (b'{"date": "2026-02-01", "memo": "m", "postings": [{"account": "Assets:Cash", "amount": "1.00",'
+            b' "amount": "-1.00"}, {"account": "Equity:Capital:Ana", "amount": "-1.00"}]}')
+    before = snapshot(shared)
+    problem = assert_problem(shared.post("/ledger/entries", data=body, headers={"Content-Type": "application/json"}),
+                             400, "body")
+    assert "amount" in problem["detail"]
     assert snapshot(shared) == before
 
 
