@@ -53,6 +53,9 @@ BAD_AMOUNTS = [
     ("", "empty"),
     (None, "null"),
     ("10000000000000", "too large"),
+    ("١٢٣.٤٥", "Arabic-Indic digits"),
+    ("１０", "fullwidth digits"),
+    ("100.00\n", "a trailing newline"),
 ]
 
 
@@ -67,7 +70,7 @@ def test_a_bad_amount_is_refused_naming_the_field(shared, path, amount, why):
 
 
 BAD_DATES = ["2026-02-30", "2026/02/01", "20260201", "2026-2-1", "2026-02-01T00:00:00", "2026-W05-1", "",
-             20260201, None, "2025-12-31", "2040-01-01"]
+             20260201, None, "2025-12-31", "2040-01-01", "٢٠٢٦-٠٢-٠١", "2026-02-01\n", "0000-01-01", "9999-12-31"]
 
 
 @pytest.mark.parametrize("date", BAD_DATES, ids=repr)

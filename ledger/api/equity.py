@@ -13,9 +13,7 @@ The rules (what is a 422, what a 409) are the service's: ``ledger/equity/events.
 
 from __future__ import annotations
 
-import datetime as dt
-
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
 from ledger.api.auth import require_self_or
 from ledger.api.openapi import INT_ID, blueprint
@@ -23,18 +21,13 @@ from ledger.api.transaction import requires
 from ledger.equity import events
 from ledger.practices.service import get_partner
 from ledger.runtime.database import get_session
-from ledger.schema import Date, Text
+from ledger.schema import MAX_INT_ID, Date, Int, Text, Timestamp
 
 bp = blueprint("equity", __name__, "Grants, leave-of-absence pauses and accelerations")
 
-#: Dates the API takes for vesting events (the service refuses more than 200 years from today).
-EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
 MAX_UNITS = 10**12
-
-
-def EventDate(**kwargs) -> Date:  # noqa: N802 - a field factory, named like the fields it makes
-    return Date(validate=validate.Range(min=EARLIEST, max=LATEST, error="must be between {min} and {max}"),
-                **kwargs)
+#: Dates of vesting events: ``schema.Date``'s bounds (the service refuses more than 200 years from today).
+EventDate = Date
 
 
 # --- schemas -----------------------------------------------------------------------------------
@@ -57,18 +50,17 @@ class PauseOut(Schema):
     start = fields.Date(required=True)
     end = fields.Date(required=True, allow_none=True)
     reason = fields.String(required=True)
-    recorded_at = fields.DateTime(required=True)
-    ended_at = fields.DateTime(required=True, allow_none=True)
+    recorded_at = Timestamp(required=True)
+    ended_at = Timestamp(required=True, allow_none=True)
 
 
 class AccelerationIn(Schema):
     date = EventDate(required=True, metadata={"description": "the day the units vest"})
-    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_UNITS),
-                              metadata={"description": "units that vest on date, taken from the next tranches"})
+    quantity = Int(required=True, minimum=1, maximum=MAX_UNITS,
+                   metadata={"description": "units that vest on date, taken from the next tranches"})
     reason = Text(required=True)
-    grant = fields.Integer(load_default=None, allow_none=True, strict=True,
-                           validate=validate.Range(min=1, max=2**31 - 1),
-                           metadata={"description": "the grant's id; needed only when the partner has several"})
+    grant = Int(load_default=None, allow_none=True, minimum=1, maximum=MAX_INT_ID,
+                metadata={"description": "the grant's id; needed only when the partner has several"})
 
 
 class AccelerationOut(Schema):
@@ -78,7 +70,7 @@ class AccelerationOut(Schema):
     date = fields.Date(required=True)
     quantity = fields.Integer(required=True)
     reason = fields.String(required=True)
-    recorded_at = fields.DateTime(required=True)
+    recorded_at = Timestamp(required=True)
 
 
 class GrantOut(Schema):

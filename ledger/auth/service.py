@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 
 from argon2 import PasswordHasher
@@ -13,10 +12,12 @@ from sqlalchemy.orm import Session
 
 from ledger.auth.models import ROLES, ApiToken, User
 from ledger.core.errors import Conflict, NotFound, ValidationError
+from ledger.core.text import fits
 from ledger.db import clock_of
 from ledger.practices.service import get_partner
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: An email address's shape (matched whole with ``core.text.fits``; no spaces or control characters).
+EMAIL_RE = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$"
 _hasher = PasswordHasher()
 
 
@@ -31,7 +32,7 @@ def add_user(session: Session, email: str, role: str, partner_code: str | None =
              password: str | None = None) -> User:
     email = email.strip().lower()
     errors: dict[str, list[str]] = {}
-    if not EMAIL_RE.match(email):
+    if not fits(EMAIL_RE, email) or len(email) > 254:
         errors["email"] = ["not an email address"]
     if role not in ROLES:
         errors["role"] = [f"one of {', '.join(ROLES)}"]

@@ -1,7 +1,8 @@
 """Each proposal kind's payload schema (marshmallow), checked when the proposal opens.
 
-These check the payload's own shape; whether its effect can still apply (a code already taken, a
-period already closed) is checked again at execution, where a failure fails the proposal.
+These check the payload's own shape with ``ledger.schema``'s fields (the one text rule, codes
+matched whole, bounded integers and dates); whether its effect can still apply (a code already
+taken, a period already closed) is checked again at execution, where a failure fails the proposal.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as MmError
 
-from ledger.core.codes import CODE_RE, PROPOSAL_KINDS
+from ledger.core.codes import PROPOSAL_KINDS
 from ledger.core.money import format_percent
-from ledger.schema import GrantSchema, Percent, Threshold, TomlDate
+from ledger.schema import Code, Email, GrantSchema, Percent, PeriodId, Text, Threshold, TomlDate
 
-CODE = validate.Regexp(CODE_RE, error="2 to 32 of a-z, 0-9 and -")
+#: The most owners a practice, or successors a retirement, may name.
+MAX_ENTRIES = 100
 
 
 class Strict(Schema):
@@ -30,10 +32,10 @@ class GrantPayload(GrantSchema):
 
 
 class AddPractice(Strict):
-    code = fields.String(required=True, validate=CODE)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    owners = fields.Dict(keys=fields.String(validate=CODE), values=Percent(), required=True,
-                         validate=validate.Length(min=1))
+    code = Code(required=True)
+    name = Text(required=True, max_length=200)
+    owners = fields.Dict(keys=Code(), values=Percent(), required=True,
+                         validate=validate.Length(min=1, max=MAX_ENTRIES))
 
     @validates_schema
     def _sum(self, data, **kwargs):
@@ -45,9 +47,9 @@ class AddPractice(Strict):
 
 
 class AdmitPartner(Strict):
-    code = fields.String(required=True, validate=CODE)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    email = fields.Email(required=True)
+    code = Code(required=True)
+    name = Text(required=True, max_length=200)
+    email = Email(required=True)
     grant = fields.Nested(GrantPayload, required=True)
 
 
@@ -55,7 +57,7 @@ class ChangePolicy(Strict):
     origination = Percent(required=True)
     practice = Percent(required=True)
     pool_basis = fields.String(required=True, validate=validate.OneOf(["vested_units", "equal"]))
-    effective_period = fields.String(required=True)
+    effective_period = PeriodId(required=True)
 
     @validates_schema
     def _sum(self, data, **kwargs):
@@ -64,14 +66,13 @@ class ChangePolicy(Strict):
 
 
 class RetirePartner(Strict):
-    partner = fields.String(required=True, validate=CODE)
-    effective_period = fields.String(required=True)
-    successors = fields.Dict(keys=fields.String(validate=CODE), values=fields.String(validate=CODE),
-                             load_default=dict)
+    partner = Code(required=True)
+    effective_period = PeriodId(required=True)
+    successors = fields.Dict(keys=Code(), values=Code(), load_default=dict, validate=validate.Length(max=MAX_ENTRIES))
 
 
 class Resolution(Strict):
-    text = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    text = Text(required=True, max_length=5000, multiline=True)
 
 
 class ChangeGovernance(Strict):

@@ -20,6 +20,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_required
 
 from ledger.auth.models import User
 from ledger.core.access import Viewer
+from ledger.core.text import fits
 from ledger.practices.models import Partner
 from ledger.runtime.database import get_session
 
@@ -70,7 +71,7 @@ class WebUser(UserMixin):
 @login_manager.user_loader
 def load_user(session_id: str) -> WebUser | None:
     user_id, _, print_ = session_id.partition(":")
-    if not user_id.isdigit() or len(user_id) > 10:
+    if not fits(r"[0-9]{1,10}", user_id):
         return None
     user = get_session().get(User, int(user_id))
     if user is None or not user.active or fingerprint(user) != print_:

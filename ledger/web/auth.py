@@ -20,6 +20,7 @@ from ledger.auth.service import check_password
 from ledger.runtime.database import get_session
 from ledger.web.access import WebUser
 from ledger.web.errors import web_blueprint
+from ledger.web.forms import TextRule
 from ledger.web.security import limiter, safe_next, sign_in_keys
 
 bp = web_blueprint("auth", __name__)
@@ -36,7 +37,7 @@ def _dummy_user() -> SimpleNamespace:
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", [InputRequired(), Length(max=254)],
+    email = EmailField("Email", [InputRequired(), TextRule(254)],
                        render_kw={"autocomplete": "username", "autofocus": True, "autocapitalize": "none"})
     password = PasswordField("Password", [InputRequired(), Length(max=1024)],
                              render_kw={"autocomplete": "current-password"})
