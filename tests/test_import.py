@@ -57,6 +57,7 @@ def test_import_then_rerun_skips_what_is_there(founded, runner, tmp_path):
     (line("x", memo="nul\u0000byte"), "memo"),
     (line("x", memo="lone \ud800"), "memo"),
     (line("x\u0000y"), "key"),
+    (line("x", amount="0.00"), "postings"),
 ])
 def test_a_bad_line_stops_the_import_keeping_the_lines_before_it(founded, runner, tmp_path, bad, field):
     result = run(runner, tmp_path, [line("a", "2.00"), line("b", "3.00"), bad, line("c", "4.00")])

@@ -69,8 +69,10 @@ def check_account_name(name: str) -> str:
 
 
 def check_legs(legs: Sequence[Leg], field: str = "postings") -> None:
-    """Refuse an entry that does not balance per commodity, has fewer than two postings, or carries
-    more decimals than a commodity allows. Errors name the posting at fault."""
+    """Refuse an entry that does not balance per commodity, has fewer than two postings, carries
+    more decimals than a commodity allows, or moves nothing (every posting zero: CONTRACT §7).
+    Every writer posts through here, so none may write such an entry. Errors name the posting at
+    fault."""
     errors: dict[str, list[str]] = {}
     if len(legs) < 2:
         raise ValidationError("an entry needs at least two postings", {field: ["at least two postings"]})
@@ -87,6 +89,8 @@ def check_legs(legs: Sequence[Leg], field: str = "postings") -> None:
     if unbalanced:
         what = ", ".join(f"{c} off by {t}" for c, t in sorted(unbalanced.items()))
         raise ValidationError(f"the entry does not balance: {what}", {field: [f"does not balance: {what}"]})
+    if all(leg.amount == 0 for leg in legs):
+        raise ValidationError("an entry whose postings are all zero moves nothing", {field: ["every amount is zero"]})
 
 
 def canonical_entry(
