@@ -11,6 +11,7 @@ import re
 
 MONTH_RE = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 QUARTER_RE = re.compile(r"([0-9]{4})-Q([1-4])")
+YEAR_RE = re.compile(r"[0-9]{4}")
 
 
 def period_id(day: dt.date, kind: str) -> str:
@@ -21,6 +22,11 @@ def period_id(day: dt.date, kind: str) -> str:
 
 def is_period_id(text: str, kind: str) -> bool:
     return isinstance(text, str) and (QUARTER_RE if kind == "quarter" else MONTH_RE).fullmatch(text) is not None
+
+
+def is_year(text: str) -> bool:
+    """Four ASCII digits, a year the calendar has (``0000`` is not one)."""
+    return isinstance(text, str) and YEAR_RE.fullmatch(text) is not None and int(text) >= 1
 
 
 def bounds(pid: str, kind: str) -> tuple[dt.date, dt.date]:
