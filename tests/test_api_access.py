@@ -3,7 +3,8 @@
 the rule leaves out, and for a role it admits anything but 401/403 (and never a 5xx).
 
 A route added without ``@requires(...)`` or ``@public`` makes ``test_every_api_route_declares_who_may_call_it``
-fail; give a new path parameter a sample value in ``SAMPLES`` if the defaults do not fit.
+fail; give a new path parameter a sample value in ``helpers.routes.SAMPLES`` if the defaults do
+not fit.
 """
 
 from __future__ import annotations
@@ -11,32 +12,13 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 from helpers.api import PROBLEM, ROLES, assert_problem
-from werkzeug.routing import IntegerConverter
+from helpers.routes import api_routes
 
 from ledger import create_app
 from ledger.api.transaction import PUBLIC_ENDPOINTS
 from ledger.auth.service import get_user, revoke_tokens
 from ledger.runtime.database import get_session
 from ledger.runtime.http import API_PREFIX
-
-#: Path parameter values by name; anything else gets ``1`` (integers) or ``"ana"``.
-SAMPLES = {"code": "ana", "ref": "ENG-1", "entry_id": 1, "period_id": "2026-01", "id": 1}
-
-
-def api_routes(app: Flask) -> list[tuple[str, str, str]]:
-    """``(endpoint, method, url)`` for every route under /api/v1, path parameters filled in."""
-    out = []
-    for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith(API_PREFIX):
-            continue
-        values = {}
-        for name, converter in rule._converters.items():
-            values[name] = SAMPLES.get(name, 1 if isinstance(converter, IntegerConverter) else "ana")
-        url = rule.build(values)[1]
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            out.append((rule.endpoint, method, url))
-    return out
-
 
 #: Every route under /api/v1, from an app made to list them (its routes need no database): one case
 #: of the walk below each.
