@@ -103,6 +103,39 @@ def test_sign_out_is_a_post(web, as_user):
     assert client.get("/").status_code == 302
 
 
+def stolen_copy(web, client):
+    """Another client carrying ``client``'s session cookie, as a thief who copied it would."""
+    thief = web.test_client()
+    thief.set_cookie("session", client.get_cookie("session").value)
+    return thief
+
+
+def test_a_copied_session_cookie_stops_working_at_sign_out(web, as_user):
+    client = as_user("ana")
+    thief = stolen_copy(web, client)
+    assert thief.get("/").status_code == 200  # the cookie is the session...
+    assert client.post("/logout").status_code == 302
+    assert thief.get("/").status_code == 302  # ...and sign-out ended it on the server side
+    assert thief.get("/").headers["Location"].startswith("/login")
+
+
+def test_sign_out_ends_every_session_of_the_user_and_no_one_elses(web, as_user):
+    laptop, phone, ben = as_user("ana"), as_user("ana"), as_user("ben")
+    assert laptop.post("/logout").status_code == 302
+    assert phone.get("/").status_code == 302
+    assert ben.get("/").status_code == 200
+    assert login(phone, "ana").status_code == 302 and phone.get("/").status_code == 200  # signing in again works
+
+
+def test_a_password_change_ends_a_copied_session_too(web, as_user):
+    thief = stolen_copy(web, as_user("ana"))
+    with web.app_context():
+        s = get_session()
+        set_password(s, get_user(s, USERS["ana"]), "another-password")
+        s.commit()
+    assert thief.get("/").status_code == 302
+
+
 def test_a_new_password_signs_the_user_out_elsewhere(web, as_user):
     client = as_user("ana")
     assert client.get("/").status_code == 200

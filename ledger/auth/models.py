@@ -24,6 +24,9 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(sa.String(200))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    #: Part of every web session's id: raising it (sign-out, a new password) ends every session of
+    #: the user, wherever its cookie is (``auth.service.end_sessions``).
+    session_version: Mapped[int] = mapped_column(default=1, server_default=sa.text("1"))
 
     partner: Mapped[Partner | None] = relationship(lazy="joined")
 

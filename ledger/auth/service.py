@@ -1,4 +1,10 @@
-"""Users, passwords (argon2id via argon2-cffi) and API tokens (random, stored as SHA-256)."""
+"""Users, passwords (argon2id via argon2-cffi), web sessions and API tokens (random, stored as SHA-256).
+
+A web session is only a signed cookie, so it cannot be deleted on the server; it carries the
+user's ``session_version`` instead, checked on every request. ``end_sessions`` raises it — at
+sign-out, and with every new password — so every session of that user ends wherever its cookie
+was copied to. API tokens are separate: ``revoke_tokens`` ends them.
+"""
 
 from __future__ import annotations
 
@@ -69,9 +75,17 @@ def add_user_or_set_password(session: Session, email: str, role: str, partner_co
 
 
 def set_password(session: Session, user: User, password: str) -> None:
+    """A new password, which also ends every web session of the user (``end_sessions``)."""
     if len(password) < 8:
         raise ValidationError("a password needs at least 8 characters", {"password": ["at least 8 characters"]})
     user.password_hash = _hasher.hash(password)
+    end_sessions(session, user)
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """End every web session of ``user``: sessions carry the version they began with, and one
+    that no longer matches is signed out on its next request (``web.access.load_user``)."""
+    user.session_version = (user.session_version or 1) + 1
     session.flush()
 
 

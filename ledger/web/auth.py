@@ -16,7 +16,7 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import InputRequired, Length
 
 from ledger.auth.models import User
-from ledger.auth.service import check_password
+from ledger.auth.service import check_password, end_sessions
 from ledger.runtime.database import get_session
 from ledger.web.access import WebUser
 from ledger.web.errors import web_blueprint
@@ -82,6 +82,9 @@ def login():
 def logout():
     form = LogoutForm()
     if form.validate_on_submit():
+        db = get_session()
+        end_sessions(db, current_user.user)  # every session of this user ends, copied cookies too
+        db.commit()
         logout_user()
         session.clear()
         flash("You are signed out.", "info")
