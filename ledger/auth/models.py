@@ -45,6 +45,21 @@ class ApiToken(Base):
     user: Mapped[User] = relationship(lazy="joined")
 
 
+class SignInThrottle(Base):
+    """Failed sign-ins on one key (``auth.throttle``): an email with a client address, or an
+    address alone, as a SHA-256 digest; how many, the last one, and until when the key is locked."""
+
+    __tablename__ = "sign_in_throttle"
+    __table_args__ = (sa.UniqueConstraint("scope", "key", name="uq_sign_in_throttle_scope_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(sa.String(10))
+    key: Mapped[str] = mapped_column(sa.String(64))
+    failures: Mapped[int]
+    last_failure_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
 class IdempotencyRecord(Base):
     """A POST's ``Idempotency-Key`` with the hash of its request and the response it got."""
 
