@@ -49,6 +49,8 @@ MAX_AMOUNT = Decimal(10) ** 12
 #: The dates the product takes anywhere (a business date must also pass the period guard).
 EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
 DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: ``EARLIEST``..``LATEST`` as the document's pattern for a date (the years 1900-2999).
+DATE_PATTERN = r"^(19[0-9]{2}|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 #: The largest id of an ``Integer`` primary key (PostgreSQL's ``integer``).
 MAX_INT_ID = 2**31 - 1
 #: Grants: the most units and months one may carry (a hundred years of months).
@@ -84,9 +86,11 @@ class Money(fields.String):
     def __init__(self, *, positive: bool = False, places: int = 2, **kwargs):
         self.positive = positive
         self.places = places
-        sign = "" if positive else "-?"
+        # A positive amount is not all zeros: the lookahead says so in the document too.
+        sign = "(?!0*(\\.0*)?$)" if positive else "-?"
         metadata = {
             "pattern": rf"^{sign}[0-9]{{1,12}}(\.[0-9]{{1,{places}}})?$",
+            "maxLength": (0 if positive else 1) + 12 + (1 + places if places else 0),
             "example": "1200.00",
             "description": "an amount as a string"
             + (", greater than 0" if positive else ", signed (debit positive)"),
@@ -125,7 +129,9 @@ class Date(fields.Date):
     def __init__(self, *, earliest: dt.date = EARLIEST, latest: dt.date = LATEST, **kwargs):
         validators = [validate.Range(min=earliest, max=latest, error="must be between {min} and {max}"),
                       *_as_list(kwargs.pop("validate", None))]
-        super().__init__(validate=validators, **kwargs)
+        metadata = {"pattern": DATE_PATTERN, **kwargs.pop("metadata", {})} if (earliest, latest) == (EARLIEST, LATEST) \
+            else kwargs.pop("metadata", {})
+        super().__init__(validate=validators, metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs) -> dt.date:
         if not isinstance(value, str) or not DATE_RE.fullmatch(value):
@@ -137,25 +143,21 @@ class Date(fields.Date):
 
 
 class Timestamp(fields.AwareDateTime):
-    """In: an RFC 3339 time with an offset, between ``EARLIEST`` and ``LATEST`` once in UTC (a time
-    at the end of year 9999 with a negative offset is past what a datetime can hold). Out: UTC with
-    a ``Z`` (``core.clock.rfc3339``), a naive stored time read as UTC."""
+    """In: an RFC 3339 time with an offset, dated (as written) in the years ``EARLIEST`` to
+    ``LATEST``, so it is always a time in UTC too (``9999-12-31T23:59:59-14:00`` is past what a
+    datetime can hold); the document's pattern says the same. Out: UTC with a ``Z``
+    (``core.clock.rfc3339``), a naive stored time read as UTC."""
 
-    default_error_messages = {"range": "must be between {min} and {max}"}
+    default_error_messages = {"range": f"must be in the years {EARLIEST.year} to {LATEST.year}"}
 
     def __init__(self, **kwargs):
-        super().__init__(format="iso", **kwargs)
+        metadata = {"pattern": r"^(19[0-9]{2}|2[0-9]{3})-", **kwargs.pop("metadata", {})}
+        super().__init__(format="iso", metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs) -> dt.datetime:
         moment = super()._deserialize(value, attr, data, **kwargs)
-        low = dt.datetime.combine(EARLIEST, dt.time(), dt.UTC)
-        high = dt.datetime.combine(LATEST, dt.time(23, 59, 59, 999999), dt.UTC)
-        try:
-            in_utc = moment.astimezone(dt.UTC)
-        except OverflowError:
-            in_utc = None
-        if in_utc is None or not low <= in_utc <= high:
-            raise self.make_error("range", min=low.isoformat(), max=high.isoformat())
+        if not EARLIEST <= moment.date() <= LATEST:
+            raise self.make_error("range")
         return moment
 
     def _serialize(self, value, attr, obj, **kwargs):

@@ -124,3 +124,40 @@ def test_the_openapi_document_is_public_and_declares_the_bearer_scheme(shared):
     assert "Idempotency-Key" in headers
     schema = doc["components"]["schemas"]["InvoiceIn"]
     assert schema["properties"]["amount"]["type"] == "string"
+
+
+# --- object-level: a partner gets a refusal or their own data ----------------------------------------
+
+OWN_ROUTES = ("/statement", "/vesting", "/buyout", "/grants")
+
+
+def object_routes(app) -> list[tuple[str, str, str]]:
+    """Every API route naming a partner or an entry, for each other partner and each entry of
+    ``fuzzed`` (January closed: its close entries move ben's and chen's capital)."""
+    out = []
+    for code in ("ben", "chen"):
+        for entry_id in range(1, 9):
+            for endpoint, method, url in api_routes(app, {"code": code, "entry_id": entry_id}):
+                rule = app.url_map._rules_by_endpoint[endpoint][0]
+                if ("code" in rule.arguments and entry_id == 1) or ("entry_id" in rule.arguments and code == "ben"):
+                    out.append((endpoint, method, url))
+    return sorted(set(out))
+
+
+def test_a_partner_gets_403_or_their_own_data_on_every_object_route(fuzzed):
+    app = fuzzed.client.application
+    routes = object_routes(app)
+    assert len(routes) >= 25, routes
+    assert fuzzed.entry_count() >= 5  # the founding, an invoice, a payment and January's two close entries
+    statuses = []
+    for endpoint, method, url in routes:
+        query = "?period=2026-01" if url.endswith("/statement") else ""
+        response = call(app.test_client(), method, url + query, fuzzed.headers("partner"))
+        where = (method, url, response.status_code, response.data[:200])
+        statuses.append(response.status_code)
+        assert response.status_code < 500, where
+        if "partner" not in app.view_functions[endpoint].allowed_roles or url.endswith(OWN_ROUTES):
+            assert response.status_code == 403, where
+        text = response.get_data(as_text=True)
+        assert "Equity:Capital:Ben" not in text and "Equity:Capital:Chen" not in text, where
+    assert statuses.count(403) >= 20

@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from ledger.api.auth import viewer
 from ledger.api.openapi import BIG_ID, blueprint
@@ -215,7 +215,7 @@ def show_entry(entry_id):
 
 @bp.route("/ledger/entries", methods=["GET"])
 @requires("treasurer")
-@bp.arguments(EntriesQuery, location="query")
+@bp.arguments(EntriesQuery, location="query", unknown=RAISE)
 @bp.response(200, EntriesPage)
 def list_entries(query):
     """Entries with their postings in chain order, filtered, a page at a time."""
@@ -245,7 +245,7 @@ def create_account(data):
 
 @bp.route("/ledger/trial-balance", methods=["GET"])
 @requires("treasurer")
-@bp.arguments(AsOfQuery, location="query")
+@bp.arguments(AsOfQuery, location="query", unknown=RAISE)
 @bp.response(200, BalanceOut(many=True))
 def trial_balance(query):
     """Every account and commodity with its balance (debit positive); each commodity sums to zero."""

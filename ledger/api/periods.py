@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Response
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from ledger.api.auth import viewer
 from ledger.api.openapi import blueprint
@@ -182,8 +182,12 @@ def preview_period(period_id):
 
 @bp.route("/partners/<code:code>/statement", methods=["GET"])
 @requires("any")
-@bp.arguments(StatementQuery, location="query")
+@bp.arguments(StatementQuery, location="query", unknown=RAISE)
 @bp.response(200, StatementOut)
+@bp.doc(responses={"200": {"description": "the statement: JSON, or CSV or PDF with ?format=", "content": {
+    "application/json": {"schema": {"$ref": "#/components/schemas/StatementOut"}},
+    "text/csv": {"schema": {"type": "string"}},
+    "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
 def partner_statement(query, code):
     """A partner's share statement for a closed period (``period=2026-01``), a year to date
     (``period=2026``) or a range (``from``/``to``); ``format=csv`` or ``pdf`` too. Self or
@@ -200,7 +204,7 @@ def partner_statement(query, code):
 
 @bp.route("/partners/<code:code>/vesting", methods=["GET"])
 @requires("any")
-@bp.arguments(VestingQuery, location="query")
+@bp.arguments(VestingQuery, location="query", unknown=RAISE)
 @bp.response(200, VestingOut)
 def partner_vesting(query, code):
     """Granted, vested and unvested units as of a date (default today), the full schedule and the

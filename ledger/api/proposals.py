@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import g
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from ledger.api.auth import viewer
 from ledger.api.openapi import INT_ID, blueprint
@@ -95,7 +95,7 @@ def open_proposal(data):
 
 @bp.route("/proposals", methods=["GET"])
 @requires("any")
-@bp.arguments(ListQuery, location="query")
+@bp.arguments(ListQuery, location="query", unknown=RAISE)
 @bp.response(200, ProposalOut(many=True))
 def list_proposals(query):
     """Proposals, oldest first; ``?status=open`` for what awaits a vote."""
