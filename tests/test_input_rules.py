@@ -249,3 +249,17 @@ def test_web_proposal_fields_take_the_same_bounds(web, ana, change, field):
     assert response.status_code == 422
     assert field_error(response, field)
     assert count_rows(web, Proposal) == 0
+
+
+@pytest.mark.parametrize("url", [
+    "/ledger/entries?account=Assets:Cash%00", "/ledger/entries?account=%ED%A0%80", "/ledger/entries?account=Assets:Cash%0A",
+    "/ledger/entries?before=%00", "/ledger/entries?before=%D9%A1", "/ledger/entries?from=%00&to=2026-13-01",
+    "/ledger/trial-balance?as_of=%00", "/engagements?practice=%00", "/proposals/?status=%00",
+    "/invoices/new?engagement=%00", "/draws/new?partner=%00", "/payments/new?client=%00",
+    "/costs/new?engagement=%00&date=%00", "/login?next=%00",
+])
+def test_no_query_string_breaks_a_web_page(web, treasurer, url):
+    """Query strings reach a web page's reads unchecked by any form: a NUL (which PostgreSQL cannot
+    even compare) or a broken UTF-8 sequence is a refusal or ignored, never a 500."""
+    response = treasurer.get(url)
+    assert response.status_code in (200, 302, 404, 422), (url, response.status_code)
