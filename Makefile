@@ -25,6 +25,8 @@ demo: install
 lint: install
 	$(BIN)/ruff check ledger tests bench migrations
 	$(BIN)/lint-imports .importlinter
+	# Security lint: no medium or high finding; each `# nosec` says why beside it.
+	$(BIN)/bandit -q -r ledger -ll
 
 test-sqlite: install
 	TEST_ENGINE=sqlite $(BIN)/python -m pytest -q

@@ -3,7 +3,8 @@
 the rule leaves out, and for a role it admits anything but 401/403 (and never a 5xx).
 
 A route added without ``@requires(...)`` or ``@public`` makes ``test_every_api_route_declares_who_may_call_it``
-fail; give a new path parameter a sample value in ``SAMPLES`` if the defaults do not fit.
+fail; give a new path parameter a sample value in ``helpers.routes.SAMPLES`` if the defaults do
+not fit.
 """
 
 from __future__ import annotations
@@ -11,32 +12,13 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 from helpers.api import PROBLEM, ROLES, assert_problem
-from werkzeug.routing import IntegerConverter
+from helpers.routes import api_routes
 
 from ledger import create_app
 from ledger.api.transaction import PUBLIC_ENDPOINTS
 from ledger.auth.service import get_user, revoke_tokens
 from ledger.runtime.database import get_session
 from ledger.runtime.http import API_PREFIX
-
-#: Path parameter values by name; anything else gets ``1`` (integers) or ``"ana"``.
-SAMPLES = {"code": "ana", "ref": "ENG-1", "entry_id": 1, "period_id": "2026-01", "id": 1}
-
-
-def api_routes(app: Flask) -> list[tuple[str, str, str]]:
-    """``(endpoint, method, url)`` for every route under /api/v1, path parameters filled in."""
-    out = []
-    for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith(API_PREFIX):
-            continue
-        values = {}
-        for name, converter in rule._converters.items():
-            values[name] = SAMPLES.get(name, 1 if isinstance(converter, IntegerConverter) else "ana")
-        url = rule.build(values)[1]
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            out.append((rule.endpoint, method, url))
-    return out
-
 
 #: Every route under /api/v1, from an app made to list them (its routes need no database): one case
 #: of the walk below each.
@@ -142,3 +124,40 @@ def test_the_openapi_document_is_public_and_declares_the_bearer_scheme(shared):
     assert "Idempotency-Key" in headers
     schema = doc["components"]["schemas"]["InvoiceIn"]
     assert schema["properties"]["amount"]["type"] == "string"
+
+
+# --- object-level: a partner gets a refusal or their own data ----------------------------------------
+
+OWN_ROUTES = ("/statement", "/vesting", "/buyout", "/grants")
+
+
+def object_routes(app) -> list[tuple[str, str, str]]:
+    """Every API route naming a partner or an entry, for each other partner and each entry of
+    ``fuzzed`` (January closed: its close entries move ben's and chen's capital)."""
+    out = []
+    for code in ("ben", "chen"):
+        for entry_id in range(1, 9):
+            for endpoint, method, url in api_routes(app, {"code": code, "entry_id": entry_id}):
+                rule = app.url_map._rules_by_endpoint[endpoint][0]
+                if ("code" in rule.arguments and entry_id == 1) or ("entry_id" in rule.arguments and code == "ben"):
+                    out.append((endpoint, method, url))
+    return sorted(set(out))
+
+
+def test_a_partner_gets_403_or_their_own_data_on_every_object_route(fuzzed):
+    app = fuzzed.client.application
+    routes = object_routes(app)
+    assert len(routes) >= 25, routes
+    assert fuzzed.entry_count() >= 5  # the founding, an invoice, a payment and January's two close entries
+    statuses = []
+    for endpoint, method, url in routes:
+        query = "?period=2026-01" if url.endswith("/statement") else ""
+        response = call(app.test_client(), method, url + query, fuzzed.headers("partner"))
+        where = (method, url, response.status_code, response.data[:200])
+        statuses.append(response.status_code)
+        assert response.status_code < 500, where
+        if "partner" not in app.view_functions[endpoint].allowed_roles or url.endswith(OWN_ROUTES):
+            assert response.status_code == 403, where
+        text = response.get_data(as_text=True)
+        assert "Equity:Capital:Ben" not in text and "Equity:Capital:Chen" not in text, where
+    assert statuses.count(403) >= 20

@@ -53,6 +53,9 @@ BAD_AMOUNTS = [
     ("", "empty"),
     (None, "null"),
     ("10000000000000", "too large"),
+    ("١٢٣.٤٥", "Arabic-Indic digits"),
+    ("１０", "fullwidth digits"),
+    ("100.00\n", "a trailing newline"),
 ]
 
 
@@ -67,7 +70,7 @@ def test_a_bad_amount_is_refused_naming_the_field(shared, path, amount, why):
 
 
 BAD_DATES = ["2026-02-30", "2026/02/01", "20260201", "2026-2-1", "2026-02-01T00:00:00", "2026-W05-1", "",
-             20260201, None, "2025-12-31", "2040-01-01"]
+             20260201, None, "2025-12-31", "2040-01-01", "٢٠٢٦-٠٢-٠١", "2026-02-01\n", "0000-01-01", "9999-12-31"]
 
 
 @pytest.mark.parametrize("date", BAD_DATES, ids=repr)
@@ -103,6 +106,9 @@ def test_every_missing_field_is_named(shared, path):
     ("/clients", {"name": "n" * 201}, 422, "name"),
     ("/engagements", {"practice": "nope"}, 422, "practice"),
     ("/ledger/entries", {"postings": "many"}, 422, "postings"),
+    ("/ledger/entries", {"postings": [{"account": "Assets:Cash", "amount": "0.00", "commodity": "USD"},
+                                      {"account": "Equity:Capital:Ana", "amount": "-0", "commodity": "USD"}]},
+     422, "postings"),
     ("/ledger/entries", {"postings": [1, 2]}, 422, "postings[0]"),
     ("/ledger/entries", {"postings": [{"account": "Assets:Cash", "amount": 1, "commodity": "USD"},
                                       {"account": "Equity:Capital:Ana", "amount": "-1", "commodity": "usd"}]},
@@ -124,11 +130,24 @@ def test_unknown_codes_and_broken_fields_are_refused(shared, path, change, statu
     (b"null", "application/json", 422, "body"),
     (b"[" * 100000, "application/json", 422, "body"),
     (b'{"amount": "100.00", "date": "2026-02-01"}', "text/plain", 415, "Content-Type"),
+    # CONTRACT §7: duplicate keys are a 400, never "the last one wins" (at any depth).
+    (b'{"amount": "100.00", "amount": "1.00", "date": "2026-02-01"}', "application/json", 400, "body"),
+    (b'{"amount": "100.00", "date": "2026-02-01", "memo": {"a": 1, "a": 2}}', "application/json", 400, "body"),
 ])
 def test_a_body_that_is_not_a_json_object_is_refused(shared, data, content_type, status, field):
     before = snapshot(shared)
     response = shared.post("/engagements/ENG-1/invoices", data=data, headers={"Content-Type": content_type})
     assert_problem(response, status, field)
+    assert snapshot(shared) == before
+
+
+def test_duplicate_keys_in_a_nested_body_are_a_400_naming_the_key(shared):
+    body = (b'{"date": "2026-02-01", "memo": "m", "postings": [{"account": "Assets:Cash", "amount": "1.00",'
+            b' "amount": "-1.00"}, {"account": "Equity:Capital:Ana", "amount": "-1.00"}]}')
+    before = snapshot(shared)
+    problem = assert_problem(shared.post("/ledger/entries", data=body, headers={"Content-Type": "application/json"}),
+                             400, "body")
+    assert "amount" in problem["detail"]
     assert snapshot(shared) == before
 
 

@@ -51,6 +51,13 @@ def test_import_then_rerun_skips_what_is_there(founded, runner, tmp_path):
     (line("x", account="Assets:Nowhere"), "account"),
     (line("x", date="2026-02-30"), "date"),
     (line("x", date="2025-12-31"), "date"),
+    (json.dumps({"key": "x", "date": "2026-01-15", "postings": [
+        {"account": chart.CASH, "amount": "١٠"}, {"account": chart.capital("ana"), "amount": "-10"}]}), "amount"),
+    (line("x", date="٢٠٢٦-01-15"), "date"),
+    (line("x", memo="nul\u0000byte"), "memo"),
+    (line("x", memo="lone \ud800"), "memo"),
+    (line("x\u0000y"), "key"),
+    (line("x", amount="0.00"), "postings"),
 ])
 def test_a_bad_line_stops_the_import_keeping_the_lines_before_it(founded, runner, tmp_path, bad, field):
     result = run(runner, tmp_path, [line("a", "2.00"), line("b", "3.00"), bad, line("c", "4.00")])

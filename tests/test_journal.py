@@ -58,6 +58,10 @@ def test_trial_balance_sums_to_zero_per_commodity(s):
     ([Leg("Assets:Nowhere", Decimal("1.00"), "USD"), Leg(chart.CASH, Decimal("-1.00"), "USD")], "postings[0].account"),
     ([Leg(chart.CASH, Decimal("1.001"), "USD"), Leg(chart.capital("ana"), Decimal("-1.001"), "USD")], "postings[0].amount"),
     ([Leg(chart.CASH, Decimal("1"), "UNITS"), Leg(chart.capital("ana"), Decimal("-1"), "UNITS")], "postings[0].commodity"),
+    # CONTRACT §7: an entry whose postings are all zero moves nothing and is refused.
+    ([Leg(chart.CASH, Decimal("0.00"), "USD"), Leg(chart.capital("ana"), Decimal("0"), "USD")], "postings"),
+    ([Leg(chart.CASH, Decimal("0"), "USD"), Leg(chart.capital("ana"), Decimal("-0.00"), "USD"), Leg(chart.capital("ben"), Decimal("0"), "USD")],
+     "postings"),
 ])
 def test_bad_entries_are_refused_and_write_nothing(s, legs, field):
     with pytest.raises(ValidationError) as exc:

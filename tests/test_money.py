@@ -88,7 +88,8 @@ def test_split_is_symmetric_in_sign(amount, ws):
     assert split(-amount, ws, "USD") == [-s for s in split(amount, ws, "USD")]
 
 
-@pytest.mark.parametrize("bad", [1.5, "1.5.0", "abc", "", None, True, "1e5", "NaN"])
+@pytest.mark.parametrize("bad", [1.5, "1.5.0", "abc", "", None, True, "1e5", "NaN",
+                                 "١٢٣.٤٥", "１０", "12.٥", "৫"])  # CONTRACT §7: ASCII digits only
 def test_D_refuses_floats_and_non_numbers(bad):
     with pytest.raises(MoneyError):
         D(bad)
@@ -114,7 +115,7 @@ def test_percent_round_trip(text, value):
     assert format_percent(value) == text
 
 
-@pytest.mark.parametrize("bad", ["70", "101%", "-5%", "abc%", 70, "7 0%"])
+@pytest.mark.parametrize("bad", ["70", "101%", "-5%", "abc%", 70, "7 0%", "٥٠%", "５0%"])
 def test_bad_percent(bad):
     with pytest.raises(MoneyError):
         parse_percent(bad)

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 import pytest
+import sqlalchemy as sa
 from helpers.web import PASSWORD, USERS, count_rows, csrf_token, login, text
 
+from ledger.auth import throttle
+from ledger.auth.models import SignInThrottle
 from ledger.auth.service import create_token, get_user, set_password
+from ledger.core.clock import FixedClock
 from ledger.practices.models import Client
 from ledger.runtime.database import get_session
-from ledger.web.security import SignInLimiter
+from ledger.web.security import safe_next
+
+
+@pytest.fixture
+def clock():
+    return FixedClock(dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC))
+
+
+@pytest.fixture
+def app(db_url, make_app, clock):
+    """Overrides conftest's: the services' clock is one these tests move (the sign-in delays)."""
+    return make_app(db_url, CLOCK=clock)
 
 
 def test_the_login_form_has_the_contract_fields(web):
@@ -70,11 +88,30 @@ def test_sign_in_returns_to_the_page_asked_for(web):
     assert ok.headers["Location"] == "/practices"
 
 
-@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example"])
+@pytest.mark.parametrize("target", [
+    "//evil.example/x", "https://evil.example/", "/\\evil.example",
+    # Browsers drop tabs and newlines from a URL, so "/<TAB>/evil.example" is "//evil.example".
+    "/%09/evil.example", "/%0a/evil.example", "/%0d/evil.example", "%09//evil.example",
+    "/%5Cevil.example", "///evil.example", "http:evil.example", "javascript:alert(1)", "%20//evil.example",
+    "/%00/x", "evil.example", "/ok%E2%80%8B/%2F%2F",
+])
 def test_sign_in_never_returns_off_site(web, target):
     client = web.test_client()
     response = client.post(f"/login?next={target}", data={"email": USERS["ana"], "password": PASSWORD})
+    assert response.status_code == 302, (target, response.status_code)
     assert response.headers["Location"] == "/", target
+
+
+@pytest.mark.parametrize(("target", "expected"), [
+    ("/practices", "/practices"),
+    ("/partners/ana/statements?year=2026", "/partners/ana/statements?year=2026"),
+    ("/proposals/1#votes", "/proposals/1#votes"),
+    ("//evil.example", None), ("/\t/evil.example", None), ("/\n/evil.example", None), ("https://localhost/", None),
+    ("", None), (None, None), ("/" + "a" * 3000, None),
+])
+def test_the_one_safe_redirect_rule(web, target, expected):
+    with web.test_request_context("/login"):
+        assert safe_next(target) == expected
 
 
 def test_sign_out_is_a_post(web, as_user):
@@ -82,6 +119,39 @@ def test_sign_out_is_a_post(web, as_user):
     assert client.get("/logout").status_code == 405
     assert client.post("/logout").status_code == 302
     assert client.get("/").status_code == 302
+
+
+def stolen_copy(web, client):
+    """Another client carrying ``client``'s session cookie, as a thief who copied it would."""
+    thief = web.test_client()
+    thief.set_cookie("session", client.get_cookie("session").value)
+    return thief
+
+
+def test_a_copied_session_cookie_stops_working_at_sign_out(web, as_user):
+    client = as_user("ana")
+    thief = stolen_copy(web, client)
+    assert thief.get("/").status_code == 200  # the cookie is the session...
+    assert client.post("/logout").status_code == 302
+    assert thief.get("/").status_code == 302  # ...and sign-out ended it on the server side
+    assert thief.get("/").headers["Location"].startswith("/login")
+
+
+def test_sign_out_ends_every_session_of_the_user_and_no_one_elses(web, as_user):
+    laptop, phone, ben = as_user("ana"), as_user("ana"), as_user("ben")
+    assert laptop.post("/logout").status_code == 302
+    assert phone.get("/").status_code == 302
+    assert ben.get("/").status_code == 200
+    assert login(phone, "ana").status_code == 302 and phone.get("/").status_code == 200  # signing in again works
+
+
+def test_a_password_change_ends_a_copied_session_too(web, as_user):
+    thief = stolen_copy(web, as_user("ana"))
+    with web.app_context():
+        s = get_session()
+        set_password(s, get_user(s, USERS["ana"]), "another-password")
+        s.commit()
+    assert thief.get("/").status_code == 302
 
 
 def test_a_new_password_signs_the_user_out_elsewhere(web, as_user):
@@ -199,21 +269,33 @@ def test_failed_sign_ins_are_limited_per_account(web):
     assert login(web.test_client(), "ben").status_code == 302  # other accounts are not locked
 
 
-def test_the_limit_lifts_when_the_window_passes(web):
-    clock = [1000.0]
-    limiter = SignInLimiter(attempts=2, window=60, clock=lambda: clock[0])
-    web.extensions["ledger.sign_in_limiter"] = limiter
+def test_the_limit_lifts_when_the_delay_passes(web, clock):
+    web.config.update(LOGIN_ATTEMPTS=2, LOGIN_DELAY_SECONDS=60)
     client = web.test_client()
     login(client, "ana", "nope-nope")
     login(client, "ana", "nope-nope")
-    assert login(client, "ana").status_code == 429
-    clock[0] += 61
+    blocked = login(client, "ana")
+    assert blocked.status_code == 429 and blocked.headers["Retry-After"] == "60"
+    clock.advance(seconds=61)
     assert login(client, "ana").status_code == 302
 
 
+def test_each_further_failure_doubles_the_delay(web, clock):
+    web.config.update(LOGIN_ATTEMPTS=2, LOGIN_DELAY_SECONDS=60, LOGIN_MAX_DELAY_SECONDS=200)
+    client = web.test_client()
+    waits = []
+    for _ in range(5):
+        assert login(client, "ana", "nope-nope").status_code == 401
+        with web.app_context():
+            waits.append(throttle.retry_after(get_session(), USERS["ana"], "127.0.0.1"))
+        if waits[-1]:
+            assert login(client, "ana").status_code == 429  # locked: not even the right password is checked
+        clock.advance(seconds=waits[-1])
+    assert waits == [0, 60, 120, 200, 200]  # the second failure locks; then doubling, up to the maximum
+
+
 def test_a_success_clears_the_accounts_count(web):
-    limiter = SignInLimiter(attempts=3, window=300)
-    web.extensions["ledger.sign_in_limiter"] = limiter
+    web.config.update(LOGIN_ATTEMPTS=3)
     login(web.test_client(), "ana", "nope-nope")
     login(web.test_client(), "ana", "nope-nope")
     assert login(web.test_client(), "ana").status_code == 302
@@ -223,11 +305,46 @@ def test_a_success_clears_the_accounts_count(web):
 
 
 def test_one_address_trying_many_accounts_is_limited_too(web):
-    web.extensions["ledger.sign_in_limiter"] = SignInLimiter(attempts=1, window=300)
+    web.config.update(LOGIN_ATTEMPTS=1, LOGIN_ADDRESS_ATTEMPTS=4)
     client = web.test_client()
-    for n in range(4):  # four times the per-account limit, each on another email
+    for n in range(4):  # four failures from one address, each on another email
         assert client.post("/login", data={"email": f"x{n}@example.com", "password": "nope-nope"}).status_code == 401
     assert login(client, "ana").status_code == 429
+    assert login(from_address(web, "10.0.0.7"), "ana").status_code == 302  # another address is not
+
+
+def from_address(app, address: str):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_the_count_is_shared_by_every_worker(web, make_app, db_url, clock):
+    """Two apps on one database are two gunicorn workers: failures on either count once."""
+    other = make_app(db_url, CLOCK=clock, WTF_CSRF_ENABLED=False)
+    attempts = web.config["LOGIN_ATTEMPTS"]
+    workers = [web.test_client(), other.test_client()]
+    answers = [login(workers[n % 2], "ana", "wrong-password").status_code for n in range(attempts + 2)]
+    assert answers == [401] * attempts + [429, 429]
+    for worker in workers:
+        assert login(worker, "ana").status_code == 429  # the right password too, on either worker
+
+
+def test_someone_elses_guesses_never_lock_the_owner_out(web):
+    attacker = from_address(web, "203.0.113.66")
+    answers = {login(attacker, "ana", f"guess-{n}").status_code for n in range(30)}
+    assert answers == {401, 429}
+    assert login(attacker, "ana").status_code == 429  # the attacker's address is locked...
+    ana = from_address(web, "198.51.100.7")
+    assert login(ana, "ana").status_code == 302  # ...ana's own address is not
+
+
+def test_the_count_keeps_no_email_address(web):
+    login(web.test_client(), "ana", "wrong-password")
+    with web.app_context():
+        rows = get_session().execute(sa.select(SignInThrottle.scope, SignInThrottle.key)).all()
+    assert {scope for scope, _ in rows} == {"account", "address"}
+    assert all(re.fullmatch(r"[0-9a-f]{64}", key) for _, key in rows)
 
 
 # --- error pages ----------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """A request's body and its ``Idempotency-Key``.
 
 - ``json_body`` refuses a body that is not JSON: ``415`` for another media type, ``422`` for
-  malformed JSON (``NaN`` and ``Infinity`` included), ``413`` when over ``MAX_CONTENT_LENGTH``.
+  malformed JSON (``NaN`` and ``Infinity`` included), ``400`` for an object with the same key
+  twice at any depth (CONTRACT §7: never "the last one wins"), ``413`` when over
+  ``MAX_CONTENT_LENGTH``.
 - ``idempotency_key`` reads the header (1-200 visible ASCII characters); ``replay`` answers a
   repeat with the first response, or ``409`` when the key came with another request
   (``idempotency.py`` stores them).
@@ -30,6 +32,24 @@ class UnsupportedMediaType(LedgerError):
     title = "Unsupported media type"
 
 
+class DuplicateKey(LedgerError):
+    """A JSON object that names the same key twice: which one was meant is unknowable (400)."""
+
+    status = 400
+    title = "Bad request"
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``' ``object_pairs_hook``: the object, or ``DuplicateKey`` for a repeated key."""
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise DuplicateKey(f"the body names the key {key[:100]!r} twice in one object",
+                               {"body": [f"duplicate key {key[:100]!r}"]})
+        obj[key] = value
+    return obj
+
+
 def json_body() -> Any:
     """The request body as JSON (``None`` when empty); 415/422/413 otherwise."""
     raw = request.get_data(cache=True)  # raises 413 when over MAX_CONTENT_LENGTH
@@ -44,7 +64,7 @@ def json_body() -> Any:
         raise ValueError(f"{name} is not JSON")
 
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=no_constants)
+        return json.loads(raw.decode("utf-8"), parse_constant=no_constants, object_pairs_hook=_unique_keys)
     except (ValueError, RecursionError) as exc:
         raise ValidationError(f"the body is not valid JSON: {str(exc)[:200]}", {"body": ["not valid JSON"]}) from exc
 

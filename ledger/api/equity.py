@@ -12,9 +12,7 @@ passes by the equity service's rules (``ledger/equity/events.py``).
 
 from __future__ import annotations
 
-import datetime as dt
-
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
 from ledger.api.auth import require_self_or
 from ledger.api.openapi import blueprint
@@ -22,18 +20,13 @@ from ledger.api.transaction import requires
 from ledger.equity import events
 from ledger.practices.service import get_partner
 from ledger.runtime.database import get_session
-from ledger.schema import Date
+from ledger.schema import Date, Timestamp
 
 bp = blueprint("equity", __name__, "Grants, leave-of-absence pauses and accelerations")
 
-#: Dates the API takes for vesting events (the service refuses more than 200 years from today).
-EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
 MAX_UNITS = 10**12
-
-
-def EventDate(**kwargs) -> Date:  # noqa: N802 - a field factory, named like the fields it makes
-    return Date(validate=validate.Range(min=EARLIEST, max=LATEST, error="must be between {min} and {max}"),
-                **kwargs)
+#: Dates of vesting events: ``schema.Date``'s bounds (the service refuses more than 200 years from today).
+EventDate = Date
 
 
 # --- schemas -----------------------------------------------------------------------------------
@@ -45,8 +38,8 @@ class PauseOut(Schema):
     start = fields.Date(required=True)
     end = fields.Date(required=True, allow_none=True)
     reason = fields.String(required=True)
-    recorded_at = fields.DateTime(required=True)
-    ended_at = fields.DateTime(required=True, allow_none=True)
+    recorded_at = Timestamp(required=True)
+    ended_at = Timestamp(required=True, allow_none=True)
 
 
 class AccelerationOut(Schema):
@@ -56,7 +49,7 @@ class AccelerationOut(Schema):
     date = fields.Date(required=True)
     quantity = fields.Integer(required=True)
     reason = fields.String(required=True)
-    recorded_at = fields.DateTime(required=True)
+    recorded_at = Timestamp(required=True)
 
 
 class GrantOut(Schema):

@@ -12,12 +12,12 @@ import base64
 import binascii
 import json
 
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from ledger.api.auth import viewer
 from ledger.api.openapi import BIG_ID, blueprint
 from ledger.api.transaction import requires
-from ledger.core.entries import COMMODITY_RE, Leg
+from ledger.core.entries import COMMODITY_PATTERN, Leg
 from ledger.core.errors import ValidationError
 from ledger.core.money import fmt
 from ledger.journal import balances
@@ -27,11 +27,13 @@ from ledger.journal.periods import get_books
 from ledger.partnership.integrity import full_verify as verify
 from ledger.read import entries as reads
 from ledger.runtime.database import get_session
-from ledger.schema import AccountName, Date, Money, Text
+from ledger.schema import AccountName, Date, Int, Money, Pattern, Text
 
 bp = blueprint("ledger", __name__, "Journal entries, accounts, trial balance, verify")
 
 MAX_ID = 2**63 - 1
+#: What ``encode_cursor`` writes: unpadded URL-safe base64.
+CURSOR_RE = r"^[A-Za-z0-9_-]{1,200}$"
 ENTRY_ID = f"<{BIG_ID}:entry_id>"
 
 
@@ -41,14 +43,14 @@ ENTRY_ID = f"<{BIG_ID}:entry_id>"
 class PostingIn(Schema):
     account = AccountName(required=True)
     amount = Money(required=True)
-    commodity = fields.String(validate=validate.Regexp(COMMODITY_RE, error="a commodity such as USD or UNITS"),
+    commodity = fields.String(validate=Pattern(COMMODITY_PATTERN, error="a commodity such as USD or UNITS"),
                               load_default=None, metadata={"description": "defaults to the partnership's currency"})
 
 
 class EntryIn(Schema):
     date = Date(required=True)
     memo = Text(required=True, max_length=500)
-    postings = fields.List(fields.Nested(PostingIn), required=True, validate=validate.Length(max=200))
+    postings = fields.List(fields.Nested(PostingIn), required=True, validate=validate.Length(min=2, max=200))
 
 
 class ReverseIn(Schema):
@@ -93,8 +95,8 @@ class EntriesQuery(Schema):
     account = AccountName(metadata={"description": "only entries with a posting on this account"})
     from_ = Date(data_key="from", metadata={"description": "dated on or after"})
     to = Date(metadata={"description": "dated on or before"})
-    cursor = fields.String(validate=validate.Length(max=200))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(validate=Pattern(CURSOR_RE, error="not a cursor this API gave"))
+    limit = Int(load_default=100, minimum=1, maximum=500, query=True)
 
 
 class EntriesPage(Schema):
@@ -104,7 +106,7 @@ class EntriesPage(Schema):
 
 class AccountIn(Schema):
     name = AccountName(required=True)
-    commodities = fields.List(fields.String(validate=validate.Regexp(COMMODITY_RE, error="a commodity such as USD")),
+    commodities = fields.List(fields.String(validate=Pattern(COMMODITY_PATTERN, error="a commodity such as USD")),
                               required=True, validate=validate.Length(min=1, max=4))
 
 
@@ -213,7 +215,7 @@ def show_entry(entry_id):
 
 @bp.route("/ledger/entries", methods=["GET"])
 @requires("treasurer")
-@bp.arguments(EntriesQuery, location="query")
+@bp.arguments(EntriesQuery, location="query", unknown=RAISE)
 @bp.response(200, EntriesPage)
 def list_entries(query):
     """Entries with their postings in chain order, filtered, a page at a time."""
@@ -243,7 +245,7 @@ def create_account(data):
 
 @bp.route("/ledger/trial-balance", methods=["GET"])
 @requires("treasurer")
-@bp.arguments(AsOfQuery, location="query")
+@bp.arguments(AsOfQuery, location="query", unknown=RAISE)
 @bp.response(200, BalanceOut(many=True))
 def trial_balance(query):
     """Every account and commodity with its balance (debit positive); each commodity sums to zero."""

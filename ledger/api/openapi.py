@@ -4,7 +4,8 @@
   marshmallow schemas), the bearer scheme and the path converters.
 - Errors are documented, and answered, as problem+json (``LedgerApi``; ``runtime.http``).
 - ``ApiDocPlugin`` declares the ``Idempotency-Key`` header on every POST.
-- URL converters: ``<code:...>`` (``[a-z0-9-]{2,32}``) and ``<ref:...>`` (engagement refs); ids use
+- URL converters: ``<code:...>`` (``[a-z0-9-]{2,32}``), ``<ref:...>`` (engagement refs) and
+  ``<period:...>`` (``2026-01``, ``2026-Q1``); ids use
   ``f"<{INT_ID}:proposal_id>"`` for an ``Integer`` key (PostgreSQL's ``integer`` stops at 2³¹−1) and
   ``BIG_ID`` for a ``BigInteger`` one (entries). A value of the wrong shape or out of range is a
   404 before any view runs, and never reaches the database.
@@ -24,7 +25,7 @@ from werkzeug.routing import BaseConverter
 from ledger.api.body import IDEMPOTENCY_HEADER, UNSAFE_METHODS
 from ledger.api.idempotency import MAX_KEY_LENGTH
 from ledger.api.transaction import rollback
-from ledger.core.codes import CODE_RE, REF_RE
+from ledger.core.codes import CODE_RE, PERIOD_RE, REF_RE
 from ledger.core.errors import LedgerError
 from ledger.runtime.http import (
     API_PREFIX,
@@ -117,14 +118,23 @@ class RefConverter(BaseConverter):
     regex = REF_RE.removeprefix("^").removesuffix("$")
 
 
+class PeriodConverter(BaseConverter):
+    """``<period:name>``: a period id of either kind (whether the partnership has it is the
+    journal's to say: 404 for ``0000-01`` as for ``2026-13``)."""
+
+    regex = PERIOD_RE.removeprefix("^").removesuffix("$")
+
+
 def make_api(app) -> LedgerApi:
     """The app's Api: converters, the bearer scheme, the document at ``/api/v1/openapi.json``."""
     app.url_map.converters["code"] = CodeConverter
     app.url_map.converters["ref"] = RefConverter
+    app.url_map.converters["period"] = PeriodConverter
     api = LedgerApi(spec_kwargs={"extra_plugins": [ApiDocPlugin()]})
     api.init_app(app)
     api.register_converter(CodeConverter, lambda c: {"type": "string", "pattern": CODE_RE})
     api.register_converter(RefConverter, lambda c: {"type": "string", "pattern": REF_RE})
+    api.register_converter(PeriodConverter, lambda c: {"type": "string", "pattern": PERIOD_RE})
     api.spec.components.security_scheme(SECURITY_SCHEME, {"type": "http", "scheme": "bearer",
                                                           "description": "a token from `ledger token create`"})
     return api

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from flask import Response
-from marshmallow import Schema, fields
+from marshmallow import RAISE, Schema, fields, validate
 
 from ledger.api.auth import viewer
 from ledger.api.openapi import blueprint
 from ledger.api.transaction import requires
-from ledger.core.clock import as_utc
 from ledger.core.errors import Conflict, ValidationError
 from ledger.core.money import fmt
 from ledger.journal import periods
@@ -19,6 +18,7 @@ from ledger.read.render import DOWNLOADS, statement_file
 from ledger.read.statements import read_statement
 from ledger.revenue.close import preview
 from ledger.runtime.database import get_session
+from ledger.schema import Date, PeriodId, Timestamp
 
 bp = blueprint("periods", __name__, "Periods, the close, statements, vesting and buyouts")
 
@@ -28,7 +28,7 @@ class PeriodOut(Schema):
     starts_on = fields.Date(required=True)
     ends_on = fields.Date(required=True)
     status = fields.String(required=True, metadata={"enum": ["open", "closed"]})
-    closed_at = fields.DateTime(allow_none=True)
+    closed_at = Timestamp(allow_none=True)
     policy_version = fields.Integer(allow_none=True)
 
 
@@ -104,14 +104,14 @@ class StatementOut(Schema):
 
 
 class StatementQuery(Schema):
-    period = fields.String()
-    start = fields.String(data_key="from")
-    end = fields.String(data_key="to")
-    format = fields.String(load_default="json", metadata={"enum": ["json", "csv", "pdf"]})
+    period = PeriodId(year=True, metadata={"description": "a closed period, or a year to date"})
+    start = PeriodId(data_key="from", metadata={"description": "the first period of a range (with to)"})
+    end = PeriodId(data_key="to", metadata={"description": "the last period of a range (with from)"})
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv", "pdf"]))
 
 
 class VestingQuery(Schema):
-    as_of = fields.Date()
+    as_of = Date(metadata={"description": "default: today (UTC)"})
 
 
 class ScheduleOut(Schema):
@@ -148,7 +148,7 @@ class BuyoutOut(Schema):
 
 def _period(p: PeriodView) -> dict:
     return {"id": p.id, "starts_on": p.starts_on, "ends_on": p.ends_on, "status": p.status,
-            "closed_at": as_utc(p.closed_at) if p.closed_at else None, "policy_version": p.policy_version}
+            "closed_at": p.closed_at, "policy_version": p.policy_version}
 
 
 @bp.route("/periods", methods=["GET"])
@@ -159,7 +159,7 @@ def list_periods():
     return [_period(p) for p in periods.list_periods(get_session())]
 
 
-@bp.route("/periods/<period_id>/close", methods=["POST"])
+@bp.route("/periods/<period:period_id>/close", methods=["POST"])
 @requires("treasurer")
 @bp.response(200, PeriodOut)
 def close(period_id):
@@ -167,7 +167,7 @@ def close(period_id):
     return _period(periods.get_period(get_session(), close_period(get_session(), period_id).id))
 
 
-@bp.route("/periods/<period_id>/preview", methods=["GET"])
+@bp.route("/periods/<period:period_id>/preview", methods=["GET"])
 @requires("treasurer")
 @bp.response(200, PreviewOut)
 def preview_period(period_id):
@@ -196,8 +196,12 @@ def preview_period(period_id):
 
 @bp.route("/partners/<code:code>/statement", methods=["GET"])
 @requires("any")
-@bp.arguments(StatementQuery, location="query")
+@bp.arguments(StatementQuery, location="query", unknown=RAISE)
 @bp.response(200, StatementOut)
+@bp.doc(responses={"200": {"description": "the statement: JSON, or CSV or PDF with ?format=", "content": {
+    "application/json": {"schema": {"$ref": "#/components/schemas/StatementOut"}},
+    "text/csv": {"schema": {"type": "string"}},
+    "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
 def partner_statement(query, code):
     """A partner's share statement for a closed period (``period=2026-01``), a year to date
     (``period=2026``) or a range (``from``/``to``); ``format=csv`` or ``pdf`` too. Self or
@@ -214,7 +218,7 @@ def partner_statement(query, code):
 
 @bp.route("/partners/<code:code>/vesting", methods=["GET"])
 @requires("any")
-@bp.arguments(VestingQuery, location="query")
+@bp.arguments(VestingQuery, location="query", unknown=RAISE)
 @bp.response(200, VestingOut)
 def partner_vesting(query, code):
     """Granted, vested and unvested units as of a date (default today), the full schedule and the

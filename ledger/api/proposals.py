@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 from flask import g
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from ledger.api.auth import viewer
 from ledger.api.openapi import INT_ID, blueprint
 from ledger.api.transaction import requires
+from ledger.core.codes import PROPOSAL_KINDS
 from ledger.core.errors import Forbidden
 from ledger.governance import service as gov
 from ledger.read import proposals as reads
 from ledger.runtime.database import get_session
+from ledger.schema import Text, Timestamp
 
 bp = blueprint("proposals", __name__, "Proposals, votes and their effects")
 
 
 class ProposalIn(Schema):
-    kind = fields.String(required=True)
-    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    payload = fields.Dict(required=True)
-    closes_at = fields.AwareDateTime(required=True, format="iso")
+    kind = fields.String(required=True, validate=validate.OneOf(PROPOSAL_KINDS))
+    title = Text(required=True, max_length=200)
+    payload = fields.Dict(required=True, metadata={"description": "the kind's payload (see docs/api.md)"})
+    closes_at = Timestamp(required=True, metadata={"description": "an RFC 3339 time with an offset"})
 
 
 class VoteIn(Schema):
@@ -59,10 +61,10 @@ class ProposalOut(Schema):
     payload = fields.Dict(required=True)
     status = fields.String(required=True, metadata={"enum": ["open", "passed", "failed", "canceled"]})
     proposer = fields.String(required=True)
-    opened_at = fields.String(required=True)
-    closes_at = fields.String(required=True)
-    closed_at = fields.String(allow_none=True)
-    executed_at = fields.String(allow_none=True)
+    opened_at = Timestamp(required=True)
+    closes_at = Timestamp(required=True)
+    closed_at = Timestamp(allow_none=True)
+    executed_at = Timestamp(allow_none=True)
     reason = fields.String(allow_none=True)
     effect = fields.String(allow_none=True)
     rule = fields.Nested(RuleOut, required=True)
@@ -93,7 +95,7 @@ def open_proposal(data):
 
 @bp.route("/proposals", methods=["GET"])
 @requires("any")
-@bp.arguments(ListQuery, location="query")
+@bp.arguments(ListQuery, location="query", unknown=RAISE)
 @bp.response(200, ProposalOut(many=True))
 def list_proposals(query):
     """Proposals, oldest first; ``?status=open`` for what awaits a vote."""

@@ -24,6 +24,9 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(sa.String(200))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    #: Part of every web session's id: raising it (sign-out, a new password) ends every session of
+    #: the user, wherever its cookie is (``auth.service.end_sessions``).
+    session_version: Mapped[int] = mapped_column(default=1, server_default=sa.text("1"))
 
     partner: Mapped[Partner | None] = relationship(lazy="joined")
 
@@ -40,6 +43,21 @@ class ApiToken(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins on one key (``auth.throttle``): an email with a client address, or an
+    address alone, as a SHA-256 digest; how many, the last one, and until when the key is locked."""
+
+    __tablename__ = "sign_in_throttle"
+    __table_args__ = (sa.UniqueConstraint("scope", "key", name="uq_sign_in_throttle_scope_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(sa.String(10))
+    key: Mapped[str] = mapped_column(sa.String(64))
+    failures: Mapped[int]
+    last_failure_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
 class IdempotencyRecord(Base):

@@ -1,9 +1,14 @@
-"""Users, passwords (argon2id via argon2-cffi) and API tokens (random, stored as SHA-256)."""
+"""Users, passwords (argon2id via argon2-cffi), web sessions and API tokens (random, stored as SHA-256).
+
+A web session is only a signed cookie, so it cannot be deleted on the server; it carries the
+user's ``session_version`` instead, checked on every request. ``end_sessions`` raises it — at
+sign-out, and with every new password — so every session of that user ends wherever its cookie
+was copied to. API tokens are separate: ``revoke_tokens`` ends them.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 
 from argon2 import PasswordHasher
@@ -13,10 +18,12 @@ from sqlalchemy.orm import Session
 
 from ledger.auth.models import ROLES, ApiToken, User
 from ledger.core.errors import Conflict, NotFound, ValidationError
+from ledger.core.text import fits
 from ledger.db import clock_of
 from ledger.practices.service import get_partner
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: An email address's shape (matched whole with ``core.text.fits``; no spaces or control characters).
+EMAIL_RE = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$"
 _hasher = PasswordHasher()
 
 
@@ -31,7 +38,7 @@ def add_user(session: Session, email: str, role: str, partner_code: str | None =
              password: str | None = None) -> User:
     email = email.strip().lower()
     errors: dict[str, list[str]] = {}
-    if not EMAIL_RE.match(email):
+    if not fits(EMAIL_RE, email) or len(email) > 254:
         errors["email"] = ["not an email address"]
     if role not in ROLES:
         errors["role"] = [f"one of {', '.join(ROLES)}"]
@@ -68,9 +75,17 @@ def add_user_or_set_password(session: Session, email: str, role: str, partner_co
 
 
 def set_password(session: Session, user: User, password: str) -> None:
+    """A new password, which also ends every web session of the user (``end_sessions``)."""
     if len(password) < 8:
         raise ValidationError("a password needs at least 8 characters", {"password": ["at least 8 characters"]})
     user.password_hash = _hasher.hash(password)
+    end_sessions(session, user)
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """End every web session of ``user``: sessions carry the version they began with, and one
+    that no longer matches is signed out on its next request (``web.access.load_user``)."""
+    user.session_version = (user.session_version or 1) + 1
     session.flush()
 
 

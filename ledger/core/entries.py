@@ -19,8 +19,10 @@ from ledger.core.errors import ValidationError
 from ledger.core.money import MoneyError, check_places, fmt, to_minor
 
 ROOTS = ("Assets", "Liabilities", "Equity", "Income", "Expenses")
-ACCOUNT_RE = re.compile(r"^(Assets|Liabilities|Equity|Income|Expenses)(:[A-Z0-9][A-Za-z0-9-]*)+$")
-COMMODITY_RE = re.compile(r"^[A-Z][A-Z0-9]{1,15}$")
+#: An account name (also the OpenAPI document's pattern); ``ACCOUNT_RE`` matches it whole, in ASCII.
+ACCOUNT_PATTERN = r"^(Assets|Liabilities|Equity|Income|Expenses)(:[A-Z0-9][A-Za-z0-9-]*)+$"
+ACCOUNT_RE = re.compile(ACCOUNT_PATTERN, re.ASCII)
+COMMODITY_PATTERN = r"^[A-Z][A-Z0-9]{1,15}$"
 GENESIS_HASH = "0" * 64
 KIND_RE = re.compile(r"^[a-z_]{1,16}$")
 
@@ -57,7 +59,7 @@ def component(code: str) -> str:
 
 
 def check_account_name(name: str) -> str:
-    if not isinstance(name, str) or not ACCOUNT_RE.match(name):
+    if not isinstance(name, str) or not ACCOUNT_RE.fullmatch(name):
         raise ValidationError(
             f"{name!r} is not an account name like 'Assets:Cash' "
             f"(a root among {', '.join(ROOTS)}, then ':'-separated capitalised parts)",
@@ -67,8 +69,10 @@ def check_account_name(name: str) -> str:
 
 
 def check_legs(legs: Sequence[Leg], field: str = "postings") -> None:
-    """Refuse an entry that does not balance per commodity, has fewer than two postings, or carries
-    more decimals than a commodity allows. Errors name the posting at fault."""
+    """Refuse an entry that does not balance per commodity, has fewer than two postings, carries
+    more decimals than a commodity allows, or moves nothing (every posting zero: CONTRACT §7).
+    Every writer posts through here, so none may write such an entry. Errors name the posting at
+    fault."""
     errors: dict[str, list[str]] = {}
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for i, leg in enumerate(legs):
@@ -85,6 +89,8 @@ def check_legs(legs: Sequence[Leg], field: str = "postings") -> None:
     if unbalanced:
         what = ", ".join(f"{c} off by {t}" for c, t in sorted(unbalanced.items()))
         raise ValidationError(f"the entry does not balance: {what}", {field: [f"does not balance: {what}"]})
+    if all(leg.amount == 0 for leg in legs):
+        raise ValidationError("an entry whose postings are all zero moves nothing", {field: ["every amount is zero"]})
 
 
 def canonical_entry(

@@ -33,8 +33,9 @@ UNITS = "UNITS"
 #: The most decimal places any commodity has (ISO 4217's CLF and UYW): what the database stores.
 MAX_PLACES = max(MINOR_UNITS.values())
 
-_MONEY_RE = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
-_PERCENT_RE = re.compile(r"^([0-9]{1,3})(\.[0-9]{1,6})?%$")
+#: ASCII digits only (CONTRACT §7): ``Decimal("١٢٣.٤٥")`` would otherwise be 123.45.
+_MONEY_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_PERCENT_RE = re.compile(r"([0-9]{1,3})(\.[0-9]{1,6})?%")
 
 
 class MoneyError(ValueError):
@@ -53,7 +54,7 @@ def D(value: str | int | Decimal) -> Decimal:
         return Decimal(value)
     if isinstance(value, str):
         text = value.strip()
-        if not _MONEY_RE.match(text):
+        if not _MONEY_RE.fullmatch(text):
             raise MoneyError(f"{value!r} is not a decimal number such as \"12.50\"")
         try:
             return Decimal(text)
@@ -147,7 +148,7 @@ def parse_percent(text: str) -> Decimal:
     """``"70%"`` → ``Decimal("0.7")``. Refuses anything that is not a percentage in 0..100."""
     if not isinstance(text, str):
         raise MoneyError(f"{text!r} is not a percentage such as \"70%\"")
-    match = _PERCENT_RE.match(text.strip())
+    match = _PERCENT_RE.fullmatch(text.strip())
     if not match:
         raise MoneyError(f"{text!r} is not a percentage such as \"70%\"")
     value = Decimal(text.strip()[:-1])

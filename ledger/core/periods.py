@@ -9,8 +9,9 @@ import calendar
 import datetime as dt
 import re
 
-MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-QUARTER_RE = re.compile(r"^(\d{4})-Q([1-4])$")
+MONTH_RE = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
+QUARTER_RE = re.compile(r"([0-9]{4})-Q([1-4])")
+YEAR_RE = re.compile(r"[0-9]{4}")
 
 
 def period_id(day: dt.date, kind: str) -> str:
@@ -20,19 +21,24 @@ def period_id(day: dt.date, kind: str) -> str:
 
 
 def is_period_id(text: str, kind: str) -> bool:
-    return bool((QUARTER_RE if kind == "quarter" else MONTH_RE).match(text or ""))
+    return isinstance(text, str) and (QUARTER_RE if kind == "quarter" else MONTH_RE).fullmatch(text) is not None
+
+
+def is_year(text: str) -> bool:
+    """Four ASCII digits, a year the calendar has (``0000`` is not one)."""
+    return isinstance(text, str) and YEAR_RE.fullmatch(text) is not None and int(text) >= 1
 
 
 def bounds(pid: str, kind: str) -> tuple[dt.date, dt.date]:
     """First and last day of the period ``pid``. Raises ``ValueError`` for a malformed id."""
     if kind == "quarter":
-        m = QUARTER_RE.match(pid)
+        m = QUARTER_RE.fullmatch(pid)
         if not m:
             raise ValueError(f"{pid!r} is not a quarter id like 2026-Q1")
         year, q = int(m.group(1)), int(m.group(2))
         first_month, last_month = 3 * q - 2, 3 * q
     else:
-        m = MONTH_RE.match(pid)
+        m = MONTH_RE.fullmatch(pid)
         if not m:
             raise ValueError(f"{pid!r} is not a month id like 2026-01")
         year, first_month = int(m.group(1)), int(m.group(2))

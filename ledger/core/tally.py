@@ -7,14 +7,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
-_FRACTION_RE = re.compile(r"^(\d+)/(\d+)$")
+#: ``majority`` or a fraction ``n/d`` (also the OpenAPI document's pattern).
+THRESHOLD_PATTERN = r"^(majority|[0-9]{1,9}/[0-9]{1,9})$"
+_FRACTION_RE = re.compile(r"([0-9]{1,9})/([0-9]{1,9})", re.ASCII)
 
 
 def parse_threshold(text: str) -> Fraction | None:
     """``"majority"`` → None (strictly more than half); ``"2/3"`` → Fraction(2, 3) (at least)."""
     if text == "majority":
         return None
-    m = _FRACTION_RE.match(text or "") if isinstance(text, str) else None
+    m = _FRACTION_RE.fullmatch(text) if isinstance(text, str) else None
     if not m or int(m.group(2)) == 0:
         raise ValueError(f"{text!r} is not 'majority' or a fraction like '2/3'")
     value = Fraction(int(m.group(1)), int(m.group(2)))

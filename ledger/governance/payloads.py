@@ -1,7 +1,8 @@
 """Each proposal kind's payload schema (marshmallow), checked when the proposal opens.
 
-These check the payload's own shape; whether its effect can still apply (a code already taken, a
-period already closed) is checked again at execution, where a failure fails the proposal.
+These check the payload's own shape with ``ledger.schema``'s fields (the one text rule, codes
+matched whole, bounded integers and dates); whether its effect can still apply (a code already
+taken, a period already closed) is checked again at execution, where a failure fails the proposal.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as MmError
 
-from ledger.core.codes import CODE_RE, PROPOSAL_KINDS, VESTING_ACTIONS
+from ledger.core.codes import PROPOSAL_KINDS, VESTING_ACTIONS
 from ledger.core.money import format_percent
-from ledger.schema import GrantSchema, Percent, Threshold, TomlDate
+from ledger.schema import Code, Email, GrantSchema, Int, Percent, PeriodId, Text, Threshold, TomlDate
 
-CODE = validate.Regexp(CODE_RE, error="2 to 32 of a-z, 0-9 and -")
+#: The most owners a practice, or successors a retirement, may name.
+MAX_ENTRIES = 100
 #: The longest minimum voting time a rule may set: a year.
 MAX_OPEN_HOURS = 24 * 366
 
@@ -32,10 +34,10 @@ class GrantPayload(GrantSchema):
 
 
 class AddPractice(Strict):
-    code = fields.String(required=True, validate=CODE)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    owners = fields.Dict(keys=fields.String(validate=CODE), values=Percent(), required=True,
-                         validate=validate.Length(min=1))
+    code = Code(required=True)
+    name = Text(required=True, max_length=200)
+    owners = fields.Dict(keys=Code(), values=Percent(), required=True,
+                         validate=validate.Length(min=1, max=MAX_ENTRIES))
 
     @validates_schema
     def _sum(self, data, **kwargs):
@@ -47,9 +49,9 @@ class AddPractice(Strict):
 
 
 class AdmitPartner(Strict):
-    code = fields.String(required=True, validate=CODE)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    email = fields.Email(required=True)
+    code = Code(required=True)
+    name = Text(required=True, max_length=200)
+    email = Email(required=True)
     grant = fields.Nested(GrantPayload, required=True)
 
 
@@ -57,7 +59,7 @@ class ChangePolicy(Strict):
     origination = Percent(required=True)
     practice = Percent(required=True)
     pool_basis = fields.String(required=True, validate=validate.OneOf(["vested_units", "equal"]))
-    effective_period = fields.String(required=True)
+    effective_period = PeriodId(required=True)
 
     @validates_schema
     def _sum(self, data, **kwargs):
@@ -66,21 +68,20 @@ class ChangePolicy(Strict):
 
 
 class RetirePartner(Strict):
-    partner = fields.String(required=True, validate=CODE)
-    effective_period = fields.String(required=True)
-    successors = fields.Dict(keys=fields.String(validate=CODE), values=fields.String(validate=CODE),
-                             load_default=dict)
+    partner = Code(required=True)
+    effective_period = PeriodId(required=True)
+    successors = fields.Dict(keys=Code(), values=Code(), load_default=dict, validate=validate.Length(max=MAX_ENTRIES))
 
 
 class AmendVesting(Strict):
     """A pause, a resumption or an acceleration of a partner's vesting: it changes who votes and
     with what weight, so it is the partnership's decision (CONTRACT §7)."""
 
-    partner = fields.String(required=True, validate=CODE)
+    partner = Code(required=True)
     action = fields.String(required=True, validate=validate.OneOf(VESTING_ACTIONS))
     date = IsoDate(required=True)
-    units = fields.Integer(strict=True, validate=validate.Range(min=1, max=10**9))
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    units = Int(minimum=1, maximum=10**9)
+    reason = Text(required=True, max_length=500)
 
     @validates_schema
     def _units(self, data, **kwargs):
@@ -91,7 +92,7 @@ class AmendVesting(Strict):
 
 
 class Resolution(Strict):
-    text = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    text = Text(required=True, max_length=5000, multiline=True)
 
 
 class ChangeGovernance(Strict):
@@ -100,7 +101,7 @@ class ChangeGovernance(Strict):
     quorum = Percent(required=True)
     threshold = Threshold(required=True)
     of = fields.String(required=True, validate=validate.OneOf(["cast", "eligible"]))
-    min_open_hours = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_OPEN_HOURS))
+    min_open_hours = Int(minimum=0, maximum=MAX_OPEN_HOURS)
 
 
 SCHEMAS: dict[str, type[Schema]] = {

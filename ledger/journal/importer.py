@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from ledger.core.entries import Leg
 from ledger.core.errors import ValidationError
 from ledger.core.money import D, MoneyError
+from ledger.core.text import fits, text_problem
 from ledger.journal.models import Entry
 from ledger.journal.service import EntrySpec, post_entries
 
@@ -48,15 +49,20 @@ def parse_line(text: str, lineno: int, currency: str) -> EntrySpec:
     if not isinstance(obj, dict):
         raise bad("json", "not a JSON object")
     key = obj.get("key")
-    if not isinstance(key, str) or not key or len(key) > 200:
-        raise bad("key", "a non-empty string of at most 200 characters is required")
+    problem = text_problem(key, max_length=200)
+    if problem is not None:
+        raise bad("key", f"a non-empty string of at most 200 characters is required ({problem})")
+    date = obj.get("date")
+    if not fits(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", date):
+        raise bad("date", "an ISO date like 2026-01-31 is required")
     try:
-        day = dt.date.fromisoformat(obj.get("date"))
-    except (TypeError, ValueError) as exc:
+        day = dt.date.fromisoformat(date)
+    except ValueError as exc:
         raise bad("date", "an ISO date like 2026-01-31 is required") from exc
     memo = obj.get("memo", "")
-    if not isinstance(memo, str) or len(memo) > 500:
-        raise bad("memo", "a string of at most 500 characters")
+    problem = text_problem(memo, max_length=500, min_length=0)
+    if problem is not None:
+        raise bad("memo", f"a string of at most 500 characters ({problem})")
     postings = obj.get("postings")
     if not isinstance(postings, list) or len(postings) < 2:
         raise bad("postings", "a list of at least two postings is required")

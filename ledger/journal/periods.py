@@ -10,7 +10,8 @@
   date before ``starts_on`` or more than ten years after today is a ``ValidationError``, a date in
   a closed period a ``Conflict`` (HTTP 409).
 - ``parse_period`` turns a period id from a URL or a command into its bounds, or ``NotFound``
-  for an id that is malformed or outside the partnership's years.
+  for an id that is malformed or outside the partnership's years; ``parse_year`` does the same
+  for a year (``2026``: its periods the partnership has).
 """
 
 from __future__ import annotations
@@ -142,6 +143,22 @@ def parse_period(session: Session, pid: str) -> tuple[str, dt.date, dt.date]:
     if start > clock_of(session).today() + MAX_FUTURE:
         raise NotFound(f"period {pid} is more than ten years ahead", {"period": ["too far ahead"]})
     return pid, start, end
+
+
+def parse_year(session: Session, year: str) -> tuple[str, str]:
+    """The first and last period ids of the partnership's ``year`` (``"2026"``) it has: from its
+    start, up to the furthest a date may be posted; ``NotFound`` for a year outside them (``0000``,
+    a year before ``starts_on`` or more than ten years ahead) or not four ASCII digits."""
+    books = get_books(session)
+    if not isinstance(year, str) or not P.is_year(year):
+        raise NotFound(f"{year!r} is not a year (2026)", {"period": ["malformed year"]})
+    number = int(year)
+    horizon = clock_of(session).today() + MAX_FUTURE
+    if number < books.starts_on.year or number > horizon.year:
+        raise NotFound(f"the partnership has no periods in {year}", {"period": ["outside the partnership's years"]})
+    first = max(dt.date(number, 1, 1), books.starts_on)
+    last = min(dt.date(number, 12, 31), horizon)
+    return P.period_id(first, books.period_kind), P.period_id(last, books.period_kind)
 
 
 def guard_dates(session: Session, days: Iterable[dt.date], field: str = "date") -> None:

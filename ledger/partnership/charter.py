@@ -14,12 +14,27 @@ from decimal import Decimal
 from marshmallow import RAISE, fields, validate, validates_schema
 from marshmallow import ValidationError as MmError
 
-from ledger.core.codes import CODE_RE, PROPOSAL_KINDS
+from ledger.core.codes import PROPOSAL_KINDS
 from ledger.core.errors import ValidationError
 from ledger.core.money import MoneyError, format_percent, is_currency, parse_percent
 from ledger.core.vetting import VETTING_CRITERIA
-from ledger.schema import GrantSchema, Percent, Strict, Threshold, TomlDate, flatten_errors
+from ledger.schema import (
+    MAX_GRANT_UNITS,
+    Code,
+    Email,
+    GrantSchema,
+    Int,
+    Pattern,
+    Percent,
+    Strict,
+    Text,
+    Threshold,
+    TomlDate,
+    flatten_errors,
+)
 
+#: The most partners, practices or firms a charter may list.
+MAX_ROWS = 1000
 DEFAULT_RULE = {"weighting": "member", "quorum": Decimal("0.5"), "threshold": "majority", "of": "cast",
                 "min_open_hours": 24}
 
@@ -31,18 +46,19 @@ def _currency(code: str) -> None:
 
 
 class PartnershipSchema(Strict):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    currency = fields.String(required=True, validate=_currency)
+    name = Text(required=True, max_length=200)
+    currency = fields.String(required=True, validate=[Pattern(r"^[A-Z]{3}$", error="a 3-letter ISO code like USD"),
+                                                      _currency])
     period = fields.String(required=True, validate=validate.OneOf(["month", "quarter"]))
     starts_on = TomlDate(required=True)
     open_books = fields.Boolean(load_default=False, truthy={True}, falsy={False})
 
 
 class PartnerSchema(Strict):
-    code = fields.String(required=True, validate=validate.Regexp(CODE_RE, error="2 to 32 of a-z, 0-9 and -"))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    email = fields.Email(required=True)
-    units = fields.Integer(strict=True, validate=validate.Range(min=1))
+    code = Code(required=True)
+    name = Text(required=True, max_length=200)
+    email = Email(required=True)
+    units = Int(minimum=1, maximum=MAX_GRANT_UNITS)
     grant = fields.Nested(GrantSchema)
 
     @validates_schema
@@ -52,9 +68,9 @@ class PartnerSchema(Strict):
 
 
 class PracticeSchema(Strict):
-    code = fields.String(required=True, validate=validate.Regexp(CODE_RE, error="2 to 32 of a-z, 0-9 and -"))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    owners = fields.Dict(keys=fields.String(), values=Percent(), required=True)
+    code = Code(required=True)
+    name = Text(required=True, max_length=200)
+    owners = fields.Dict(keys=Code(), values=Percent(), required=True)
 
 
 class PolicySchema(Strict):
@@ -73,19 +89,21 @@ class RuleSchema(Strict):
     quorum = Percent(required=True)
     threshold = Threshold(required=True)
     of = fields.String(required=True, validate=validate.OneOf(["cast", "eligible"]))
-    min_open_hours = fields.Integer(load_default=24, strict=True, validate=validate.Range(min=0, max=24 * 366))
+    min_open_hours = Int(load_default=24, minimum=0, maximum=24 * 366)
 
 
 class SuccessionSchema(Strict):
-    goodwill_multiple = fields.Decimal(required=True, as_string=False, validate=validate.Range(min=0))
-    lookback_periods = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    installments = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    goodwill_multiple = fields.Decimal(required=True, as_string=False, allow_nan=False, places=None,
+                                       validate=validate.Range(min=0, max=100))
+    lookback_periods = Int(required=True, minimum=1, maximum=120)
+    installments = Int(required=True, minimum=1, maximum=120)
 
 
 class FirmSchema(Strict):
-    code = fields.String(required=True, validate=validate.Regexp(CODE_RE, error="2 to 32 of a-z, 0-9 and -"))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    vetted = fields.List(fields.String(validate=validate.OneOf(VETTING_CRITERIA)), load_default=list)
+    code = Code(required=True)
+    name = Text(required=True, max_length=200)
+    vetted = fields.List(fields.String(validate=validate.OneOf(VETTING_CRITERIA)), load_default=list,
+                         validate=validate.Length(max=len(VETTING_CRITERIA)))
     nsa_signed_on = TomlDate(load_default=None)
     nsa_expires_on = TomlDate(load_default=None)
 
@@ -100,14 +118,14 @@ class FirmSchema(Strict):
 
 class CharterSchema(Strict):
     partnership = fields.Nested(PartnershipSchema, required=True)
-    partners = fields.List(fields.Nested(PartnerSchema), required=True, validate=validate.Length(min=1))
-    practices = fields.List(fields.Nested(PracticeSchema), load_default=list)
+    partners = fields.List(fields.Nested(PartnerSchema), required=True, validate=validate.Length(min=1, max=MAX_ROWS))
+    practices = fields.List(fields.Nested(PracticeSchema), load_default=list, validate=validate.Length(max=MAX_ROWS))
     policy = fields.Nested(PolicySchema, required=True)
     governance = fields.Dict(keys=fields.String(validate=validate.OneOf(PROPOSAL_KINDS)),
                              values=fields.Nested(RuleSchema), load_default=dict)
     succession = fields.Nested(SuccessionSchema, load_default=lambda: {
         "goodwill_multiple": Decimal("1.0"), "lookback_periods": 4, "installments": 4})
-    firms = fields.List(fields.Nested(FirmSchema), load_default=list)
+    firms = fields.List(fields.Nested(FirmSchema), load_default=list, validate=validate.Length(max=MAX_ROWS))
 
     class Meta:
         unknown = RAISE

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ledger.core import chart
 from ledger.core.access import Viewer, may_open_entry, sees_capital_of
-from ledger.core.entries import reversal_refusal
+from ledger.core.entries import ACCOUNT_RE, reversal_refusal
 from ledger.core.errors import Forbidden, NotFound, ValidationError
 from ledger.journal.models import Account, Entry, Posting, PostingDetail
 from ledger.practices.models import Engagement, Partner, Practice
@@ -200,7 +200,9 @@ def entry_list(session: Session, viewer: Viewer, *, after: int | None = None, be
     if before is not None:
         q = q.where(Entry.id < before)
     if account:
-        account_id = session.scalar(select(Account.id).where(Account.name == account))
+        # A name that is no account name (a NUL, which PostgreSQL cannot even compare) names no account.
+        account_id = session.scalar(select(Account.id).where(Account.name == account)) \
+            if ACCOUNT_RE.fullmatch(account) else None
         if account_id is None:
             raise ValidationError(f"no account {account}", {"account": ["no such account"]})
         q = q.where(Entry.id.in_(select(Posting.entry_id).where(Posting.account_id == account_id)))

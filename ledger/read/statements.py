@@ -24,11 +24,12 @@ from ledger.core import periods as P
 from ledger.core.access import Viewer, may_read_statement
 from ledger.core.errors import Conflict, Forbidden, NotFound
 from ledger.core.money import fmt, fmt_minor, to_minor
+from ledger.core.text import fits
 from ledger.db import minor_to_stored
 from ledger.equity.service import units_on
 from ledger.journal.balances import balance
 from ledger.journal.models import Account, Entry, Period, Posting, PostingDetail
-from ledger.journal.periods import parse_period
+from ledger.journal.periods import parse_period, parse_year
 from ledger.practices.models import Engagement, Partner, Practice
 from ledger.practices.service import get_partner, get_partnership
 from ledger.revenue.close import pool_notes, unattributed_in
@@ -60,23 +61,24 @@ def read_statement(session: Session, viewer: Viewer, partner_code: str, period: 
 def resolve_range(session: Session, period: str | None, start: str | None = None,
                   end: str | None = None) -> tuple[str, str]:
     """``period=2026-01`` → that period; ``period=2026`` → the year's periods (year to date);
-    ``from``/``to`` → that range. Every period in it must be closed."""
-    ps = get_partnership(session)
-    if period and period.isdigit() and len(period) == 4:
-        first = P.period_id(dt.date(int(period), 1, 1), ps.period_kind)
-        last = P.period_id(dt.date(int(period), 12, 31), ps.period_kind)
+    ``from``/``to`` → that range. Every id must name a period of the partnership's years
+    (``NotFound`` otherwise: ``0000``, ``0000-01``, a year before ``starts_on``), checked before
+    anything else; then every period in the range must be closed (``Conflict``)."""
+    if isinstance(period, str) and fits(r"[0-9]{4}", period):
+        first, last = parse_year(session, period)
         closed = session.scalar(select(Period.id).where(Period.status == "closed").order_by(Period.id.desc()).limit(1))
         if closed is None or closed < first:
             raise Conflict(f"no period of {period} is closed yet", {"period": ["nothing closed yet"]})
-        return max(first, P.period_id(ps.starts_on, ps.period_kind)), min(last, closed)
+        return first, min(last, closed)
     if period:
         first = last = period
     elif start and end:
         first, last = start, end
     else:
         raise NotFound("give ?period=ID, ?period=YYYY or ?from=ID&to=ID", {"period": ["required"]})
-    for pid, field in ((first, "from" if start else "period"), (last, "to" if end else "period")):
+    for pid in (first, last):
         parse_period(session, pid)
+    for pid, field in ((first, "from" if start else "period"), (last, "to" if end else "period")):
         row = session.get(Period, pid)
         if row is None or row.status != "closed":
             raise Conflict(f"period {pid} is not closed yet: its statement exists once it closes "

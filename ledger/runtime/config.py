@@ -1,4 +1,5 @@
-"""Configuration from the environment: ``DATABASE_URL``, ``SECRET_KEY``; tests pass a dict."""
+"""Configuration from the environment: ``DATABASE_URL``, ``SECRET_KEY``, ``SESSION_COOKIE_SECURE``,
+``TRUSTED_PROXIES``; tests pass a dict."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import secrets
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 
 def _secret_key(instance: Path) -> str:
@@ -38,7 +40,11 @@ def load(app: Flask, test_config: dict | None) -> None:
         REMEMBER_COOKIE_HTTPONLY=True,
         WTF_CSRF_TIME_LIMIT=None,
         LOGIN_ATTEMPTS=5,
-        LOGIN_LOCKOUT_SECONDS=300,
+        LOGIN_ADDRESS_ATTEMPTS=20,
+        LOGIN_DELAY_SECONDS=30,
+        LOGIN_MAX_DELAY_SECONDS=3600,
+        LOGIN_FORGET_SECONDS=86400,
+        TRUSTED_PROXIES=int(os.environ.get("TRUSTED_PROXIES", "0") or 0),
         API_TITLE="Practice Ledger API",
         API_VERSION="v1",
         OPENAPI_VERSION="3.0.3",
@@ -49,3 +55,8 @@ def load(app: Flask, test_config: dict | None) -> None:
         app.config.update(test_config)
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _secret_key(instance)
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind N reverse proxies the client's address is the N-th from the right of
+        # X-Forwarded-For; the sign-in limit counts by it. Never set this without a proxy that
+        # overwrites the header, or anyone could choose their own address.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"], x_proto=app.config["TRUSTED_PROXIES"])

@@ -1,8 +1,9 @@
 """Who is signed in, and what they may open.
 
-- ``WebUser`` wraps the ``User`` row for Flask-Login. Its session id is ``"<id>:<fingerprint>"``
-  where the fingerprint is derived from the password hash: setting a new password (``ledger user
-  add … --password-stdin``) signs the user out everywhere else. An inactive user is signed out.
+- ``WebUser`` wraps the ``User`` row for Flask-Login. Its session id is ``"<id>:<session
+  version>"``, checked against the user's row on every request: sign-out and a new password raise
+  the version (``auth.service.end_sessions``), which signs the user out everywhere, a copied
+  cookie included. An inactive user is signed out.
 - Roles, as in the API: an ``admin`` may do whatever a ``treasurer`` may (``is_treasurer``); a
   ``partner`` user is linked to its partner. ``treasurer_required`` and ``partner_required`` answer
   a 403 page otherwise; pages about one partner call ``require_self_or_treasurer`` (statements
@@ -11,7 +12,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from functools import wraps
 
@@ -20,6 +20,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_required
 
 from ledger.auth.models import User
 from ledger.core.access import Viewer
+from ledger.core.text import fits
 from ledger.practices.models import Partner
 from ledger.runtime.database import get_session
 
@@ -29,10 +30,6 @@ login_manager.login_message = "Please sign in to open that page."
 login_manager.login_message_category = "info"
 
 
-def fingerprint(user: User) -> str:
-    return hashlib.sha256((user.password_hash or "").encode("utf-8")).hexdigest()[:16]
-
-
 class WebUser(UserMixin):
     """The signed-in user of this request."""
 
@@ -40,7 +37,7 @@ class WebUser(UserMixin):
         self.user = user
 
     def get_id(self) -> str:
-        return f"{self.user.id}:{fingerprint(self.user)}"
+        return f"{self.user.id}:{self.user.session_version}"
 
     @property
     def is_active(self) -> bool:
@@ -69,11 +66,11 @@ class WebUser(UserMixin):
 
 @login_manager.user_loader
 def load_user(session_id: str) -> WebUser | None:
-    user_id, _, print_ = session_id.partition(":")
-    if not user_id.isdigit() or len(user_id) > 10:
+    user_id, _, version = session_id.partition(":")
+    if not fits(r"[0-9]{1,10}", user_id) or not fits(r"[0-9]{1,10}", version):
         return None
     user = get_session().get(User, int(user_id))
-    if user is None or not user.active or fingerprint(user) != print_:
+    if user is None or not user.active or user.session_version != int(version):
         return None
     return WebUser(user)
 

@@ -1,7 +1,8 @@
 """Sign-in at ``/login`` (fields ``email``, ``password`` and the CSRF token, as the contract fixes)
 and sign-out. Passwords are checked with ``ledger.auth.service.check_password`` (argon2id); an
 unknown email costs the same hash check, so the answer's timing does not tell which emails exist.
-Failed attempts are limited (``security.SignInLimiter``)."""
+Failed attempts are counted in the database by ``ledger.auth.throttle`` (per email and client
+address, with growing delays); a locked attempt is a 429 and its password is not checked."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ from sqlalchemy import select
 from wtforms import EmailField, PasswordField
 from wtforms.validators import InputRequired, Length
 
+from ledger.auth import throttle
 from ledger.auth.models import User
-from ledger.auth.service import check_password
+from ledger.auth.service import check_password, end_sessions
 from ledger.runtime.database import get_session
 from ledger.web.access import WebUser
 from ledger.web.errors import web_blueprint
-from ledger.web.security import limiter, sign_in_keys
+from ledger.web.forms import TextRule
+from ledger.web.security import client_address, safe_next, sign_in_policy
 
 bp = web_blueprint("auth", __name__)
 
@@ -36,7 +39,7 @@ def _dummy_user() -> SimpleNamespace:
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", [InputRequired(), Length(max=254)],
+    email = EmailField("Email", [InputRequired(), TextRule(254)],
                        render_kw={"autocomplete": "username", "autofocus": True, "autocapitalize": "none"})
     password = PasswordField("Password", [InputRequired(), Length(max=1024)],
                              render_kw={"autocomplete": "current-password"})
@@ -44,13 +47,6 @@ class LoginForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     """Sign-out is a POST with a CSRF token, so another site cannot sign a partner out."""
-
-
-def _safe_next(target: str | None) -> str | None:
-    """Only a path on this site (``/statements``), never ``//elsewhere`` or ``https://…``."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -61,22 +57,22 @@ def login():
     status = 200
     headers = {}
     if form.validate_on_submit():
-        keys = sign_in_keys(form.email.data)
-        wait = limiter().retry_after(keys)
+        db = get_session()
+        email, address = form.email.data, client_address()
+        wait = throttle.retry_after(db, email, address)
         if wait:
-            minutes = max(1, round(wait / 60))
-            form.form_errors.append(f"Too many failed sign-ins. Try again in about {minutes} minute"
-                                    f"{'s' if minutes != 1 else ''}.")
+            form.form_errors.append(_try_again(wait))
             status, headers = 429, {"Retry-After": str(wait)}
         else:
-            user = get_session().scalar(select(User).where(User.email == form.email.data.strip().lower()))
+            user = db.scalar(select(User).where(User.email == email.strip().lower()))
             if check_password(user or _dummy_user(), form.password.data) and user is not None:
-                limiter().succeeded(keys[0])
-                next_url = _safe_next(request.args.get("next"))
+                throttle.succeeded(db, email, address)
+                db.commit()
                 session.clear()  # a fresh session for the signed-in user
                 login_user(WebUser(user))
-                return redirect(next_url or url_for("partner.home"))
-            limiter().failed(keys)
+                return redirect(safe_next(request.args.get("next")) or url_for("partner.home"))
+            throttle.failed(db, email, address, sign_in_policy())
+            db.commit()  # the count outlives this refused request
             form.form_errors.append("That email and password do not match an account.")
             status = 401
     elif form.is_submitted():
@@ -84,11 +80,21 @@ def login():
     return render_template("login.html", form=form), status, headers
 
 
+def _try_again(seconds: int) -> str:
+    if seconds < 90:
+        return f"Too many failed sign-ins. Try again in {seconds} second{'s' if seconds != 1 else ''}."
+    minutes = round(seconds / 60)
+    return f"Too many failed sign-ins. Try again in about {minutes} minutes."
+
+
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
     form = LogoutForm()
     if form.validate_on_submit():
+        db = get_session()
+        end_sessions(db, current_user.user)  # every session of this user ends, copied cookies too
+        db.commit()
         logout_user()
         session.clear()
         flash("You are signed out.", "info")

@@ -159,7 +159,7 @@ def new_invoice():
                      aliases={"ref": "engagement"})
         if saved:
             return _booked(saved.value.entry.id, f"Invoice of {saved.value.amount} recorded",
-                           url_for("bookkeeping.engagement", ref=form.engagement.data))
+                           "bookkeeping.engagement", ref=form.engagement.data)
     return render_template("treasurer/form.html", form=form, title="Record an invoice",
                            intro="Revenue: the client's receivable is debited, the practice's revenue credited."), \
         invalid_status(form)
@@ -185,7 +185,7 @@ def new_cost():
         if saved:
             booked, _cost = saved.value
             return _booked(booked.entry.id, f"Cost of {booked.amount} recorded",
-                           url_for("bookkeeping.engagement", ref=form.engagement.data))
+                           "bookkeeping.engagement", ref=form.engagement.data)
     return render_template("treasurer/form.html", form=form, title="Record a direct cost", refused_firms=refused,
                            firms_on=on, intro="A direct cost of an engagement: an expense, or work subcontracted "
                                               "to a vetted outside firm."), invalid_status(form)
@@ -203,7 +203,7 @@ def new_payment():
         if saved:
             booked, left = saved.value
             return _booked(booked.entry.id, f"Payment of {booked.amount} recorded; the client still owes {left}",
-                           url_for("bookkeeping.clients"))
+                           "bookkeeping.clients")
     return render_template("treasurer/form.html", form=form, title="Record a client payment",
                            intro="Cash received against what the client owes (never more than that)."), \
         invalid_status(form)
@@ -241,6 +241,9 @@ def new_draw():
         invalid_status(form)
 
 
-def _booked(entry_id: int, message: str, then: str | None = None):
+def _booked(entry_id: int, message: str, endpoint: str | None = None, **values):
+    """Flash what was booked and go to ``endpoint`` (one of ours), or to the entry it wrote."""
     flash(f"{message} (entry #{entry_id}).", "success")
-    return redirect(then or url_for("books.entry", entry_id=entry_id))
+    if endpoint is None:
+        return redirect(url_for("books.entry", entry_id=entry_id))
+    return redirect(url_for(endpoint, **values))

@@ -22,6 +22,7 @@ from wtforms.validators import Optional
 from ledger.core.entries import Leg
 from ledger.core.errors import LedgerError
 from ledger.core.money import ZERO
+from ledger.core.text import fits
 from ledger.db import clock_of
 from ledger.journal.balances import trial_balance
 from ledger.journal.periods import get_books, get_period, list_periods, oldest_open
@@ -92,9 +93,11 @@ def _date_arg(name: str) -> dt.date | None:
 def entries():
     session = get_session()
     account = request.args.get("account") or None
-    before = request.args.get("before", type=int)
-    if before is not None and not 1 <= before <= 2**63 - 1:
-        abort(404)
+    before = request.args.get("before")
+    if before is not None:
+        if not fits(r"[0-9]{1,19}", before) or not 1 <= int(before) <= 2**63 - 1:
+            abort(404)
+        before = int(before)
     start, end = _date_arg("from"), _date_arg("to")
     page = reads.entry_list(session, viewer(), before=before, account=account or None, start=start, end=end,
                             newest_first=True, limit=reads.PAGE_SIZE)

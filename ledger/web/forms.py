@@ -1,7 +1,8 @@
 """What every web form shares: field types that read like the API's, and ``save``.
 
-Fields check only the shape of what a person typed (an amount with at most two decimals, a code,
-a date); every rule of the partnership is the service's, which ``save`` calls. ``save`` runs the
+Fields check only the shape of what a person typed (an amount with at most two decimals in ASCII
+digits, a code matched whole, a date, text by the one text rule of ``core.text`` that the API's
+``schema.Text`` applies too); every rule of the partnership is the service's, which ``save`` calls. ``save`` runs the
 service in the request's session, commits when it succeeds, and otherwise rolls back and puts each
 of the service's errors beside the field it names (``"amount"``, ``"payload.owners.ben"``,
 ``"postings[1].account"``), or at the top of the form when no field matches. The form keeps what
@@ -10,6 +11,7 @@ was typed, so the page re-renders it with the errors, and nothing was written.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -19,17 +21,18 @@ from typing import Any
 from flask import current_app, flash
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import DataError, IntegrityError
-from wtforms import DateField, SelectChoice, StringField, TextAreaField
+from wtforms import DateField, DateTimeLocalField, IntegerField, SelectChoice, StringField, TextAreaField
 from wtforms.fields import FieldList, FormField
-from wtforms.validators import InputRequired, Length, Optional, Regexp
+from wtforms.validators import InputRequired, NumberRange, Optional, StopValidation, ValidationError
 
-from ledger.core.codes import CODE_RE, NO_CONTROL_RE, REF_RE
+from ledger.core.codes import CODE_RE, REF_RE
 from ledger.core.errors import LedgerError
+from ledger.core.text import fits, text_problem
 from ledger.runtime.database import get_session
-from ledger.schema import MAX_AMOUNT
+from ledger.schema import EARLIEST, LATEST, MAX_AMOUNT
 
 #: ASCII digits only; the currency's own places are the service's check (``journal.service.check_amount``).
-AMOUNT_RE = re.compile(r"^(-?)([0-9]{1,12})(?:\.([0-9]{1,4}))?$")
+AMOUNT_RE = r"(-?)([0-9]{1,12})(?:\.([0-9]{1,4}))?"
 
 
 def options(pairs: Iterable[tuple[str, str]]) -> list[SelectChoice]:
@@ -53,8 +56,7 @@ class MoneyField(StringField):
         self.data = None
         if not text:
             return
-        match = AMOUNT_RE.match(text)
-        if match is None:
+        if not fits(AMOUNT_RE, text):
             raise ValueError("an amount such as 1200.00")
         amount = Decimal(text)
         if abs(amount) >= MAX_AMOUNT:
@@ -69,13 +71,39 @@ class MoneyField(StringField):
         return format(self.data, "f") if isinstance(self.data, Decimal) else ""
 
 
-def text_validators(max_length: int = 200, required: bool = True) -> list:
-    return [InputRequired() if required else Optional(), Length(max=max_length),
-            Regexp(NO_CONTROL_RE, message="must not contain control characters")]
+class TextRule:
+    """The one text rule (``core.text.text_problem``) as a form validator: bounded, no control
+    characters (a NUL typed as ``%00`` included), not blank; ``multiline`` admits line breaks."""
+
+    def __init__(self, max_length: int = 200, multiline: bool = False):
+        self.max_length, self.multiline = max_length, multiline
+        self.field_flags = {"maxlength": max_length}
+
+    def __call__(self, form, field) -> None:
+        problem = text_problem(field.data if field.data is not None else "", max_length=self.max_length,
+                               multiline=self.multiline)
+        if problem is not None:
+            raise StopValidation(problem)
+
+
+class FullMatch:
+    """A pattern the whole input must match, with ASCII classes (``core.text.fits``): what
+    WTForms' ``Regexp`` does, less the trailing newline ``$`` lets through."""
+
+    def __init__(self, pattern: str, message: str):
+        self.pattern, self.message = pattern, message
+
+    def __call__(self, form, field) -> None:
+        if not fits(self.pattern, field.data or ""):
+            raise ValidationError(self.message)
+
+
+def text_validators(max_length: int = 200, required: bool = True, multiline: bool = False) -> list:
+    return [InputRequired() if required else Optional(), TextRule(max_length, multiline)]
 
 
 def code_validators() -> list:
-    return [InputRequired(), Regexp(CODE_RE, message="2 to 32 of a-z, 0-9 and -")]
+    return [InputRequired(), FullMatch(CODE_RE, "2 to 32 of a-z, 0-9 and -")]
 
 
 def CodeField(label: str, **kwargs) -> StringField:  # noqa: N802 - a field factory reads like a field
@@ -84,7 +112,7 @@ def CodeField(label: str, **kwargs) -> StringField:  # noqa: N802 - a field fact
 
 
 def RefField(label: str, **kwargs) -> StringField:  # noqa: N802
-    return StringField(label, [InputRequired(), Regexp(REF_RE, message="1-64 of A-Z, a-z, 0-9, '.', '_' and '-'")],
+    return StringField(label, [InputRequired(), FullMatch(REF_RE, "1-64 of A-Z, a-z, 0-9, '.', '_' and '-'")],
                        render_kw={"autocapitalize": "none", "spellcheck": "false", "autocomplete": "off"},
                        **kwargs)
 
@@ -99,11 +127,55 @@ def MemoField(label: str = "Memo", **kwargs) -> StringField:  # noqa: N802
 
 
 def LongTextField(label: str, max_length: int = 5000, **kwargs) -> TextAreaField:  # noqa: N802
-    return TextAreaField(label, [InputRequired(), Length(max=max_length)], **kwargs)
+    return TextAreaField(label, text_validators(max_length, multiline=True), **kwargs)
 
 
-def DayField(label: str = "Date", required: bool = True, **kwargs) -> DateField:  # noqa: N802
-    return DateField(label, [InputRequired() if required else Optional()], format="%Y-%m-%d", **kwargs)
+class AsciiDateField(DateField):
+    """``YYYY-MM-DD`` in ASCII digits between ``schema.EARLIEST`` and ``LATEST`` (``strptime`` alone
+    would read ``٢٠٢٦-٠١-٠١`` and year 1)."""
+
+    def process_formdata(self, valuelist):
+        if valuelist and valuelist[0] and not fits(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", valuelist[0].strip()):
+            self.data = None
+            raise ValueError(self.gettext("Not a valid date value."))
+        super().process_formdata(valuelist)
+        if isinstance(self.data, dt.date) and not EARLIEST <= self.data <= LATEST:
+            self.data = None
+            raise ValueError(f"must be between {EARLIEST.isoformat()} and {LATEST.isoformat()}")
+
+
+class AsciiDateTimeField(DateTimeLocalField):
+    """A local date and time ``YYYY-MM-DDTHH:MM`` in ASCII digits, in ``schema.EARLIEST``..``LATEST``."""
+
+    def process_formdata(self, valuelist):
+        if valuelist and valuelist[0] and not fits(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?",
+                                                   valuelist[0].strip()):
+            self.data = None
+            raise ValueError(self.gettext("Not a valid datetime value."))
+        super().process_formdata(valuelist)
+        if isinstance(self.data, dt.datetime) and not EARLIEST <= self.data.date() <= LATEST:
+            self.data = None
+            raise ValueError(f"must be between {EARLIEST.isoformat()} and {LATEST.isoformat()}")
+
+
+class AsciiIntegerField(IntegerField):
+    """A whole number in ASCII digits (``int()`` alone would read ``"١٠"`` as 10)."""
+
+    def process_formdata(self, valuelist):
+        if valuelist and valuelist[0] and not fits(r"-?[0-9]{1,20}", valuelist[0].strip()):
+            self.data = None
+            raise ValueError(self.gettext("Not a valid integer value."))
+        super().process_formdata(valuelist)
+
+
+def IntField(label: str, minimum: int, maximum: int, required: bool = True, **kwargs) -> AsciiIntegerField:  # noqa: N802
+    """A whole number between ``minimum`` and ``maximum`` (required unless said otherwise)."""
+    return AsciiIntegerField(label, [InputRequired() if required else Optional(), NumberRange(min=minimum, max=maximum)],
+                             **kwargs)
+
+
+def DayField(label: str = "Date", required: bool = True, **kwargs) -> AsciiDateField:  # noqa: N802
+    return AsciiDateField(label, [InputRequired() if required else Optional()], format="%Y-%m-%d", **kwargs)
 
 
 # --- putting a service's errors on the form ------------------------------------------------------

@@ -14,27 +14,37 @@ from collections.abc import Callable
 
 from flask_wtf import FlaskForm
 from wtforms import (
-    DateTimeLocalField,
     FieldList,
     FormField,
     HiddenField,
-    IntegerField,
     RadioField,
     SelectField,
 )
 from wtforms import Form as PlainForm
-from wtforms.fields import DateField, EmailField, StringField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.fields import EmailField, StringField
+from wtforms.validators import InputRequired, Optional
 
 from ledger.auth.service import EMAIL_RE
 from ledger.core.codes import PROPOSAL_KINDS
+from ledger.core.tally import THRESHOLD_PATTERN
 from ledger.db import clock_of
 from ledger.journal.periods import open_period_ids
 from ledger.practices.service import active_partners, list_practices
 from ledger.runtime.database import get_session
-from ledger.web.forms import CodeField, LongTextField, TextField, options
+from ledger.schema import EMAIL_MAX, MAX_GRANT_MONTHS, MAX_GRANT_UNITS
+from ledger.web.forms import (
+    AsciiDateTimeField,
+    CodeField,
+    DayField,
+    FullMatch,
+    IntField,
+    LongTextField,
+    TextField,
+    TextRule,
+    options,
+)
 
-PERCENT_RE = r"^\d{1,3}(\.\d{1,6})?%?$"
+PERCENT_RE = r"^[0-9]{1,3}(\.[0-9]{1,6})?%?$"
 PERCENT_MSG = "a percentage such as 60 or 62.5"
 
 
@@ -59,7 +69,7 @@ class ProposalForm(FlaskForm):
     ALIASES: dict[str, str] = {}
 
     title = TextField("Title")
-    closes_at = DateTimeLocalField("Voting closes (UTC)", [InputRequired()], format="%Y-%m-%dT%H:%M",
+    closes_at = AsciiDateTimeField("Voting closes (UTC)", [InputRequired()], format="%Y-%m-%dT%H:%M",
                                    default=default_closes_at)
 
     def fill(self, session) -> None:
@@ -74,7 +84,7 @@ class ProposalForm(FlaskForm):
 
 class OwnerShare(PlainForm):
     partner = HiddenField()
-    share = StringField("Share", [Optional(), Regexp(PERCENT_RE, message=PERCENT_MSG)],
+    share = StringField("Share", [Optional(), FullMatch(PERCENT_RE, PERCENT_MSG)],
                         render_kw={"inputmode": "decimal", "placeholder": "0"})
 
 
@@ -104,12 +114,12 @@ class AdmitPartnerForm(ProposalForm):
     KIND = "admit_partner"
     code = CodeField("Partner code", description="their id everywhere, e.g. eve")
     name = TextField("Full name")
-    email = EmailField("Email", [InputRequired(), Length(max=254), Regexp(EMAIL_RE, message="an email address")])
-    grant_units = IntegerField("Units granted", [InputRequired(), NumberRange(min=1, max=10**9)])
-    grant_start = DateField("Vesting starts", [InputRequired()], format="%Y-%m-%d")
-    grant_cliff_months = IntegerField("Cliff (months)", [InputRequired(), NumberRange(min=0, max=600)], default=12)
-    grant_months = IntegerField("Vesting period (months)", [InputRequired(), NumberRange(min=1, max=600)], default=48)
-    grant_every = IntegerField("Vests every (months)", [InputRequired(), NumberRange(min=1, max=600)], default=1)
+    email = EmailField("Email", [InputRequired(), TextRule(EMAIL_MAX), FullMatch(EMAIL_RE, "an email address")])
+    grant_units = IntField("Units granted", 1, MAX_GRANT_UNITS)
+    grant_start = DayField("Vesting starts")
+    grant_cliff_months = IntField("Cliff (months)", 0, MAX_GRANT_MONTHS, default=12)
+    grant_months = IntField("Vesting period (months)", 1, MAX_GRANT_MONTHS, default=48)
+    grant_every = IntField("Vests every (months)", 1, MAX_GRANT_MONTHS, default=1)
     ALIASES = {"payload.grant": "grant_units"}
 
     def payload(self) -> dict:
@@ -121,9 +131,9 @@ class AdmitPartnerForm(ProposalForm):
 
 class ChangePolicyForm(ProposalForm):
     KIND = "change_policy"
-    origination = StringField("Origination share", [InputRequired(), Regexp(PERCENT_RE, message=PERCENT_MSG)],
+    origination = StringField("Origination share", [InputRequired(), FullMatch(PERCENT_RE, PERCENT_MSG)],
                               description="% of each engagement's net margin to its originator")
-    practice = StringField("Practice share", [InputRequired(), Regexp(PERCENT_RE, message=PERCENT_MSG)],
+    practice = StringField("Practice share", [InputRequired(), FullMatch(PERCENT_RE, PERCENT_MSG)],
                            description="% to the practice's owners; the rest goes to the common pool")
     pool_basis = SelectField("Pool split", choices=options([("vested_units", "by vested units"), ("equal", "equally")]))
     effective_period = SelectField("From period")
@@ -172,9 +182,8 @@ class AmendVestingForm(ProposalForm):
     action = SelectField("Change", choices=options([("pause", "pause vesting from the date"),
                                                     ("resume", "resume vesting from the date"),
                                                     ("accelerate", "vest units at once on the date")]))
-    date = DateField("Date", [InputRequired()])
-    units = IntegerField("Units", [Optional(), NumberRange(min=1, max=10**9)],
-                         description="for an acceleration only")
+    date = DayField("Date")
+    units = IntField("Units", 1, MAX_GRANT_UNITS, required=False, description="for an acceleration only")
     reason = TextField("Reason", max_length=500)
 
     def fill(self, session) -> None:
@@ -200,9 +209,10 @@ class ChangeGovernanceForm(ProposalForm):
     KIND = "change_governance"
     rule_kind = SelectField("For proposals that", choices=options((k, k.replace("_", " ")) for k in PROPOSAL_KINDS))
     weighting = SelectField("Votes weigh", choices=options([("member", "one per partner"), ("units", "by vested units")]))
-    quorum = StringField("Quorum", [InputRequired(), Regexp(PERCENT_RE, message=PERCENT_MSG)], default="50",
+    quorum = StringField("Quorum", [InputRequired(), FullMatch(PERCENT_RE, PERCENT_MSG)], default="50",
                          description="% of the eligible weight that must vote")
-    threshold = StringField("Threshold", [InputRequired(), Length(max=16)], default="majority",
+    threshold = StringField("Threshold", [InputRequired(), FullMatch(THRESHOLD_PATTERN, "majority, or a fraction such as 2/3")],
+                            default="majority",
                             description="majority, or a fraction such as 2/3")
     of = SelectField("Threshold of", choices=options([("cast", "votes cast (yes + no)"), ("eligible", "all eligible weight")]))
     ALIASES = {"payload.kind": "rule_kind"}

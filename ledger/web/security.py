@@ -9,24 +9,27 @@
   (``frame-ancestors 'none'`` and ``X-Frame-Options: DENY``), ``nosniff``, a same-origin referrer,
   and ``Cache-Control: no-store`` on pages and downloads (they carry partners' money). HSTS when
   the session cookie is marked secure (the app is served over HTTPS).
-- **Failed sign-ins** (``SignInLimiter``): after ``LOGIN_ATTEMPTS`` failures for one email within
-  ``LOGIN_LOCKOUT_SECONDS``, or four times as many from one client address, further attempts are
-  refused without checking the password until the oldest failure leaves the window. The counts
-  live in the process's memory (no table is needed, nothing is written): with several gunicorn
-  workers each keeps its own, so the effective limit is at most the number of workers times the
-  setting, and a restart forgets them. A successful sign-in clears the email's count.
+- **Failed sign-ins** are counted in the database by ``ledger.auth.throttle`` (shared by every
+  worker), per email *and* client address, and per address: after ``LOGIN_ATTEMPTS`` (5) failures
+  of one email from one address, or ``LOGIN_ADDRESS_ATTEMPTS`` (20) from one address, further
+  attempts are refused (429, ``Retry-After``) without checking the password, for
+  ``LOGIN_DELAY_SECONDS`` (30), doubling with each further failure up to
+  ``LOGIN_MAX_DELAY_SECONDS`` (3600); counts are forgotten after ``LOGIN_FORGET_SECONDS`` (a day).
+  Guesses from elsewhere never lock a partner out of their own address. The address is the
+  proxy's unless ``TRUSTED_PROXIES`` says how many proxies to look through.
+- **Redirects** to a place the request names (``?next=`` after sign-in) go through ``safe_next``
+  only: a path on this site, never another host.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import defaultdict, deque
-from collections.abc import Callable, Iterable
+import re
+from urllib.parse import urljoin, urlsplit
 
 from flask import Flask, current_app, request
 from flask_wtf.csrf import CSRFProtect
 
+from ledger.auth.throttle import Policy
 from ledger.runtime.http import is_api_request
 
 csrf = CSRFProtect()
@@ -58,10 +61,6 @@ def init_app(app: Flask) -> None:
     # CSRFProtect's own hook would check every POST, the API's too: check ours instead.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
-    app.extensions["ledger.sign_in_limiter"] = SignInLimiter(
-        attempts=int(app.config.get("LOGIN_ATTEMPTS", 5)),
-        window=float(app.config.get("LOGIN_LOCKOUT_SECONDS", 300)),
-    )
 
     @app.before_request
     def _check_csrf():
@@ -79,53 +78,41 @@ def init_app(app: Flask) -> None:
         return response
 
 
-class SignInLimiter:
-    """Failed sign-ins per key in a sliding window (see the module docstring). Thread-safe."""
-
-    def __init__(self, attempts: int, window: float, clock: Callable[[], float] = time.monotonic):
-        self.attempts = attempts
-        self.window = window
-        self.clock = clock
-        self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _limit(self, key: tuple[str, str]) -> int:
-        return self.attempts * 4 if key[0] == "address" else self.attempts
-
-    def _prune(self, key: tuple[str, str], now: float) -> deque[float]:
-        failures = self._failures[key]
-        while failures and failures[0] <= now - self.window:
-            failures.popleft()
-        if not failures:
-            del self._failures[key]
-        return failures
-
-    def retry_after(self, keys: Iterable[tuple[str, str]]) -> int:
-        """Seconds until another attempt is allowed for every key (0: allowed now)."""
-        now = self.clock()
-        wait = 0.0
-        with self._lock:
-            for key in keys:
-                failures = self._prune(key, now)
-                if len(failures) >= self._limit(key):
-                    wait = max(wait, failures[-self._limit(key)] + self.window - now)
-        return int(wait) + 1 if wait > 0 else 0
-
-    def failed(self, keys: Iterable[tuple[str, str]]) -> None:
-        now = self.clock()
-        with self._lock:
-            for key in keys:
-                self._failures[key].append(now)
-
-    def succeeded(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
+def sign_in_policy() -> Policy:
+    """The failed sign-in policy (``auth.throttle.Policy``) from the app's configuration."""
+    config = current_app.config
+    return Policy(attempts=int(config["LOGIN_ATTEMPTS"]), address_attempts=int(config["LOGIN_ADDRESS_ATTEMPTS"]),
+                  delay=int(config["LOGIN_DELAY_SECONDS"]), max_delay=int(config["LOGIN_MAX_DELAY_SECONDS"]),
+                  forget_after=int(config["LOGIN_FORGET_SECONDS"]))
 
 
-def sign_in_keys(email: str) -> list[tuple[str, str]]:
-    """The counters a sign-in attempt for ``email`` from this request touches."""
-    return [("email", email.strip().lower()), ("address", request.remote_addr or "unknown")]
+def client_address() -> str:
+    """The client's address (the proxy's, unless ``TRUSTED_PROXIES`` says how many to look through)."""
+    return request.remote_addr or "unknown"
 
 
-def limiter() -> SignInLimiter:
-    return current_app.extensions["ledger.sign_in_limiter"]
+#: What a redirect target taken from a request may be made of: a path (with its query and fragment)
+#: in visible ASCII as RFC 3986 writes it. No control character, space or backslash (browsers drop
+#: tabs and newlines and read ``\\`` as ``/``, so ``/<TAB>/evil.example`` is ``//evil.example``).
+_PATH_ONLY = re.compile(r"/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@/%?#]*")
+MAX_NEXT_LENGTH = 2000
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` when it is a path on this site (``/statements?year=2026``), else ``None``.
+
+    The one check for every redirect whose target comes from the request. It accepts only a path
+    (no scheme, no host: ``//elsewhere``, ``https://…``, ``javascript:`` are refused) made of the
+    characters above, and checks once more that the URL a browser would resolve it to is on this
+    request's host. The caller falls back to a page of its own choosing.
+    """
+    if not isinstance(target, str) or len(target) > MAX_NEXT_LENGTH or not _PATH_ONLY.fullmatch(target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return None
+    here = urlsplit(request.host_url)
+    there = urlsplit(urljoin(request.host_url, target))
+    if (there.scheme, there.netloc) != (here.scheme, here.netloc):
+        return None
+    return target
