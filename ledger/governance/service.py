@@ -22,6 +22,7 @@ from ledger.core.access import Viewer
 from ledger.core.clock import as_utc, rfc3339
 from ledger.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from ledger.core.tally import Rule, tally
+from ledger.core.text import text_problem
 from ledger.db import clock_of
 from ledger.equity.service import vested_units
 from ledger.governance.effects import EffectFailed, apply_effect, check_can_apply
@@ -97,8 +98,9 @@ def open_proposal(session: Session, proposer: Partner, kind: str, title: str, pa
     if proposer.status != "active":
         raise Forbidden("only an active partner may propose")
     errors: dict[str, list[str]] = {}
-    if not isinstance(title, str) or not title.strip() or len(title) > 200:
-        errors["title"] = ["a title of 1 to 200 characters is required"]
+    problem = text_problem(title, max_length=200)  # the one text rule, whatever surface called
+    if problem:
+        errors["title"] = [problem]
     rule_row = session.get(GovernanceRule, kind) if kind in SCHEMAS else None
     closing = _closing_problems(closes_at, now, rule_row.min_open_hours if rule_row else 0)
     if closing:
