@@ -13,12 +13,12 @@ from ledger.core.money import fmt
 from ledger.journal import periods
 from ledger.journal.periods import PeriodView
 from ledger.partnership.close import close_period
-from ledger.read import directory
+from ledger.read import directory, provenance
 from ledger.read.render import DOWNLOADS, statement_file
 from ledger.read.statements import read_statement
 from ledger.revenue.close import preview
 from ledger.runtime.database import get_session
-from ledger.schema import Date, PeriodId, Timestamp
+from ledger.schema import Date, Int, PeriodId, Timestamp
 
 bp = blueprint("periods", __name__, "Periods, the close, statements, vesting and buyouts")
 
@@ -68,6 +68,10 @@ class LineOut(Schema):
     practice = fields.String()
     entry = fields.Integer(required=True)
     date = fields.String()
+    policy_version = fields.Integer(metadata={"description": "origination, practice and pool lines: the policy "
+                                                             "version their close applied"})
+    proposal = fields.Integer(allow_none=True, metadata={"description": "the passed change_policy that made that "
+                                                                        "version (null: the charter's)"})
 
 
 class InstallmentOut(Schema):
@@ -103,11 +107,32 @@ class StatementOut(Schema):
         include = {"from": fields.String(), "to": fields.String()}
 
 
+class ExplainOut(Schema):
+    partner = fields.String(required=True)
+    period = fields.String(required=True)
+    line_number = fields.Integer(required=True)
+    line = fields.Nested(LineOut, required=True)
+    entry = fields.Dict(required=True)
+    engagement = fields.Dict(allow_none=True, required=True, metadata={
+        "description": "origination and practice lines: the engagement, its invoices and costs and its net margin"})
+    split = fields.Dict(allow_none=True, required=True, metadata={"description": "the split step, its weights and amounts"})
+    policy = fields.Dict(allow_none=True, required=True)
+    proposal = fields.Dict(allow_none=True, required=True, metadata={"description": "the vote, with its tally"})
+    capital_account = fields.String()
+    note = fields.String()
+
+
 class StatementQuery(Schema):
     period = PeriodId(year=True, metadata={"description": "a closed period, or a year to date"})
     start = PeriodId(data_key="from", metadata={"description": "the first period of a range (with to)"})
     end = PeriodId(data_key="to", metadata={"description": "the last period of a range (with from)"})
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv", "pdf"]))
+
+
+class ExplainQuery(Schema):
+    period = PeriodId(required=True, metadata={"description": "a closed period"})
+    line = Int(required=True, query=True, minimum=0, maximum=1_000_000,
+               metadata={"description": "the line's index in the statement's lines, from 0"})
 
 
 class VestingQuery(Schema):
@@ -232,3 +257,14 @@ def partner_vesting(query, code):
 def partner_buyout(code):
     """A retiring or retired partner's buyout: capital, goodwill, total, installments. Self or treasurer."""
     return directory.buyout(get_session(), viewer(), code)
+
+
+@bp.route("/partners/<code:code>/statement/explain", methods=["GET"])
+@requires("any")
+@bp.arguments(ExplainQuery, location="query", unknown=RAISE)
+@bp.response(200, ExplainOut)
+def explain_line(query, code):
+    """Why one statement line is what it is (CONTRACT §8): the engagement's invoices and costs, the
+    split step and its weights, the policy version and the vote that made it. Whoever may read the
+    statement may read this; other partners' weights only with open books."""
+    return provenance.explain(get_session(), viewer(), code, query["period"], query["line"])

@@ -80,3 +80,30 @@ def tally(rule: Rule, electorate: Mapping[str, Fraction | int], votes: Mapping[s
         ok = ratio > Fraction(1, 2) if threshold is None else ratio >= threshold
         reason = None if ok else "threshold"
     return Tally(yes, no, abstain, eligible, quorum_met, reason is None, reason)
+
+
+def delegated_votes(electorate: Mapping[str, Fraction | int], votes: Mapping[str, str],
+                    delegations: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """The votes delegations cast (CONTRACT §8): ``{delegator: (delegate, choice)}``.
+
+    ``delegations`` maps each partner to the partner they delegated to for this proposal (a
+    per-proposal delegation already chosen over a standing one). A delegator counts, with their own
+    frozen weight, for their delegate's choice when all of this holds: the delegator is eligible
+    and did not vote (their own vote always wins), and the delegate is eligible and voted
+    themselves — one hop: a delegate's own delegation carries nobody's vote further. A delegation
+    to a partner outside the electorate counts nothing."""
+    out = {}
+    for delegator, delegate in sorted(delegations.items()):
+        if delegator in electorate and delegator not in votes and delegate != delegator \
+                and delegate in electorate and delegate in votes:
+            out[delegator] = (delegate, votes[delegate])
+    return out
+
+
+def tally_with_delegations(rule: Rule, electorate: Mapping[str, Fraction | int], votes: Mapping[str, str],
+                           delegations: Mapping[str, str]) -> tuple[Tally, dict[str, tuple[str, str]]]:
+    """``tally`` over the direct votes and the votes delegations cast (``delegated_votes``), which
+    count exactly as if each delegator had cast their delegate's choice: returns the tally and
+    the delegated votes, so the weight each carried can be shown apart."""
+    delegated = delegated_votes(electorate, votes, delegations)
+    return tally(rule, electorate, {**votes, **{who: choice for who, (_, choice) in delegated.items()}}), delegated

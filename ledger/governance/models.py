@@ -86,3 +86,23 @@ class Vote(Base):
     cast_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
 
     partner: Mapped[Partner] = relationship(lazy="joined")
+
+
+class Delegation(Base):
+    """A partner's vote delegated to another partner (CONTRACT §8): for one proposal
+    (``proposal_id``) or standing (``proposal_id`` null, every proposal until revoked). Rows are
+    never deleted: a revocation sets ``revoked_at``, so the history of who delegated to whom, and
+    when, is kept. At most one delegation of each scope is in force per partner."""
+
+    __tablename__ = "delegation"
+    __table_args__ = (sa.Index("ix_delegation_delegator_in_force", "delegator_id", "proposal_id", "revoked_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delegator_id: Mapped[int] = mapped_column(sa.ForeignKey("partner.id"))
+    delegate_id: Mapped[int] = mapped_column(sa.ForeignKey("partner.id"))
+    proposal_id: Mapped[int | None] = mapped_column(sa.ForeignKey("proposal.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    delegator: Mapped[Partner] = relationship(foreign_keys=[delegator_id], lazy="joined")
+    delegate: Mapped[Partner] = relationship(foreign_keys=[delegate_id], lazy="joined")

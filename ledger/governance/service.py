@@ -21,12 +21,12 @@ from sqlalchemy.orm import Session
 from ledger.core.access import Viewer
 from ledger.core.clock import as_utc, rfc3339
 from ledger.core.errors import Conflict, Forbidden, NotFound, ValidationError
-from ledger.core.tally import Rule, tally
+from ledger.core.tally import Rule, tally_with_delegations
 from ledger.core.text import text_problem
 from ledger.db import clock_of
 from ledger.equity.service import vested_units
 from ledger.governance.effects import EffectFailed, apply_effect, check_can_apply
-from ledger.governance.models import Elector, GovernanceRule, Proposal, Vote
+from ledger.governance.models import Delegation, Elector, GovernanceRule, Proposal, Vote
 from ledger.governance.payloads import SCHEMAS
 from ledger.practices.models import Partner
 from ledger.schema import flatten_errors
@@ -207,10 +207,15 @@ def close_proposal(session: Session, proposal_id: int, by: Viewer | None = None)
                        f"{len(set(electorate) - set(votes))} eligible voter(s) have not voted",
                        {"closes_at": ["not yet"]})
     rule = Rule(proposal.weighting, Fraction(proposal.quorum), proposal.threshold, proposal.of)
-    t = tally(rule, electorate, votes)
+    t, delegated = tally_with_delegations(rule, electorate, votes, delegations_in_force(session, proposal, now))
+    weight_of = {c: sum((Fraction(electorate[w]) for w, (_, ch) in delegated.items() if ch == c), Fraction(0))
+                 for c in CHOICES}
     result = json.dumps({
         "yes": str(t.yes), "no": str(t.no), "abstain": str(t.abstain), "eligible": str(t.eligible),
         "voted": str(t.voted), "quorum_met": t.quorum_met, "votes": votes,
+        "delegated": {who: {"to": to, "choice": choice, "weight": str(electorate[who])}
+                      for who, (to, choice) in delegated.items()},
+        "delegated_weight": {c: str(w) for c, w in weight_of.items()},
     }, sort_keys=True)
     proposal.result = result
     proposal.closed_at = now
@@ -240,3 +245,71 @@ def close_proposal(session: Session, proposal_id: int, by: Viewer | None = None)
     return proposal
 
 
+# --- delegated votes (CONTRACT §8) ----------------------------------------------------------------
+
+
+def _in_force(at: dt.datetime):
+    return (Delegation.created_at <= at) & (Delegation.revoked_at.is_(None) | (Delegation.revoked_at > at))
+
+
+def delegations_in_force(session: Session, proposal: Proposal, at: dt.datetime) -> dict[str, str]:
+    """``{delegator code: delegate code}`` in force for ``proposal`` at ``at``: a delegation for
+    this proposal wins over a standing one."""
+    rows = session.scalars(select(Delegation).where(
+        _in_force(at), (Delegation.proposal_id == proposal.id) | Delegation.proposal_id.is_(None))
+        .order_by(Delegation.id))
+    standing, specific = {}, {}
+    for row in rows:
+        (specific if row.proposal_id is not None else standing)[row.delegator.code] = row.delegate.code
+    return {**standing, **specific}
+
+
+def _current(session: Session, delegator: Partner, proposal_id: int | None) -> Delegation | None:
+    scope = Delegation.proposal_id.is_(None) if proposal_id is None else Delegation.proposal_id == proposal_id
+    return session.scalar(select(Delegation).where(Delegation.delegator_id == delegator.id, scope,
+                                                   Delegation.revoked_at.is_(None)))
+
+
+def delegate_vote(session: Session, delegator: Partner, to: str, proposal_id: int | None = None) -> Delegation:
+    """Delegate ``delegator``'s vote to the active partner ``to``: for one open proposal, or
+    standing (``proposal_id`` None). A delegation of the same scope in force is replaced (and kept
+    in the history as revoked). Whether it counts is decided at the close (``core.tally``)."""
+    now = clock_of(session).now()
+    if delegator.status != "active":
+        raise Forbidden(f"{delegator.code} is {delegator.status}: a retired partner votes on nothing",
+                        {"delegator": ["retired"]})
+    delegate = session.scalar(select(Partner).where(Partner.code == to))
+    if delegate is None or delegate.status != "active":
+        raise ValidationError(f"{to!r} is not an active partner", {"to": ["not an active partner"]})
+    if delegate.id == delegator.id:
+        raise ValidationError("a partner cannot delegate to themselves", {"to": ["yourself"]})
+    if proposal_id is not None:
+        proposal = get_proposal(session, proposal_id)
+        if proposal.status != "open":
+            raise Conflict(f"proposal {proposal.id} is {proposal.status}: voting is over", {"status": [proposal.status]})
+    previous = _current(session, delegator, proposal_id)
+    if previous is not None:
+        previous.revoked_at = now
+    row = Delegation(delegator_id=delegator.id, delegate_id=delegate.id, proposal_id=proposal_id, created_at=now)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def revoke_delegation(session: Session, delegator: Partner, proposal_id: int | None = None) -> Delegation:
+    """End the delegator's delegation of that scope (the history keeps it); 404 when none is in force."""
+    if proposal_id is not None:
+        get_proposal(session, proposal_id)
+    row = _current(session, delegator, proposal_id)
+    if row is None:
+        raise NotFound("no delegation of yours is in force here", {"delegation": ["none in force"]})
+    row.revoked_at = clock_of(session).now()
+    session.flush()
+    return row
+
+
+def delegation_history(session: Session, partner: Partner) -> list[Delegation]:
+    """Every delegation the partner made or received, newest first, revoked ones included."""
+    return list(session.scalars(select(Delegation).where(
+        (Delegation.delegator_id == partner.id) | (Delegation.delegate_id == partner.id))
+        .order_by(Delegation.id.desc())))

@@ -5,6 +5,7 @@ from the governance service's own rules, so the surfaces cannot disagree."""
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,8 +13,15 @@ from sqlalchemy.orm import Session
 from ledger.core.access import Viewer
 from ledger.core.clock import rfc3339
 from ledger.core.money import format_percent
+from ledger.db import clock_of
 from ledger.governance.models import Proposal
-from ledger.governance.service import electorate_of, get_proposal, latest_votes, may_close
+from ledger.governance.service import (
+    delegations_in_force,
+    electorate_of,
+    get_proposal,
+    latest_votes,
+    may_close,
+)
 from ledger.practices.models import Partner
 
 
@@ -45,7 +53,16 @@ def describe(session: Session, proposal: Proposal) -> dict:
     if proposal.result:
         r = json.loads(proposal.result)
         out["tally"] = {k: r[k] for k in ("yes", "no", "abstain", "eligible", "voted", "quorum_met")}
+        # Direct and delegated weight apart (CONTRACT §8); a tally from before delegations had none.
+        delegated = r.get("delegated_weight", {"yes": "0", "no": "0", "abstain": "0"})
+        out["tally"]["delegated"] = delegated
+        out["tally"]["direct"] = {c: str(Fraction(r[c]) - Fraction(delegated[c])) for c in ("yes", "no", "abstain")}
         out["votes"] = r["votes"]
+        out["delegations"] = [{"from": who, **d} for who, d in sorted(r.get("delegated", {}).items())]
+    else:
+        # While open: the delegations in force now (whether they count is decided at the close).
+        out["delegations"] = [{"from": who, "to": to} for who, to in
+                              sorted(delegations_in_force(session, proposal, clock_of(session).now()).items())]
     return out
 
 
@@ -63,8 +80,12 @@ def for_viewer(session: Session, proposal_id: int, viewer: Viewer) -> dict:
     active = partner is not None and partner.status == "active"
     electors = {e["partner"] for e in out["electorate"]}
     is_open = out["status"] == "open"
+    delegated_to = next((d["to"] for d in out["delegations"] if partner and d["from"] == partner.code), None)
     out["you"] = {
         "can_vote": active and is_open and partner.code in electors,
+        #: whom the viewer's vote goes to unless they vote themselves (their own vote always wins)
+        "delegated_to": delegated_to,
+        "delegated_by": [d["from"] for d in out["delegations"] if partner and d["to"] == partner.code],
         "have_voted": partner is not None and partner.code in out["voted"],
         "is_proposer": partner is not None and partner.code == out["proposer"],
         "can_close": is_open and may_close(viewer, partner),

@@ -33,6 +33,7 @@ from ledger.journal.periods import parse_period, parse_year
 from ledger.practices.models import Engagement, Partner, Practice
 from ledger.practices.service import get_partner, get_partnership
 from ledger.revenue.close import pool_notes, unattributed_in
+from ledger.revenue.models import PolicyVersion
 from ledger.succession.service import installments_in
 
 ALLOCATION_KINDS = ("origination", "practice", "pool")
@@ -147,6 +148,7 @@ def statement(session: Session, partner_code: str, first: str, last: str | None 
             allocated += effect
         elif kind == "draw":
             draws -= effect
+    _provenance(conn, lines)
     opening_minor = to_minor(opening, currency)
     result = {
         "partner": partner.code,
@@ -169,6 +171,22 @@ def statement(session: Session, partner_code: str, first: str, last: str | None 
     if paid or partner.status == "retired":
         result["installments"] = paid
     return result
+
+
+def _provenance(conn, lines: list[dict]) -> None:
+    """Give each origination, practice and pool line the policy version its close applied and the
+    proposal that made that version (``None`` for the charter's): one query for the few close
+    entries a statement names (CONTRACT §8)."""
+    ids = {line["entry"] for line in lines if line["kind"] in ALLOCATION_KINDS}
+    if not ids:
+        return
+    made_by = {entry_id: (version, proposal) for entry_id, version, proposal in conn.execute(
+        select(Entry.id, Entry.policy_version, PolicyVersion.proposal_id)
+        .join(PolicyVersion, PolicyVersion.version == Entry.policy_version)
+        .where(Entry.id.in_(sorted(ids))))}
+    for line in lines:
+        if line["kind"] in ALLOCATION_KINDS and line["entry"] in made_by:
+            line["policy_version"], line["proposal"] = made_by[line["entry"]]
 
 
 def _engagements(conn, sources: list) -> dict[int, tuple[str, str]]:

@@ -62,8 +62,14 @@ def owners_in_force(session: Session, pid: str) -> dict[str, list[tuple[str, Dec
 
 
 def pool_members(session: Session, pool_basis: str, last_day: dt.date) -> list[tuple[str, Decimal]]:
-    """Active partners with their pool weight: vested units on ``last_day``, or 1 each."""
-    active = session.scalars(select(Partner.code).where(Partner.status == "active").order_by(Partner.code)).all()
+    """The partners active on ``last_day`` (joined by then, not retired before it: a retiree
+    shares their effective period's pool) with their pool weight: vested units on ``last_day``, or
+    1 each. Read from the partners' dates, not their status today, so a closed period replays as
+    it closed (the impact preview, the explain view)."""
+    active = session.scalars(
+        select(Partner.code).where(Partner.joined_on <= last_day,
+                                   or_(Partner.retired_on.is_(None), Partner.retired_on >= last_day))
+        .order_by(Partner.code)).all()
     if pool_basis == "equal":
         return [(code, Decimal(1)) for code in active]
     units = vested_units_by_partner(session, last_day)  # every partner's grants in a few queries

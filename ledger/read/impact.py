@@ -1,0 +1,89 @@
+"""What a policy vote would change (CONTRACT §8): the last N closed periods replayed under a
+``change_policy`` proposal's policy, posting nothing.
+
+``actual`` is what the closes of those periods allocated to each partner (origination + practice
++ pool, read from the capital postings they made); ``proposed`` is what the same facts allocate
+under the proposed policy, by the close's own pure function (``core.allocation.allocate`` over
+``revenue.close.gather``: a closed period's facts no longer change), with the same rounding.
+With closed books a partner reads their own row and the totals (``core.access``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import replace
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ledger.core import chart
+from ledger.core import periods as P
+from ledger.core.access import Viewer, sees_capital_of
+from ledger.core.allocation import Policy, allocate
+from ledger.core.errors import Conflict, ValidationError
+from ledger.core.money import ZERO, fmt, parse_percent
+from ledger.governance.service import get_proposal
+from ledger.journal.models import Account, Entry, Period, Posting
+from ledger.journal.periods import get_books
+from ledger.practices.models import Partner
+from ledger.practices.service import get_partnership
+from ledger.read.statements import ALLOCATION_KINDS
+from ledger.revenue.close import gather
+
+MAX_PERIODS = 12
+
+
+def _actual(session: Session, periods: list[str], kind: str) -> dict[str, Decimal]:
+    """What the closes of ``periods`` allocated to each partner, from their capital postings."""
+    if not periods:
+        return {}
+    start = P.bounds(periods[0], kind)[0]
+    end = P.bounds(periods[-1], kind)[1]
+    names = {chart.capital(code): code for code in session.scalars(select(Partner.code))}
+    rows = session.execute(
+        select(Account.name, func.sum(Posting.amount)).join(Posting, Posting.account_id == Account.id)
+        .join(Entry, Entry.id == Posting.entry_id)
+        .where(Account.name.like("Equity:Capital:%"), Posting.kind.in_(ALLOCATION_KINDS),
+               Entry.source_type == "close", Entry.date >= start, Entry.date <= end)
+        .group_by(Account.name))
+    return {names[name]: -total for name, total in rows if name in names}
+
+
+def impact(session: Session, viewer: Viewer, proposal_id: int, periods: int = 4) -> dict:
+    """``{periods, partners: [{code, actual, proposed, delta}], totals: {actual, proposed, delta}}``."""
+    if not isinstance(periods, int) or not 1 <= periods <= MAX_PERIODS:
+        raise ValidationError(f"periods is from 1 to {MAX_PERIODS}", {"periods": [f"from 1 to {MAX_PERIODS}"]})
+    proposal = get_proposal(session, proposal_id)
+    if proposal.kind != "change_policy":
+        raise Conflict(f"proposal {proposal.id} is a {proposal.kind}: only a change_policy has an impact to preview",
+                       {"proposal": ["not a change_policy"]})
+    payload = json.loads(proposal.payload)
+    proposed_policy = Policy(0, parse_percent(payload["origination"]), parse_percent(payload["practice"]),
+                             payload["pool_basis"])
+    books = get_books(session)
+    currency = books.currency
+    closed = list(reversed(session.scalars(select(Period.id).where(Period.status == "closed")
+                                           .order_by(Period.id.desc()).limit(periods)).all()))
+    actual = _actual(session, closed, books.period_kind)
+    proposed: dict[str, Decimal] = defaultdict(Decimal)
+    for pid in closed:
+        facts = gather(session, pid)
+        allocation = allocate(replace(facts, policy=replace(proposed_policy, version=facts.policy.version)))
+        for code, kinds in allocation.by_partner.items():
+            proposed[code] += sum(kinds.values(), ZERO)
+    codes = sorted(set(actual) | set(proposed))
+    open_books = get_partnership(session).open_books
+    rows = [{"code": code, "actual": fmt(actual.get(code, ZERO), currency),
+             "proposed": fmt(proposed.get(code, ZERO), currency),
+             "delta": fmt(proposed.get(code, ZERO) - actual.get(code, ZERO), currency)}
+            for code in codes if sees_capital_of(viewer, code, open_books)]
+    total_actual = sum(actual.values(), ZERO)
+    total_proposed = sum(proposed.values(), ZERO)
+    return {"proposal": proposal.id, "periods": closed, "currency": currency,
+            "policy": {"origination": payload["origination"], "practice": payload["practice"],
+                       "pool_basis": payload["pool_basis"]},
+            "partners": rows,
+            "totals": {"actual": fmt(total_actual, currency), "proposed": fmt(total_proposed, currency),
+                       "delta": fmt(total_proposed - total_actual, currency)}}
