@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.core.allocation import EngagementFacts, PeriodFacts, Policy, allocate
+from ledger.core.allocation import EngagementFacts, PeriodFacts, Policy, allocate, allocate_totals
+from ledger.core.errors import ValidationError
 from ledger.core.money import D
 
 POLICY = Policy(1, D("0.10"), D("0.60"), "vested_units")
@@ -106,3 +108,56 @@ def test_practice_shares_go_only_to_that_practices_owners(facts):
         owners = {code for code, _ in facts.owners[e.facts.practice]}
         assert {s.partner for s in e.practice} <= owners
         assert e.origination.amount + sum(s.amount for s in e.practice) + e.pool == e.facts.net
+
+
+# --- allocate_totals: the same rule without an object per engagement (the impact preview) ---------
+
+
+def _by_kind_minor(a) -> dict[tuple[str, str], int]:
+    return {(code, kind): int(amount * 100) for code, kinds in a.by_partner.items()
+            for kind, amount in kinds.items() if amount}
+
+
+def _nets(facts) -> list[tuple[str, str, int]]:
+    return [(e.practice, e.originator, e.invoiced_cents - e.costs_cents) for e in facts.engagements]
+
+
+@st.composite
+def busy_periods(draw):
+    """Periods with many engagements on round shares (so residues repeat and are grouped), losses,
+    retired originators, unattributed income and, sometimes, nobody vested."""
+    facts = draw(periods())
+    partners = sorted({code for code, _ in facts.pool_members})
+    round_owners = {p: [(code, Decimal(draw(st.sampled_from([1, 2, 3, 5]))) / 10) for code, _ in owners]
+                    for p, owners in facts.owners.items()}
+    signed = st.integers(min_value=-10**7, max_value=10**8).map(lambda c: Decimal(c) / 100)
+    engagements = [EngagementFacts.of(i, f"e{i}", draw(st.sampled_from(sorted(round_owners))),
+                                      draw(st.sampled_from(partners)), draw(signed), Decimal(0), "USD")
+                   for i in range(draw(st.integers(0, 60)))]
+    retired = frozenset(draw(st.lists(st.sampled_from(partners), max_size=2, unique=True)))
+    members = facts.pool_members if draw(st.booleans()) else [(c, Decimal(0)) for c in partners]
+    unattributed = [("Income:Other", -draw(cents))]
+    return PeriodFacts("2026-01", facts.policy, engagements, round_owners, facts.overhead, members, "USD",
+                       unattributed=unattributed, retired=retired)
+
+
+@settings(max_examples=300)
+@given(st.one_of(periods(), busy_periods()))
+def test_allocate_totals_is_allocate_summed_to_the_cent(facts):
+    assert allocate_totals(facts, _nets(facts)) == _by_kind_minor(allocate(facts))
+
+
+def test_allocate_totals_on_the_worked_example():
+    facts = worked_month()
+    got = allocate_totals(facts, _nets(facts))
+    assert sum(got.values()) == 740123  # 6,666.66 + 1,234.57 − 500.00, in cents
+    assert got[("ben", "origination")] == 66667 and got[("chen", "practice")] == 22222
+
+
+def test_allocate_totals_refuses_practice_money_with_no_owners_as_allocate_does():
+    facts = PeriodFacts("2026-01", POLICY, [EngagementFacts.of(1, "e1", "cloud", "ana", D("10.00"), D("0"), "USD")],
+                        OWNERS, [], UNITS, "USD")
+    with pytest.raises(ValidationError, match="cloud has no owners"):
+        allocate(facts)
+    with pytest.raises(ValidationError, match="cloud has no owners"):
+        allocate_totals(facts, _nets(facts))

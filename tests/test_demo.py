@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 
+from ledger.core.access import Viewer
+from ledger.governance.models import Proposal
 from ledger.journal.models import Period
 from ledger.partnership.integrity import full_verify
 from ledger.practices.models import Partner, Practice
+from ledger.read.impact import impact
+from ledger.read.proposals import for_viewer
 from ledger.runtime.database import get_session
 from ledger.succession.service import buyout_schedule
 
@@ -25,3 +31,25 @@ def test_the_demo_builds_a_year_and_prints_its_logins(make_app, fresh_db_url):
         statuses = dict(s.execute(sa.select(Partner.code, Partner.status)).all())
         assert statuses["chen"] == "retired" and statuses["eve"] == "active"
         assert buyout_schedule(s, "chen")["installments"][0]["status"] == "paid"
+        _the_year_ran_on_its_own_dates_and_leaves_votes_open(s)
+
+
+def _the_year_ran_on_its_own_dates_and_leaves_votes_open(s) -> None:
+    """Proposals and closes carry 2026's dates (the simulated clock), and on the real clock a change
+    of policy with an impact to preview, a practice awaiting ana's vote and eve's standing
+    delegation to ben are open."""
+    closed = s.scalars(sa.select(Proposal).where(Proposal.status == "passed").order_by(Proposal.id)).all()
+    assert [p.opened_at.date().isoformat() for p in closed] == \
+        ["2026-01-02", "2026-03-02", "2026-06-02", "2026-06-02", "2026-08-02"]
+    assert all(p.opened_at < p.closed_at < p.closes_at for p in closed)
+    october = s.get(Period, "2026-10")
+    assert october.closed_at.date() == dt.date(2026, 11, 2)
+    open_ = {p.kind: p for p in s.scalars(sa.select(Proposal).where(Proposal.status == "open"))}
+    assert set(open_) == {"change_policy", "add_practice"}
+    effect = impact(s, Viewer("treasurer"), open_["change_policy"].id)
+    assert effect["periods"] == ["2026-07", "2026-08", "2026-09", "2026-10"] and effect["totals"]["delta"] == "0.00"
+    assert any(row["delta"] != "0.00" for row in effect["partners"])
+    ana = for_viewer(s, open_["add_practice"].id, Viewer("partner", "ana"))
+    assert ana["you"]["can_vote"] and not ana["you"]["have_voted"]
+    ben = for_viewer(s, open_["add_practice"].id, Viewer("partner", "ben"))
+    assert ben["you"]["delegated_by"] == ["eve"]

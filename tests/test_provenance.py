@@ -88,9 +88,10 @@ def test_an_origination_line_is_explained_to_its_invoices_and_costs_and_split(cl
     n = next(i for i, line in enumerate(lines) if line["kind"] == "origination")
     x = explain(s, TREASURER, "ben", "2026-01", n)
     assert x["line"]["amount"] == "666.67" == x["split"]["amounts"]["origination"]
-    assert x["engagement"]["net_margin"] == "6666.66"
-    assert [i["amount"] for i in x["engagement"]["invoices"]] == ["9999.99"]
-    assert [c["amount"] for c in x["engagement"]["costs"]] == ["3333.33"]
+    assert (x["engagement"]["invoiced"], x["engagement"]["costs"], x["engagement"]["net_margin"]) == \
+        ("9999.99", "3333.33", "6666.66")
+    assert [i["amount"] for i in x["engagement"]["invoice_entries"]] == ["9999.99"]
+    assert [c["amount"] for c in x["engagement"]["cost_entries"]] == ["3333.33"]
     assert x["split"]["weights"] == {"origination": "10%", "practice": "60%", "pool": "30%"}
     assert (x["policy"]["version"], x["proposal"]) == (1, None)
 
@@ -178,3 +179,21 @@ def test_only_a_change_policy_has_an_impact(closed_month):
     other = open_proposal(s, get_partner(s, "ana"), "resolution", "R", {"text": "t"}, LATER)
     with pytest.raises(Conflict):
         impact(s, TREASURER, other.id)
+
+
+def test_a_statement_lists_the_policy_versions_behind_its_lines_and_the_pdf_footnotes_them(s):
+    from ledger.read.render import policy_footnotes
+
+    month(s, "jan", dt.date(2026, 1, 1))
+    close_period(s, "2026-01")
+    vote = pass_it(s, change_policy(s, "15%", "55%", "2026-02"))
+    month(s, "feb", dt.date(2026, 2, 1))
+    close_period(s, "2026-02")
+    st = statement(s, "ben", "2026-01", "2026-02")
+    assert [(p["version"], p["origination"], p["pool"], p["proposal"]) for p in st["policies"]] == \
+        [(1, "10%", "30%", None), (2, "15%", "30%", vote.id)]
+    notes = policy_footnotes(st)
+    assert notes[0].startswith("Policy version 1: origination 10%, practice 60%, pool 30% by vested units, from 2026-01;")
+    assert notes[0].endswith("the charter's own policy.")
+    assert f"adopted by proposal #{vote.id} (15% origination)" in notes[1]
+    assert statement(s, "ben", "2026-03")["policies"] == []

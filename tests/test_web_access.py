@@ -34,10 +34,11 @@ RULES = {
     "governance.index": "signed_in", "governance.show": "signed_in", "governance.close": "signed_in",
     "bookkeeping.engagements": "signed_in", "bookkeeping.engagement": "signed_in",
     "partner.statements": "self", "partner.statement_page": "self", "partner.statement_download_csv": "self",
-    "partner.statement_download_pdf": "self", "partner.vesting": "self",
+    "partner.statement_download_pdf": "self", "partner.vesting": "self", "partner.explain_line": "self",
     "books.entry": "own_entry",
     "governance.vote": "partner", "governance.cancel": "partner", "governance.choose_kind": "partner",
-    "governance.new": "partner",
+    "governance.new": "partner", "governance.delegate": "partner", "governance.revoke_delegation": "partner",
+    "governance.delegate_standing": "partner", "governance.revoke_standing": "partner",
     "bookkeeping.clients": "treasurer", "bookkeeping.firms": "treasurer", "bookkeeping.new_engagement": "treasurer",
     "bookkeeping.new_invoice": "treasurer", "bookkeeping.new_cost": "treasurer",
     "bookkeeping.new_payment": "treasurer", "bookkeeping.new_overhead": "treasurer",
@@ -56,7 +57,7 @@ ALLOWED = {
 }
 #: Sample path values; ``entry_id`` is set from the fixture (ana's draw).
 SAMPLES = {"code": "ana", "ref": "e1", "period_id": "2026-01", "period": "2026-01", "proposal_id": 1,
-           "kind": "resolution", "filename": "app.css"}
+           "kind": "resolution", "filename": "app.css", "n": 0}
 ROUTES = web_routes(create_app({"DATABASE_URL": "sqlite://", "TESTING": True, "SECRET_KEY": "routes"}), SAMPLES)
 
 

@@ -85,6 +85,17 @@ class UnitsOut(Schema):
     unvested = fields.Integer(required=True)
 
 
+class StatementPolicyOut(Schema):
+    version = fields.Integer(required=True)
+    origination = fields.String(required=True)
+    practice = fields.String(required=True)
+    pool = fields.String(required=True)
+    pool_basis = fields.String(required=True)
+    effective_period = fields.String(required=True)
+    proposal = fields.Integer(allow_none=True, required=True)
+    proposal_title = fields.String(allow_none=True, required=True)
+
+
 class StatementOut(Schema):
     partner = fields.String(required=True)
     name = fields.String()
@@ -100,6 +111,8 @@ class StatementOut(Schema):
                                                            "shared through the pool lines)"})
     notes = fields.List(fields.String(), metadata={"description": "how a period's pool was split when not by "
                                                                   "its policy's basis"})
+    policies = fields.List(fields.Nested(StatementPolicyOut), metadata={
+        "description": "the policy versions the allocation lines were closed under, with the vote behind each"})
     units = fields.Nested(UnitsOut, required=True)
     installments = fields.List(fields.Nested(InstallmentOut))
 
@@ -114,7 +127,8 @@ class ExplainOut(Schema):
     line = fields.Nested(LineOut, required=True)
     entry = fields.Dict(required=True)
     engagement = fields.Dict(allow_none=True, required=True, metadata={
-        "description": "origination and practice lines: the engagement, its invoices and costs and its net margin"})
+        "description": "origination and practice lines: the engagement, its invoiced, costs and net_margin totals "
+                       "and the invoice_entries and cost_entries that made them"})
     split = fields.Dict(allow_none=True, required=True, metadata={"description": "the split step, its weights and amounts"})
     policy = fields.Dict(allow_none=True, required=True)
     proposal = fields.Dict(allow_none=True, required=True, metadata={"description": "the vote, with its tally"})

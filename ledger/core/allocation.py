@@ -22,7 +22,7 @@ previewed and the rule tested alone.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -187,23 +187,11 @@ def allocate(facts: PeriodFacts) -> Allocation:
             totals[(e.originator, "origination")] += orig
         pool_gross += pool
         engagements.append(EngagementAllocation(e, Share(e.originator, orig, currency), practice_shares, pool))
-    overhead = sum((to_minor(amount, currency) for _, amount in facts.overhead), 0)
-    unattributed = -sum((to_minor(amount, currency) for _, amount in facts.unattributed), 0)
-    pool_net = pool_gross + unattributed - overhead
-    members = sorted(facts.pool_members)
-    basis = pol.pool_basis
-    pool_shares: tuple[Share, ...] = ()
-    if pool_net != 0:
-        if not members:
-            raise ValidationError(f"the pool of {facts.period} has nobody to share it",
-                                  {"pool": ["no active partner to share the pool"]})
-        weights = [max(w, ZERO) for _, w in members]
-        if not any(weights):
-            basis, weights = "equal", [Decimal(1)] * len(members)  # nobody vested yet (CONTRACT §7)
-        amounts = split_minor(pool_net, integer_weights(weights))
-        pool_shares = tuple(Share(code, amt, currency) for (code, _), amt in zip(members, amounts, strict=True))
-        for (code, _), amt in zip(members, amounts, strict=True):
-            totals[(code, "pool")] += amt
+    overhead, unattributed, pool_net = _pool_net(facts, pool_gross)
+    basis, split_pool = _split_pool(facts, pool_net)
+    pool_shares = tuple(Share(code, amt, currency) for code, amt in split_pool)
+    for code, amt in split_pool:
+        totals[(code, "pool")] += amt
     by_partner: dict[str, dict[str, Decimal]] = defaultdict(dict)
     for (code, kind), amt in sorted(totals.items()):
         by_partner[code][kind] = from_minor(amt, currency)
@@ -216,3 +204,109 @@ def allocate(facts: PeriodFacts) -> Allocation:
                     for p, kinds in sorted(by_partner.items())},
     )
 
+
+
+def _pool_net(facts: PeriodFacts, pool_gross: int) -> tuple[int, int, int]:
+    """``(overhead, unattributed, pool_net)`` in minor units: the engagements' pool parts plus the
+    unattributed net, less the overhead."""
+    overhead = sum((to_minor(amount, facts.currency) for _, amount in facts.overhead), 0)
+    unattributed = -sum((to_minor(amount, facts.currency) for _, amount in facts.unattributed), 0)
+    return overhead, unattributed, pool_gross + unattributed - overhead
+
+
+def _split_pool(facts: PeriodFacts, pool_net: int) -> tuple[str, list[tuple[str, int]]]:
+    """The basis applied and ``[(member, minor units)]``: the pool split among its members by
+    their weights (members by code), equally when nobody holds a vested unit (CONTRACT §7)."""
+    basis = facts.policy.pool_basis
+    if pool_net == 0:
+        return basis, []
+    members = sorted(facts.pool_members)
+    if not members:
+        raise ValidationError(f"the pool of {facts.period} has nobody to share it",
+                              {"pool": ["no active partner to share the pool"]})
+    weights = [max(w, ZERO) for _, w in members]
+    if not any(weights):
+        basis, weights = "equal", [Decimal(1)] * len(members)  # nobody vested yet (CONTRACT §7)
+    amounts = split_minor(pool_net, integer_weights(weights))
+    return basis, [(code, amt) for (code, _), amt in zip(members, amounts, strict=True)]
+
+
+class _Splitter:
+    """``split_minor`` by fixed integer weights, for many amounts. The rule is shift-invariant: for
+    q, r ≥ 0, split(q·Σw + r) = q·w + split(r) (each ⌊(qΣw + r)·wᵢ/Σw⌋ is q·wᵢ + ⌊r·wᵢ/Σw⌋ with
+    the same remainder), so a magnitude's split is one ``divmod`` and a row of a table of the Σw
+    residues, filled as residues appear."""
+
+    __slots__ = ("weights", "total", "table")
+
+    def __init__(self, weights: tuple[int, ...]):
+        self.weights = weights
+        self.total = sum(weights)
+        self.table: dict[int, list[int]] = {}
+
+    def row(self, residue: int) -> list[int]:
+        row = self.table.get(residue)
+        if row is None:
+            row = self.table[residue] = split_minor(residue, self.weights)
+        return row
+
+
+def allocate_totals(facts: PeriodFacts, nets: Iterable[tuple[str, str, int]]) -> dict[tuple[str, str], int]:
+    """``{(partner, kind): minor units}`` (kinds origination, practice, pool; zeros left out) that
+    ``allocate`` would give ``facts`` with one engagement per ``(practice, originator, net minor
+    units)`` in ``nets`` — the same rule, to the minor unit (a hypothesis property holds it to
+    ``allocate``), without an object per engagement: what the impact of a policy vote needs, over
+    a year of twenty-thousand-engagement months (CONTRACT §8).
+
+    Per engagement the three-way split is ``_Splitter``'s divmod and table row. An owner's part of
+    the practice amounts is summed, not split one by one: a practice's amounts are grouped by sign
+    and residue modulo its owners' weight total, and each group's split is the table row times
+    its count, plus the weights times the summed quotients."""
+    pol = facts.policy
+    step = _Splitter(integer_weights((pol.origination, pol.practice, pol.pool)))
+    step_total, (w_orig, w_prac, _w_pool) = step.total, step.weights
+    retired = facts.retired
+    owners_of = {p: sorted(owners) for p, owners in facts.owners.items() if owners}
+    splitters = {p: _Splitter(integer_weights([share for _, share in owners])) for p, owners in owners_of.items()}
+    origination: dict[str, int] = defaultdict(int)
+    #: practice → [Σ signed quotients of its amounts by the owners' weight total, {(sign, residue): count}]
+    practice: dict[str, list] = {}
+    pool_gross = 0
+    for practice_code, originator, net in nets:
+        if net == 0:
+            continue
+        sign = -1 if net < 0 else 1
+        q, r = divmod(net * sign, step_total)
+        row = step.row(r)
+        orig = q * w_orig + row[0]
+        prac = q * w_prac + row[1]
+        pool_gross += sign * (net * sign - orig - prac)
+        if originator in retired:
+            pool_gross += sign * orig  # CONTRACT §7: a retiree's origination goes to the pool
+        elif orig:
+            origination[originator] += sign * orig
+        if prac:
+            acc = practice.get(practice_code)
+            if acc is None:
+                if practice_code not in splitters:
+                    raise ValidationError(f"practice {practice_code} has no owners in {facts.period}",
+                                          {"practice": [f"{practice_code} has no owners"]})
+                acc = practice[practice_code] = [0, defaultdict(int)]
+            q2, r2 = divmod(prac, splitters[practice_code].total)
+            acc[0] += sign * q2
+            acc[1][(sign, r2)] += 1
+    totals: dict[tuple[str, str], int] = {(code, "origination"): amt for code, amt in origination.items() if amt}
+    for practice_code, (quotients, residues) in sorted(practice.items()):
+        split = splitters[practice_code]
+        shares = [quotients * w for w in split.weights]
+        for (sign, r), count in residues.items():
+            for i, part in enumerate(split.row(r)):
+                shares[i] += sign * count * part
+        for (code, _), amt in zip(owners_of[practice_code], shares, strict=True):
+            if amt:
+                totals[(code, "practice")] = totals.get((code, "practice"), 0) + amt
+    _, _, pool_net = _pool_net(facts, pool_gross)
+    for code, amt in _split_pool(facts, pool_net)[1]:
+        if amt:
+            totals[(code, "pool")] = amt
+    return totals

@@ -6,6 +6,13 @@ entrant admitted with a vesting grant; a rush of remediation work subcontracted 
 firm in spring; overhead, client payments and draws every month; a policy change from July; and
 Chen's retirement at the close of September, his practices passing to successors. Every month up to
 October is closed, so statements, vesting and the buyout schedule all have history.
+
+The year runs on a simulated clock (``core.clock.FixedClock`` in ``session.info``, the clock every
+service reads): each proposal opens, collects its votes over a few days and closes on its own dates
+in 2026, and each month closes on the first working morning after it. Back on the real clock, the
+demo leaves what a partner meets on a Monday: a change of policy open with its impact to preview
+(proposed by Dana, who has no vested units yet and so no vote), a new practice awaiting Ana's vote,
+and Eve's standing delegation of her vote to Ben.
 """
 
 from __future__ import annotations
@@ -18,8 +25,9 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from ledger.auth.service import add_user, create_token, get_user, set_password
+from ledger.core.clock import FixedClock
 from ledger.db import clock_of
-from ledger.governance.service import cast_vote, close_proposal, electorate_of, open_proposal
+from ledger.governance.service import cast_vote, close_proposal, delegate_vote, electorate_of, open_proposal
 from ledger.partnership.charter import load_charter
 from ledger.partnership.close import close_period
 from ledger.partnership.founding import found
@@ -33,19 +41,41 @@ CLIENTS = [("acme", "Acme Dental Group"), ("harbor-law", "Harbor Law LLP"), ("bl
            ("maple", "Maple Street Clinic"), ("quay", "Quay Accounting")]
 
 
+def _at(session: Session, day: dt.date, hour: int = 9) -> None:
+    """Set the simulated clock every service reads to ``hour``:00 UTC on ``day``."""
+    session.info["clock"] = FixedClock(dt.datetime.combine(day, dt.time(hour), dt.UTC))
+
+
 def _vote_through(session: Session, proposer: str, kind: str, title: str, payload: dict) -> None:
+    """Open a proposal now, let each elector vote on a following day, and close it when all have."""
     now = clock_of(session).now()
     prop = open_proposal(session, get_partner(session, proposer), kind, title, payload, now + dt.timedelta(days=7))
-    for code in electorate_of(session, prop):
+    for i, code in enumerate(electorate_of(session, prop)):
+        session.info["clock"] = FixedClock(now + dt.timedelta(days=1 + i // 2, hours=2 * i))
         cast_vote(session, prop.id, get_partner(session, code), "yes")
     result = close_proposal(session, prop.id)
     if result.status != "passed":  # the demo's own data: a failure here is a bug in it
         raise RuntimeError(f"demo proposal {title!r} failed: {result.reason}")
+    session.info["clock"] = FixedClock(now)
+
+
+def _open_now(session: Session) -> None:
+    """Back on the real clock: what is open when the demo is served (CONTRACT §8's previews)."""
+    session.info.pop("clock", None)
+    closes = clock_of(session).now() + dt.timedelta(days=10)
+    policy = open_proposal(session, get_partner(session, "dana"), "change_policy", "Twenty percent for origination", {
+        "origination": "20%", "practice": "50%", "pool_basis": "vested_units", "effective_period": "2026-11"}, closes)
+    cast_vote(session, policy.id, get_partner(session, "ben"), "yes")
+    practice = open_proposal(session, get_partner(session, "ben"), "add_practice", "Add a managed backup practice", {
+        "code": "backup", "name": "Managed Backup", "owners": {"ben": "50%", "eve": "50%"}}, closes)
+    cast_vote(session, practice.id, get_partner(session, "ben"), "yes")
+    delegate_vote(session, get_partner(session, "eve"), "ben")  # standing, until Eve revokes it
 
 
 def build(session: Session) -> dict[str, str]:
     """Found and fill the demo partnership; returns ``{email: role}`` of the demo logins."""
     rng = random.Random(2026)
+    _at(session, dt.date(2026, 1, 2))
     found(session, load_charter(CHARTER.read_text(encoding="utf-8")))
     for code, name in CLIENTS:
         create_client(session, code, name)
@@ -57,6 +87,7 @@ def build(session: Session) -> dict[str, str]:
     n = 0
     for month in range(1, 11):
         first = dt.date(2026, month, 1)
+        _at(session, first + dt.timedelta(days=1))
         if month == 3:
             _vote_through(session, "ben", "admit_partner", "Admit Eve Santos", {
                 "code": "eve", "name": "Eve Santos", "email": "eve@example.com",
@@ -92,7 +123,9 @@ def build(session: Session) -> dict[str, str]:
         B.record_overhead(session, "software", Decimal(rng.randrange(40_000, 90_000)) / 100, first + dt.timedelta(days=9))
         for partner in ("ana", "ben", "chen") if month <= 9 else ("ana", "ben"):
             B.record_draw(session, partner, Decimal("1500.00"), first + dt.timedelta(days=27))
+        _at(session, dt.date(2026 + month // 12, month % 12 + 1, 2), hour=8)  # the close: the next morning's work
         close_period(session, f"2026-{month:02d}")
+    _open_now(session)
     logins = {"treasurer@example.com": "treasurer", "admin@example.com": "admin"}
     for code in ("ana", "ben", "chen", "dana", "eve"):
         user = get_user(session, f"{code}@example.com")

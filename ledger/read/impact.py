@@ -3,8 +3,12 @@
 
 ``actual`` is what the closes of those periods allocated to each partner (origination + practice
 + pool, read from the capital postings they made); ``proposed`` is what the same facts allocate
-under the proposed policy, by the close's own pure function (``core.allocation.allocate`` over
-``revenue.close.gather``: a closed period's facts no longer change), with the same rounding.
+under the proposed policy, by the close's own rule with the same rounding: each engagement's net
+summed by the database (``revenue.close.period_nets``), the rest of the period's facts as the
+close gathers them, and ``core.allocation.allocate_totals`` — ``allocate`` summed per partner
+without an object per engagement (a hypothesis property holds the two equal to the cent), so
+twelve twenty-thousand-engagement months replay in well under the 2 s the contract allows
+(bench/impact_bench.py). A closed period's facts no longer change, so the replay is exact.
 With closed books a partner reads their own row and the totals (``core.access``).
 """
 
@@ -21,16 +25,16 @@ from sqlalchemy.orm import Session
 from ledger.core import chart
 from ledger.core import periods as P
 from ledger.core.access import Viewer, sees_capital_of
-from ledger.core.allocation import Policy, allocate
+from ledger.core.allocation import Policy, allocate_totals
 from ledger.core.errors import Conflict, ValidationError
-from ledger.core.money import ZERO, fmt, parse_percent
+from ledger.core.money import ZERO, fmt, from_minor, parse_percent
 from ledger.governance.service import get_proposal
 from ledger.journal.models import Account, Entry, Period, Posting
 from ledger.journal.periods import get_books
 from ledger.practices.models import Partner
 from ledger.practices.service import get_partnership
 from ledger.read.statements import ALLOCATION_KINDS
-from ledger.revenue.close import gather
+from ledger.revenue.close import gather_context, period_nets
 
 MAX_PERIODS = 12
 
@@ -67,12 +71,13 @@ def impact(session: Session, viewer: Viewer, proposal_id: int, periods: int = 4)
     closed = list(reversed(session.scalars(select(Period.id).where(Period.status == "closed")
                                            .order_by(Period.id.desc()).limit(periods)).all()))
     actual = _actual(session, closed, books.period_kind)
-    proposed: dict[str, Decimal] = defaultdict(Decimal)
+    proposed_minor: dict[str, int] = defaultdict(int)
     for pid in closed:
-        facts = gather(session, pid)
-        allocation = allocate(replace(facts, policy=replace(proposed_policy, version=facts.policy.version)))
-        for code, kinds in allocation.by_partner.items():
-            proposed[code] += sum(kinds.values(), ZERO)
+        facts = gather_context(session, pid)
+        proposed_facts = replace(facts, policy=replace(proposed_policy, version=facts.policy.version))
+        for (code, _kind), minor in allocate_totals(proposed_facts, period_nets(session, pid)).items():
+            proposed_minor[code] += minor
+    proposed = {code: from_minor(minor, currency) for code, minor in proposed_minor.items()}
     codes = sorted(set(actual) | set(proposed))
     open_books = get_partnership(session).open_books
     rows = [{"code": code, "actual": fmt(actual.get(code, ZERO), currency),

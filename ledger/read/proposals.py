@@ -14,7 +14,7 @@ from ledger.core.access import Viewer
 from ledger.core.clock import rfc3339
 from ledger.core.money import format_percent
 from ledger.db import clock_of
-from ledger.governance.models import Proposal
+from ledger.governance.models import Delegation, Proposal
 from ledger.governance.service import (
     delegations_in_force,
     electorate_of,
@@ -71,6 +71,12 @@ def show(session: Session, proposal_id: int) -> dict:
     return describe(session, get_proposal(session, proposal_id))
 
 
+def _scope(session: Session, partner: Partner, proposal_id: int) -> str:
+    specific = session.scalar(select(Delegation.id).where(
+        Delegation.delegator_id == partner.id, Delegation.proposal_id == proposal_id, Delegation.revoked_at.is_(None)))
+    return "proposal" if specific else "standing"
+
+
 def for_viewer(session: Session, proposal_id: int, viewer: Viewer) -> dict:
     """``show``, plus ``you``: what ``viewer`` may do with it, by the governance service's rules
     (a retired partner votes on nothing; only electors vote, while the proposal is open; only the
@@ -86,6 +92,9 @@ def for_viewer(session: Session, proposal_id: int, viewer: Viewer) -> dict:
         #: whom the viewer's vote goes to unless they vote themselves (their own vote always wins)
         "delegated_to": delegated_to,
         "delegated_by": [d["from"] for d in out["delegations"] if partner and d["to"] == partner.code],
+        #: "proposal" when the viewer delegated this very proposal (revoked here), "standing" when
+        #: their standing delegation applies (revoked from the dashboard), else None
+        "delegation_scope": _scope(session, partner, proposal_id) if delegated_to and is_open else None,
         "have_voted": partner is not None and partner.code in out["voted"],
         "is_proposer": partner is not None and partner.code == out["proposer"],
         "can_close": is_open and may_close(viewer, partner),

@@ -75,7 +75,7 @@ def _engagement_money(session: Session, engagement_id: int, start: dt.date, end:
                 for i, d, _s, memo, name, amount, _k in rows if name.startswith("Income:")]
     costs = [{"entry": i, "date": d.isoformat(), "memo": memo, "amount": fmt(amount, currency), "kind": kind}
              for i, d, _s, memo, name, amount, kind in rows if name.startswith("Expenses:")]
-    return {"invoices": invoices, "costs": costs}
+    return {"invoice_entries": invoices, "cost_entries": costs}
 
 
 def _weights(viewer: Viewer, partner: str, pairs: list[tuple[str, Decimal]], open_books: bool, label) -> dict:

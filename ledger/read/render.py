@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from decimal import Decimal
+from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -46,6 +47,19 @@ def statement_file(st: dict, fmt: str) -> tuple[str | bytes, str, str]:
 
 
 
+def policy_footnotes(st: dict) -> list[str]:
+    """A sentence per policy version the statement's allocation lines were closed under, naming the
+    vote that made it (CONTRACT §8): the PDF's footnotes."""
+    out = []
+    for p in st.get("policies", []):
+        basis = "by vested units" if p["pool_basis"] == "vested_units" else "equally"
+        why = (f"adopted by proposal #{p['proposal']} ({escape(p['proposal_title'] or '')})" if p["proposal"]
+               else "the charter's own policy")
+        out.append(f"Policy version {p['version']}: origination {p['origination']}, practice {p['practice']}, "
+                   f"pool {p['pool']} {basis}, from {p['effective_period']}; {why}.")
+    return out
+
+
 def statement_pdf(st: dict) -> bytes:
     """A one-document share statement a partner would be glad to receive."""
 
@@ -66,7 +80,9 @@ def statement_pdf(st: dict) -> bytes:
     ]
     rows = [["Line", "Engagement", "Practice", "Entry", "Amount"], ["Opening capital", "", "", "", money(st["opening"])]]
     for line in st["lines"]:
-        rows.append([KIND_LABELS.get(line["kind"], line["kind"]), line.get("engagement", ""),
+        label = KIND_LABELS.get(line["kind"], line["kind"])
+        rows.append([f"{label} (policy v{line['policy_version']})" if line.get("policy_version") else label,
+                     line.get("engagement", ""),
                      line.get("practice", ""), f"#{line['entry']}", money(line["amount"])])
     rows += [
         ["Allocated (origination + practice + pool)", "", "", "", money(st["allocated"])],
@@ -95,6 +111,8 @@ def statement_pdf(st: dict) -> bytes:
                                "the pool lines above carry this partner's part.", styles["Normal"]))
     for note in st.get("notes", []):
         story.append(Paragraph(note, styles["Normal"]))
+    for line in policy_footnotes(st):
+        story.append(Paragraph(line, styles["Normal"]))
     units = st.get("units", {})
     story.append(Paragraph(f"Units at the end of the period: {units.get('vested', 0):,} vested, "
                            f"{units.get('unvested', 0):,} unvested.", styles["Normal"]))

@@ -23,10 +23,11 @@ from ledger.core import chart
 from ledger.core import periods as P
 from ledger.core.access import Viewer, may_read_statement
 from ledger.core.errors import Conflict, Forbidden, NotFound
-from ledger.core.money import fmt, fmt_minor, to_minor
+from ledger.core.money import fmt, fmt_minor, format_percent, to_minor
 from ledger.core.text import fits
 from ledger.db import minor_to_stored
 from ledger.equity.service import units_on
+from ledger.governance.models import Proposal
 from ledger.journal.balances import balance
 from ledger.journal.models import Account, Entry, Period, Posting, PostingDetail
 from ledger.journal.periods import parse_period, parse_year
@@ -148,7 +149,7 @@ def statement(session: Session, partner_code: str, first: str, last: str | None 
             allocated += effect
         elif kind == "draw":
             draws -= effect
-    _provenance(conn, lines)
+    policies = _provenance(conn, lines)
     opening_minor = to_minor(opening, currency)
     result = {
         "partner": partner.code,
@@ -165,6 +166,8 @@ def statement(session: Session, partner_code: str, first: str, last: str | None 
         "closing": fmt_minor(opening_minor + total, currency),
         "unattributed": fmt(unattributed_in(session, start, end, currency), currency),
         "notes": pool_notes(session, first, last),
+        #: the policy versions the allocation lines were closed under, each with the vote behind it
+        "policies": policies,
         "units": units_on(session, partner, end),  # vested and unvested, one read of the grants
     }
     paid = installments_in(session, partner.code, start, end)
@@ -173,20 +176,28 @@ def statement(session: Session, partner_code: str, first: str, last: str | None 
     return result
 
 
-def _provenance(conn, lines: list[dict]) -> None:
+def _provenance(conn, lines: list[dict]) -> list[dict]:
     """Give each origination, practice and pool line the policy version its close applied and the
-    proposal that made that version (``None`` for the charter's): one query for the few close
-    entries a statement names (CONTRACT §8)."""
+    proposal that made that version (``None`` for the charter's), and return those versions (the
+    statement's footnotes): one query for the few close entries a statement names (CONTRACT §8)."""
     ids = {line["entry"] for line in lines if line["kind"] in ALLOCATION_KINDS}
     if not ids:
-        return
-    made_by = {entry_id: (version, proposal) for entry_id, version, proposal in conn.execute(
-        select(Entry.id, Entry.policy_version, PolicyVersion.proposal_id)
+        return []
+    rows = conn.execute(
+        select(Entry.id, PolicyVersion.version, PolicyVersion.origination, PolicyVersion.practice,
+               PolicyVersion.pool_basis, PolicyVersion.effective_period, PolicyVersion.proposal_id, Proposal.title)
         .join(PolicyVersion, PolicyVersion.version == Entry.policy_version)
-        .where(Entry.id.in_(sorted(ids))))}
+        .outerjoin(Proposal, Proposal.id == PolicyVersion.proposal_id)
+        .where(Entry.id.in_(sorted(ids)))).all()
+    made_by = {row.id: (row.version, row.proposal_id) for row in rows}
     for line in lines:
         if line["kind"] in ALLOCATION_KINDS and line["entry"] in made_by:
             line["policy_version"], line["proposal"] = made_by[line["entry"]]
+    versions = {row.version: row for row in rows}
+    return [{"version": v, "origination": format_percent(r.origination), "practice": format_percent(r.practice),
+             "pool": format_percent(1 - r.origination - r.practice), "pool_basis": r.pool_basis,
+             "effective_period": r.effective_period, "proposal": r.proposal_id, "proposal_title": r.title}
+            for v, r in sorted(versions.items())]
 
 
 def _engagements(conn, sources: list) -> dict[int, tuple[str, str]]:

@@ -23,11 +23,12 @@ from ledger.core.money import ZERO
 from ledger.core.vesting import add_months
 from ledger.db import clock_of
 from ledger.equity.service import grant_terms, vesting_summary
+from ledger.governance.service import delegation_history
 from ledger.journal.balances import balance, balances
 from ledger.journal.periods import closed_periods, oldest_open
 from ledger.practices.engagements import engagement_profitability, list_engagements
 from ledger.practices.service import get_partner, get_partnership, list_partners, list_practices, owners_now
-from ledger.read import directory, proposals
+from ledger.read import directory, proposals, provenance
 from ledger.read import entries as reads
 from ledger.read.render import statement_file
 from ledger.read.statements import ALLOCATION_KINDS, capital_balance, check_access, read_statement, statement
@@ -35,6 +36,7 @@ from ledger.revenue.close import preview
 from ledger.runtime.database import get_session
 from ledger.web.access import is_self, me, viewer
 from ledger.web.errors import web_blueprint
+from ledger.web.proposal_forms import ActionForm, DelegateForm
 
 bp = web_blueprint("partner", __name__)
 
@@ -72,11 +74,15 @@ def dashboard():
         if code in {e["partner"] for e in d["electorate"]} and code not in d["voted"]:
             awaiting.append(d)
     closed = [p for p in closed_periods(session) if p.ends_on >= partner.joined_on]
+    in_force = [d for d in delegation_history(session, partner) if d.revoked_at is None]
     return render_template(
         "partner/dashboard.html", partner=partner, capital=capital_balance(session, code),
         period=period, provisional=provisional, preview_error=preview_error,
         vesting=vesting_summary(session, code, today()), awaiting=awaiting,
         recent=list(reversed(closed[-3:])), today=today(),
+        delegations_out=[d for d in in_force if d.delegator_id == partner.id],
+        delegations_in=[d for d in in_force if d.delegate_id == partner.id],
+        delegate_form=DelegateForm().fill(session, code), action_form=ActionForm(),
     )
 
 
@@ -142,6 +148,16 @@ def statement_page(code, period):
     st = _statement(code, period)
     return render_template("partner/statement.html", st=st, period=period,
                            partner=get_partner(get_session(), code), mine=is_self(code))
+
+
+@bp.route("/partners/<code:code>/statements/<period>/explain/<int(max=1000000):n>")
+@login_required
+def explain_line(code, period, n):
+    """Why a statement line is what it is: its engagement, the split and weights, the policy
+    version and the vote behind it (the read model decides who may see which weights)."""
+    session = get_session()
+    x = provenance.explain(session, viewer(), code, period, n)
+    return render_template("partner/explain.html", x=x, partner=get_partner(session, code), period=period)
 
 
 def _download(code: str, period: str, fmt: str) -> Response:

@@ -231,5 +231,15 @@ class VoteForm(FlaskForm):
     choice = RadioField("Your vote", [InputRequired()], choices=options([("yes", "Yes"), ("no", "No"), ("abstain", "Abstain")]))
 
 
+class DelegateForm(FlaskForm):
+    """Whom a partner's vote goes to when they do not vote themselves."""
+
+    to = SelectField("Delegate my vote to", validate_choice=False)
+
+    def fill(self, session, me_code: str) -> DelegateForm:
+        self.to.choices = options((p.code, p.name) for p in active_partners(session) if p.code != me_code)
+        return self
+
+
 class ActionForm(FlaskForm):
     """A button that POSTs (close, cancel): only the CSRF token."""

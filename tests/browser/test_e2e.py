@@ -5,7 +5,9 @@ voted on).
 
 - a partner signs in, opens a statement and downloads its PDF;
 - a partner votes and sees the proposal close;
-- the treasurer records an invoice and closes a period.
+- the treasurer records an invoice and closes a period;
+- a partner explains a statement line to its engagement, split and policy;
+- a partner votes on a change of policy with its impact preview in front of them.
 
 Screenshots of the main pages (desktop and phone widths) go to ``artifacts/screenshots/``. The
 pages must load without a console error, which also proves the Content-Security-Policy lets the
@@ -72,7 +74,8 @@ def _database_url(tmp: Path) -> tuple[str, str | None]:
 
 
 def _prepare(url: str, tmp: Path) -> int:
-    """Migrate, found, book and close January, set passwords; returns the open proposal's id."""
+    """Migrate, found, book and close January, set passwords, open a resolution two partners have
+    voted on and a change of policy nobody has; returns the resolution's id."""
     from helpers.web import book_worked_january
 
     from ledger import create_app
@@ -100,6 +103,9 @@ def _prepare(url: str, tmp: Path) -> int:
                                  {"text": "Every partner may read every statement."}, dt.datetime.now(dt.UTC) + dt.timedelta(days=5))
         for code in ("ben", "chen"):
             cast_vote(s, proposal.id, get_partner(s, code), "yes")
+        open_proposal(s, get_partner(s, "chen"), "change_policy", "Fifteen percent for origination", {
+            "origination": "15%", "practice": "55%", "pool_basis": "vested_units", "effective_period": "2026-03"},
+            dt.datetime.now(dt.UTC) + dt.timedelta(days=5))
         s.commit()
         proposal_id = proposal.id
     app.extensions["ledger.engine"].dispose()
@@ -277,6 +283,43 @@ def test_the_treasurer_records_an_invoice_and_closes_a_period(visit):
     assert "Every check holds" in page.get_by_test_id("verify").inner_text()
     page.goto(v.base + "/ledger/entries")
     v.shot("treasurer-entries")
+
+
+def test_a_partner_explains_a_statement_line(visit):
+    v = visit("ben@example.com")
+    page = v.page
+    page.goto(v.base + "/partners/ben/statements/2026-01")
+    origination = page.locator("tr", has=page.get_by_text("Origination", exact=True))
+    assert "v1 · charter" in origination.inner_text()
+    origination.get_by_test_id("explain").click()
+    main = page.inner_text("main")
+    assert "Why 666.67 of origination on e1" in main
+    assert "Net margin (invoiced 9,999.99 − costs 3,333.33)" in main
+    assert "origination 10%, practice 60%, pool 30%" in main
+    assert "The charter's own policy" in main
+    v.shot("partner-explain-line")
+
+
+def test_a_partner_votes_on_a_change_of_policy_with_its_impact_in_front_of_them(visit):
+    v = visit("ana@example.com")
+    page = v.page
+    page.get_by_role("link", name="Fifteen percent for origination").click()
+    page.wait_for_selector("canvas[data-chart=impact][data-drawn=true]")
+    impact = page.get_by_test_id("impact")
+    assert "closed period" in impact.inner_text()
+    # January (and February, once the treasurer's test has closed it) replayed at 15% origination,
+    # 55% practice: ana owns msft alone and loses 5% of e1's 6,666.66 margin; the pool's 30% does
+    # not move, and February's work is chen's and ben's. With closed books she sees her own row.
+    assert page.get_by_test_id("delta-ana").inner_text() == "\u2212333.33"
+    assert page.get_by_test_id("delta-ben").count() == 0
+    assert impact.locator("tfoot").inner_text().split()[-1] == "0.00"
+    box_impact = impact.bounding_box()
+    box_vote = page.get_by_role("button", name="Cast my vote").bounding_box()
+    assert box_impact["y"] < box_vote["y"]  # the preview comes before the vote
+    v.shot("proposal-impact")
+    page.check("input[name=choice][value=yes]")
+    page.get_by_role("button", name="Cast my vote").click()
+    assert "Your vote (yes) is recorded." in page.inner_text("main")
 
 
 @pytest.mark.parametrize(("path", "name"), [("/", "phone-dashboard"),

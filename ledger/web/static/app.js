@@ -1,5 +1,5 @@
 /* Practice Ledger: small progressive enhancements. Every page works without this file.
- * - Charts: a <canvas data-chart="capital|vesting" data-source="ID"> is drawn with the vendored
+ * - Charts: a <canvas data-chart="capital|vesting|impact" data-source="ID"> is drawn with the vendored
  *   Chart.js from the JSON in <script type="application/json" id="ID"> (no inline script: the
  *   Content-Security-Policy allows scripts from this origin only).
  * - Menus: an open <details class="menu"> closes when another opens or on a click elsewhere.
@@ -92,7 +92,33 @@
     });
   }
 
-  var CHARTS = { capital: capitalChart, vesting: vestingChart };
+  function impactChart(canvas, d) {
+    // What each partner was allocated over the periods, and what the proposed policy would have given.
+    return new window.Chart(canvas, {
+      type: "bar",
+      data: {
+        labels: d.labels,
+        datasets: [
+          { label: "As closed", data: d.actual, backgroundColor: "rgba(95, 107, 122, .55)" },
+          { label: "Under the proposal", data: d.proposed, backgroundColor: TEAL }
+        ]
+      },
+      options: {
+        responsive: true, maintainAspectRatio: false, interaction: { mode: "index", intersect: false },
+        datasets: { bar: { maxBarThickness: 40 } },
+        scales: {
+          x: { grid: { display: false } },
+          y: { beginAtZero: true, ticks: { callback: function (v) { return whole.format(v); } } }
+        },
+        plugins: {
+          legend: { position: "bottom", labels: { boxWidth: 12 } },
+          tooltip: { callbacks: { label: function (c) { return c.dataset.label + ": " + money.format(c.parsed.y); } } }
+        }
+      }
+    });
+  }
+
+  var CHARTS = { capital: capitalChart, vesting: vestingChart, impact: impactChart };
 
   function drawCharts() {
     if (!window.Chart) { return; }
