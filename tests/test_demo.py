@@ -13,6 +13,8 @@ from ledger.partnership.integrity import full_verify
 from ledger.practices.models import Partner, Practice
 from ledger.read.impact import impact
 from ledger.read.proposals import for_viewer
+from ledger.read.provenance import explain
+from ledger.read.statements import ALLOCATION_KINDS, statement
 from ledger.runtime.database import get_session
 from ledger.succession.service import buyout_schedule
 
@@ -32,6 +34,7 @@ def test_the_demo_builds_a_year_and_prints_its_logins(make_app, fresh_db_url):
         assert statuses["chen"] == "retired" and statuses["eve"] == "active"
         assert buyout_schedule(s, "chen")["installments"][0]["status"] == "paid"
         _the_year_ran_on_its_own_dates_and_leaves_votes_open(s)
+        _every_statement_line_explains_to_its_vote(s)
 
 
 def _the_year_ran_on_its_own_dates_and_leaves_votes_open(s) -> None:
@@ -53,3 +56,24 @@ def _the_year_ran_on_its_own_dates_and_leaves_votes_open(s) -> None:
     assert ana["you"]["can_vote"] and not ana["you"]["have_voted"]
     ben = for_viewer(s, open_["add_practice"].id, Viewer("partner", "ben"))
     assert ben["you"]["delegated_by"] == ["eve"]
+
+
+def _every_statement_line_explains_to_its_vote(s) -> None:
+    """CONTRACT §8 on the demo: every allocation line of every statement explains to its own amount,
+    its policy version and, from July, the change_policy vote that made that version."""
+    july = s.scalar(sa.select(Proposal.id).where(Proposal.kind == "change_policy", Proposal.status == "passed"))
+    explained = 0
+    for code in ("ana", "ben", "chen", "dana", "eve"):
+        for month in range(1, 11):
+            pid = f"2026-{month:02d}"
+            for n, line in enumerate(statement(s, code, pid)["lines"]):
+                if line["kind"] not in ALLOCATION_KINDS:
+                    continue
+                x = explain(s, Viewer("treasurer"), code, pid, n)
+                assert x["policy"]["version"] == line["policy_version"]
+                assert (x["proposal"] or {}).get("id") == (july if month >= 7 else None), (code, pid, n)
+                amount = x["split"]["amount"] if line["kind"] == "pool" else (
+                    x["split"]["amounts"]["origination"] if line["kind"] == "origination" else x["split"]["owners"]["amount"])
+                assert amount == line["amount"], (code, pid, n)
+                explained += 1
+    assert explained > 200  # the demo's allocation lines (253 when written), every one explained

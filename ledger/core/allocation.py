@@ -269,34 +269,40 @@ def allocate_totals(facts: PeriodFacts, nets: Iterable[tuple[str, str, int]]) ->
     owners_of = {p: sorted(owners) for p, owners in facts.owners.items() if owners}
     splitters = {p: _Splitter(integer_weights([share for _, share in owners])) for p, owners in owners_of.items()}
     origination: dict[str, int] = defaultdict(int)
-    #: practice → [Σ signed quotients of its amounts by the owners' weight total, {(sign, residue): count}]
+    #: practice → [Σ signed quotients of its amounts by the owners' weight total,
+    #:             {(sign, residue): count}, the owners' weight total]
     practice: dict[str, list] = {}
     pool_gross = 0
-    for practice_code, originator, net in nets:
-        if net == 0:
+    table, row_of = step.table, step.row
+    for practice_code, originator, net in nets:  # the hot loop: locals, no call but on a new residue
+        if net > 0:
+            sign, magnitude = 1, net
+        elif net < 0:
+            sign, magnitude = -1, -net
+        else:
             continue
-        sign = -1 if net < 0 else 1
-        q, r = divmod(net * sign, step_total)
-        row = step.row(r)
+        q, r = divmod(magnitude, step_total)
+        row = table.get(r) or row_of(r)
         orig = q * w_orig + row[0]
         prac = q * w_prac + row[1]
-        pool_gross += sign * (net * sign - orig - prac)
         if originator in retired:
-            pool_gross += sign * orig  # CONTRACT §7: a retiree's origination goes to the pool
-        elif orig:
-            origination[originator] += sign * orig
+            pool_gross += sign * (magnitude - prac)  # CONTRACT §7: a retiree's origination goes to the pool
+        else:
+            pool_gross += sign * (magnitude - orig - prac)
+            if orig:
+                origination[originator] += sign * orig
         if prac:
             acc = practice.get(practice_code)
             if acc is None:
                 if practice_code not in splitters:
                     raise ValidationError(f"practice {practice_code} has no owners in {facts.period}",
                                           {"practice": [f"{practice_code} has no owners"]})
-                acc = practice[practice_code] = [0, defaultdict(int)]
-            q2, r2 = divmod(prac, splitters[practice_code].total)
+                acc = practice[practice_code] = [0, defaultdict(int), splitters[practice_code].total]
+            q2, r2 = divmod(prac, acc[2])
             acc[0] += sign * q2
             acc[1][(sign, r2)] += 1
     totals: dict[tuple[str, str], int] = {(code, "origination"): amt for code, amt in origination.items() if amt}
-    for practice_code, (quotients, residues) in sorted(practice.items()):
+    for practice_code, (quotients, residues, _) in sorted(practice.items()):
         split = splitters[practice_code]
         shares = [quotients * w for w in split.weights]
         for (sign, r), count in residues.items():

@@ -72,10 +72,11 @@ def impact(session: Session, viewer: Viewer, proposal_id: int, periods: int = 4)
                                            .order_by(Period.id.desc()).limit(periods)).all()))
     actual = _actual(session, closed, books.period_kind)
     proposed_minor: dict[str, int] = defaultdict(int)
+    nets = period_nets(session, closed)
     for pid in closed:
         facts = gather_context(session, pid)
         proposed_facts = replace(facts, policy=replace(proposed_policy, version=facts.policy.version))
-        for (code, _kind), minor in allocate_totals(proposed_facts, period_nets(session, pid)).items():
+        for (code, _kind), minor in allocate_totals(proposed_facts, nets[pid]).items():
             proposed_minor[code] += minor
     proposed = {code: from_minor(minor, currency) for code, minor in proposed_minor.items()}
     codes = sorted(set(actual) | set(proposed))
