@@ -27,9 +27,9 @@ from sqlalchemy import BigInteger, cast, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from ledger.core import chart
+from ledger.core import periods as P
 from ledger.core.allocation import Allocation, EngagementFacts, PeriodFacts, Policy, allocate
 from ledger.core.entries import Leg
-from ledger.core import periods as P
 from ledger.core.money import MAX_PLACES, MoneyError, fmt, from_minor, places
 from ledger.db import stored_to_minor
 from ledger.equity.service import vested_units_by_partner
