@@ -15,6 +15,7 @@ from ledger.read.impact import impact
 from ledger.read.proposals import for_viewer
 from ledger.read.provenance import explain
 from ledger.read.statements import ALLOCATION_KINDS, statement
+from ledger.revenue.close import _overhead_and_unattributed, closed_period_inputs, gather
 from ledger.runtime.database import get_session
 from ledger.succession.service import buyout_schedule
 
@@ -35,6 +36,7 @@ def test_the_demo_builds_a_year_and_prints_its_logins(make_app, fresh_db_url):
         assert buyout_schedule(s, "chen")["installments"][0]["status"] == "paid"
         _the_year_ran_on_its_own_dates_and_leaves_votes_open(s)
         _every_statement_line_explains_to_its_vote(s)
+        _closed_months_replay_from_their_closes(s)
 
 
 def _the_year_ran_on_its_own_dates_and_leaves_votes_open(s) -> None:
@@ -77,3 +79,19 @@ def _every_statement_line_explains_to_its_vote(s) -> None:
                 assert amount == line["amount"], (code, pid, n)
                 explained += 1
     assert explained > 200  # the demo's allocation lines (253 when written), every one explained
+
+
+def _closed_months_replay_from_their_closes(s) -> None:
+    """What an impact preview reads back from a closed month (its engagements' nets from the month
+    totals, its overhead and unattributed amounts from the close's own entries) is what a sum of the
+    month's postings gives, for every closed month of the demo (retirements, overhead, a retiree's
+    origination and all)."""
+    months = [f"2026-{m:02d}" for m in range(1, 11)]
+    inputs = closed_period_inputs(s, months)
+    for pid in months:
+        facts = gather(s, pid)
+        start, end = s.get(Period, pid).starts_on, s.get(Period, pid).ends_on
+        assert (inputs[pid].overhead, inputs[pid].unattributed) == _overhead_and_unattributed(s, start, end, "USD"), pid
+        assert sorted(inputs[pid].nets) == sorted((e.practice, e.originator, e.invoiced_cents - e.costs_cents)
+                                                  for e in facts.engagements if e.invoiced_cents != e.costs_cents), pid
+    assert any(inputs[pid].overhead for pid in months)

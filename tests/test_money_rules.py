@@ -30,7 +30,7 @@ from ledger.practices.engagements import create_client, open_engagement
 from ledger.practices.models import Ownership, Practice
 from ledger.practices.service import get_partner
 from ledger.read.statements import statement
-from ledger.revenue.close import preview
+from ledger.revenue.close import closed_period_inputs, gather, preview
 from ledger.runtime.database import get_session
 from ledger.succession.service import buyout_schedule
 
@@ -480,7 +480,13 @@ def test_after_any_close_income_and_expenses_are_zero_and_allocations_equal_the_
         net = -sum(period_sums(s, "2026-01-01", "2026-01-31").values(), D(0))
         a = preview(s, "2026-01")
         assert a.net_margin + a.unattributed - a.overhead == net
+        before = gather(s, "2026-01")
         close_period(s, "2026-01")
+        # What an impact preview reads back for the closed month is what the close gathered.
+        replay = closed_period_inputs(s, ["2026-01"])["2026-01"]
+        assert (replay.overhead, replay.unattributed) == (before.overhead, before.unattributed)
+        assert sorted(replay.nets) == sorted((e.practice, e.originator, e.invoiced_cents - e.costs_cents)
+                                             for e in before.engagements if e.invoiced_cents != e.costs_cents)
         assert set(period_sums(s, "2026-01-01", "2026-01-31").values()) <= {D(0)}
         allocated = sum((D(statement(s, c, "2026-01")["allocated"]) for c in ("ana", "ben", "chen")), D(0))
         assert allocated == net

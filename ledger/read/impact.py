@@ -4,8 +4,9 @@
 ``actual`` is what the closes of those periods allocated to each partner (origination + practice
 + pool, read from the capital postings they made); ``proposed`` is what the same facts allocate
 under the proposed policy, by the close's own rule with the same rounding: each engagement's net
-summed by the database (``revenue.close.period_nets``), the rest of the period's facts as the
-close gathers them, and ``core.allocation.allocate_totals`` — ``allocate`` summed per partner
+summed by the database from the engagement month totals and the overhead and unattributed amounts
+read off the close's own entries (``revenue.close.closed_period_inputs``: two queries for all the
+periods, no scan of their postings), the rest of the period's facts as the close gathers them, and ``core.allocation.allocate_totals`` — ``allocate`` summed per partner
 without an object per engagement (a hypothesis property holds the two equal to the cent), so
 twelve twenty-thousand-engagement months replay in well under the 2 s the contract allows
 (bench/impact_bench.py). A closed period's facts no longer change, so the replay is exact.
@@ -34,7 +35,7 @@ from ledger.journal.periods import get_books
 from ledger.practices.models import Partner
 from ledger.practices.service import get_partnership
 from ledger.read.statements import ALLOCATION_KINDS
-from ledger.revenue.close import gather_context, period_nets
+from ledger.revenue.close import closed_period_inputs, gather_context
 
 MAX_PERIODS = 12
 
@@ -72,11 +73,11 @@ def impact(session: Session, viewer: Viewer, proposal_id: int, periods: int = 4)
                                            .order_by(Period.id.desc()).limit(periods)).all()))
     actual = _actual(session, closed, books.period_kind)
     proposed_minor: dict[str, int] = defaultdict(int)
-    nets = period_nets(session, closed)
+    inputs = closed_period_inputs(session, closed)
     for pid in closed:
-        facts = gather_context(session, pid)
+        facts = gather_context(session, pid, inputs[pid])
         proposed_facts = replace(facts, policy=replace(proposed_policy, version=facts.policy.version))
-        for (code, _kind), minor in allocate_totals(proposed_facts, nets[pid]).items():
+        for (code, _kind), minor in allocate_totals(proposed_facts, inputs[pid].nets).items():
             proposed_minor[code] += minor
     proposed = {code: from_minor(minor, currency) for code, minor in proposed_minor.items()}
     codes = sorted(set(actual) | set(proposed))

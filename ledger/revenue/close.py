@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from sqlalchemy import BigInteger, cast, func, or_, select, type_coerce
@@ -119,12 +119,17 @@ def gather(session: Session, pid: str) -> PeriodFacts:
     return replace(gather_context(session, pid), engagements=engagements)
 
 
-def gather_context(session: Session, pid: str) -> PeriodFacts:
+def gather_context(session: Session, pid: str, inputs: ClosedPeriodInputs | None = None) -> PeriodFacts:
     """The period's facts but its engagements (``engagements`` empty): policy, owners, overhead,
-    unattributed net, pool members and retirees — what ``allocate_totals`` takes with the nets."""
+    unattributed net, pool members and retirees — what ``allocate_totals`` takes with the nets.
+    A closed period's overhead and unattributed amounts may come from ``inputs``
+    (``closed_period_inputs``) rather than from a sum of the period's postings."""
     pid, start, end = parse_period(session, pid)
     currency = get_books(session).currency
-    overhead, unattributed = _overhead_and_unattributed(session, start, end, currency)
+    if inputs is None:
+        overhead, unattributed = _overhead_and_unattributed(session, start, end, currency)
+    else:
+        overhead, unattributed = inputs.overhead, inputs.unattributed
     policy = policy_for(session, pid)
     retired = frozenset(session.scalars(select(Partner.code).where(Partner.retired_on < start)))
     return PeriodFacts(
@@ -134,12 +139,31 @@ def gather_context(session: Session, pid: str) -> PeriodFacts:
     )
 
 
-def period_nets(session: Session, pids: list[str]) -> dict[str, list[tuple[str, str, int]]]:
-    """Each engagement's net margin in each of the periods ``pids`` as ``(practice, originator,
-    minor units)``: one query of the engagement month totals over all of them, summed per month and
-    engagement by the database (twelve twenty-thousand-engagement months are 240,000 short rows),
-    the engagements' practice and originator read once. Close entries never tag revenue or costs
-    with an engagement, so they are not in these totals."""
+@dataclass(frozen=True)
+class ClosedPeriodInputs:
+    """What a replay of a closed period needs beyond its context: each engagement's net margin
+    ``(practice, originator, minor units)``, and the overhead and unattributed amounts the close
+    emptied, each ``[(account, amount)]`` (debit positive) as ``gather_context`` gives them."""
+
+    nets: list[tuple[str, str, int]]
+    overhead: list[tuple[str, Decimal]]
+    unattributed: list[tuple[str, Decimal]]
+
+
+def closed_period_inputs(session: Session, pids: list[str]) -> dict[str, ClosedPeriodInputs]:
+    """``ClosedPeriodInputs`` of each of the closed periods ``pids``, in two queries whatever their
+    number, neither of which reads a posting of the period's work:
+
+    - the engagement month totals over all the periods, summed per month, engagement and account
+      by the database (twelve twenty-thousand-engagement months are about 300,000 short rows),
+      give each engagement's net and what engagements put on each revenue and direct-cost account;
+    - the close's own postings on ``Income:`` and ``Expenses:`` accounts (a few dozen a period):
+      the close empties every such account, so what it moved is minus the period's total there.
+      Overhead is what it moved on ``Expenses:Overhead:`` accounts; unattributed is, on any other
+      account, that total less what engagements account for — the same figures
+      ``_overhead_and_unattributed`` sums from the period's postings (a test holds them equal).
+
+    Close entries never tag revenue or costs with an engagement, so they are not in the totals."""
     if not pids:
         return {}
     books = get_books(session)
@@ -147,35 +171,62 @@ def period_nets(session: Session, pids: list[str]) -> dict[str, list[tuple[str, 
     first, last = P.bounds(min(pids), kind)[0], P.bounds(max(pids), kind)[1]
     wanted = set(pids)
     scale = 10 ** (MAX_PLACES - places(currency))
-    accounts = select(Account.id).where(Account.name.like("Income:Practice:%") | Account.name.like("Expenses:Direct:%"))
-    total = EngagementMonthTotal
     conn = session.connection()
+    names = {account_id: name for account_id, name in conn.execute(
+        select(Account.id, Account.name).where(or_(Account.name.like("Income:%"), Account.name.like("Expenses:%"))))}
+    work = {account_id for account_id, name in names.items()
+            if name.startswith("Income:Practice:") or name.startswith("Expenses:Direct:")}
     who = {eng: (practice, originator) for eng, practice, originator in conn.execute(
         select(Engagement.id, Practice.code, Partner.code)
         .join(Practice, Practice.id == Engagement.practice_id).join(Partner, Partner.id == Engagement.originator_id))}
+    total = EngagementMonthTotal
     rows = conn.execute(
-        select(total.month, total.engagement_id, cast(func.sum(total.balance), BigInteger))
-        .where(total.month >= f"{first:%Y-%m}", total.month <= f"{last:%Y-%m}", total.account_id.in_(accounts))
-        .group_by(total.month, total.engagement_id)).all()
+        select(total.month, total.engagement_id, total.account_id, cast(func.sum(total.balance), BigInteger))
+        .where(total.month >= f"{first:%Y-%m}", total.month <= f"{last:%Y-%m}", total.commodity == currency,
+               total.account_id.in_(sorted(work)))
+        .group_by(total.month, total.engagement_id, total.account_id)).all()
     # Revenue is a credit (negative), direct costs a debit: the net margin is minus their sum.
-    sums: dict[str, dict[int, int]] = {pid: defaultdict(int) for pid in pids}
+    nets: dict[str, dict[int, int]] = {pid: defaultdict(int) for pid in pids}
+    tagged: dict[str, dict[int, int]] = {pid: defaultdict(int) for pid in pids}
     period_of: dict[str, str | None] = {}  # month → the wanted period it falls in
-    for month, eng, stored in rows:
+    for month, eng, account_id, stored in rows:
         if month not in period_of:
             pid = P.period_id(dt.date.fromisoformat(f"{month}-01"), kind)
             period_of[month] = pid if pid in wanted else None
         pid = period_of[month]
         if pid is not None and stored:
-            sums[pid][eng] -= stored
-    out: dict[str, list[tuple[str, str, int]]] = {}
-    for pid, nets in sums.items():
-        out[pid] = []
-        for eng, stored in nets.items():
-            minor, extra = divmod(stored, scale)
-            if extra:
-                raise MoneyError(f"a stored amount ({stored}) has more places than {currency} allows")
-            if minor:
-                out[pid].append((*who[eng], minor))
+            nets[pid][eng] -= stored
+            tagged[pid][account_id] += stored
+    moved: dict[str, dict[int, int]] = {pid: defaultdict(int) for pid in pids}
+    for pid, account_id, stored in conn.execute(
+            select(Entry.source_ref, Posting.account_id, cast(func.sum(Posting.amount), BigInteger))
+            .join(Posting, Posting.entry_id == Entry.id)
+            # A close's entries are dated its period's last day: the date index finds them.
+            .where(Entry.date.in_(sorted({P.bounds(pid, kind)[1] for pid in pids})),
+                   Entry.source_type == "close", Entry.source_ref.in_(sorted(wanted)), Posting.commodity == currency,
+                   Posting.account_id.in_(sorted(names)))
+            .group_by(Entry.source_ref, Posting.account_id)):
+        moved[pid][account_id] += stored
+
+    def minor_of(stored: int) -> int:
+        minor, extra = divmod(stored, scale)
+        if extra:
+            raise MoneyError(f"a stored amount ({stored}) has more places than {currency} allows")
+        return minor
+
+    out: dict[str, ClosedPeriodInputs] = {}
+    for pid in pids:
+        overhead, unattributed = [], []
+        for account_id in sorted(set(moved[pid]) | set(tagged[pid]), key=names.__getitem__):
+            name, period_total = names[account_id], -moved[pid].get(account_id, 0)
+            if name.startswith(OVERHEAD_PREFIX):
+                if period_total:
+                    overhead.append((name, from_minor(minor_of(period_total), currency)))
+            elif untagged := period_total - tagged[pid].get(account_id, 0):
+                unattributed.append((name, from_minor(minor_of(untagged), currency)))
+        out[pid] = ClosedPeriodInputs(
+            nets=[(*who[eng], minor_of(stored)) for eng, stored in nets[pid].items() if stored],
+            overhead=overhead, unattributed=unattributed)
     return out
 
 
