@@ -154,9 +154,9 @@ def closed_period_inputs(session: Session, pids: list[str]) -> dict[str, ClosedP
     """``ClosedPeriodInputs`` of each of the closed periods ``pids``, in two queries whatever their
     number, neither of which reads a posting of the period's work:
 
-    - the engagement month totals over all the periods, summed per month, engagement and account
-      by the database (twelve twenty-thousand-engagement months are about 300,000 short rows),
-      give each engagement's net and what engagements put on each revenue and direct-cost account;
+    - the engagement month totals of the revenue and direct-cost accounts over all the periods
+      (twelve twenty-thousand-engagement months are about 320,000 short rows) give each
+      engagement's net and what engagements put on each of those accounts;
     - the close's own postings on ``Income:`` and ``Expenses:`` accounts (a few dozen a period):
       the close empties every such account, so what it moved is minus the period's total there.
       Overhead is what it moved on ``Expenses:Overhead:`` accounts; unattributed is, on any other
@@ -180,23 +180,45 @@ def closed_period_inputs(session: Session, pids: list[str]) -> dict[str, ClosedP
         select(Engagement.id, Practice.code, Partner.code)
         .join(Practice, Practice.id == Engagement.practice_id).join(Partner, Partner.id == Engagement.originator_id))}
     total = EngagementMonthTotal
-    rows = conn.execute(
-        select(total.month, total.engagement_id, total.account_id, cast(func.sum(total.balance), BigInteger))
-        .where(total.month >= f"{first:%Y-%m}", total.month <= f"{last:%Y-%m}", total.commodity == currency,
-               total.account_id.in_(sorted(work)))
-        .group_by(total.month, total.engagement_id, total.account_id)).all()
-    # Revenue is a credit (negative), direct costs a debit: the net margin is minus their sum.
-    nets: dict[str, dict[int, int]] = {pid: defaultdict(int) for pid in pids}
-    tagged: dict[str, dict[int, int]] = {pid: defaultdict(int) for pid in pids}
+    months = (total.month >= f"{first:%Y-%m}", total.month <= f"{last:%Y-%m}", total.commodity == currency,
+              total.account_id.in_(sorted(work)))
     period_of: dict[str, str | None] = {}  # month → the wanted period it falls in
-    for month, eng, account_id, stored in rows:
+
+    def period(month: str) -> str | None:
         if month not in period_of:
             pid = P.period_id(dt.date.fromisoformat(f"{month}-01"), kind)
             period_of[month] = pid if pid in wanted else None
-        pid = period_of[month]
-        if pid is not None and stored:
-            nets[pid][eng] -= stored
-            tagged[pid][account_id] += stored
+        return period_of[month]
+
+    # Each engagement's net margin and what engagements put on each account, from the month totals
+    # as stored (one row per engagement, account and month; summed here, which costs less than the
+    # database's GROUP BY over the same rows). Revenue is a credit (negative), direct costs a debit:
+    # the net margin is minus their sum.
+    nets: dict[str, dict[int, int]] = {pid: defaultdict(int) for pid in pids}
+    tagged: dict[str, dict[int, int]] = {pid: defaultdict(int) for pid in pids}
+    # On the driver's own cursor: plain tuples, without a result row object for each of them.
+    query = select(total.month, total.engagement_id, total.account_id, type_coerce(total.balance, BigInteger)).where(*months)
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        if compiled.positiontup is not None:  # SQLite's qmark style
+            cursor.execute(str(compiled), [compiled.params[name] for name in compiled.positiontup])
+        else:
+            cursor.execute(str(compiled), compiled.params)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    current, net_of, tagged_of = None, {}, {}
+    for month, eng, account_id, stored in rows:  # the hot loop: locals, one lookup per new month
+        if month != current:
+            current, pid = month, period(month)
+            if pid is None:
+                continue
+            net_of, tagged_of = nets[pid], tagged[pid]
+        elif pid is None:
+            continue
+        net_of[eng] -= stored
+        tagged_of[account_id] += stored
     moved: dict[str, dict[int, int]] = {pid: defaultdict(int) for pid in pids}
     for pid, account_id, stored in conn.execute(
             select(Entry.source_ref, Posting.account_id, cast(func.sum(Posting.amount), BigInteger))
@@ -224,8 +246,10 @@ def closed_period_inputs(session: Session, pids: list[str]) -> dict[str, ClosedP
                     overhead.append((name, from_minor(minor_of(period_total), currency)))
             elif untagged := period_total - tagged[pid].get(account_id, 0):
                 unattributed.append((name, from_minor(minor_of(untagged), currency)))
+        if any(stored % scale for stored in nets[pid].values()):
+            raise MoneyError(f"a stored amount in {pid} has more places than {currency} allows")
         out[pid] = ClosedPeriodInputs(
-            nets=[(*who[eng], minor_of(stored)) for eng, stored in nets[pid].items() if stored],
+            nets=[(*who[eng], stored // scale) for eng, stored in nets[pid].items() if stored],
             overhead=overhead, unattributed=unattributed)
     return out
 
