@@ -133,7 +133,7 @@ def test_a_subcontract_to_a_vetted_firm_is_a_direct_cost(booked):
                     "amount": "3000.00", "date": "2026-02-10", "memo": "Cabling"}
     entry, legs = postings(booked, body["entry"])
     assert (entry["source_type"], entry["source_ref"]) == ("cost", "ENG-1")
-    assert legs == [("Expenses:Direct:Voice", "3000.00", None, "ENG-1"), ("Assets:Cash", "-3000.00", None, None)]
+    assert legs == [("Expenses:Direct:Voice", "3000.00", "subcontract", "ENG-1"), ("Assets:Cash", "-3000.00", None, None)]
 
 
 def test_an_expense_names_no_firm(booked):
