@@ -9,9 +9,9 @@ from collections import defaultdict
 from decimal import Decimal
 
 import sqlalchemy as sa
+from helpers.postings import engagement
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from helpers.postings import engagement
 
 from ledger.core.economics import Figures, nsa_status, ratio
 from ledger.core.entries import Leg
