@@ -215,3 +215,19 @@ def test_verify_finds_a_month_total_altered_behind_the_service(s, posted_january
 def test_firms_list_their_nsa_status_on_the_sessions_clock(s):
     assert [(f.code, f.nsa_status) for f in firms(s)] == [("bayside", nsa_status(
         dt.date(2025, 6, 1), dt.date(2027, 6, 1), s.info["clock"].today() if "clock" in s.info else dt.date.today()))]
+
+
+def test_an_import_is_in_the_totals_as_unattributed_income(s):
+    import json
+
+    from ledger.journal.importer import import_lines
+
+    open_account(s, "Income:Interest", ["USD"])
+    lines = [json.dumps({"key": f"i{n}", "date": f"2026-0{n}-10", "memo": "interest", "postings": [
+        {"account": "Assets:Cash", "amount": "12.50", "commodity": "USD"},
+        {"account": "Income:Interest", "amount": "-12.50", "commodity": "USD"}]}) for n in (1, 2, 3)]
+    import_lines(s, lines, "USD", commit=False)
+    s.commit()
+    report = income_statement(s, "2026-02", "2026-03", "period")
+    assert report.unattributed == D("25.00") and report.net_income == D("25.00")
+    assert verify(s).ok
