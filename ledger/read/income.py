@@ -192,7 +192,7 @@ def practice_months(session: Session, code: str, first: str | None = None,
     books = get_books(session)
     first, last, start, end = resolve_range(session, first, last)
     sums = _sums(session, start, end, books.currency, lambda month, practice: f"{practice}\t{month}")
-    months = sorted({m for m in (f"{d:%Y-%m}" for d in _month_starts(start, end))})
+    months = [f"{d:%Y-%m}" for d in _month_starts(start, end)]
     return [(m, sums.figures(f"{code}\t{m}")) for m in months]
 
 
