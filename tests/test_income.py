@@ -231,3 +231,24 @@ def test_an_import_is_in_the_totals_as_unattributed_income(s):
     report = income_statement(s, "2026-02", "2026-03", "period")
     assert report.unattributed == D("25.00") and report.net_income == D("25.00")
     assert verify(s).ok
+
+
+def test_a_quarterly_partnership_reads_its_quarters(app, runner, tmp_path):
+    from charters import WORKED_CHARTER
+
+    from ledger.runtime.database import get_session
+
+    charter = tmp_path / "quarterly.toml"
+    charter.write_text(WORKED_CHARTER.replace('period = "month"', 'period = "quarter"'))
+    assert runner.invoke(args=["init", str(charter)]).exit_code == 0
+    with app.app_context():
+        s = get_session()
+        engagement(s, "q1", "voice", "ben")
+        record_invoice(s, "q1", D("100.00"), dt.date(2026, 1, 10))
+        record_invoice(s, "q1", D("50.00"), dt.date(2026, 3, 31))
+        record_cost(s, "q1", D("30.00"), dt.date(2026, 4, 1), "subcontract", "bayside")
+        s.commit()
+        report = income_statement(s, None, "2026-Q2", "period")
+        assert (report.first, report.last) == ("2026-Q1", "2026-Q2")
+        assert [(r.key, r.figures.revenue, r.figures.subcontract, r.provisional) for r in report.rows] == [
+            ("2026-Q1", D("150.00"), D(0), True), ("2026-Q2", D(0), D("30.00"), True)]
