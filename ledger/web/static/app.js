@@ -128,7 +128,7 @@
           { type: "bar", label: "Revenue", data: d.revenue, backgroundColor: BLUE, yAxisID: "y" },
           { type: "bar", label: "Margin", data: d.margin, backgroundColor: TEAL, yAxisID: "y" },
           { type: "line", label: "Subcontract share of direct costs", data: d.subcontract_share, borderColor: AMBER,
-            backgroundColor: AMBER, borderWidth: 2.5, tension: 0.2, pointRadius: 4, spanGaps: false,
+            backgroundColor: AMBER, borderWidth: 2.5, tension: 0, pointRadius: 4, spanGaps: false,
             yAxisID: "share", order: 0 }
         ]
       },
