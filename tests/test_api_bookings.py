@@ -3,10 +3,13 @@ behind each booking, to the cent."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 import sqlalchemy as sa
 from helpers.api import assert_problem
 
+from ledger.core.economics import nsa_status
 from ledger.practices.models import Partner
 from ledger.runtime.database import get_session
 
@@ -58,7 +61,8 @@ def test_a_firm_records_its_vetting_and_agreement(api):
     body = api.ok("POST", "/firms", {"code": "northwind", "name": "Northwind", "vetted": ["credit", "quality"],
                                      "nsa_signed_on": "2026-01-01", "nsa_expires_on": "2026-12-31"}, status=201)
     assert body == {"code": "northwind", "name": "Northwind", "vetted": ["quality", "credit"],
-                    "nsa_signed_on": "2026-01-01", "nsa_expires_on": "2026-12-31", "fully_vetted": False}
+                    "nsa_signed_on": "2026-01-01", "nsa_expires_on": "2026-12-31", "fully_vetted": False,
+                    "nsa_status": nsa_status(dt.date(2026, 1, 1), dt.date(2026, 12, 31), dt.datetime.now(dt.UTC).date())}
     firms = {f["code"]: f for f in api.ok("GET", "/firms")}
     assert firms["bayside"]["fully_vetted"] is True
     assert_problem(api.post("/firms", {"code": "northwind", "name": "Again"}), 409, "code")
@@ -133,7 +137,7 @@ def test_a_subcontract_to_a_vetted_firm_is_a_direct_cost(booked):
                     "amount": "3000.00", "date": "2026-02-10", "memo": "Cabling"}
     entry, legs = postings(booked, body["entry"])
     assert (entry["source_type"], entry["source_ref"]) == ("cost", "ENG-1")
-    assert legs == [("Expenses:Direct:Voice", "3000.00", None, "ENG-1"), ("Assets:Cash", "-3000.00", None, None)]
+    assert legs == [("Expenses:Direct:Voice", "3000.00", "subcontract", "ENG-1"), ("Assets:Cash", "-3000.00", None, None)]
 
 
 def test_an_expense_names_no_firm(booked):

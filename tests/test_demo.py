@@ -37,6 +37,21 @@ def test_the_demo_builds_a_year_and_prints_its_logins(make_app, fresh_db_url):
         _the_year_ran_on_its_own_dates_and_leaves_votes_open(s)
         _every_statement_line_explains_to_its_vote(s)
         _closed_months_replay_from_their_closes(s)
+        _a_year_of_practice_economics(s)
+
+
+def _a_year_of_practice_economics(s) -> None:
+    """CONTRACT §10 on the demo: a practice subcontracts over a third of its costs, a firm's NSA
+    expires within 60 days, and the year's closes allocated exactly its net income."""
+    from decimal import Decimal
+
+    from ledger.read.income import firms, income_statement
+
+    year = income_statement(s, "2026-01", "2026-10", "practice")
+    shares = {r.key: Decimal(r.figures.subcontract_share or 0) for r in year.rows}
+    assert shares["cloud"] > Decimal(1) / 3 and shares["security"] > Decimal(1) / 3, shares
+    assert year.allocated == year.net_income and year.provisional == []
+    assert "tidewater" in [f.code for f in firms(s) if f.nsa_status == "expires_soon"]
 
 
 def _the_year_ran_on_its_own_dates_and_leaves_votes_open(s) -> None:

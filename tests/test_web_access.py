@@ -45,6 +45,8 @@ RULES = {
     "bookkeeping.new_draw": "treasurer", "books.periods": "treasurer", "books.close": "treasurer",
     "books.entries": "treasurer", "books.reverse": "treasurer", "books.new_entry": "treasurer",
     "books.accounts": "treasurer", "books.trial_balance_page": "treasurer", "books.verify": "treasurer",
+    "economics.income": "signed_in", "economics.income_download_csv": "signed_in",
+    "economics.income_download_pdf": "signed_in", "economics.practice": "signed_in", "economics.firm_page": "signed_in",
 }
 CALLERS = (None, "ana", "ben", "treasurer", "admin")
 ALLOWED = {
@@ -57,7 +59,7 @@ ALLOWED = {
 }
 #: Sample path values; ``entry_id`` is set from the fixture (ana's draw).
 SAMPLES = {"code": "ana", "ref": "e1", "period_id": "2026-01", "period": "2026-01", "proposal_id": 1,
-           "kind": "resolution", "filename": "app.css", "n": 0}
+           "kind": "resolution", "filename": "app.css", "n": 0, "practice_code": "voice", "firm_code": "bayside"}
 ROUTES = web_routes(create_app({"DATABASE_URL": "sqlite://", "TESTING": True, "SECRET_KEY": "routes"}), SAMPLES)
 
 

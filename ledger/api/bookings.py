@@ -12,8 +12,10 @@ from marshmallow import Schema, fields, validate
 from ledger.api.openapi import blueprint
 from ledger.api.transaction import requires
 from ledger.core import chart
+from ledger.core.economics import nsa_status
 from ledger.core.money import fmt
 from ledger.core.vetting import VETTING_CRITERIA
+from ledger.db import clock_of
 from ledger.journal.periods import get_books
 from ledger.practices import bookings
 from ledger.practices import engagements as work
@@ -54,6 +56,9 @@ class FirmOut(Schema):
     nsa_signed_on = fields.Date(required=True, allow_none=True)
     nsa_expires_on = fields.Date(required=True, allow_none=True)
     fully_vetted = fields.Boolean(required=True, metadata={"description": "meets all six criteria"})
+    nsa_status = fields.String(required=True, metadata={
+        "enum": ["in_force", "expires_soon", "expired"],
+        "description": "the NSA today: expires_soon when its last day is within 60 days; expired when none is in force"})
 
 
 class EngagementIn(Schema):
@@ -176,7 +181,8 @@ def _engagement(engagement, figures) -> dict:
 
 def _firm(firm) -> dict:
     return {"code": firm.code, "name": firm.name, "vetted": firm.vetted_list, "nsa_signed_on": firm.nsa_signed_on,
-            "nsa_expires_on": firm.nsa_expires_on, "fully_vetted": all(c in firm.vetted_list for c in VETTING_CRITERIA)}
+            "nsa_expires_on": firm.nsa_expires_on, "fully_vetted": all(c in firm.vetted_list for c in VETTING_CRITERIA),
+            "nsa_status": nsa_status(firm.nsa_signed_on, firm.nsa_expires_on, clock_of(get_session()).today())}
 
 
 @bp.route("/clients", methods=["POST"])

@@ -216,3 +216,22 @@ class EngagementMonthTotal(Base):
     engagement_id: Mapped[int] = mapped_column(sa.ForeignKey("engagement.id"), primary_key=True)
     commodity: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
     balance: Mapped[Amount]
+
+
+class AccountMonthTotal(Base):
+    """What an account's postings add up to in a calendar month (``2026-01``), per commodity, per
+    cause (the entry's ``source_type``), per posting ``kind`` (``""`` for none; a subcontract cost's
+    leg carries ``subcontract``) and per whether the posting names an engagement (``tagged``). Kept
+    by the posting service in the same transaction as the postings, like the account balances, so
+    an income statement over any range of periods reads a few rows per account and month instead of
+    every posting (``ledger.read.income``); ``ledger verify`` recomputes them from the postings."""
+
+    __tablename__ = "account_month_total"
+
+    month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), primary_key=True)
+    commodity: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    source_type: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    tagged: Mapped[bool] = mapped_column(primary_key=True)
+    balance: Mapped[Amount]

@@ -41,6 +41,7 @@ from ledger.db import clock_of, from_stored, minor_to_stored, to_stored
 from ledger.journal.models import (
     Account,
     AccountBalance,
+    AccountMonthTotal,
     ChainHead,
     EngagementMonthTotal,
     Entry,
@@ -235,6 +236,7 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
         f"idempotency_key, prev_hash, hash, created_at) VALUES ({', '.join([mark] * 11)})", entry_rows)
     _bump_balances(session, posting_rows)
     _bump_engagement_totals(session, engagement_deltas)
+    _bump_month_totals(session, specs, accounts)  # issue 19: the income statement's account-month totals
     session.execute(update(ChainHead).where(ChainHead.id == 1).values(seq=seq, hash=prev))
     session.expire(head)
     return [row[0] for row in entry_rows]
@@ -346,6 +348,19 @@ def _bump_balances(session: Session, posting_rows: list[tuple]) -> None:
 def _bump_engagement_totals(session: Session, deltas: dict[tuple[str, int, int, str], int]) -> None:
     """Add engagement-tagged postings to their (month, account, engagement, commodity) totals."""
     _add_to(session, EngagementMonthTotal.__table__, ["month", "account_id", "engagement_id", "commodity"], deltas)
+
+
+def _bump_month_totals(session: Session, specs: Sequence[EntrySpec], accounts: dict[str, Account]) -> None:
+    """Add every posting to its account's (month, account, commodity, source type, kind, tagged)
+    total (``AccountMonthTotal``): one upsert per key touched, however many postings."""
+    deltas: dict[tuple[str, int, str, str, str, bool], int] = defaultdict(int)
+    for spec in specs:
+        month = f"{spec.date.year:04d}-{spec.date.month:02d}"
+        for leg in spec.legs:
+            deltas[(month, accounts[leg.account].id, leg.commodity, spec.source_type, leg.kind or "",
+                    leg.engagement_id is not None)] += to_stored(leg.amount)
+    _add_to(session, AccountMonthTotal.__table__,
+            ["month", "account_id", "commodity", "source_type", "kind", "tagged"], deltas)
 
 
 def get_entry(session: Session, entry_id: int) -> Entry:

@@ -27,6 +27,7 @@ from ledger.core.money import MoneyError, fmt, to_minor
 from ledger.journal.models import (
     Account,
     AccountBalance,
+    AccountMonthTotal,
     BalanceSnapshot,
     ChainHead,
     EngagementMonthTotal,
@@ -154,6 +155,7 @@ def verify(session: Session, extra_checks=()) -> Report:
     report.checks.append("guards")
     report.problems.extend(check_balances(session))
     report.problems.extend(check_engagement_totals(session))
+    report.problems.extend(check_month_totals(session))
     report.checks.append("maintained balances")
     for check in extra_checks:
         report.problems.extend(check(session))
@@ -201,6 +203,26 @@ def check_engagement_totals(session: Session) -> list[str]:
             f"but its postings sum to {_amount(computed.get(key, 0), c)}"
             for key in sorted(set(stored) | set(computed)) if stored.get(key, 0) != computed.get(key, 0)
             for m, a, e, c in [key]]
+
+
+def check_month_totals(session: Session) -> list[str]:
+    """The account month totals the income statement reads, recomputed from the postings."""
+    t = AccountMonthTotal
+    stored = {(m, a, c, s, k, g): b for m, a, c, s, k, g, b in session.execute(
+        select(t.month, t.account_id, t.commodity, t.source_type, t.kind, t.tagged, t.balance))}
+    computed: dict[tuple, Decimal] = defaultdict(Decimal)
+    tagged = Posting.engagement_id.is_not(None)
+    for day, a, c, s, k, g, total in session.execute(
+            select(Entry.date, Posting.account_id, Posting.commodity, Entry.source_type, Posting.kind, tagged,
+                   func.sum(Posting.amount)).join(Entry, Entry.id == Posting.entry_id)
+            .group_by(Entry.date, Posting.account_id, Posting.commodity, Entry.source_type, Posting.kind, tagged)):
+        computed[(f"{day:%Y-%m}", a, c, s, k or "", bool(g))] += total
+    names = dict(session.execute(select(Account.id, Account.name)).all())
+    return [f"month total of {names.get(a, a)} {c} in {m} ({s}, kind {k or 'none'}, "
+            f"{'tagged' if g else 'untagged'}) is {_amount(stored.get(key, 0), c)} "
+            f"but its postings sum to {_amount(computed.get(key, 0), c)}"
+            for key in sorted(set(stored) | set(computed)) if stored.get(key, 0) != computed.get(key, 0)
+            for m, a, c, s, k, g in [key]]
 
 
 def check_balances(session: Session) -> list[str]:

@@ -3,7 +3,8 @@
 Harbor IT Partners (examples/charter.toml) through 2026: Microsoft 365, phone systems and Sage/Intuit
 practices from the charter; a security practice and, mid-year, a cloud practice added by vote; a new
 entrant admitted with a vesting grant; a rush of remediation work subcontracted to a vetted outside
-firm in spring; overhead, client payments and draws every month; a policy change from July; and
+firm in spring, and the cloud practice subcontracting 40% of each engagement to a firm whose
+non-solicitation agreement ends 45 days after the demo is built (so its NSA is flagged); overhead, client payments and draws every month; a policy change from July; and
 Chen's retirement at the close of September, his practices passing to successors. Every month up to
 October is closed, so statements, vesting and the buyout schedule all have history.
 
@@ -26,13 +27,14 @@ from sqlalchemy.orm import Session
 
 from ledger.auth.service import add_user, create_token, get_user, set_password
 from ledger.core.clock import FixedClock
+from ledger.core.vetting import VETTING_CRITERIA
 from ledger.db import clock_of
 from ledger.governance.service import cast_vote, close_proposal, delegate_vote, electorate_of, open_proposal
 from ledger.partnership.charter import load_charter
 from ledger.partnership.close import close_period
 from ledger.partnership.founding import found
 from ledger.practices import bookings as B
-from ledger.practices.engagements import create_client, open_engagement
+from ledger.practices.engagements import create_client, create_firm, open_engagement
 from ledger.practices.service import get_partner
 
 CHARTER = Path(__file__).resolve().parents[2] / "examples" / "charter.toml"
@@ -75,10 +77,15 @@ def _open_now(session: Session) -> None:
 def build(session: Session) -> dict[str, str]:
     """Found and fill the demo partnership; returns ``{email: role}`` of the demo logins."""
     rng = random.Random(2026)
+    served_on = clock_of(session).today()  # the real clock's day, when the demo will be served
     _at(session, dt.date(2026, 1, 2))
     found(session, load_charter(CHARTER.read_text(encoding="utf-8")))
     for code, name in CLIENTS:
         create_client(session, code, name)
+    # The cloud practice's subcontractor: its non-solicitation agreement ends 45 days after the day
+    # the demo is built, so the treasurer's home and the firms page flag it (NSA watch).
+    create_firm(session, "tidewater", "Tidewater Cloud Services", list(VETTING_CRITERIA), dt.date(2025, 9, 1),
+                served_on + dt.timedelta(days=45))
     add_user(session, "treasurer@example.com", "treasurer", password=PASSWORD)
     add_user(session, "admin@example.com", "admin", password=PASSWORD)
     _vote_through(session, "ana", "add_practice", "Add a security practice",
@@ -118,6 +125,9 @@ def build(session: Session) -> dict[str, str]:
                 elif rng.random() < 0.4:
                     B.record_cost(session, ref, Decimal(rng.randrange(10_000, 80_000)) / 100,
                                   first + dt.timedelta(days=15), "expense")
+                if practice == "cloud":  # the model's promise: 30-50% subcontracted, a fixed margin kept
+                    B.record_cost(session, ref, (amount * Decimal("0.40")).quantize(Decimal("0.01")),
+                                  first + dt.timedelta(days=18), "subcontract", firm="tidewater")
                 B.record_payment(session, client, amount, first + dt.timedelta(days=26))
         B.record_overhead(session, "rent", Decimal("2400.00"), first + dt.timedelta(days=2))
         B.record_overhead(session, "software", Decimal(rng.randrange(40_000, 90_000)) / 100, first + dt.timedelta(days=9))

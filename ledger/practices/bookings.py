@@ -8,7 +8,7 @@ entries and reversals are the journal's own (``journal.service.post_manual``, ``
 | booking | entry (``source_type`` / ``source_ref``) | debit | credit |
 |---|---|---|---|
 | invoice | ``invoice`` / engagement ref | ``receivable(client)`` | ``revenue(practice)`` (both tagged with the engagement) |
-| cost | ``cost`` / engagement ref | ``direct_costs(practice)`` (tagged) | ``Assets:Cash`` |
+| cost | ``cost`` / engagement ref | ``direct_costs(practice)`` (tagged; kind ``subcontract`` for one) | ``Assets:Cash`` |
 | payment | ``payment`` / client | ``Assets:Cash`` | ``receivable(client)`` |
 | overhead | ``overhead`` / category | ``overhead(category)`` (opened on first use) | ``Assets:Cash`` |
 | draw | ``draw`` / partner | ``capital(partner)`` (kind ``draw``) | ``Assets:Cash`` |
@@ -66,6 +66,12 @@ def record_invoice(session: Session, ref: str, amount: Decimal, date: dt.date, m
     return Booked(entry, amount, date, memo)
 
 
+def cost_kind(kind: str) -> str | None:
+    """The posting kind of a direct cost's leg: ``subcontract`` for work paid to an outside firm,
+    none for an expense."""
+    return "subcontract" if kind == "subcontract" else None
+
+
 def record_cost(session: Session, ref: str, amount: Decimal, date: dt.date, kind: str,
                 firm: str | None = None, memo: str | None = None) -> tuple[Booked, Cost]:
     """A direct cost: Dr the practice's direct costs (tagged), Cr cash. A ``subcontract`` goes to a
@@ -90,7 +96,10 @@ def record_cost(session: Session, ref: str, amount: Decimal, date: dt.date, kind
     currency = get_books(session).currency
     memo = memo or (f"Subcontract to {firm_row.name}: {engagement.title}" if firm_row else f"Expense: {engagement.title}")
     entry = post_entry(session, date=date, memo=memo, source_type="cost", source_ref=ref, legs=[
-        Leg(chart.direct_costs(engagement.practice.code), amount, currency, engagement_id=engagement.id),
+        # A subcontract's leg says so (posting kind ``subcontract``), so the journal's own month totals
+        # tell subcontracting from other direct costs (the income statement, CONTRACT §10).
+        Leg(chart.direct_costs(engagement.practice.code), amount, currency, kind=cost_kind(kind),
+            engagement_id=engagement.id),
         Leg(chart.CASH, -amount, currency),
     ], field="amount")
     cost = Cost(engagement_id=engagement.id, entry_id=entry.id, kind=kind,

@@ -1,4 +1,5 @@
-"""Statements as CSV and PDF (reportlab). Pure functions of the statement dict: no database."""
+"""Statements and the income statement as CSV and PDF (reportlab). Pure functions of the statement
+(a dict, or the ``IncomeStatement`` record): no database."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from ledger.core.money import display
+from ledger.core.economics import Figures
+from ledger.core.money import display, fmt
+from ledger.read.income import IncomeStatement
 
 KIND_LABELS = {
     "origination": "Origination", "practice": "Practice share", "pool": "Common pool",
@@ -121,5 +124,115 @@ def statement_pdf(st: dict) -> bytes:
         story.append(Paragraph("Buyout installments", styles["Heading3"]))
         inst = [["Date", "Entry", "Amount"]] + [[i["date"], f"#{i['entry']}", money(i["amount"])] for i in st["installments"]]
         story.append(Table(inst, colWidths=[40 * mm, 30 * mm, 40 * mm]))
+    doc.build(story)
+    return buf.getvalue()
+
+
+# --- the income statement (CONTRACT §10) --------------------------------------------------------
+
+GROUP_LABELS = {"practice": "Practice", "firm": "Firm", "period": "Period"}
+
+
+def _figures(f: Figures, currency: str) -> dict:
+    return {"revenue": fmt(f.revenue, currency), "direct_costs": fmt(f.direct_costs, currency),
+            "subcontract": fmt(f.subcontract, currency), "margin": fmt(f.margin, currency),
+            "margin_pct": f.margin_pct, "subcontract_share": f.subcontract_share}
+
+
+def income_json(st: IncomeStatement) -> dict:
+    """The statement as the API answers it: amounts and ratios as strings."""
+    c = st.currency
+    rows = []
+    for row in st.rows:
+        out = {"key": row.key, "name": row.name, **_figures(row.figures, c)}
+        if row.provisional is not None:
+            out["provisional"] = row.provisional
+        rows.append(out)
+    totals = {**_figures(st.totals, c), "overhead": fmt(st.overhead, c), "unattributed": fmt(st.unattributed, c),
+              "net_income": fmt(st.net_income, c), "allocated": fmt(st.allocated, c)}
+    return {"from": st.first, "to": st.last, "by": st.by, "currency": c,
+            "periods": [{"id": pid, "status": status} for pid, status in st.periods],
+            "provisional": st.provisional, "rows": rows, "totals": totals}
+
+
+INCOME_COLUMNS = ["key", "revenue", "direct_costs", "subcontract", "margin", "margin_pct", "subcontract_share"]
+
+
+def income_csv(st: IncomeStatement) -> str:
+    """A row per practice, firm or period (``key`` and the figures), then a ``total`` row and one row
+    each for overhead, unattributed, net income and allocated."""
+    data = income_json(st)
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(INCOME_COLUMNS + ["provisional"])
+    for row in data["rows"]:
+        w.writerow([row[k] if row[k] is not None else "" for k in INCOME_COLUMNS]
+                   + [{True: "yes", False: "no"}.get(row.get("provisional"), "")])
+    totals = data["totals"]
+    w.writerow(["total"] + [totals[k] if totals[k] is not None else "" for k in INCOME_COLUMNS[1:]]
+               + ["yes" if st.provisional else "no"])
+    for key in ("overhead", "unattributed", "net_income", "allocated"):
+        w.writerow([key, totals[key]] + [""] * (len(INCOME_COLUMNS) - 1))
+    return out.getvalue()
+
+
+def _pct(text: str | None) -> str:
+    return "—" if text is None else f"{Decimal(text) * 100:.1f}%"
+
+
+def income_pdf(st: IncomeStatement) -> bytes:
+    """The income statement as a document, in the share statements' style."""
+    c = st.currency
+
+    def money(amount: Decimal) -> str:
+        return display(amount, c, brackets=True)
+
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=14 * mm, rightMargin=14 * mm,
+                            topMargin=18 * mm, bottomMargin=18 * mm,
+                            title=f"Income statement {st.first} to {st.last}", author=st.partnership)
+    styles = getSampleStyleSheet()
+    span = st.first if st.first == st.last else f"{st.first} to {st.last}"
+    story = [
+        Paragraph(escape(st.partnership), styles["Title"]),
+        Paragraph(f"Income statement — {span} — by {st.by}", styles["Heading2"]),
+        Paragraph(f"Amounts in {c}; negative amounts are shown in brackets. Margin = revenue − direct costs; "
+                  "subcontract share = subcontract / direct costs.", styles["Normal"]),
+        Spacer(1, 6 * mm),
+    ]
+    rows = [[GROUP_LABELS[st.by], "Revenue", "Direct costs", "Subcontract", "Margin", "Margin %", "Subc. share"]]
+    for row in st.rows:
+        f = row.figures
+        label = escape(row.name if st.by != "period" else row.key) + (" (provisional)" if row.provisional else "")
+        rows.append([Paragraph(label, styles["Normal"]), money(f.revenue), money(f.direct_costs), money(f.subcontract),
+                     money(f.margin), _pct(f.margin_pct), _pct(f.subcontract_share)])
+    t = st.totals
+    rows.append(["Total", money(t.revenue), money(t.direct_costs), money(t.subcontract), money(t.margin),
+                 _pct(t.margin_pct), _pct(t.subcontract_share)])
+    table = Table(rows, colWidths=[44 * mm, 24 * mm, 24 * mm, 24 * mm, 24 * mm, 20 * mm, 22 * mm], repeatRows=1)
+    n = len(rows)
+    table.setStyle(TableStyle([
+        ("FONT", (0, 0), (-1, 0), "Helvetica-Bold"),
+        ("FONTSIZE", (0, 0), (-1, -1), 8.5),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#1f3a5f")),
+        ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
+        ("ALIGN", (1, 0), (-1, -1), "RIGHT"),
+        ("ROWBACKGROUNDS", (0, 1), (-1, n - 2), [colors.white, colors.HexColor("#f2f5f9")]),
+        ("FONT", (0, n - 1), (-1, n - 1), "Helvetica-Bold"),
+        ("LINEABOVE", (0, n - 1), (-1, n - 1), 1.2, colors.black),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+    ]))
+    story += [table, Spacer(1, 6 * mm)]
+    summary = [["Margin", money(t.margin)], ["Overhead", money(-st.overhead)],
+               ["Unattributed income and costs", money(st.unattributed)], ["Net income", money(st.net_income)],
+               ["Allocated to partners by the closes", money(st.allocated)]]
+    s = Table(summary, colWidths=[80 * mm, 40 * mm])
+    s.setStyle(TableStyle([("ALIGN", (1, 0), (1, -1), "RIGHT"), ("FONT", (0, 3), (-1, 3), "Helvetica-Bold"),
+                           ("LINEABOVE", (0, 3), (-1, 3), 0.8, colors.HexColor("#1f3a5f"))]))
+    story.append(s)
+    if st.provisional:
+        story += [Spacer(1, 4 * mm), Paragraph(
+            f"Provisional: {', '.join(st.provisional)} {'is' if len(st.provisional) == 1 else 'are'} still open, "
+            "so their figures may change and nothing of them is allocated yet.", styles["Normal"])]
     doc.build(story)
     return buf.getvalue()

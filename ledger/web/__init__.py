@@ -21,7 +21,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 from jinja2 import BytecodeCache
 
-from ledger.web import access, auth, bookings, books, errors, filters, partner, proposals, security
+from ledger.web import access, auth, bookings, books, economics, errors, filters, partner, proposals, security
 
 
 class SharedBytecodeCache(BytecodeCache):
@@ -53,6 +53,6 @@ def init_app(app: Flask) -> None:
     # does not exist, and would shadow a blueprint's /static).
     app.register_blueprint(Blueprint("assets", __name__, static_folder="static", static_url_path="/assets"))
 
-    for module in (auth, partner, proposals, bookings, books):
+    for module in (auth, partner, proposals, bookings, books, economics):
         app.register_blueprint(module.bp)
     errors.init_app(app)

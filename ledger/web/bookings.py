@@ -13,6 +13,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from ledger.core import chart
+from ledger.core.economics import nsa_status
 from ledger.core.vetting import VETTING_CRITERIA, subcontract_refusals
 from ledger.db import clock_of
 from ledger.journal.balances import balances
@@ -87,8 +88,8 @@ def firms():
                 success=f"Firm {form.code.data} added."):
             return redirect(url_for("bookkeeping.firms"))
     on = today()
-    rows = [{"firm": f, "refusals": subcontract_refusals(f.vetted_list, f.nsa_signed_on, f.nsa_expires_on, on)}
-            for f in list_firms(session)]
+    rows = [{"firm": f, "refusals": subcontract_refusals(f.vetted_list, f.nsa_signed_on, f.nsa_expires_on, on),
+             "nsa": nsa_status(f.nsa_signed_on, f.nsa_expires_on, on)} for f in list_firms(session)]
     return render_template("treasurer/firms.html", form=form, rows=rows, today=on), invalid_status(form)
 
 

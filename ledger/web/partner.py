@@ -30,6 +30,7 @@ from ledger.practices.engagements import engagement_profitability, list_engageme
 from ledger.practices.service import get_partner, get_partnership, list_partners, list_practices, owners_now
 from ledger.read import directory, proposals, provenance
 from ledger.read import entries as reads
+from ledger.read.income import nsa_watch
 from ledger.read.render import statement_file
 from ledger.read.statements import ALLOCATION_KINDS, capital_balance, check_access, read_statement, statement
 from ledger.revenue.close import preview
@@ -98,6 +99,7 @@ def treasurer_home():
         "treasurer/home.html", cash=balance(session, chart.CASH, ps.currency), receivables=receivables,
         period=period, period_bounds=P.bounds(period, ps.period_kind),
         recent=reads.entry_list(session, viewer(), limit=8, newest_first=True).items, proposals=open_proposals,
+        nsa_watch=nsa_watch(session),
     )
 
 

@@ -332,3 +332,47 @@ def test_pages_fit_a_phone(visit, path, name):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], (path, width)  # no sideways scrolling of the page itself
     v.shot(name)
+
+
+def test_practice_economics_the_income_statement_a_practice_and_a_firm(visit, tmp_path):
+    """CONTRACT §10: the treasurer adds a firm whose NSA ends in 30 days and sees it flagged; the
+    income statement, a practice's monthly chart and a firm's page, with the PDF download."""
+    v = visit("tre@example.com")
+    page = v.page
+    page.goto(v.base + "/firms")
+    ends = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    page.fill("input[name=code]", "shortwave")
+    page.fill("input[name=name]", "Shortwave Radio Links")
+    for box in page.locator("input[name=vetted]").all():
+        box.check()
+    page.fill("input[name=nsa_signed_on]", "2025-01-01")
+    page.fill("input[name=nsa_expires_on]", ends)
+    page.get_by_role("button", name="Add firm").click()
+    assert page.get_by_test_id("nsa-expires-soon").count() == 1
+    v.shot("treasurer-firms-nsa-watch")
+    page.goto(v.base + "/")
+    assert "Shortwave Radio Links" in page.get_by_test_id("nsa-watch").inner_text()
+    page.get_by_role("link", name="Economics").click()
+    page.goto(v.base + "/reports/income?from=2026-01&to=2026-01")
+    # January as closed: e1 (msft) invoiced 9,999.99 with 3,333.33 subcontracted to Bayside, e2
+    # (voice) 1,234.57; rent 500.00.
+    assert page.get_by_test_id("revenue").inner_text() == "11,234.56"
+    assert page.get_by_test_id("margin").inner_text() == "7,901.23"
+    assert page.get_by_test_id("net-income").inner_text() == "7,401.23"
+    msft = page.get_by_test_id("income-rows").locator("tr", has=page.get_by_role("link", name="Microsoft 365"))
+    assert "100%" in msft.inner_text()
+    v.shot("economics-income-statement")
+    with page.expect_download() as download:
+        page.get_by_test_id("download-pdf").click()
+    pdf = tmp_path / download.value.suggested_filename
+    download.value.save_as(pdf)
+    assert pdf.name == "income-2026-01-2026-01-by-practice.pdf" and pdf.read_bytes().startswith(b"%PDF")
+    page.get_by_role("link", name="Microsoft 365").click()
+    page.wait_for_selector("canvas[data-chart=economics][data-drawn=true]")
+    assert page.get_by_test_id("subcontract-share").inner_text() == "100%"
+    v.shot("economics-practice")
+    page.goto(v.base + "/firms/bayside")
+    assert page.get_by_test_id("firm-paid").inner_text() == "3,333.33"
+    assert "in force" in page.get_by_test_id("nsa-status").inner_text().lower()
+    assert "e1" in page.get_by_test_id("firm-work").inner_text()
+    v.shot("economics-firm")

@@ -1,5 +1,5 @@
 /* Practice Ledger: small progressive enhancements. Every page works without this file.
- * - Charts: a <canvas data-chart="capital|vesting|impact" data-source="ID"> is drawn with the vendored
+ * - Charts: a <canvas data-chart="capital|vesting|impact|economics" data-source="ID"> is drawn with the vendored
  *   Chart.js from the JSON in <script type="application/json" id="ID"> (no inline script: the
  *   Content-Security-Policy allows scripts from this origin only).
  * - Menus: an open <details class="menu"> closes when another opens or on a click elsewhere.
@@ -118,7 +118,42 @@
     });
   }
 
-  var CHARTS = { capital: capitalChart, vesting: vestingChart, impact: impactChart };
+  function economicsChart(canvas, d) {
+    // A practice month by month: revenue and margin as bars, the subcontract share of its direct
+    // costs as a line on its own 0-100% axis (a gap where a month had no costs).
+    return new window.Chart(canvas, {
+      data: {
+        labels: d.labels,
+        datasets: [
+          { type: "bar", label: "Revenue", data: d.revenue, backgroundColor: BLUE, yAxisID: "y" },
+          { type: "bar", label: "Margin", data: d.margin, backgroundColor: TEAL, yAxisID: "y" },
+          { type: "line", label: "Subcontract share of direct costs", data: d.subcontract_share, borderColor: AMBER,
+            backgroundColor: AMBER, borderWidth: 2.5, tension: 0, pointRadius: 4, spanGaps: false,
+            yAxisID: "share", order: 0 }
+        ]
+      },
+      options: {
+        responsive: true, maintainAspectRatio: false, interaction: { mode: "index", intersect: false },
+        datasets: { bar: { order: 1, maxBarThickness: 40 } },
+        scales: {
+          x: { grid: { display: false } },
+          y: { beginAtZero: true, ticks: { callback: function (v) { return whole.format(v); } } },
+          share: { position: "right", min: 0, max: 100, grid: { drawOnChartArea: false },
+                   title: { display: true, text: "subcontract share" },
+                   ticks: { callback: function (v) { return v + "%"; } } }
+        },
+        plugins: {
+          legend: { position: "bottom", labels: { boxWidth: 12 } },
+          tooltip: { callbacks: { label: function (c) {
+            return c.dataset.yAxisID === "share" ? c.dataset.label + ": " + c.parsed.y.toFixed(1) + "%"
+              : c.dataset.label + ": " + money.format(c.parsed.y);
+          } } }
+        }
+      }
+    });
+  }
+
+  var CHARTS = { capital: capitalChart, vesting: vestingChart, impact: impactChart, economics: economicsChart };
 
   function drawCharts() {
     if (!window.Chart) { return; }
