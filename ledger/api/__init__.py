@@ -24,6 +24,7 @@ BLUEPRINTS = [
     "ledger.api.periods",
     "ledger.api.proposals",
     "ledger.api.equity",
+    "ledger.api.notifications",
 ]
 
 

@@ -21,7 +21,18 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 from jinja2 import BytecodeCache
 
-from ledger.web import access, auth, bookings, books, errors, filters, partner, proposals, security
+from ledger.web import (
+    access,
+    auth,
+    bookings,
+    books,
+    errors,
+    filters,
+    notifications,
+    partner,
+    proposals,
+    security,
+)
 
 
 class SharedBytecodeCache(BytecodeCache):
@@ -55,4 +66,5 @@ def init_app(app: Flask) -> None:
 
     for module in (auth, partner, proposals, bookings, books):
         app.register_blueprint(module.bp)
+    notifications.init_app(app)
     errors.init_app(app)
