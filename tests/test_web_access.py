@@ -45,6 +45,8 @@ RULES = {
     "bookkeeping.new_draw": "treasurer", "books.periods": "treasurer", "books.close": "treasurer",
     "books.entries": "treasurer", "books.reverse": "treasurer", "books.new_entry": "treasurer",
     "books.accounts": "treasurer", "books.trial_balance_page": "treasurer", "books.verify": "treasurer",
+    "notify.index": "signed_in", "notify.mark_read": "signed_in", "notify.settings": "signed_in",
+    "notify.rotate_calendar": "signed_in", "notify.feed": "public", "notify.unsubscribe": "public",
 }
 CALLERS = (None, "ana", "ben", "treasurer", "admin")
 ALLOWED = {

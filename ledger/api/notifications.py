@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from flask import current_app, g, request
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from ledger.api.openapi import blueprint
 from ledger.api.transaction import requires
@@ -23,8 +23,17 @@ from ledger.schema import Int, Timestamp
 bp = blueprint("notifications", __name__, "Notifications, email preferences and the calendar feed")
 
 
+class StrictBool(fields.Boolean):
+    """A JSON ``true`` or ``false`` only (marshmallow's own takes ``"yes"``, ``1``, ``0``...)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is not bool:
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 def _strict_bool(**kwargs):
-    return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
+    return StrictBool(**kwargs)
 
 
 class NotificationOut(Schema):
@@ -44,9 +53,8 @@ class NotificationsOut(Schema):
 
 
 class MarkReadIn(Schema):
-    ids = fields.List(Int(minimum=1, maximum=2**31 - 1), validate=lambda v: len(v) <= 1000,
-                      metadata={"description": "the notifications to mark read (at most 1000); all when left out",
-                                "maxItems": 1000})
+    ids = fields.List(Int(minimum=1, maximum=2**31 - 1), validate=validate.Length(max=1000),
+                      metadata={"description": "the notifications to mark read; all when left out"})
 
 
 class MarkedOut(Schema):

@@ -45,7 +45,7 @@ def panel() -> dict:
     """The signed-in user's latest notifications and unread count, for the dashboard."""
     session = get_session()
     notes = outbox.recent(session, current_user.user, 8)
-    return {"unread": outbox.unread_count(session, current_user.user), "items": notes,
+    return {"unread": outbox.unread_count(session, current_user.user), "notes": notes,
             "emailed": outbox.emailed(session, [n.id for n in notes]), "form": ActionForm()}
 
 
