@@ -6,18 +6,21 @@ signed unsubscribe link.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from charters import EVE, WORKED_CHARTER, with_partners
+from charters import EVE, WORKED_CHARTER, founder_partners, with_partners
 from helpers.mailbox import SmtpServer
 
 from ledger.auth.models import User
@@ -31,7 +34,8 @@ from ledger.partnership.close import close_period
 from ledger.practices.service import get_partner
 from ledger.runtime.database import get_session
 
-START = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC)
+#: The tests' clock: an hour ago, so what it queues is due for a sender on the real clock (the CLI's).
+START = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
 BASE = "https://ledger.example"
 EMAILS = {"ana": "ana@example.com", "ben": "ben@example.com", "chen": "chen@example.com"}
 LEDGER = Path(sys.executable).parent / "ledger"
@@ -429,3 +433,99 @@ def test_the_unsubscribe_link_works_without_signing_in(founded, clock, app):
         ana = check.scalar(sa.select(User).where(User.email == EMAILS["ana"]))
         assert ob.preferences(check, ana) == {**{k: True for k in ob.KINDS}, "proposal_opened": False}
     assert client.post(link[:-3] + "xyz").status_code == 404  # a forged token
+
+
+def _certificate(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    return cert, context
+
+
+def test_tls_from_the_first_byte_and_starttls(s, clock, app, tmp_path):
+    cert, context = _certificate(tmp_path)
+    propose(s, clock)
+    s.commit()
+    s.close()
+    with SmtpServer(ssl_context=context) as box:
+        outcome = send_due(makes(app), sender(app, f"smtps://127.0.0.1:{box.port}?cafile={cert}"))
+    assert outcome.sent == 3 and len(box.messages) == 3
+    with makes(app)() as again:
+        again.execute(sa.update(OutboxMessage).values(status="pending", attempts=0))
+        again.commit()
+    with SmtpServer(tls_context=context, require_starttls=True) as box:
+        refused = send_due(makes(app), sender(app, box.url))  # no STARTTLS: the server refuses (530)
+        assert refused.failed == 3 and box.messages == []
+        with makes(app)() as again:
+            again.execute(sa.update(OutboxMessage).values(status="pending", attempts=0))
+            again.commit()
+        outcome = send_due(makes(app), sender(app, f"{box.url}?starttls=1&cafile={cert}"))
+    assert outcome.sent == 3 and len(box.messages) == 3
+
+
+def test_the_worker_loop_sends_what_arrives_and_stops_on_sigterm(s, clock, app):
+    propose(s, clock)
+    s.commit()
+    s.close()
+    with SmtpServer() as box:
+        worker = subprocess.Popen([str(LEDGER), "notify", "send", "--loop", "--interval", "0.2"],
+                                  env=_cli_env(app, box.url), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            while len(box.messages) < 3 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert len(box.messages) == 3
+            with app.app_context():
+                later = get_session()
+                propose(later, clock, who="ben", title="A second resolution")
+                later.commit()
+            deadline = time.monotonic() + 30
+            while len(box.messages) < 6 and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            output = worker.communicate(timeout=30)[0]
+    assert worker.returncode == 0, output
+    assert len(box.messages) == 6 and "notify worker" in output
+
+
+@pytest.mark.parametrize("charter_text", [with_partners(founder_partners(20))])
+def test_what_a_close_tells_costs_the_same_queries_for_3_or_23_partners(s):
+    """``tell_closed``: a fixed number of statements however many partners (and messages) there are
+    on PostgreSQL (the notifications' INSERT … RETURNING is batched)."""
+    from ledger.partnership.tell import tell_closed
+    from ledger.practices.models import Partner
+
+    counts = []
+    for pid, active in (("2026-01", {"ana", "ben", "chen"}), ("2026-02", None)):
+        others = s.scalars(sa.select(Partner).where(Partner.code.not_in(["ana", "ben", "chen"]))).all()
+        for p in others:  # first three active partners, then twenty-three
+            p.status = "active" if active is None else "retired"
+        s.flush()
+        with _counting(s) as count:
+            tell_closed(s, pid, dt.date(2026, 1, 1), dt.date(2026, 1, 31), [])
+        counts.append(count[0])
+    told = s.scalars(sa.select(Notification.link).where(Notification.kind == "statement_ready")).all()
+    assert (sum(1 for t in told if "2026-01" in t), sum(1 for t in told if "2026-02" in t)) == (3, 23)
+    if s.get_bind().dialect.name == "postgresql":
+        assert counts[0] == counts[1], counts
+    else:  # SQLite returns inserted ids in order only one row at a time: one INSERT per extra message
+        assert counts[1] - counts[0] == 20, counts
+
+
+@contextlib.contextmanager
+def _counting(s):
+    count = [0]
+
+    def before(*_args, **_kwargs):
+        count[0] += 1
+
+    engine = s.get_bind()
+    sa.event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield count
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", before)

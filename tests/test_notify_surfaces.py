@@ -28,8 +28,21 @@ def _propose(app, who="ben", title="Buy a shared phone line"):
 
 
 def _events(body: bytes) -> dict[str, object]:
+    """The feed's events by UID, after checking what RFC 5545 requires of it: CRLF lines of at most
+    75 octets (folded), VERSION and PRODID once, and each VEVENT's UID (unique), DTSTAMP and DTSTART,
+    with DTEND after DTSTART for a day and equal to it for a moment."""
+    lines = body.split(b"\r\n")
+    assert lines[-1] == b"" and all(len(line) <= 75 for line in lines), "unfolded or bare-LF lines"
     cal = Calendar.from_ical(body)
-    return {str(e["UID"]): e for e in cal.walk("VEVENT")}
+    assert str(cal["VERSION"]) == "2.0" and cal["PRODID"]
+    events = cal.walk("VEVENT")
+    uids = [str(e["UID"]) for e in events]
+    assert len(uids) == len(set(uids))
+    for e in events:
+        start, end = e.decoded("DTSTART"), e.decoded("DTEND")
+        assert isinstance(e.decoded("DTSTAMP"), dt.datetime)
+        assert end > start if not isinstance(start, dt.datetime) else end == start
+    return dict(zip(uids, events, strict=True))
 
 
 # --- API -----------------------------------------------------------------------------------------

@@ -7,32 +7,40 @@ recipient's own figures.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ledger.auth.models import User
 from ledger.core import chart
 from ledger.core.money import fmt
 from ledger.journal.models import Account, Entry, Posting
-from ledger.notify.outbox import notify, users_of
+from ledger.notify.outbox import Message, notify, notify_each, users_of
 from ledger.practices.models import Partner
 from ledger.practices.service import get_partnership
 from ledger.succession.models import Retirement
 
 
 def tell_closed(session: Session, pid: str, start: dt.date, end: dt.date, vested: list[Entry]) -> None:
+    """A fixed number of queries for the statements and the vesting, whatever the number of
+    partners (one per installment paid, of which a close has few)."""
     partners = {p.code: p for p in session.scalars(select(Partner).order_by(Partner.code))}
-    for partner in partners.values():
-        if partner.status == "active":
-            notify(session, users_of(session, [partner.id]), "statement_ready",
-                   f"Your statement for {pid} is ready", f"/partners/{partner.code}/statements/{pid}",
-                   {"period": pid}, key=f"statement_ready:{pid}")
-    for entry in vested:
-        partner = partners[entry.source_ref]
-        units = max(int(p.amount) for p in entry.postings)
-        notify(session, users_of(session, [partner.id]), "units_vested",
-               f"{units} of your units vested on {entry.date.isoformat()}", f"/partners/{partner.code}/vesting",
-               {"units": units, "date": entry.date.isoformat()}, key=f"units_vested:{entry.id}")
+    users: dict[int, list[User]] = defaultdict(list)
+    for user in users_of(session, [p.id for p in partners.values()]):
+        users[user.partner_id].append(user)
+    notify_each(session, "statement_ready", [
+        Message(user, f"Your statement for {pid} is ready", f"/partners/{partner.code}/statements/{pid}",
+                {"period": pid}, key=f"statement_ready:{pid}")
+        for partner in partners.values() if partner.status == "active" for user in users[partner.id]])
+    units = dict(session.execute(select(Posting.entry_id, func.max(Posting.amount))
+                                 .where(Posting.entry_id.in_([e.id for e in vested])).group_by(Posting.entry_id)).all()) \
+        if vested else {}
+    notify_each(session, "units_vested", [
+        Message(user, f"{int(units[entry.id])} of your units vested on {entry.date.isoformat()}",
+                f"/partners/{entry.source_ref}/vesting", {"units": int(units[entry.id]), "date": entry.date.isoformat()},
+                key=f"units_vested:{entry.id}")
+        for entry in vested for user in users[partners[entry.source_ref].id]])
     _tell_installments(session, partners, start, end)
 
 
