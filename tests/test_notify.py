@@ -529,3 +529,14 @@ def _counting(s):
         yield count
     finally:
         sa.event.remove(engine, "before_cursor_execute", before)
+
+
+def test_a_title_is_text_in_the_html_body(s, clock, app):
+    propose(s, clock, title="<b>Bold</b> & <script>x()</script>")
+    s.commit()
+    s.close()
+    with SmtpServer() as box:
+        send_due(makes(app), sender(app, box.url))
+    html = box.messages[0].get_body(("html",)).get_content()
+    assert "&lt;script&gt;x()&lt;/script&gt;" in html and "<script>" not in html
+    assert "<b>Bold</b> & <script>x()</script>" in box.messages[0].get_body(("plain",)).get_content()
