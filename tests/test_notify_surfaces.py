@@ -121,10 +121,10 @@ def test_the_dashboard_shows_notifications_with_the_unread_count(web, ana):
     page = ana.get("/").get_data(as_text=True)
     assert 'data-testid="notification-panel"' in page and "1 unread" in page
     assert "Proposal open for your vote: Buy a shared phone line" in page
-    assert "Notifications (1)" in page
+    assert "Notifications, 1 unread" in page  # the header
     ana.post("/notifications/read")
     page = ana.get("/").get_data(as_text=True)
-    assert "1 unread" not in page and "Notifications (1)" not in page
+    assert "1 unread" not in page and "Notifications, 1 unread" not in page
 
 
 def test_the_settings_page_turns_an_email_off(web, ana):

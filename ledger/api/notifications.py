@@ -92,7 +92,7 @@ def my_notifications():
 
 @bp.route("/me/notifications/read", methods=["POST"])
 @requires("any")
-@bp.arguments(MarkReadIn)
+@bp.arguments(MarkReadIn, required=False)
 @bp.response(200, MarkedOut)
 def mark_read(data):
     """Mark notifications read: those of ``ids`` (the caller's own), or all."""

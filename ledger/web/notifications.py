@@ -44,7 +44,7 @@ def preferences_form(values: dict[str, bool] | None = None) -> FlaskForm:
 def panel() -> dict:
     """The signed-in user's latest notifications and unread count, for the dashboard."""
     session = get_session()
-    notes = outbox.recent(session, current_user.user, 8)
+    notes = outbox.recent(session, current_user.user, 5)
     return {"unread": outbox.unread_count(session, current_user.user), "notes": notes,
             "emailed": outbox.emailed(session, [n.id for n in notes]), "form": ActionForm()}
 
