@@ -540,3 +540,19 @@ def test_a_title_is_text_in_the_html_body(s, clock, app):
     html = box.messages[0].get_body(("html",)).get_content()
     assert "&lt;script&gt;x()&lt;/script&gt;" in html and "<script>" not in html
     assert "<b>Bold</b> & <script>x()</script>" in box.messages[0].get_body(("plain",)).get_content()
+
+
+def test_a_malformed_smtp_url_is_a_message_and_exit_1(db_url, make_app):
+    result = make_app(db_url, SMTP_URL="http://mail.example.com").test_cli_runner().invoke(args=["notify", "send"])
+    assert result.exit_code == 1 and "SMTP_URL must look like smtp://" in result.output
+
+
+def test_the_remind_command_queues_once(founded, clock, make_app, db_url):
+    with founded.app_context():
+        s = get_session()
+        propose(s, clock, hours=30)
+        s.commit()
+    # The command runs in an app of its own whose clock is 7 hours later: 23 hours to go.
+    runner = make_app(db_url, CLOCK=FixedClock(START + dt.timedelta(hours=7))).test_cli_runner()
+    assert "3 reminder(s) queued" in runner.invoke(args=["notify", "remind"]).output
+    assert "0 reminder(s) queued" in runner.invoke(args=["notify", "remind"]).output
