@@ -6,8 +6,9 @@ from ledger.db import Base
 from ledger.equity import models as equity
 from ledger.governance import models as governance
 from ledger.journal import models as journal
+from ledger.notify import models as notify
 from ledger.practices import models as practices
 from ledger.revenue import models as revenue
 from ledger.succession import models as succession
 
-__all__ = ["Base", "auth", "equity", "governance", "journal", "practices", "revenue", "succession"]
+__all__ = ["Base", "auth", "equity", "governance", "journal", "notify", "practices", "revenue", "succession"]

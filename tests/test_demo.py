@@ -38,6 +38,7 @@ def test_the_demo_builds_a_year_and_prints_its_logins(make_app, fresh_db_url):
         _every_statement_line_explains_to_its_vote(s)
         _closed_months_replay_from_their_closes(s)
         _a_year_of_practice_economics(s)
+        _the_demo_partners_calendars_parse_back(app, s)
 
 
 def _a_year_of_practice_economics(s) -> None:
@@ -110,3 +111,50 @@ def _closed_months_replay_from_their_closes(s) -> None:
         assert sorted(inputs[pid].nets) == sorted((e.practice, e.originator, e.invoiced_cents - e.costs_cents)
                                                   for e in facts.engagements if e.invoiced_cents != e.costs_cents), pid
     assert any(inputs[pid].overhead for pid in months)
+def _the_demo_partners_calendars_parse_back(app, s) -> None:
+    """Each partner's secret iCalendar feed (CONTRACT §9), fetched as a calendar client would and
+    parsed back by ``icalendar``: their vote deadlines, their own grants' cliff and vesting dates,
+    the period ends, and a retiree's buyout installments."""
+    from icalendar import Calendar
+
+    from ledger.auth.service import get_user
+    from ledger.core import periods as P
+    from ledger.core.vesting import schedule
+    from ledger.equity.service import grants_with_terms
+    from ledger.governance.models import Elector
+    from ledger.notify.feeds import FEED_PATH, feed_token
+
+    client = app.test_client()
+
+    def feed(code):
+        user = get_user(s, f"{code}@example.com")
+        response = client.get(FEED_PATH.format(token=feed_token(s, app.config["SECRET_KEY"], user)))
+        assert response.status_code == 200 and response.mimetype == "text/calendar"
+        cal = Calendar.from_ical(response.data)
+        assert cal["VERSION"] == "2.0" and cal["PRODID"]
+        return {str(e["UID"]).split("@")[0]: e for e in cal.walk("VEVENT")}
+
+    for code in ("ana", "dana", "chen"):
+        events = feed(code)
+        partner = s.scalar(sa.select(Partner).where(Partner.code == code))
+        votes = {f"vote-{p.id}" for p in s.scalars(sa.select(Proposal).join(Elector, Elector.proposal_id == Proposal.id)
+                                                  .where(Elector.partner_id == partner.id, Proposal.status != "canceled"))}
+        assert {uid for uid in events if uid.startswith("vote-")} == votes
+        for uid in votes:
+            proposal = s.get(Proposal, int(uid.split("-")[1]))
+            assert events[uid].decoded("DTSTART") == proposal.closes_at.replace(microsecond=0, tzinfo=dt.UTC)
+        vesting = {f"vest-{g.id}-{e.date.isoformat()}" for g, t in grants_with_terms(s, partner) for e in schedule(t)}
+        assert {uid for uid in events if uid.startswith("vest-")} == vesting
+        for month in range(1, 11):
+            end = P.bounds(f"2026-{month:02d}", "month")[1]
+            assert events[f"period-2026-{month:02d}"].decoded("DTSTART") == end
+    # ana votes on the open add_practice; dana's 12-month cliff is 2027-01-01, a quarter of 4,800.
+    dana = feed("dana")
+    [cliff] = [e for uid, e in dana.items() if uid.startswith("vest-") and str(e["SUMMARY"]).startswith("Cliff")]
+    assert cliff.decoded("DTSTART") == dt.date(2027, 1, 1) and str(cliff["SUMMARY"]) == "Cliff: 1200 units vest"
+    assert not any(uid.startswith("installment-") for uid in dana)
+    chen = feed("chen")
+    installments = buyout_schedule(s, "chen")["installments"]
+    assert [str(chen[f"installment-chen-{i['number']}"]["SUMMARY"]) for i in installments] == \
+        [f"Buyout installment {i['number']}: {i['amount']} ({i['status']})" for i in installments]
+    assert chen["installment-chen-1"].decoded("DTSTART") == P.bounds(installments[0]["period"], "month")[1]

@@ -47,6 +47,8 @@ RULES = {
     "books.accounts": "treasurer", "books.trial_balance_page": "treasurer", "books.verify": "treasurer",
     "economics.income": "signed_in", "economics.income_download_csv": "signed_in",
     "economics.income_download_pdf": "signed_in", "economics.practice": "signed_in", "economics.firm_page": "signed_in",
+    "notify.index": "signed_in", "notify.mark_read": "signed_in", "notify.settings": "signed_in",
+    "notify.rotate_calendar": "signed_in", "notify.feed": "public", "notify.unsubscribe": "public",
 }
 CALLERS = (None, "ana", "ben", "treasurer", "admin")
 ALLOWED = {

@@ -25,6 +25,7 @@ BLUEPRINTS = [
     "ledger.api.proposals",
     "ledger.api.equity",
     "ledger.api.reports",
+    "ledger.api.notifications",
 ]
 
 

@@ -28,6 +28,7 @@ from ledger.equity.service import vested_units
 from ledger.governance.effects import EffectFailed, apply_effect, check_can_apply
 from ledger.governance.models import Delegation, Elector, GovernanceRule, Proposal, Vote
 from ledger.governance.payloads import SCHEMAS
+from ledger.notify.outbox import notify, users_of
 from ledger.practices.models import Partner
 from ledger.schema import flatten_errors
 
@@ -122,6 +123,25 @@ def open_proposal(session: Session, proposer: Partner, kind: str, title: str, pa
     session.flush()
     session.add_all(Elector(proposal_id=proposal.id, partner_id=p.id, weight=w) for p, w in electorate)
     session.flush()
+    # In this transaction: a proposal rolled back tells nobody (CONTRACT §9).
+    notify(session, users_of(session, [p.id for p, _ in electorate]), "proposal_opened",
+           f"Proposal open for your vote: {proposal.title}", proposal_link(proposal),
+           {"title": proposal.title, "kind": kind, "proposer": proposer.name,
+            "closes_at": rfc3339(proposal.closes_at)}, key=f"proposal_opened:{proposal.id}")
+    return proposal
+
+
+def proposal_link(proposal: Proposal) -> str:
+    return f"/proposals/{proposal.id}"
+
+
+def _tell_decided(session: Session, proposal: Proposal) -> Proposal:
+    """Tell the proposal's electorate how it ended, in the closing transaction."""
+    electors = session.scalars(select(Elector.partner_id).where(Elector.proposal_id == proposal.id)).all()
+    notify(session, users_of(session, electors), "proposal_decided",
+           f"Proposal {proposal.status}: {proposal.title}", proposal_link(proposal),
+           {"title": proposal.title, "status": proposal.status, "reason": proposal.reason},
+           key=f"proposal_decided:{proposal.id}")
     return proposal
 
 
@@ -224,7 +244,7 @@ def close_proposal(session: Session, proposal_id: int, by: Viewer | None = None)
         proposal.reason = {"no_votes": "no yes or no votes were cast", "quorum": "quorum not met",
                            "tie": "tie", "threshold": "threshold not met"}[t.reason]
         session.flush()
-        return proposal
+        return _tell_decided(session, proposal)
     data = load_payload(proposal.kind, json.loads(proposal.payload))
     savepoint = session.begin_nested()
     try:
@@ -238,11 +258,11 @@ def close_proposal(session: Session, proposal_id: int, by: Viewer | None = None)
         proposal.status = "failed"
         proposal.reason = f"the effect can no longer apply: {exc}"
         session.flush()
-        return proposal
+        return _tell_decided(session, proposal)
     proposal.status = "passed"
     proposal.executed_at = now
     session.flush()
-    return proposal
+    return _tell_decided(session, proposal)
 
 
 # --- delegated votes (CONTRACT §8) ----------------------------------------------------------------

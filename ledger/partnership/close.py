@@ -7,7 +7,8 @@
 4. the succession: installments due, then the retirements effective in the period
    (``succession.service.on_close``), after the allocation they still share in;
 5. the balances' snapshot at the period's end (``journal.balances.snapshot_balances``);
-6. the period marked closed (``journal.periods.mark_closed``).
+6. the period marked closed (``journal.periods.mark_closed``);
+7. the partners told: statements ready, units vested, installments paid (``tell.tell_closed``).
 
 Everything commits together or not at all: a close that fails half-way leaves nothing and can
 simply be retried. This module orchestrates the areas below it, which know nothing of each other's
@@ -28,6 +29,7 @@ from ledger.journal.balances import snapshot_balances
 from ledger.journal.models import Period
 from ledger.journal.periods import ensure_periods, mark_closed, oldest_open, parse_period
 from ledger.journal.service import lock_chain
+from ledger.partnership.tell import tell_closed
 from ledger.revenue.close import post_allocation
 from ledger.succession.service import on_close
 
@@ -75,11 +77,12 @@ def _close_period(session: Session, pid: str, progress: Callable[[int, int], Non
                        {"period": [state]})
     ensure_periods(session, pid)
     facts, allocation = post_allocation(session, pid, step)
-    post_vesting_events(session, start, end)
+    vested = post_vesting_events(session, start, end)
     step()
     on_close(session, pid, end, allocation)
     step()
     snapshot_balances(session, pid, end)
     period = mark_closed(session, pid, facts.policy.version, allocation.pool_basis_applied)
+    tell_closed(session, pid, start, end, vested)
     step()
     return period

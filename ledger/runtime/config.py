@@ -1,5 +1,6 @@
 """Configuration from the environment: ``DATABASE_URL``, ``SECRET_KEY``, ``SESSION_COOKIE_SECURE``,
-``TRUSTED_PROXIES``; tests pass a dict."""
+``TRUSTED_PROXIES``, and for mail and calendar links ``SMTP_URL``, ``MAIL_FROM``, ``BASE_URL``;
+tests pass a dict."""
 
 from __future__ import annotations
 
@@ -45,6 +46,10 @@ def load(app: Flask, test_config: dict | None) -> None:
         LOGIN_MAX_DELAY_SECONDS=3600,
         LOGIN_FORGET_SECONDS=86400,
         TRUSTED_PROXIES=int(os.environ.get("TRUSTED_PROXIES", "0") or 0),
+        # Telling partners (CONTRACT §9): unset SMTP_URL, messages wait in the outbox.
+        SMTP_URL=os.environ.get("SMTP_URL") or None,
+        MAIL_FROM=os.environ.get("MAIL_FROM") or "Practice Ledger <ledger@localhost>",
+        BASE_URL=os.environ.get("BASE_URL") or None,
         API_TITLE="Practice Ledger API",
         API_VERSION="v1",
         OPENAPI_VERSION="3.0.3",

@@ -21,7 +21,19 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 from jinja2 import BytecodeCache
 
-from ledger.web import access, auth, bookings, books, economics, errors, filters, partner, proposals, security
+from ledger.web import (
+    access,
+    auth,
+    bookings,
+    books,
+    economics,
+    errors,
+    filters,
+    notifications,
+    partner,
+    proposals,
+    security,
+)
 
 
 class SharedBytecodeCache(BytecodeCache):
@@ -55,4 +67,5 @@ def init_app(app: Flask) -> None:
 
     for module in (auth, partner, proposals, bookings, books, economics):
         app.register_blueprint(module.bp)
+    notifications.init_app(app)
     errors.init_app(app)

@@ -57,6 +57,12 @@ HEADERS = {
 }
 
 
+#: POSTs whose credential is a signed token in their URL, not a session: the unsubscribe link of a
+#: mail (RFC 8058's one-click POST comes from a mail client, with no form token). It only turns
+#: email off (``ledger/web/notifications.py``).
+CSRF_EXEMPT = frozenset({"notify.unsubscribe"})
+
+
 def init_app(app: Flask) -> None:
     # CSRFProtect's own hook would check every POST, the API's too: check ours instead.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
@@ -64,7 +70,8 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _check_csrf():
-        if current_app.config.get("WTF_CSRF_ENABLED", True) and not is_api_request():
+        if current_app.config.get("WTF_CSRF_ENABLED", True) and not is_api_request() \
+                and request.endpoint not in CSRF_EXEMPT:
             csrf.protect()
 
     @app.after_request

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = '0018'
-down_revision = '0015'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 

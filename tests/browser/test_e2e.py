@@ -376,3 +376,27 @@ def test_practice_economics_the_income_statement_a_practice_and_a_firm(visit, tm
     assert "in force" in page.get_by_test_id("nsa-status").inner_text().lower()
     assert "e1" in page.get_by_test_id("firm-work").inner_text()
     v.shot("economics-firm")
+def test_a_partner_turns_an_email_off_and_the_next_proposal_reaches_them_in_the_app_only(visit):
+    v = visit("chen@example.com")
+    page = v.page
+    panel = page.get_by_test_id("notification-panel")
+    assert "unread" in panel.inner_text().lower()  # the proposals opened and periods closed before
+    assert "emailed" in panel.inner_text()
+    page.get_by_role("link", name="Email and calendar settings").click()
+    assert ".ics" in page.get_by_test_id("feed-url").input_value()
+    page.get_by_test_id("pref-proposal_opened").uncheck()
+    page.get_by_role("button", name="Save").click()
+    assert "Your notification settings are saved." in page.inner_text("main")
+    assert not page.get_by_test_id("pref-proposal_opened").is_checked()
+    assert page.get_by_test_id("pref-proposal_decided").is_checked()
+    v.shot("notification-settings")
+    b = visit("ben@example.com")
+    b.page.goto(b.base + "/proposals/new/resolution")
+    b.page.fill("input[name=title]", "Switch the office to fibre")
+    b.page.fill("textarea[name=text]", "Faster lines for every practice.")
+    b.page.get_by_role("button", name="Open for votes").click()
+    assert "Switch the office to fibre" in b.page.inner_text("main")
+    page.goto(v.base + "/")
+    item = page.get_by_test_id("notification-panel").locator("li", has_text="Switch the office to fibre")
+    assert "in the app only" in item.inner_text()  # the effect: no email for chen this time
+    v.shot("notification-dashboard")
