@@ -10,17 +10,20 @@ receives the message, which names the firm and the date, links to its page, and 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 import pytest
 import sqlalchemy as sa
 from helpers.mailbox import SmtpServer
 from helpers.web import USERS, text
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ledger.auth.models import User
 from ledger.auth.service import add_user
 from ledger.core.clock import FixedClock
-from ledger.core.economics import nsa_notice
+from ledger.core.economics import NSA_WARNING_DAYS, nsa_notice, nsa_status
 from ledger.core.vetting import VETTING_CRITERIA
 from ledger.governance.reminders import nsa_reminders, remind
 from ledger.notify import outbox as ob
@@ -28,6 +31,7 @@ from ledger.notify.models import Notification, OutboxMessage
 from ledger.notify.sender import Sender, SmtpSettings, send_due
 from ledger.practices.engagements import create_firm
 from ledger.practices.models import Firm
+from ledger.runtime.database import get_session
 
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 TODAY = NOW.date()
@@ -71,7 +75,6 @@ def watched(s):
 
 def told(s) -> list[tuple[str, str, str, str]]:
     """(email, firm code, notice, link) of every NSA notification, in order."""
-    import json
     return [(n.user.email, json.loads(n.facts)["firm"], json.loads(n.facts)["notice"], n.link)
             for n in s.scalars(sa.select(Notification).where(Notification.kind == "nsa_expiring")
                                .order_by(Notification.id).execution_options(populate_existing=True))]
@@ -84,6 +87,17 @@ def test_which_agreements_deserve_a_notice(signed, ends, notice):
     signed_on = days(signed) if signed is not None else None
     expires_on = days(ends) if ends is not None else None
     assert nsa_notice(signed_on, expires_on, TODAY) == notice
+
+
+@given(st.dates(dt.date(2020, 1, 1), dt.date(2030, 1, 1)), st.integers(0, 900), st.integers(-400, 400))
+def test_a_notice_follows_the_nsa_watchs_status(signed_on, length, offset):
+    """``expiring`` exactly when the watch flags ``expires_soon``; ``lapsed`` only for an agreement
+    in force once, whose last day is 1 to 60 days past."""
+    expires_on = signed_on + dt.timedelta(days=length)
+    today = expires_on + dt.timedelta(days=offset)
+    notice, status = nsa_notice(signed_on, expires_on, today), nsa_status(signed_on, expires_on, today)
+    assert (notice == "expiring") == (status == "expires_soon")
+    assert (notice == "lapsed") == (1 <= (today - expires_on).days <= NSA_WARNING_DAYS)
 
 
 def test_remind_tells_each_active_treasurer_once_per_firm_and_date(watched, clock):
@@ -175,7 +189,6 @@ def test_the_remind_command_queues_them_once(watched, app):
 
 def test_the_treasurer_sees_it_in_the_app_and_may_turn_it_off(web, treasurer):
     with web.app_context():
-        from ledger.runtime.database import get_session
         s = get_session()
         s.scalar(sa.select(Firm).where(Firm.code == "bayside")).nsa_expires_on = days(20)
         s.commit()
