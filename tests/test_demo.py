@@ -53,6 +53,12 @@ def _a_year_of_practice_economics(s) -> None:
     assert shares["cloud"] > Decimal(1) / 3 and shares["security"] > Decimal(1) / 3, shares
     assert year.allocated == year.net_income and year.provisional == []
     assert "tidewater" in [f.code for f in firms(s) if f.nsa_status == "expires_soon"]
+    # ... and the treasurer was told so, once, with a link to the firm's page.
+    from ledger.notify.models import Notification
+    told = s.scalars(sa.select(Notification).where(Notification.kind == "nsa_expiring",
+                                                   Notification.link == "/firms/tidewater")).all()
+    assert [n.user.email for n in told] == ["treasurer@example.com"]
+    assert told[0].subject.startswith("The NSA with Tidewater Cloud Services expires on ")
 
 
 def _the_year_ran_on_its_own_dates_and_leaves_votes_open(s) -> None:

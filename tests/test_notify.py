@@ -24,6 +24,7 @@ from charters import EVE, WORKED_CHARTER, founder_partners, with_partners
 from helpers.mailbox import SmtpServer
 
 from ledger.auth.models import User
+from ledger.auth.service import add_user
 from ledger.core.clock import FixedClock
 from ledger.governance.reminders import remind
 from ledger.governance.service import cast_vote, close_proposal, electorate_of, open_proposal
@@ -31,6 +32,7 @@ from ledger.notify import outbox as ob
 from ledger.notify.models import Notification, OutboxMessage
 from ledger.notify.sender import Sender, SmtpSettings, backoff, send_due
 from ledger.partnership.close import close_period
+from ledger.practices.models import Firm
 from ledger.practices.service import get_partner
 from ledger.runtime.database import get_session
 
@@ -134,7 +136,8 @@ def _all_vote(s, proposal):
 
 def _every_event(s, clock):
     """January closed (statements), a resolution reminded and decided, chen retired at February's
-    close and paid an installment at March's; eve's units vest on Feb 28 and Mar 31."""
+    close and paid an installment at March's; eve's units vest on Feb 28 and Mar 31; bayside's NSA
+    ends within 60 days and the treasurer hears of it."""
     close_period(s, "2026-01")
     s.commit()
     resolution = propose(s, clock, hours=30)
@@ -143,6 +146,9 @@ def _every_event(s, clock):
     clock.advance(hours=7)  # 23 hours left: ana, chen and eve have not voted
     assert remind(s) == 3
     assert remind(s) == 0  # told once
+    add_user(s, "treasurer@example.com", "treasurer")
+    s.scalar(sa.select(Firm).where(Firm.code == "bayside")).nsa_expires_on = clock.today() + dt.timedelta(days=30)
+    assert remind(s) == 1 and remind(s) == 0
     _all_vote(s, resolution)
     retire = open_proposal(s, get_partner(s, "ana"), "retire_partner", "Retire Chen",
                            {"partner": "chen", "effective_period": "2026-02", "successors": {"voice": "ben"}},

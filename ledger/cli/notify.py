@@ -26,7 +26,7 @@ from ledger.notify.sender import LEASE, Sender, SmtpSettings, send_due, waiting
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
 
-@click.group("notify", help="Deliver notifications by email and queue vote reminders.")
+@click.group("notify", help="Deliver notifications by email and queue reminders.")
 def notify_group():
     pass
 
@@ -51,7 +51,8 @@ def _remind(make) -> int:
         return made
 
 
-@notify_group.command("remind", help="Queue the 'closing within 24 hours, you have not voted' reminders due now.")
+@notify_group.command("remind", help="Queue the reminders due now: votes closing within 24 hours you have not cast; "
+                           "outside firms' NSAs expiring within 60 days or lapsed (to treasurers).")
 @transactional
 def remind_command(session):
     click.echo(f"{remind(session)} reminder(s) queued")

@@ -8,6 +8,9 @@
 - **NSA status** of a firm on a day: ``expired`` when it has no agreement in force that day (none
   signed, not yet signed, or past its last day), ``expires_soon`` when the agreement's last day is
   within ``NSA_WARNING_DAYS`` (60) of it, else ``in_force``.
+- **NSA notice** due on a day (``nsa_notice``, what ``ledger notify remind`` tells the treasurers):
+  ``expiring`` while the status is ``expires_soon``; ``lapsed`` once its last day has passed, for
+  the ``NSA_WARNING_DAYS`` after it (an agreement that lapsed longer ago is not news); else none.
 
 No Flask, no SQLAlchemy: plain values in, plain values out.
 """
@@ -66,3 +69,15 @@ def nsa_status(signed_on: dt.date | None, expires_on: dt.date | None, today: dt.
     if (expires_on - today).days <= NSA_WARNING_DAYS:
         return "expires_soon"
     return "in_force"
+
+
+def nsa_notice(signed_on: dt.date | None, expires_on: dt.date | None, today: dt.date) -> str | None:
+    """The notice a firm's NSA deserves on ``today``: ``expiring`` (``expires_soon``), ``lapsed``
+    (its last day passed within the last 60 days), or ``None``."""
+    status = nsa_status(signed_on, expires_on, today)
+    if status == "expires_soon":
+        return "expiring"
+    if (status == "expired" and signed_on is not None and expires_on is not None and signed_on <= expires_on < today
+            and (today - expires_on).days <= NSA_WARNING_DAYS):
+        return "lapsed"
+    return None

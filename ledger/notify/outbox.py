@@ -32,6 +32,7 @@ KINDS: dict[str, tuple[str, bool]] = {
     "statement_ready": ("A period is closed and your statement is ready", True),
     "units_vested": ("Units of your grants vest", True),
     "installment_paid": ("An installment of your buyout is paid", True),
+    "nsa_expiring": ("An outside firm's NSA expires within 60 days, or has lapsed (treasurers)", True),
 }
 
 

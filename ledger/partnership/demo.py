@@ -29,6 +29,7 @@ from ledger.auth.service import add_user, create_token, get_user, set_password
 from ledger.core.clock import FixedClock
 from ledger.core.vetting import VETTING_CRITERIA
 from ledger.db import clock_of
+from ledger.governance.reminders import remind
 from ledger.governance.service import cast_vote, close_proposal, delegate_vote, electorate_of, open_proposal
 from ledger.partnership.charter import load_charter
 from ledger.partnership.close import close_period
@@ -72,6 +73,7 @@ def _open_now(session: Session) -> None:
         "code": "backup", "name": "Managed Backup", "owners": {"ben": "50%", "eve": "50%"}}, closes)
     cast_vote(session, practice.id, get_partner(session, "ben"), "yes")
     delegate_vote(session, get_partner(session, "eve"), "ben")  # standing, until Eve revokes it
+    remind(session)  # what a worker would queue today: the treasurer hears of Tidewater's NSA
 
 
 def build(session: Session) -> dict[str, str]:
