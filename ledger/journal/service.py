@@ -38,6 +38,7 @@ from ledger.core.entries import (
 from ledger.core.errors import Conflict, NotFound, ValidationError
 from ledger.core.money import MoneyError, check_places, decimals_allowed, to_minor
 from ledger.db import clock_of, from_stored, minor_to_stored, to_stored
+from ledger.journal import append
 from ledger.journal.models import (
     Account,
     AccountBalance,
@@ -95,6 +96,7 @@ def close_account(session: Session, name: str, after: dt.date) -> Account:
         raise NotFound(f"no account {name}", {"account": ["not open"]})
     account.closed_after = after
     session.flush()
+    append.forget(session)
     return account
 
 
@@ -175,28 +177,12 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
     """
     if not specs:
         return []
-    names = {leg.account for spec in specs for leg in spec.legs}
-    names.update(line[0] for spec in specs for line in spec.detail)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        return _post_postgres(session, specs, field)
     accounts: dict[str, Account] = {
-        a.name: a for a in session.scalars(select(Account).where(Account.name.in_(names)))}
-    for n, spec in enumerate(specs):
-        where = field if len(specs) == 1 else f"entries[{n}].{field}"
-        check_legs(spec.legs, where)
-        _resolve_accounts(session, spec.legs, where, accounts)
-        if spec.detail:
-            where = "detail" if len(specs) == 1 else f"entries[{n}].detail"
-            unknown = sorted({line[0] for line in spec.detail} - accounts.keys())
-            if unknown:
-                raise ValidationError(f"the detail names accounts that are not open: {', '.join(unknown[:5])}",
-                                      {where: [f"account {a!r} is not open" for a in unknown]})
-            check_detail(spec.legs, spec.detail, where)
-    for n, spec in enumerate(specs):
-        for i, leg in enumerate(spec.legs):
-            last = accounts[leg.account].closed_after
-            if last is not None and spec.date > last:
-                where = field if len(specs) == 1 else f"entries[{n}].{field}"
-                raise Conflict(f"{leg.account} takes no posting dated after {last.isoformat()} "
-                               f"({spec.date.isoformat()} is later)", {f"{where}[{i}].account": ["closed"]})
+        a.name: a for a in session.scalars(select(Account).where(Account.name.in_(_names(specs))))}
+    _validate(session, specs, field, accounts)
     head = lock_chain(session)
     # Periods are read after the lock, so a close that commits first is always seen.
     guard_dates(session, [spec.date for spec in specs])
@@ -233,11 +219,72 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
     conn.exec_driver_sql(
         "INSERT INTO entry (id, date, memo, source_type, source_ref, policy_version, reverses_id, "  # nosec B608
         f"idempotency_key, prev_hash, hash, created_at) VALUES ({', '.join([mark] * 11)})", entry_rows)
+    # MAINTAINED TABLES (SQLite's path; PostgreSQL's is step 6 of ledger_append, migration 0016):
+    # every table kept in step with the postings is added to here.
     _bump_balances(session, posting_rows)
     _bump_engagement_totals(session, engagement_deltas)
     session.execute(update(ChainHead).where(ChainHead.id == 1).values(seq=seq, hash=prev))
     session.expire(head)
     return [row[0] for row in entry_rows]
+
+
+def _names(specs: Sequence[EntrySpec]) -> set[str]:
+    names = {leg.account for spec in specs for leg in spec.legs}
+    names.update(line[0] for spec in specs for line in spec.detail)
+    return names
+
+
+def _validate(session: Session, specs: Sequence[EntrySpec], field: str, accounts: dict) -> None:
+    """The checks before the lock: the legs, the accounts (open, holding the commodity, taking a
+    posting on that date) and the detail. ``accounts`` maps names to ``Account`` rows or to the
+    cached ``append.AccountFacts``."""
+    for n, spec in enumerate(specs):
+        where = field if len(specs) == 1 else f"entries[{n}].{field}"
+        check_legs(spec.legs, where)
+        _resolve_accounts(session, spec.legs, where, accounts)
+        if spec.detail:
+            where = "detail" if len(specs) == 1 else f"entries[{n}].detail"
+            unknown = sorted({line[0] for line in spec.detail} - accounts.keys())
+            if unknown:
+                raise ValidationError(f"the detail names accounts that are not open: {', '.join(unknown[:5])}",
+                                      {where: [f"account {a!r} is not open" for a in unknown]})
+            check_detail(spec.legs, spec.detail, where)
+    for n, spec in enumerate(specs):
+        for i, leg in enumerate(spec.legs):
+            last = accounts[leg.account].closed_after
+            if last is not None and spec.date > last:
+                where = field if len(specs) == 1 else f"entries[{n}].{field}"
+                raise Conflict(f"{leg.account} takes no posting dated after {last.isoformat()} "
+                               f"({spec.date.isoformat()} is later)", {f"{where}[{i}].account": ["closed"]})
+
+
+def _post_postgres(session: Session, specs: Sequence[EntrySpec], field: str, fresh: bool = False) -> list[int]:
+    """PostgreSQL: validate from the cached facts, then append in one server-side call
+    (``append.append``). Whatever the call refuses is posted again from fresh reads (``fresh``):
+    the lock, ``guard_dates`` and the accounts read from the database answer the refusal."""
+    facts = append.journal_facts(session)
+    if fresh:
+        facts.clear()
+    session.flush()
+    try:
+        _validate(session, specs, field, facts.resolve(session, _names(specs)))
+    except (ValidationError, Conflict):
+        if fresh:
+            raise
+        return _post_postgres(session, specs, field, fresh=True)
+    dates = [spec.date for spec in specs]
+    guard, first_pid, last_pid = append.dates_need_guard(session, facts, dates)
+    if guard or fresh:
+        lock_chain(session)
+        guard_dates(session, dates)  # refuses with the period's error, creates the period rows
+        facts.load_periods(session)
+        guard, first_pid, last_pid = append.dates_need_guard(session, facts, dates)
+    ids = append.append(session, specs, facts.accounts, first_pid, last_pid)
+    if ids is None:
+        if fresh:
+            raise append.refused_again()
+        return _post_postgres(session, specs, field, fresh=True)
+    return ids
 
 
 def _number_entry(spec: EntrySpec, seq: int, prev: str, accounts: dict[str, Account], now, as_date,

@@ -1,0 +1,141 @@
+"""The append path in one server-side call (PostgreSQL): ``ledger_append``.
+
+The posting service used to hold the chain head's row lock across eleven client round trips (the
+period guard, the inserts, the balance upserts, reloading the entry). ``ledger_append`` does the
+whole critical section in the database, so the lock is held for no client round trip at all:
+
+1. check what the client took from its cache, before the lock: every account id still has the
+   name the client hashed, holds the commodity, takes a posting on that date; the books start on
+   or before the first date;
+2. lock the chain head (``FOR UPDATE``);
+3. check, under the lock, that no period from the first date's on is closed and that the period
+   rows exist up to the last date's;
+4. number and hash the entries: ``hash = sha256(prev ‖ head ‖ id ‖ tail)``, where the client sent
+   the canonical entry split around its id (``entries.canonical_parts``), so the hash is exactly
+   ``entries.chain_hash(prev, canonical_entry(...))`` and ``ledger verify`` is unchanged;
+5. insert the postings, the posting detail, then the entries that seal them (the guard triggers of
+   0001 and 0006 still run);
+6. add to every maintained table — account balances (0005), engagement month totals (0007) — in
+   one set-based upsert each (MAINTAINED TABLES: add the next one there);
+7. move the chain head.
+
+A failed check in 1 or 3 writes nothing and raises nothing: the function answers a ``status``
+(``stale``, ``closed``, ``periods``) and the client re-reads the facts it cached and answers the
+error itself (or retries, when only its cache was stale), so a refusal never aborts the caller's
+transaction. SQLite keeps its single-writer path in Python (the function is PostgreSQL only).
+
+Revision ID: 0016
+Revises: 0015
+Create Date: 2026-12-02
+"""
+
+from alembic import op
+
+
+revision = '0016'
+down_revision = '0015'
+branch_labels = None
+depends_on = None
+
+SIGNATURE = ("date[], text[], text[], text[], integer[], bigint[], text[], text[], text[], timestamptz, "
+             "integer[], integer[], text[], bigint[], text[], integer[], "
+             "integer[], integer[], integer[], text[], text[], integer[], bigint[], "
+             "integer[], text[], text, text")
+
+APPEND = """
+CREATE OR REPLACE FUNCTION ledger_append(
+    e_date date[], e_memo text[], e_source_type text[], e_source_ref text[], e_policy integer[],
+    e_reverses bigint[], e_key text[], e_head text[], e_tail text[], e_created timestamptz,
+    p_entry integer[], p_account integer[], p_commodity text[], p_amount bigint[], p_kind text[],
+    p_engagement integer[],
+    d_entry integer[], d_line integer[], d_account integer[], d_commodity text[], d_kind text[],
+    d_engagement integer[], d_amount bigint[],
+    a_id integer[], a_name text[], first_period text, last_period text,
+    OUT o_status text, OUT o_first_id bigint, OUT o_first_prev text, OUT o_hashes text[])
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  n integer := cardinality(e_date);
+  v_seq bigint;
+  v_prev text;
+  prevs text[] := '{}';
+BEGIN
+  o_hashes := '{}';
+  -- 1. What the client cached, checked before the lock (as the client checked it before).
+  IF EXISTS (SELECT 1 FROM unnest(a_id, a_name) AS u(id, name) LEFT JOIN account a ON a.id = u.id
+             WHERE a.id IS NULL OR a.name <> u.name)
+     OR EXISTS (SELECT 1 FROM unnest(p_entry, p_account, p_commodity) AS p(e, acc, c)
+                JOIN account a ON a.id = p.acc
+                WHERE NOT (p.c = ANY (string_to_array(a.commodities, ',')))
+                   OR a.closed_after < e_date[p.e])
+     OR NOT EXISTS (SELECT 1 FROM books b WHERE b.id = 1
+                    AND b.starts_on <= (SELECT min(d) FROM unnest(e_date) AS d)) THEN
+    o_status := 'stale';
+    RETURN;
+  END IF;
+  -- 2. The chain's lock: held from here to the commit, with no client round trip in between.
+  SELECT h.seq, h.hash INTO v_seq, v_prev FROM chain_head h WHERE h.id = 1 FOR UPDATE;
+  -- 3. Periods, read under the lock so a close that commits first is always seen.
+  IF EXISTS (SELECT 1 FROM period pr WHERE pr.status = 'closed' AND pr.id >= first_period) THEN
+    o_status := 'closed';
+    RETURN;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM period pr WHERE pr.id = last_period) THEN
+    o_status := 'periods';
+    RETURN;
+  END IF;
+  o_first_id := v_seq + 1;
+  o_first_prev := v_prev;
+  -- 4. Number and hash, in chain order.
+  FOR i IN 1 .. n LOOP
+    prevs[i] := v_prev;
+    v_prev := encode(sha256(convert_to(v_prev || e_head[i] || (v_seq + i)::text || e_tail[i], 'UTF8')), 'hex');
+    o_hashes[i] := v_prev;
+  END LOOP;
+  -- 5. The postings and their detail, then the entries that seal them.
+  INSERT INTO posting (entry_id, account_id, commodity, amount, kind, engagement_id)
+    SELECT v_seq + p.e, p.acc, p.c, p.amt, p.k, p.eng
+    FROM unnest(p_entry, p_account, p_commodity, p_amount, p_kind, p_engagement)
+         WITH ORDINALITY AS p(e, acc, c, amt, k, eng, ord)
+    ORDER BY p.ord;
+  IF cardinality(d_entry) > 0 THEN
+    INSERT INTO posting_detail (entry_id, line_no, account_id, date, commodity, kind, engagement_id, amount)
+      SELECT v_seq + d.e, d.ln, d.acc, e_date[d.e], d.c, d.k, d.eng, d.amt
+      FROM unnest(d_entry, d_line, d_account, d_commodity, d_kind, d_engagement, d_amount)
+           AS d(e, ln, acc, c, k, eng, amt);
+  END IF;
+  INSERT INTO entry (id, date, memo, source_type, source_ref, policy_version, reverses_id,
+                     idempotency_key, prev_hash, hash, created_at)
+    SELECT v_seq + x.ord, x.dt, x.memo, x.st, x.sr, x.pv, x.rv, x.k, x.prev, x.h, e_created
+    FROM unnest(e_date, e_memo, e_source_type, e_source_ref, e_policy, e_reverses, e_key, prevs, o_hashes)
+         WITH ORDINALITY AS x(dt, memo, st, sr, pv, rv, k, prev, h, ord)
+    ORDER BY x.ord;
+  -- 6. MAINTAINED TABLES: every table kept in step with the postings is added to here, one
+  --    set-based upsert each, in key order (the Python path for SQLite: service._maintain).
+  INSERT INTO account_balance (account_id, commodity, balance)
+    SELECT p.acc, p.c, sum(p.amt)::bigint
+    FROM unnest(p_account, p_commodity, p_amount) AS p(acc, c, amt)
+    GROUP BY p.acc, p.c ORDER BY p.acc, p.c
+  ON CONFLICT (account_id, commodity) DO UPDATE SET balance = account_balance.balance + EXCLUDED.balance;
+  INSERT INTO engagement_month_total (month, account_id, engagement_id, commodity, balance)
+    SELECT to_char(e_date[p.e], 'YYYY-MM'), p.acc, p.eng, p.c, sum(p.amt)::bigint
+    FROM unnest(p_entry, p_account, p_commodity, p_amount, p_engagement) AS p(e, acc, c, amt, eng)
+    WHERE p.eng IS NOT NULL
+    GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+  ON CONFLICT (month, account_id, engagement_id, commodity)
+    DO UPDATE SET balance = engagement_month_total.balance + EXCLUDED.balance;
+  -- 7. The chain head.
+  UPDATE chain_head SET seq = v_seq + n, hash = v_prev WHERE id = 1;
+  o_status := 'ok';
+END
+$fn$
+"""
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(APPEND)
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP FUNCTION IF EXISTS ledger_append({SIGNATURE})")
