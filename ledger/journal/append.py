@@ -109,7 +109,7 @@ def append(session: Session, specs: Sequence, accounts: dict[str, AccountFacts],
         return None
     # The entries as written, put in the session as loaded (their postings load on first use): no
     # round trip to read back what was just sent.
-    ids = []
+    ids, kept = [], []
     for i, spec in enumerate(specs):
         entry = Entry(id=first_id + i, date=spec.date, memo=spec.memo, source_type=spec.source_type,
                       source_ref=spec.source_ref, policy_version=spec.policy_version, reverses_id=spec.reverses_id,
@@ -119,6 +119,10 @@ def append(session: Session, specs: Sequence, accounts: dict[str, AccountFacts],
         if len(specs) <= RETURNED:
             make_transient_to_detached(entry)
             session.add(entry)
+            kept.append(entry)
+    # The session's identity map holds clean objects weakly: keep the last call's entries alive so
+    # ``session.get`` (``post_entry``) finds them.
+    session.info["ledger.appended"] = kept
     head = session.identity_map.get(identity_key(ChainHead, 1))
     if head is not None:
         session.expire(head)
