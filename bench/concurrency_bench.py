@@ -10,9 +10,11 @@ scratch database); where it is absent the peer's rows are skipped with the reaso
 entries/s, the ratios against the targets (8 writers >= 3,000/s and >= 2x pgledger hot; 2 writers
 >= 1.5x pgledger hot) and the load average, then runs ``verify`` over everything posted.
 
-    .venv/bin/python bench/concurrency_bench.py [--writers 8 2] [--seconds 10] [--mode direct|group]
+    .venv/bin/python bench/concurrency_bench.py [--writers 8 2] [--seconds 10] [--mode commit|direct|group]
 
-``--mode group`` posts through the group-commit appender (``ledger.journal.group``) when it exists.
+Modes: ``commit`` (default) posts with ``post_and_commit``, the append and its COMMIT in one round
+trip; ``direct`` with ``post_entry`` then ``session.commit()`` (a request's path, one more round
+trip under the lock); ``group`` through the group-commit appender (``ledger.journal.group``).
 """
 
 from __future__ import annotations
@@ -42,28 +44,35 @@ def writer(url: str, n: int, seconds: float, mode: str, start, counts) -> None:
     from ledger import create_app
     from ledger.core import chart
     from ledger.core.entries import Leg
-    from ledger.journal.service import post_entry
+    from ledger.journal.service import EntrySpec, post_and_commit, post_entry
     from ledger.runtime.database import get_session
+
+    def entry(i: int) -> EntrySpec:
+        return EntrySpec(dt.date(2026, 1, 1 + i % 28), f"w{n}-{i}", [
+            Leg(chart.CASH, Decimal("1.00"), "USD"), Leg(chart.capital(f"p{i % 3:03d}"), Decimal("-1.00"), "USD")],
+            "manual")
+
+    def post(s, i: int) -> None:
+        if mode == "commit":  # the append and its COMMIT in one round trip
+            post_and_commit(s, [entry(i)])
+        elif mode == "group":
+            from ledger.journal.group import post_grouped
+            post_grouped(s, entry(i))
+        else:  # what a request does: post_entry, then the request's commit
+            spec = entry(i)
+            post_entry(s, date=spec.date, memo=spec.memo, legs=spec.legs, source_type=spec.source_type)
+            s.commit()
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
     with app.app_context():
         s = get_session()
-        post = post_entry
-        if mode == "group":
-            from ledger.journal.group import post_entry_grouped as post
-        # Warm up: the connection, the prepared statement and the facts cache.
-        post(s, date=dt.date(2026, 1, 1), memo=f"w{n}-warm", source_type="manual",
-             legs=[Leg(chart.CASH, Decimal("1.00"), "USD"), Leg(chart.capital("p000"), Decimal("-1.00"), "USD")])
-        s.commit()
+        post(s, 0)  # warm up: the connection, the prepared statement and the facts cache
         start.wait()
         deadline = time.perf_counter() + seconds
         i = done = 0
         while time.perf_counter() < deadline:
             i += 1
-            post(s, date=dt.date(2026, 1, 1 + i % 28), memo=f"w{n}-{i}", source_type="manual",
-                 legs=[Leg(chart.CASH, Decimal("1.00"), "USD"),
-                       Leg(chart.capital(f"p{i % 3:03d}"), Decimal("-1.00"), "USD")])
-            s.commit()
+            post(s, i)
             done += 1
         counts[n] = done
 
@@ -104,7 +113,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--writers", type=int, nargs="+", default=[8, 2])
     ap.add_argument("--seconds", type=float, default=10)
-    ap.add_argument("--mode", choices=["direct", "group"], default="direct")
+    ap.add_argument("--mode", choices=["direct", "commit", "group"], default="commit")
     args = ap.parse_args()
     print(f"# concurrent posting on PostgreSQL, ours ({args.mode}) vs pgledger, {args.seconds:g} s each — {machine()}; "
           f"load average {os.getloadavg()[0]:.2f}")

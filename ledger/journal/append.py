@@ -24,6 +24,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+import psycopg
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
@@ -62,14 +64,23 @@ _CALL = (
     "%s::text[], %s::timestamptz, "
     "%s::integer[], %s::integer[], %s::text[], %s::bigint[], %s::text[], %s::integer[], "
     "%s::integer[], %s::integer[], %s::integer[], %s::text[], %s::text[], %s::integer[], %s::bigint[], "
-    "%s::integer[], %s::text[], %s, %s)"
+    "%s::integer[], %s::text[], %s, %s, %s)"
 )
 
 
+class Refused(Exception):
+    """``ledger_append`` refused what the cache said, in a call sent with its ``COMMIT``: the
+    transaction was rolled back."""
+
+
 def append(session: Session, specs: Sequence, accounts: dict[str, AccountFacts], first_pid: str,
-           last_pid: str) -> list[int] | None:
+           last_pid: str, commit: bool = False) -> list[int] | None:
     """Append ``specs`` (already validated) in one call; their ids, or None when the function
-    refused what the cache said (nothing was written)."""
+    refused what the cache said (nothing was written).
+
+    ``commit``: send the transaction's ``COMMIT`` in the same pipeline as the call, so the server
+    commits as soon as the call ends, without waiting for this process (the lock is released by
+    the server alone). A refusal then raises ``Refused`` (the commit became a rollback)."""
     e_cols: list[list] = [[] for _ in range(9)]
     p_cols: list[list] = [[] for _ in range(6)]
     d_cols: list[list] = [[] for _ in range(7)]
@@ -98,11 +109,23 @@ def append(session: Session, specs: Sequence, accounts: dict[str, AccountFacts],
                     col.append(value)
     now = clock_of(session).now()
     session.flush()  # the call must see what this session has pending (an account just opened)
-    cursor = session.connection().connection.driver_connection.cursor()
+    conn = session.connection().connection.driver_connection
+    params = (*e_cols, now, *p_cols, *d_cols, list(used.values()), list(used.keys()), first_pid, last_pid, commit)
+    cursor = conn.cursor()
     try:
-        cursor.execute(_CALL, (*e_cols, now, *p_cols, *d_cols, list(used.values()), list(used.keys()),
-                               first_pid, last_pid), prepare=True)
+        if commit:
+            with conn.pipeline():
+                cursor.execute(_CALL, params, prepare=True)
+                conn.commit()
+        else:
+            cursor.execute(_CALL, params, prepare=True)
         status, first_id, prev, hashes = cursor.fetchone()
+    except psycopg.errors.RaiseException as exc:
+        if commit and str(exc).startswith("ledger_append refused"):
+            raise Refused(str(exc)) from None
+        raise DBAPIError.instance(_CALL, None, exc, psycopg.Error) from exc
+    except psycopg.Error as exc:  # as SQLAlchemy would raise it (an IntegrityError for a key used twice)
+        raise DBAPIError.instance(_CALL, None, exc, psycopg.Error) from exc
     finally:
         cursor.close()
     if status != "ok":

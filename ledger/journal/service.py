@@ -258,7 +258,28 @@ def _validate(session: Session, specs: Sequence[EntrySpec], field: str, accounts
                                f"({spec.date.isoformat()} is later)", {f"{where}[{i}].account": ["closed"]})
 
 
-def _post_postgres(session: Session, specs: Sequence[EntrySpec], field: str, fresh: bool = False) -> list[int]:
+def post_and_commit(session: Session, specs: Sequence[EntrySpec], field: str = "postings") -> list[int]:
+    """``post_entries``, then commit the session's transaction — on PostgreSQL in the same round
+    trip as the append (``append.append(commit=True)``), so the chain's lock is released by the
+    server alone, never waiting on this process. For a caller whose transaction is the entries
+    alone (a writer posting one entry per call, the group appender): on a refusal the transaction
+    is rolled back and the entries posted again from fresh reads, raising the refusal's error.
+    The one service that commits: the caller asks for exactly that."""
+    if session.get_bind().dialect.name != "postgresql":
+        ids = post_entries(session, specs, field)
+        session.commit()
+        return ids
+    try:
+        ids = _post_postgres(session, specs, field, commit=True)
+    except append.Refused:
+        session.rollback()
+        ids = _post_postgres(session, specs, field, fresh=True)
+    session.commit()  # after the pipelined COMMIT: closes SQLAlchemy's side of the transaction
+    return ids
+
+
+def _post_postgres(session: Session, specs: Sequence[EntrySpec], field: str, fresh: bool = False,
+                   commit: bool = False) -> list[int]:
     """PostgreSQL: validate from the cached facts, then append in one server-side call
     (``append.append``). Whatever the call refuses is posted again from fresh reads (``fresh``):
     the lock, ``guard_dates`` and the accounts read from the database answer the refusal."""
@@ -279,7 +300,7 @@ def _post_postgres(session: Session, specs: Sequence[EntrySpec], field: str, fre
         guard_dates(session, dates)  # refuses with the period's error, creates the period rows
         facts.load_periods(session)
         guard, first_pid, last_pid = append.dates_need_guard(session, facts, dates)
-    ids = append.append(session, specs, facts.accounts, first_pid, last_pid)
+    ids = append.append(session, specs, facts.accounts, first_pid, last_pid, commit=commit and not fresh)
     if ids is None:
         if fresh:
             raise append.refused_again()

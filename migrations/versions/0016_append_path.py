@@ -22,7 +22,8 @@ whole critical section in the database, so the lock is held for no client round 
 A failed check in 1 or 3 writes nothing and raises nothing: the function answers a ``status``
 (``stale``, ``closed``, ``periods``) and the client re-reads the facts it cached and answers the
 error itself (or retries, when only its cache was stale), so a refusal never aborts the caller's
-transaction. SQLite keeps its single-writer path in Python (the function is PostgreSQL only).
+transaction. With ``refuse`` it raises instead: the caller sent its ``COMMIT`` in the same round
+trip (``append.post_and_commit``), and a refusal must turn that commit into a rollback. SQLite keeps its single-writer path in Python (the function is PostgreSQL only).
 
 Revision ID: 0016
 Revises: 0015
@@ -40,7 +41,7 @@ depends_on = None
 SIGNATURE = ("date[], text[], text[], text[], integer[], bigint[], text[], text[], text[], timestamptz, "
              "integer[], integer[], text[], bigint[], text[], integer[], "
              "integer[], integer[], integer[], text[], text[], integer[], bigint[], "
-             "integer[], text[], text, text")
+             "integer[], text[], text, text, boolean")
 
 APPEND = """
 CREATE OR REPLACE FUNCTION ledger_append(
@@ -50,7 +51,7 @@ CREATE OR REPLACE FUNCTION ledger_append(
     p_engagement integer[],
     d_entry integer[], d_line integer[], d_account integer[], d_commodity text[], d_kind text[],
     d_engagement integer[], d_amount bigint[],
-    a_id integer[], a_name text[], first_period text, last_period text,
+    a_id integer[], a_name text[], first_period text, last_period text, refuse boolean,
     OUT o_status text, OUT o_first_id bigint, OUT o_first_prev text, OUT o_hashes text[])
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -70,6 +71,9 @@ BEGIN
      OR NOT EXISTS (SELECT 1 FROM books b WHERE b.id = 1
                     AND b.starts_on <= (SELECT min(d) FROM unnest(e_date) AS d)) THEN
     o_status := 'stale';
+    IF refuse THEN
+      RAISE EXCEPTION 'ledger_append refused: stale';
+    END IF;
     RETURN;
   END IF;
   -- 2. The chain's lock: held from here to the commit, with no client round trip in between.
@@ -77,10 +81,16 @@ BEGIN
   -- 3. Periods, read under the lock so a close that commits first is always seen.
   IF EXISTS (SELECT 1 FROM period pr WHERE pr.status = 'closed' AND pr.id >= first_period) THEN
     o_status := 'closed';
+    IF refuse THEN
+      RAISE EXCEPTION 'ledger_append refused: closed';
+    END IF;
     RETURN;
   END IF;
   IF NOT EXISTS (SELECT 1 FROM period pr WHERE pr.id = last_period) THEN
     o_status := 'periods';
+    IF refuse THEN
+      RAISE EXCEPTION 'ledger_append refused: periods';
+    END IF;
     RETURN;
   END IF;
   o_first_id := v_seq + 1;
