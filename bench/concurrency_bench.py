@@ -37,7 +37,7 @@ TARGET = 3000
 PEER = Path(os.environ.get("PGLEDGER_DIR", ROOT.parent / "shared" / "peers" / "pgledger"))
 
 
-def writer(url: str, n: int, seconds: float, mode: str, start, counts) -> None:
+def writer(url: str, n: int, seconds: float, mode: str, ready, counts) -> None:
     import datetime as dt
     from decimal import Decimal
 
@@ -67,7 +67,7 @@ def writer(url: str, n: int, seconds: float, mode: str, start, counts) -> None:
     with app.app_context():
         s = get_session()
         post(s, 0)  # warm up: the connection, the prepared statement and the facts cache
-        start.wait()
+        ready.wait()  # every writer imported, connected and warmed up: the clock starts for all
         deadline = time.perf_counter() + seconds
         i = done = 0
         while time.perf_counter() < deadline:
@@ -79,14 +79,13 @@ def writer(url: str, n: int, seconds: float, mode: str, start, counts) -> None:
 
 def ours(url: str, writers: int, seconds: float, mode: str) -> float:
     ctx = mp.get_context("spawn")
-    start = ctx.Event()
+    ready = ctx.Barrier(writers + 1)
     counts = ctx.Array("l", writers)
-    procs = [ctx.Process(target=writer, args=(url, n, seconds, mode, start, counts)) for n in range(writers)]
+    procs = [ctx.Process(target=writer, args=(url, n, seconds, mode, ready, counts)) for n in range(writers)]
     for p in procs:
         p.start()
-    time.sleep(4)  # every process imports, connects and warms up before the clock starts
+    ready.wait()
     t0 = time.perf_counter()
-    start.set()
     for p in procs:
         p.join()
     elapsed = time.perf_counter() - t0

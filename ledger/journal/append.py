@@ -68,19 +68,11 @@ _CALL = (
 )
 
 
-class Refused(Exception):
-    """``ledger_append`` refused what the cache said, in a call sent with its ``COMMIT``: the
-    transaction was rolled back."""
-
-
-def append(session: Session, specs: Sequence, accounts: dict[str, AccountFacts], first_pid: str,
-           last_pid: str, commit: bool = False) -> list[int] | None:
-    """Append ``specs`` (already validated) in one call; their ids, or None when the function
-    refused what the cache said (nothing was written).
-
-    ``commit``: send the transaction's ``COMMIT`` in the same pipeline as the call, so the server
-    commits as soon as the call ends, without waiting for this process (the lock is released by
-    the server alone). A refusal then raises ``Refused`` (the commit became a rollback)."""
+def call_args(session: Session, specs: Sequence, accounts: dict[str, AccountFacts], first_pid: str,
+              last_pid: str) -> tuple[tuple, dt.datetime]:
+    """``ledger_append``'s arguments for ``specs`` (all but ``refuse``), built before the lock:
+    each entry's canonical form around its id, its posting rows and its detail rows; and the
+    time the entries are stamped with."""
     e_cols: list[list] = [[] for _ in range(9)]
     p_cols: list[list] = [[] for _ in range(6)]
     d_cols: list[list] = [[] for _ in range(7)]
@@ -108,9 +100,26 @@ def append(session: Session, specs: Sequence, accounts: dict[str, AccountFacts],
                 for col, value in zip(d_cols, (n, no, account_id, c, k, e, m * scale[c]), strict=True):
                     col.append(value)
     now = clock_of(session).now()
+    return (*e_cols, now, *p_cols, *d_cols, list(used.values()), list(used.keys()), first_pid, last_pid), now
+
+
+class Refused(Exception):
+    """``ledger_append`` refused what the cache said, in a call sent with its ``COMMIT``: the
+    transaction was rolled back."""
+
+
+def append(session: Session, specs: Sequence, accounts: dict[str, AccountFacts], first_pid: str,
+           last_pid: str, commit: bool = False) -> list[int] | None:
+    """Append ``specs`` (already validated) in one call; their ids, or None when the function
+    refused what the cache said (nothing was written).
+
+    ``commit``: send the transaction's ``COMMIT`` in the same pipeline as the call, so the server
+    commits as soon as the call ends, without waiting for this process (the lock is released by
+    the server alone). A refusal then raises ``Refused`` (the commit became a rollback)."""
+    params, now = call_args(session, specs, accounts, first_pid, last_pid)
+    params = (*params, commit)
     session.flush()  # the call must see what this session has pending (an account just opened)
     conn = session.connection().connection.driver_connection
-    params = (*e_cols, now, *p_cols, *d_cols, list(used.values()), list(used.keys()), first_pid, last_pid, commit)
     cursor = conn.cursor()
     try:
         if commit:

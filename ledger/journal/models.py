@@ -216,3 +216,31 @@ class EngagementMonthTotal(Base):
     engagement_id: Mapped[int] = mapped_column(sa.ForeignKey("engagement.id"), primary_key=True)
     commodity: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
     balance: Mapped[Amount]
+
+
+class AppendRequest(Base):
+    """An entry waiting for the group appender (PostgreSQL, ``group.post_grouped``): the arguments
+    of its ``ledger_append`` call as JSON. UNLOGGED on PostgreSQL: a request is only a request — the
+    entry is acknowledged once the batch that appends it commits, so losing the queue in a crash
+    loses nothing acknowledged. Whichever waiting writer next takes the chain's lock appends every
+    request queued (``ledger_drain``, migration 0016)."""
+
+    __tablename__ = "append_request"
+
+    ticket: Mapped[int] = mapped_column(BigId, primary_key=True)
+    args: Mapped[str] = mapped_column(sa.Text)
+
+
+class AppendResult(Base):
+    """What the group appender made of a request, until its writer reads it (UNLOGGED on
+    PostgreSQL): ``ok`` and the entry's id and hash, a refusal of the writer's cached facts
+    (``stale``, ``closed``, ``periods``: the writer posts again from fresh reads), or ``error`` and
+    the database's message (a key already used)."""
+
+    __tablename__ = "append_result"
+
+    ticket: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    entry_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    detail: Mapped[str | None] = mapped_column(sa.Text)
+    done_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))

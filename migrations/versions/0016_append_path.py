@@ -31,6 +31,7 @@ Create Date: 2026-12-02
 """
 
 from alembic import op
+import sqlalchemy as sa
 
 
 revision = '0016'
@@ -141,11 +142,92 @@ $fn$
 """
 
 
+# ``ledger_append``'s parameters but ``refuse``, in order: (name, type, array?). A queued request
+# carries them as a JSON array in this order (``append.call_args``).
+PARAMS = [("e_date", "date", True), ("e_memo", "text", True), ("e_source_type", "text", True),
+          ("e_source_ref", "text", True), ("e_policy", "integer", True), ("e_reverses", "bigint", True),
+          ("e_key", "text", True), ("e_head", "text", True), ("e_tail", "text", True),
+          ("e_created", "timestamptz", False), ("p_entry", "integer", True), ("p_account", "integer", True),
+          ("p_commodity", "text", True), ("p_amount", "bigint", True), ("p_kind", "text", True),
+          ("p_engagement", "integer", True), ("d_entry", "integer", True), ("d_line", "integer", True),
+          ("d_account", "integer", True), ("d_commodity", "text", True), ("d_kind", "text", True),
+          ("d_engagement", "integer", True), ("d_amount", "bigint", True), ("a_id", "integer", True),
+          ("a_name", "text", True), ("first_period", "text", False), ("last_period", "text", False)]
+
+
+def _arg(i: int, kind: str, array: bool) -> str:
+    if not array:
+        return f"(a ->> {i})::{kind}"
+    return (f"ARRAY(SELECT x::{kind} FROM jsonb_array_elements_text(a -> {i}) WITH ORDINALITY AS t(x, o)"
+            " ORDER BY o)")
+
+
+# Group commit: a writer queues its request (committed on its own, cheap: the tables are UNLOGGED)
+# and then calls ledger_drain in a transaction it commits in the same round trip. Whoever gets the
+# chain's lock first appends every request queued — each in its own subtransaction, so each gets
+# its own answer, a key used twice failing that request alone — and commits them all at once: one
+# lock, one WAL flush for the batch. A writer that finds its answer already there (a batch drained
+# by another writer, committed) takes it and commits nothing durable.
+DRAIN = f"""
+CREATE OR REPLACE FUNCTION ledger_drain(mine bigint, OUT o_status text, OUT o_entry_id bigint, OUT o_detail text)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  q record;
+  r record;
+  a jsonb;
+  done bigint[] := '{{}}';
+BEGIN
+  PERFORM 1 FROM chain_head h WHERE h.id = 1 FOR UPDATE;
+  SELECT x.status, x.entry_id, x.detail INTO o_status, o_entry_id, o_detail FROM append_result x WHERE x.ticket = mine;
+  IF NOT FOUND THEN
+    FOR q IN SELECT rq.ticket, rq.args FROM append_request rq ORDER BY rq.ticket LOOP
+      a := q.args::jsonb;
+      BEGIN
+        SELECT * INTO r FROM ledger_append({", ".join(_arg(i, k, arr) for i, (_n, k, arr) in enumerate(PARAMS))}, false);
+        INSERT INTO append_result (ticket, status, entry_id, detail, done_at)
+          VALUES (q.ticket, r.o_status, r.o_first_id, r.o_hashes[1], now());
+      EXCEPTION WHEN OTHERS THEN
+        INSERT INTO append_result (ticket, status, entry_id, detail, done_at)
+          VALUES (q.ticket, 'error', NULL, SQLSTATE || ': ' || SQLERRM, now());
+      END;
+      done := done || q.ticket;
+    END LOOP;
+    DELETE FROM append_request rq WHERE rq.ticket = ANY (done);
+    SELECT x.status, x.entry_id, x.detail INTO o_status, o_entry_id, o_detail FROM append_result x WHERE x.ticket = mine;
+  END IF;
+  -- The answer is read once; an answer nobody read (its writer died) goes after an hour.
+  DELETE FROM append_result x WHERE x.ticket = mine OR x.done_at < now() - interval '1 hour';
+END
+$fn$
+"""
+
+
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
+    postgres = op.get_bind().dialect.name == "postgresql"
+    unlogged = {"prefixes": ["UNLOGGED"]} if postgres else {}
+    op.create_table('append_request',
+    sa.Column('ticket', sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+    sa.Column('args', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('ticket', name=op.f('pk_append_request')),
+    **unlogged,
+    )
+    op.create_table('append_result',
+    sa.Column('ticket', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('entry_id', sa.BigInteger(), nullable=True),
+    sa.Column('detail', sa.Text(), nullable=True),
+    sa.Column('done_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('ticket', name=op.f('pk_append_result')),
+    **unlogged,
+    )
+    if postgres:
         op.execute(APPEND)
+        op.execute(DRAIN)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS ledger_drain(bigint)")
         op.execute(f"DROP FUNCTION IF EXISTS ledger_append({SIGNATURE})")
+    op.drop_table('append_result')
+    op.drop_table('append_request')
