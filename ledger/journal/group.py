@@ -1,9 +1,11 @@
 """Group commit (PostgreSQL): concurrent writers share one lock acquisition and one commit.
 
 ``post_grouped`` validates its entry before the lock from the cached facts (as ``post_entries``
-does), then, in one pipelined round trip:
+does), then sends one message on its own autocommit connection (one per thread and database, kept
+open), with no other round trip:
 
-1. queues the entry's ``ledger_append`` arguments in ``append_request`` and commits that alone
+1. queues the entry's ``ledger_append`` arguments in ``append_request`` (typed columns) and
+   commits that alone
    (an UNLOGGED table: no WAL flush to wait for);
 2. calls ``ledger_drain`` and commits. Whichever waiting writer gets the chain's lock first
    appends every request queued, in ticket order, each in its own subtransaction, and commits them
@@ -19,32 +21,53 @@ leaves at most an unanswered request, appended by the next batch or not at all (
 UNLOGGED: a server crash drops it), never half an entry: each batch is one transaction.
 Acknowledged means committed.
 
-Like ``post_and_commit``, ``post_grouped`` commits the session's transaction: it is for a caller
-whose transaction is the entry alone. SQLite has one writer at a time: it posts with
+``post_grouped`` writes on its own connection, outside the session's transaction: it is for a
+caller whose transaction is the entry alone (the session is only read, on a cache miss). SQLite has one writer at a time: it posts with
 ``post_and_commit``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
+import weakref
 
-from sqlalchemy import select
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from ledger.core.errors import Conflict, ValidationError
 from ledger.journal import append
-from ledger.journal.models import Entry
+from ledger.journal.models import APPEND_PARAMS, Entry
 from ledger.journal.service import EntrySpec, _names, _validate, post_and_commit
 
-_QUEUE = "INSERT INTO append_request (args) VALUES (%s)"
-_DRAIN = "SELECT o_status, o_entry_id, o_detail FROM ledger_drain(currval(pg_get_serial_sequence('append_request', 'ticket')))"
+# One simple-protocol message: the request commits on its own (COMMIT), then the drain runs in the
+# message's implicit transaction, committed when it ends.
+_MESSAGE = (f"INSERT INTO append_request ({', '.join(n for n, _k, _a in APPEND_PARAMS)}) "
+            f"VALUES ({', '.join(f'%s::{k}[]' if a else f'%s::{k}' for _n, k, a in APPEND_PARAMS)}); COMMIT; "
+            "SELECT o_status, o_entry_id, o_detail FROM "
+            "ledger_drain(currval(pg_get_serial_sequence('append_request', 'ticket')))")
+
+_idle: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _json(value):
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    raise TypeError(f"{value!r} is not JSON")
+def _take(session: Session) -> tuple[sa.Engine, psycopg.Connection]:
+    """An idle autocommit connection to ``session``'s database, opened when none is idle (one
+    per concurrent writer, closed when the engine is disposed)."""
+    engine = session.get_bind()
+    idle = _idle.get(engine)
+    if idle is None:
+        idle = _idle[engine] = []
+        event.listen(engine, "engine_disposed", lambda _e: _close_all(idle))
+    try:
+        return engine, idle.pop()
+    except IndexError:
+        dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return engine, psycopg.connect(dsn, autocommit=True)
+
+
+def _close_all(idle: list) -> None:
+    while idle:
+        idle.pop().close()
 
 
 def post_grouped(session: Session, spec: EntrySpec, field: str = "postings") -> int:
@@ -61,19 +84,17 @@ def post_grouped(session: Session, spec: EntrySpec, field: str = "postings") -> 
     if guard:  # a period to create or a date to refuse: the authoritative path
         return post_and_commit(session, [spec], field)[0]
     args, _now = append.call_args(session, [spec], facts.accounts, first_pid, last_pid)
-    payload = json.dumps(args, default=_json, ensure_ascii=False)
-    conn = session.connection().connection.driver_connection
-    cursor = conn.cursor()
+    engine, conn = _take(session)
     try:
-        with conn.pipeline():
-            cursor.execute(_QUEUE, (payload,), prepare=True)
-            conn.commit()
-            cursor.execute(_DRAIN, prepare=True)
-            conn.commit()
-        status, entry_id, detail = cursor.fetchone()
-    finally:
-        cursor.close()
-    session.commit()  # SQLAlchemy's side: the driver has committed
+        with psycopg.ClientCursor(conn) as cursor:
+            cursor.execute(_MESSAGE, args)
+            while cursor.description is None and cursor.nextset():  # past the INSERT and the COMMIT
+                pass
+            status, entry_id, detail = cursor.fetchone()
+    except BaseException:
+        conn.close()  # a connection in doubt is not reused
+        raise
+    _idle[engine].append(conn)
     if status == "ok":
         return entry_id
     if status == "error" and detail and detail.startswith("23505") and spec.idempotency_key:
