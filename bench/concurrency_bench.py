@@ -113,7 +113,12 @@ def main() -> None:
     ap.add_argument("--writers", type=int, nargs="+", default=[8, 2])
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--mode", choices=["direct", "commit", "group"], default="commit")
+    ap.add_argument("--engine", choices=["postgresql", "sqlite"], default="postgresql",
+                    help="sqlite: our writers alone (one writer at a time by design; no peer)")
     args = ap.parse_args()
+    if args.engine == "sqlite":
+        sqlite(args)
+        return
     print(f"# concurrent posting on PostgreSQL, ours ({args.mode}) vs pgledger, {args.seconds:g} s each — {machine()}; "
           f"load average {os.getloadavg()[0]:.2f}")
     with database("postgresql") as url:
@@ -144,6 +149,29 @@ def main() -> None:
             report = full_verify(get_session())
         app.extensions["ledger.engine"].dispose()
     print(f"verify {'ok' if report.ok else 'FAILED: ' + '; '.join(report.problems[:3])} at {report.entries:,} entries")
+
+
+def sqlite(args) -> None:
+    print(f"# concurrent posting on SQLite (WAL, one writer at a time), {args.seconds:g} s each — {machine()}; "
+          f"load average {os.getloadavg()[0]:.2f}")
+    with database("sqlite") as url:
+        app = migrated_app(url)
+        from ledger.partnership.charter import load_charter
+        from ledger.partnership.founding import found
+        from ledger.partnership.integrity import full_verify
+        from ledger.runtime.database import get_session
+
+        with app.app_context():
+            s = get_session()
+            found(s, load_charter(synthetic_charter(5, 2)))
+            s.commit()
+        for w in args.writers:
+            rate = ours(url, w, args.seconds, args.mode)
+            print(f"{w} writers: {rate:,.0f} entries/s; load average {os.getloadavg()[0]:.2f}")
+        with app.app_context():
+            report = full_verify(get_session())
+        app.extensions["ledger.engine"].dispose()
+    print(f"verify {'ok' if report.ok else 'FAILED'} at {report.entries:,} entries")
 
 
 if __name__ == "__main__":

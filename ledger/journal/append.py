@@ -149,6 +149,9 @@ def append(session: Session, specs: Sequence, accounts: dict[str, AccountFacts],
         prev = hashes[i]
         ids.append(entry.id)
         if len(specs) <= RETURNED:
+            stale = session.identity_map.get(identity_key(Entry, entry.id))
+            if stale is not None:  # an entry of a transaction rolled back, the same id now
+                session.expunge(stale)
             make_transient_to_detached(entry)
             session.add(entry)
             kept.append(entry)
