@@ -103,6 +103,12 @@ def call_args(session: Session, specs: Sequence, accounts: dict[str, AccountFact
     return (*e_cols, now, *p_cols, *d_cols, list(used.values()), list(used.keys()), first_pid, last_pid), now
 
 
+#: ``post_entries`` writes a batch with more detail lines than this (a close: tens of thousands)
+#: in Python under the lock, streaming the lines with ``COPY`` while it hashes: arrays that size
+#: cost more to build, send and unnest than the round trips the call saves.
+COPY_DETAIL = 2000
+
+
 class Refused(Exception):
     """``ledger_append`` refused what the cache said, in a call sent with its ``COMMIT``: the
     transaction was rolled back."""
@@ -117,9 +123,9 @@ def append(session: Session, specs: Sequence, accounts: dict[str, AccountFacts],
     commits as soon as the call ends, without waiting for this process (the lock is released by
     the server alone). A refusal then raises ``Refused`` (the commit became a rollback)."""
     params, now = call_args(session, specs, accounts, first_pid, last_pid)
-    params = (*params, commit)
     session.flush()  # the call must see what this session has pending (an account just opened)
     conn = session.connection().connection.driver_connection
+    params = (*params, commit)
     cursor = conn.cursor()
     try:
         if commit:
