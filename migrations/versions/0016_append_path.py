@@ -169,26 +169,33 @@ DECLARE
   r record;
   done bigint[] := '{{}}';
 BEGIN
-  -- Drainers take turns on an advisory lock, not the chain head's row: a writer that only reads
-  -- its answer then writes no WAL at all (its commit waits for no flush); the drain itself takes
-  -- the chain head's row lock in ledger_append, as every other writer does.
-  PERFORM pg_advisory_xact_lock(16016);
-  SELECT x.status, x.entry_id, x.detail INTO o_status, o_entry_id, o_detail FROM append_result x WHERE x.ticket = mine;
-  IF NOT FOUND THEN
-    FOR q IN SELECT * FROM append_request rq ORDER BY rq.ticket LOOP
-      BEGIN
-        SELECT * INTO r FROM ledger_append({", ".join(f"q.{n}" for n, _k, _a in PARAMS)}, false);
-        INSERT INTO append_result (ticket, status, entry_id, detail, done_at)
-          VALUES (q.ticket, r.o_status, r.o_first_id, r.o_hashes[1], now());
-      EXCEPTION WHEN OTHERS THEN
-        INSERT INTO append_result (ticket, status, entry_id, detail, done_at)
-          VALUES (q.ticket, 'error', NULL, SQLSTATE || ': ' || SQLERRM, now());
-      END;
-      done := done || q.ticket;
-    END LOOP;
-    DELETE FROM append_request rq WHERE rq.ticket = ANY (done);
+  LOOP
+    -- Answered by a batch already committed: take the answer, write nothing durable.
     SELECT x.status, x.entry_id, x.detail INTO o_status, o_entry_id, o_detail FROM append_result x WHERE x.ticket = mine;
-  END IF;
+    EXIT WHEN FOUND;
+    -- Drainers take turns on an advisory lock, not the chain head's row (the drain takes that in
+    -- ledger_append, as every writer does). A writer that cannot drain waits for the drain under
+    -- way to end (a shared lock, taken and let go), together with every other waiter, then looks
+    -- for its answer again: nobody queues behind the others only to read an answer.
+    IF pg_try_advisory_xact_lock(16016) THEN
+      FOR q IN SELECT * FROM append_request rq ORDER BY rq.ticket LOOP
+        BEGIN
+          SELECT * INTO r FROM ledger_append({", ".join(f"q.{n}" for n, _k, _a in PARAMS)}, false);
+          INSERT INTO append_result (ticket, status, entry_id, detail, done_at)
+            VALUES (q.ticket, r.o_status, r.o_first_id, r.o_hashes[1], now());
+        EXCEPTION WHEN OTHERS THEN
+          INSERT INTO append_result (ticket, status, entry_id, detail, done_at)
+            VALUES (q.ticket, 'error', NULL, SQLSTATE || ': ' || SQLERRM, now());
+        END;
+        done := done || q.ticket;
+      END LOOP;
+      DELETE FROM append_request rq WHERE rq.ticket = ANY (done);
+      SELECT x.status, x.entry_id, x.detail INTO o_status, o_entry_id, o_detail FROM append_result x WHERE x.ticket = mine;
+      EXIT;
+    END IF;
+    PERFORM pg_advisory_lock_shared(16016);
+    PERFORM pg_advisory_unlock_shared(16016);
+  END LOOP;
   -- The answer is read once; an answer nobody read (its writer died) goes after an hour.
   DELETE FROM append_result x WHERE x.ticket = mine OR x.done_at < now() - interval '1 hour';
 END
