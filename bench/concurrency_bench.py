@@ -25,6 +25,7 @@ import os
 import re
 import subprocess  # nosec B404 - runs the peer's own bench script, a fixed path
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -84,7 +85,12 @@ def ours(url: str, writers: int, seconds: float, mode: str) -> float:
     procs = [ctx.Process(target=writer, args=(url, n, seconds, mode, ready, counts)) for n in range(writers)]
     for p in procs:
         p.start()
-    ready.wait()
+    try:
+        ready.wait(timeout=300)  # broken (and the run stopped) when a writer dies before the start
+    except threading.BrokenBarrierError:
+        for p in procs:
+            p.kill()
+        raise SystemExit("a writer failed before the start") from None
     t0 = time.perf_counter()
     for p in procs:
         p.join()
