@@ -1,50 +1,132 @@
-"""Concurrent posting throughput on PostgreSQL: W writer processes, each posting E entries (one
-transaction each) on the same few accounts; prints entries/s against the 3,000/s target.
+"""Concurrent posting on PostgreSQL, side by side with pgledger in the same run.
 
-    .venv/bin/python bench/concurrency_bench.py [--writers 8] [--entries 1000]
+For each writer count (8 and 2 by default): our W writer processes, each posting one entry per
+call (one transaction each, ``post_entry`` then ``commit``) for D seconds on the same few accounts
+(every entry touches the cash account, as every entry of a single ordered ledger takes the chain);
+then pgledger's W writers for D seconds in its ``hot`` shape (every transfer touches one account:
+the like-for-like ratio) and its ``pairs`` shape (random pairs of 10 accounts: its own benchmark).
+pgledger is loaded from ``../shared/peers/pgledger`` (its ``bench.py`` makes and drops its own
+scratch database); where it is absent the peer's rows are skipped with the reason. Prints
+entries/s, the ratios against the targets (8 writers >= 3,000/s and >= 2x pgledger hot; 2 writers
+>= 1.5x pgledger hot) and the load average, then runs ``verify`` over everything posted.
+
+    .venv/bin/python bench/concurrency_bench.py [--writers 8 2] [--seconds 10] [--mode commit|direct|group]
+
+Modes: ``commit`` (default) posts with ``post_and_commit``, the append and its COMMIT in one round
+trip; ``direct`` with ``post_entry`` then ``session.commit()`` (a request's path, one more round
+trip under the lock); ``group`` through the group-commit appender (``ledger.journal.group``).
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
+import re
+import subprocess  # nosec B404 - runs the peer's own bench script, a fixed path
 import sys
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import database, machine, migrated_app, synthetic_charter  # noqa: E402
+from bench.common import PG_ADMIN, database, machine, migrated_app, synthetic_charter  # noqa: E402
 
 TARGET = 3000
+PEER = Path(os.environ.get("PGLEDGER_DIR", ROOT.parent / "shared" / "peers" / "pgledger"))
 
 
-def writer(url: str, n: int, each: int, start) -> None:
+def writer(url: str, n: int, seconds: float, mode: str, ready, counts) -> None:
     import datetime as dt
     from decimal import Decimal
 
-    from ledger.core import chart, create_app
+    from ledger import create_app
+    from ledger.core import chart
     from ledger.core.entries import Leg
-    from ledger.journal.service import post_entry
+    from ledger.journal.service import EntrySpec, post_and_commit, post_entry
     from ledger.runtime.database import get_session
+
+    def entry(i: int) -> EntrySpec:
+        return EntrySpec(dt.date(2026, 1, 1 + i % 28), f"w{n}-{i}", [
+            Leg(chart.CASH, Decimal("1.00"), "USD"), Leg(chart.capital(f"p{i % 3:03d}"), Decimal("-1.00"), "USD")],
+            "manual")
+
+    def post(s, i: int) -> None:
+        if mode == "commit":  # the append and its COMMIT in one round trip
+            post_and_commit(s, [entry(i)])
+        elif mode == "group":
+            from ledger.journal.group import post_grouped
+            post_grouped(s, entry(i))
+        else:  # what a request does: post_entry, then the request's commit
+            spec = entry(i)
+            post_entry(s, date=spec.date, memo=spec.memo, legs=spec.legs, source_type=spec.source_type)
+            s.commit()
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
     with app.app_context():
         s = get_session()
-        start.wait()
-        for i in range(each):
-            post_entry(s, date=dt.date(2026, 1, 1 + i % 28), memo=f"w{n}-{i}", source_type="manual",
-                       legs=[Leg(chart.CASH, Decimal("1.00"), "USD"), Leg(chart.capital(f"p{i % 3:03d}"), Decimal("-1.00"), "USD")])
-            s.commit()
+        post(s, 0)  # warm up: the connection, the prepared statement and the facts cache
+        ready.wait()  # every writer imported, connected and warmed up: the clock starts for all
+        deadline = time.perf_counter() + seconds
+        i = done = 0
+        while time.perf_counter() < deadline:
+            i += 1
+            post(s, i)
+            done += 1
+        counts[n] = done
+
+
+def ours(url: str, writers: int, seconds: float, mode: str) -> float:
+    ctx = mp.get_context("spawn")
+    ready = ctx.Barrier(writers + 1)
+    counts = ctx.Array("l", writers)
+    procs = [ctx.Process(target=writer, args=(url, n, seconds, mode, ready, counts)) for n in range(writers)]
+    for p in procs:
+        p.start()
+    try:
+        ready.wait(timeout=300)  # broken (and the run stopped) when a writer dies before the start
+    except threading.BrokenBarrierError:
+        for p in procs:
+            p.kill()
+        raise SystemExit("a writer failed before the start") from None
+    t0 = time.perf_counter()
+    for p in procs:
+        p.join()
+    elapsed = time.perf_counter() - t0
+    if any(p.exitcode for p in procs):
+        raise SystemExit("a writer failed")
+    return sum(counts[:]) / elapsed
+
+
+def peer(writers: int, seconds: float, shape: str) -> tuple[float | None, str]:
+    script = PEER / "bench.py"
+    if not script.exists():
+        return None, f"pgledger not found at {PEER} (set PGLEDGER_DIR): peer skipped"
+    admin = PG_ADMIN.replace("postgresql+psycopg://", "postgresql://")
+    out = subprocess.run([sys.executable, str(script), "--writers", str(writers), "--seconds", str(seconds),  # nosec B603
+                          "--accounts", "10", "--mode", shape, "--admin-url", admin],
+                         capture_output=True, text=True, timeout=seconds * 10 + 120, check=False)
+    found = re.search(r"= ([\d,]+) transfers/s", out.stdout)
+    if out.returncode or not found:
+        return None, f"pgledger {shape} failed: {(out.stderr or out.stdout).strip().splitlines()[-1:]}"
+    return float(found.group(1).replace(",", "")), out.stdout.strip().splitlines()[-1]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--writers", type=int, default=8)
-    ap.add_argument("--entries", type=int, default=1000)
+    ap.add_argument("--writers", type=int, nargs="+", default=[8, 2])
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--mode", choices=["direct", "commit", "group"], default="commit")
+    ap.add_argument("--engine", choices=["postgresql", "sqlite"], default="postgresql",
+                    help="sqlite: our writers alone (one writer at a time by design; no peer)")
     args = ap.parse_args()
-    print(f"# concurrent posting on PostgreSQL: {args.writers} processes × {args.entries} entries — {machine()}")
+    if args.engine == "sqlite":
+        sqlite(args)
+        return
+    print(f"# concurrent posting on PostgreSQL, ours ({args.mode}) vs pgledger, {args.seconds:g} s each — {machine()}; "
+          f"load average {os.getloadavg()[0]:.2f}")
     with database("postgresql") as url:
         app = migrated_app(url)
         from ledger.partnership.charter import load_charter
@@ -56,24 +138,46 @@ def main() -> None:
             s = get_session()
             found(s, load_charter(synthetic_charter(5, 2)))
             s.commit()
-        ctx = mp.get_context("spawn")
-        start = ctx.Event()
-        procs = [ctx.Process(target=writer, args=(url, n, args.entries, start)) for n in range(args.writers)]
-        for p in procs:
-            p.start()
-        time.sleep(3)  # let every process import and connect before the clock starts
-        t0 = time.perf_counter()
-        start.set()
-        for p in procs:
-            p.join()
-        seconds = time.perf_counter() - t0
-        total = args.writers * args.entries
+        for w in args.writers:
+            rate = ours(url, w, args.seconds, args.mode)
+            hot, hot_line = peer(w, args.seconds, "hot")
+            pairs, pairs_line = peer(w, args.seconds, "pairs")
+            need = 2.0 if w >= 8 else 1.5
+            print(f"{w} writers: ours {rate:,.0f} entries/s ({rate / TARGET:.2f} x the {TARGET:,}/s target); "
+                  f"load average {os.getloadavg()[0]:.2f}")
+            for shape, value, line in (("hot", hot, hot_line), ("pairs", pairs, pairs_line)):
+                if value is None:
+                    print(f"  pgledger {shape}: {line}")
+                else:
+                    note = f" (target >= {need:g}x)" if shape == "hot" else ""
+                    print(f"  pgledger {shape}: {value:,.0f} transfers/s -> ours / pgledger = {rate / value:.2f}x{note}")
         with app.app_context():
             report = full_verify(get_session())
         app.extensions["ledger.engine"].dispose()
-    rate = total / seconds
-    print(f"{total:,} entries in {seconds:.1f} s = {rate:,.0f} entries/s ({rate / TARGET:.2f} × the {TARGET:,}/s target); "
-          f"verify {'ok' if report.ok else 'FAILED'} at {report.entries:,} entries")
+    print(f"verify {'ok' if report.ok else 'FAILED: ' + '; '.join(report.problems[:3])} at {report.entries:,} entries")
+
+
+def sqlite(args) -> None:
+    print(f"# concurrent posting on SQLite (WAL, one writer at a time), {args.seconds:g} s each — {machine()}; "
+          f"load average {os.getloadavg()[0]:.2f}")
+    with database("sqlite") as url:
+        app = migrated_app(url)
+        from ledger.partnership.charter import load_charter
+        from ledger.partnership.founding import found
+        from ledger.partnership.integrity import full_verify
+        from ledger.runtime.database import get_session
+
+        with app.app_context():
+            s = get_session()
+            found(s, load_charter(synthetic_charter(5, 2)))
+            s.commit()
+        for w in args.writers:
+            rate = ours(url, w, args.seconds, args.mode)
+            print(f"{w} writers: {rate:,.0f} entries/s; load average {os.getloadavg()[0]:.2f}")
+        with app.app_context():
+            report = full_verify(get_session())
+        app.extensions["ledger.engine"].dispose()
+    print(f"verify {'ok' if report.ok else 'FAILED'} at {report.entries:,} entries")
 
 
 if __name__ == "__main__":

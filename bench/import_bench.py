@@ -51,7 +51,8 @@ def raw_insert(url: str, path: Path) -> tuple[int, float]:
 
     engine = sa.create_engine(url)
     with engine.begin() as c:
-        c.exec_driver_sql("CREATE TABLE raw_posting (id INTEGER PRIMARY KEY, entry_id BIGINT NOT NULL, "
+        key = "id INTEGER PRIMARY KEY" if engine.dialect.name == "sqlite" else "id BIGSERIAL PRIMARY KEY"
+        c.exec_driver_sql(f"CREATE TABLE raw_posting ({key}, entry_id BIGINT NOT NULL, "
                           "account_id INTEGER NOT NULL, commodity VARCHAR(16) NOT NULL, amount BIGINT NOT NULL)")
         for col in ("entry_id", "account_id"):
             c.exec_driver_sql(f"CREATE INDEX ix_raw_{col} ON raw_posting ({col})")

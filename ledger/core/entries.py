@@ -125,6 +125,18 @@ def canonical_entry(
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def canonical_parts(**fields) -> tuple[str, str]:
+    """``canonical_entry`` without its id: ``(head, tail)`` with ``head + str(id) + tail`` equal to
+    ``canonical_entry(id=id, **fields)`` for every id. The posting service builds these before it
+    takes the chain's lock (the id is the chain position, known only under it), so the database
+    can hash ``prev ‖ head ‖ id ‖ tail`` in its one call. The keys sort ``date``, ``detail``,
+    ``id``, ``memo``: ``,"id":0,"memo":`` occurs once, since a ``"`` inside a JSON string is
+    always escaped."""
+    text = canonical_entry(id=0, **fields)
+    head, sep, tail = text.partition(',"id":0,"memo":')
+    return head + ',"id":', ',"memo":' + tail
+
+
 def detail_digest(lines: Iterable[tuple[str, str, int, str, int | None]]) -> str:
     """sha256 of an entry's posting detail, one ``account⇥commodity⇥minor units⇥kind⇥engagement``
     line per detail line in line order. Amounts are integer minor units (exact, no formatting), so

@@ -235,3 +235,48 @@ class AccountMonthTotal(Base):
     kind: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
     tagged: Mapped[bool] = mapped_column(primary_key=True)
     balance: Mapped[Amount]
+
+
+#: ``ledger_append``'s parameters but ``refuse`` (migration 0016), in order: (name, SQL type, array?).
+APPEND_PARAMS = [
+    ("e_date", "date", True), ("e_memo", "text", True), ("e_source_type", "text", True),
+    ("e_source_ref", "text", True), ("e_policy", "integer", True), ("e_reverses", "bigint", True),
+    ("e_key", "text", True), ("e_head", "text", True), ("e_tail", "text", True),
+    ("e_created", "timestamptz", False), ("p_entry", "integer", True), ("p_account", "integer", True),
+    ("p_commodity", "text", True), ("p_amount", "bigint", True), ("p_kind", "text", True),
+    ("p_engagement", "integer", True), ("d_entry", "integer", True), ("d_line", "integer", True),
+    ("d_account", "integer", True), ("d_commodity", "text", True), ("d_kind", "text", True),
+    ("d_engagement", "integer", True), ("d_amount", "bigint", True), ("a_id", "integer", True),
+    ("a_name", "text", True), ("first_period", "text", False), ("last_period", "text", False)]
+_APPEND_TYPES = {"date": sa.Date, "text": sa.Text, "integer": sa.Integer, "bigint": sa.BigInteger,
+                 "timestamptz": lambda: sa.DateTime(timezone=True)}
+
+
+def _append_column(name: str, kind: str, array: bool) -> sa.Column:
+    of = _APPEND_TYPES[kind]()
+    return sa.Column(name, sa.ARRAY(of).with_variant(sa.Text(), "sqlite") if array else of)
+
+
+#: An entry waiting for the group appender (PostgreSQL, ``group.post_grouped``): the arguments of
+#: its ``ledger_append`` call, typed. UNLOGGED on PostgreSQL: a request is only a request — the
+#: entry is acknowledged once the batch that appends it commits, so losing the queue in a crash
+#: loses nothing acknowledged. Whichever waiting writer next takes the drain's turn appends every
+#: request queued (``ledger_drain``, migration 0016). Unused on SQLite (one writer at a time).
+append_request = sa.Table("append_request", Base.metadata,
+                          sa.Column("ticket", BigId, primary_key=True),
+                          *(_append_column(*p) for p in APPEND_PARAMS))
+
+
+class AppendResult(Base):
+    """What the group appender made of a request, until its writer reads it (UNLOGGED on
+    PostgreSQL): ``ok`` and the entry's id and hash, a refusal of the writer's cached facts
+    (``stale``, ``closed``, ``periods``: the writer posts again from fresh reads), or ``error`` and
+    the database's message (a key already used)."""
+
+    __tablename__ = "append_result"
+
+    ticket: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    entry_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    detail: Mapped[str | None] = mapped_column(sa.Text)
+    done_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))

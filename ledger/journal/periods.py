@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from ledger.core import periods as P
 from ledger.core.errors import Conflict, NotFound, ValidationError
 from ledger.db import clock_of
+from ledger.journal.facts import forget
 from ledger.journal.models import Books, Period
 
 #: How far past today a business date may be posted: every period up to it is created on posting.
@@ -203,6 +204,7 @@ def mark_closed(session: Session, pid: str, policy_version: int | None, pool_bas
     period.policy_version = policy_version
     period.pool_basis = pool_basis
     session.flush()
+    forget(session)  # the posting path's cached facts
     ensure_periods(session, P.next_period(pid, get_books(session).period_kind))
     return period
 

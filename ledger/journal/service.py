@@ -9,7 +9,14 @@ Writing an entry:
    refuses an unbalanced entry, detail that does not sum to its postings, and any posting or line
    added to an entry that exists), then move the chain head.
 
-Services receive the session and never commit: the request or command that called them does.
+On PostgreSQL steps 2–3 are one server-side call, ``ledger_append`` (migration 0016), fed from a
+cache of the journal's facts it re-checks (``append``, ``facts``), so the lock is held for no client
+round trip; on SQLite they run here, under the database's write lock. Either way the hashes and the
+maintained tables are the same (``MAINTAINED TABLES`` marks where to add one, in both).
+
+Services receive the session and never commit: the request or command that called them does —
+except ``post_and_commit`` (and ``group.post_grouped``), which a caller whose transaction is the
+entries alone asks for, so the commit travels with the append.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from ledger.core.entries import (
 from ledger.core.errors import Conflict, NotFound, ValidationError
 from ledger.core.money import MoneyError, check_places, decimals_allowed, to_minor
 from ledger.db import clock_of, from_stored, minor_to_stored, to_stored
+from ledger.journal import append
 from ledger.journal.models import (
     Account,
     AccountBalance,
@@ -96,6 +104,7 @@ def close_account(session: Session, name: str, after: dt.date) -> Account:
         raise NotFound(f"no account {name}", {"account": ["not open"]})
     account.closed_after = after
     session.flush()
+    append.forget(session)
     return account
 
 
@@ -176,28 +185,14 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
     """
     if not specs:
         return []
-    names = {leg.account for spec in specs for leg in spec.legs}
-    names.update(line[0] for spec in specs for line in spec.detail)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres and sum(len(spec.detail) for spec in specs) <= append.COPY_DETAIL:
+        return _post_postgres(session, specs, field)
+    # SQLite, and on PostgreSQL a close's tens of thousands of detail lines: here, under the lock,
+    # the lines streamed with COPY while the entries are hashed (arrays that size cost more).
     accounts: dict[str, Account] = {
-        a.name: a for a in session.scalars(select(Account).where(Account.name.in_(names)))}
-    for n, spec in enumerate(specs):
-        where = field if len(specs) == 1 else f"entries[{n}].{field}"
-        check_legs(spec.legs, where)
-        _resolve_accounts(session, spec.legs, where, accounts)
-        if spec.detail:
-            where = "detail" if len(specs) == 1 else f"entries[{n}].detail"
-            unknown = sorted({line[0] for line in spec.detail} - accounts.keys())
-            if unknown:
-                raise ValidationError(f"the detail names accounts that are not open: {', '.join(unknown[:5])}",
-                                      {where: [f"account {a!r} is not open" for a in unknown]})
-            check_detail(spec.legs, spec.detail, where)
-    for n, spec in enumerate(specs):
-        for i, leg in enumerate(spec.legs):
-            last = accounts[leg.account].closed_after
-            if last is not None and spec.date > last:
-                where = field if len(specs) == 1 else f"entries[{n}].{field}"
-                raise Conflict(f"{leg.account} takes no posting dated after {last.isoformat()} "
-                               f"({spec.date.isoformat()} is later)", {f"{where}[{i}].account": ["closed"]})
+        a.name: a for a in session.scalars(select(Account).where(Account.name.in_(_names(specs))))}
+    _validate(session, specs, field, accounts)
     head = lock_chain(session)
     # Periods are read after the lock, so a close that commits first is always seen.
     guard_dates(session, [spec.date for spec in specs])
@@ -234,12 +229,95 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
     conn.exec_driver_sql(
         "INSERT INTO entry (id, date, memo, source_type, source_ref, policy_version, reverses_id, "  # nosec B608
         f"idempotency_key, prev_hash, hash, created_at) VALUES ({', '.join([mark] * 11)})", entry_rows)
+    # MAINTAINED TABLES (SQLite's path; PostgreSQL's is step 6 of ledger_append: migration 0016, and 0018 for
+    # the account-month totals):
+    # every table kept in step with the postings is added to here.
     _bump_balances(session, posting_rows)
     _bump_engagement_totals(session, engagement_deltas)
     _bump_month_totals(session, specs, accounts)  # issue 19: the income statement's account-month totals
     session.execute(update(ChainHead).where(ChainHead.id == 1).values(seq=seq, hash=prev))
     session.expire(head)
     return [row[0] for row in entry_rows]
+
+
+def _names(specs: Sequence[EntrySpec]) -> set[str]:
+    names = {leg.account for spec in specs for leg in spec.legs}
+    names.update(line[0] for spec in specs for line in spec.detail)
+    return names
+
+
+def _validate(session: Session, specs: Sequence[EntrySpec], field: str, accounts: dict) -> None:
+    """The checks before the lock: the legs, the accounts (open, holding the commodity, taking a
+    posting on that date) and the detail. ``accounts`` maps names to ``Account`` rows or to the
+    cached ``append.AccountFacts``."""
+    for n, spec in enumerate(specs):
+        where = field if len(specs) == 1 else f"entries[{n}].{field}"
+        check_legs(spec.legs, where)
+        _resolve_accounts(session, spec.legs, where, accounts)
+        if spec.detail:
+            where = "detail" if len(specs) == 1 else f"entries[{n}].detail"
+            unknown = sorted({line[0] for line in spec.detail} - accounts.keys())
+            if unknown:
+                raise ValidationError(f"the detail names accounts that are not open: {', '.join(unknown[:5])}",
+                                      {where: [f"account {a!r} is not open" for a in unknown]})
+            check_detail(spec.legs, spec.detail, where)
+    for n, spec in enumerate(specs):
+        for i, leg in enumerate(spec.legs):
+            last = accounts[leg.account].closed_after
+            if last is not None and spec.date > last:
+                where = field if len(specs) == 1 else f"entries[{n}].{field}"
+                raise Conflict(f"{leg.account} takes no posting dated after {last.isoformat()} "
+                               f"({spec.date.isoformat()} is later)", {f"{where}[{i}].account": ["closed"]})
+
+
+def post_and_commit(session: Session, specs: Sequence[EntrySpec], field: str = "postings") -> list[int]:
+    """``post_entries``, then commit the session's transaction — on PostgreSQL in the same round
+    trip as the append (``append.append(commit=True)``), so the chain's lock is released by the
+    server alone, never waiting on this process. For a caller whose transaction is the entries
+    alone (a writer posting one entry per call, the group appender): on a refusal the transaction
+    is rolled back and the entries posted again from fresh reads, raising the refusal's error.
+    The one service that commits: the caller asks for exactly that."""
+    if session.get_bind().dialect.name != "postgresql":
+        ids = post_entries(session, specs, field)
+        session.commit()
+        return ids
+    try:
+        ids = _post_postgres(session, specs, field, commit=True)
+    except append.Refused:
+        session.rollback()
+        ids = _post_postgres(session, specs, field, fresh=True)
+    session.commit()  # after the pipelined COMMIT: closes SQLAlchemy's side of the transaction
+    return ids
+
+
+def _post_postgres(session: Session, specs: Sequence[EntrySpec], field: str, fresh: bool = False,
+                   commit: bool = False) -> list[int]:
+    """PostgreSQL: validate from the cached facts, then append in one server-side call
+    (``append.append``). Whatever the call refuses is posted again from fresh reads (``fresh``):
+    the lock, ``guard_dates`` and the accounts read from the database answer the refusal."""
+    facts = append.journal_facts(session)
+    if fresh:
+        facts.clear()
+    session.flush()
+    try:
+        _validate(session, specs, field, facts.resolve(session, _names(specs)))
+    except (ValidationError, Conflict):
+        if fresh:
+            raise
+        return _post_postgres(session, specs, field, fresh=True)
+    dates = [spec.date for spec in specs]
+    guard, first_pid, last_pid = append.dates_need_guard(session, facts, dates)
+    if guard or fresh:
+        lock_chain(session)
+        guard_dates(session, dates)  # refuses with the period's error, creates the period rows
+        facts.load_periods(session)
+        guard, first_pid, last_pid = append.dates_need_guard(session, facts, dates)
+    ids = append.append(session, specs, facts.accounts, first_pid, last_pid, commit=commit and not fresh)
+    if ids is None:
+        if fresh:
+            raise append.refused_again()
+        return _post_postgres(session, specs, field, fresh=True)
+    return ids
 
 
 def _number_entry(spec: EntrySpec, seq: int, prev: str, accounts: dict[str, Account], now, as_date,

@@ -1,0 +1,177 @@
+"""The PostgreSQL append path: everything before the chain's lock done in Python, the critical
+section in one server-side call (``ledger_append``, migration 0016).
+
+Before the lock, from a per-engine cache of the journal's facts (``JournalFacts``: the books, the
+accounts' ids, commodities and last days, the last closed and the last created period):
+- validate the entries (the same pure rules and the same errors as ``service.post_entries``);
+- build each entry's canonical form split around its id (``entries.canonical_parts``), its posting
+  rows and its detail rows.
+
+Then one call, ``ledger_append``, which re-checks under the database's own reads everything the
+cache answered (account id ↔ name, commodity, last day, the books' first day; under the lock: no
+closed period, the period rows exist), hashes, inserts, maintains the balances and moves the head.
+The cache is only ever trusted to *accept*: when the function answers anything but ``ok`` (it then
+writes nothing and raises nothing), the cache is dropped and the entries are posted again from fresh
+reads — the authoritative path, which takes the lock and runs ``periods.guard_dates`` — so a
+refusal is always answered from the database, with the same error as before. A change made through
+this process (an account closed, a period closed) also drops the cache (``forget``).
+
+The lock is held from inside the call to the commit: no client round trip while it is held.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import psycopg
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
+
+from ledger.core import periods as P
+from ledger.core.entries import canonical_parts, detail_digest
+from ledger.core.errors import Conflict
+from ledger.db import clock_of, minor_to_stored, to_stored
+from ledger.journal.facts import AccountFacts, JournalFacts, forget, journal_facts
+from ledger.journal.models import ChainHead, Entry
+from ledger.journal.periods import MAX_FUTURE
+
+
+def dates_need_guard(session: Session, facts: JournalFacts, dates: Sequence[dt.date]) -> tuple[bool, str, str]:
+    """Whether the cached facts cannot accept ``dates`` without the authoritative guard, and the
+    first and last period ids (for the function's own check under the lock)."""
+    if facts.books is None or facts.latest is None:
+        facts.load_periods(session)
+    if facts.books is None:
+        return True, "", ""
+    kind, starts_on = facts.books
+    first, last = min(dates), max(dates)
+    first_pid, last_pid = P.period_id(first, kind), P.period_id(last, kind)
+    horizon = clock_of(session).today() + MAX_FUTURE
+    ok = (starts_on <= first and last <= horizon and (facts.closed is None or first_pid > facts.closed)
+          and facts.latest is not None and last_pid <= facts.latest)
+    return not ok, first_pid, last_pid
+
+
+#: Up to this many entries in a call are put in the session as written (``post_entry`` returns one
+#: without reading it back); a close's or an import's batch returns its ids only.
+RETURNED = 16
+
+_CALL = (
+    "SELECT o_status, o_first_id, o_first_prev, o_hashes FROM ledger_append("
+    "%s::date[], %s::text[], %s::text[], %s::text[], %s::integer[], %s::bigint[], %s::text[], %s::text[], "
+    "%s::text[], %s::timestamptz, "
+    "%s::integer[], %s::integer[], %s::text[], %s::bigint[], %s::text[], %s::integer[], "
+    "%s::integer[], %s::integer[], %s::integer[], %s::text[], %s::text[], %s::integer[], %s::bigint[], "
+    "%s::integer[], %s::text[], %s, %s, %s)"
+)
+
+
+def call_args(session: Session, specs: Sequence, accounts: dict[str, AccountFacts], first_pid: str,
+              last_pid: str) -> tuple[tuple, dt.datetime]:
+    """``ledger_append``'s arguments for ``specs`` (all but ``refuse``), built before the lock:
+    each entry's canonical form around its id, its posting rows and its detail rows; and the
+    time the entries are stamped with."""
+    e_cols: list[list] = [[] for _ in range(9)]
+    p_cols: list[list] = [[] for _ in range(6)]
+    d_cols: list[list] = [[] for _ in range(7)]
+    used: dict[str, int] = {}
+    for n, spec in enumerate(specs, 1):
+        detail = spec.detail
+        head, tail = canonical_parts(
+            date=spec.date, memo=spec.memo, source_type=spec.source_type, source_ref=spec.source_ref,
+            policy_version=spec.policy_version, reverses_id=spec.reverses_id,
+            postings=[(leg.account, leg.commodity, leg.amount, leg.kind, leg.engagement_id) for leg in spec.legs],
+            detail=detail_digest(detail) if detail else None)
+        for col, value in zip(e_cols, (spec.date, spec.memo, spec.source_type, spec.source_ref, spec.policy_version,
+                                       spec.reverses_id, spec.idempotency_key, head, tail), strict=True):
+            col.append(value)
+        for leg in spec.legs:
+            account = accounts[leg.account]
+            used[leg.account] = account.id
+            for col, value in zip(p_cols, (n, account.id, leg.commodity, to_stored(leg.amount), leg.kind,
+                                           leg.engagement_id), strict=True):
+                col.append(value)
+        if detail:
+            scale = {c: minor_to_stored(1, c) for c in {line[1] for line in detail}}
+            for no, (a, c, m, k, e) in enumerate(detail, 1):
+                account_id = used[a] = accounts[a].id
+                for col, value in zip(d_cols, (n, no, account_id, c, k, e, m * scale[c]), strict=True):
+                    col.append(value)
+    now = clock_of(session).now()
+    return (*e_cols, now, *p_cols, *d_cols, list(used.values()), list(used.keys()), first_pid, last_pid), now
+
+
+#: ``post_entries`` writes a batch with more detail lines than this (a close: tens of thousands)
+#: in Python under the lock, streaming the lines with ``COPY`` while it hashes: arrays that size
+#: cost more to build, send and unnest than the round trips the call saves.
+COPY_DETAIL = 2000
+
+
+class Refused(Exception):
+    """``ledger_append`` refused what the cache said, in a call sent with its ``COMMIT``: the
+    transaction was rolled back."""
+
+
+def append(session: Session, specs: Sequence, accounts: dict[str, AccountFacts], first_pid: str,
+           last_pid: str, commit: bool = False) -> list[int] | None:
+    """Append ``specs`` (already validated) in one call; their ids, or None when the function
+    refused what the cache said (nothing was written).
+
+    ``commit``: send the transaction's ``COMMIT`` in the same pipeline as the call, so the server
+    commits as soon as the call ends, without waiting for this process (the lock is released by
+    the server alone). A refusal then raises ``Refused`` (the commit became a rollback)."""
+    params, now = call_args(session, specs, accounts, first_pid, last_pid)
+    session.flush()  # the call must see what this session has pending (an account just opened)
+    conn = session.connection().connection.driver_connection
+    params = (*params, commit)
+    cursor = conn.cursor()
+    try:
+        if commit:
+            with conn.pipeline():
+                cursor.execute(_CALL, params, prepare=True)
+                conn.commit()
+        else:
+            cursor.execute(_CALL, params, prepare=True)
+        status, first_id, prev, hashes = cursor.fetchone()
+    except psycopg.errors.RaiseException as exc:
+        if commit and str(exc).startswith("ledger_append refused"):
+            raise Refused(str(exc)) from None
+        raise DBAPIError.instance(_CALL, None, exc, psycopg.Error) from exc
+    except psycopg.Error as exc:  # as SQLAlchemy would raise it (an IntegrityError for a key used twice)
+        raise DBAPIError.instance(_CALL, None, exc, psycopg.Error) from exc
+    finally:
+        cursor.close()
+    if status != "ok":
+        return None
+    # The entries as written, put in the session as loaded (their postings load on first use): no
+    # round trip to read back what was just sent.
+    ids, kept = [], []
+    for i, spec in enumerate(specs):
+        entry = Entry(id=first_id + i, date=spec.date, memo=spec.memo, source_type=spec.source_type,
+                      source_ref=spec.source_ref, policy_version=spec.policy_version, reverses_id=spec.reverses_id,
+                      idempotency_key=spec.idempotency_key, prev_hash=prev, hash=hashes[i], created_at=now)
+        prev = hashes[i]
+        ids.append(entry.id)
+        if len(specs) <= RETURNED:
+            stale = session.identity_map.get(identity_key(Entry, entry.id))
+            if stale is not None:  # an entry of a transaction rolled back, the same id now
+                session.expunge(stale)
+            make_transient_to_detached(entry)
+            session.add(entry)
+            kept.append(entry)
+    # The session's identity map holds clean objects weakly: keep the last call's entries alive so
+    # ``session.get`` (``post_entry``) finds them.
+    session.info["ledger.appended"] = kept
+    head = session.identity_map.get(identity_key(ChainHead, 1))
+    if head is not None:
+        session.expire(head)
+    return ids
+
+
+__all__ = ["AccountFacts", "JournalFacts", "append", "dates_need_guard", "forget", "journal_facts"]
+
+
+def refused_again() -> Conflict:
+    return Conflict("the ledger changed while these entries were posted; try again")
