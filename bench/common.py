@@ -73,3 +73,79 @@ def summary(times: list[float]) -> str:
     ts = sorted(times)
     p95 = ts[min(len(ts) - 1, int(round(0.95 * (len(ts) - 1))))]
     return f"median {statistics.median(ts) * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms"
+
+
+def year_of_work(app, n_engagements: int, months: int, *, seed: int, subcontract: bool = False,
+                 close: bool = True, n_partners: int = 50, n_practices: int = 30) -> list[float]:
+    """Found a partnership of ``n_partners`` partners and ``n_practices`` practices, and post
+    ``months`` months of 2026 through the posting service: every one of ``n_engagements``
+    engagements invoiced every month, a third with a direct cost (half of those subcontracted when
+    ``subcontract``), 25,000.00 of rent as overhead; each month closed when ``close``. Returns the
+    seconds of each close (from the call to the commit)."""
+    import datetime as dt
+    import random
+    from decimal import Decimal
+
+    from ledger.core import chart
+    from ledger.core.entries import Leg
+    from ledger.journal.service import EntrySpec, open_account, post_entries
+    from ledger.partnership.charter import load_charter
+    from ledger.partnership.close import close_period
+    from ledger.partnership.founding import found
+    from ledger.practices.models import Client, Engagement, Partner, Practice
+    from ledger.runtime.database import get_session
+
+    rng = random.Random(seed)
+    closes = []
+    with app.app_context():
+        s = get_session()
+        found(s, load_charter(synthetic_charter(n_partners, n_practices)))
+        s.add_all(Client(code=f"c{i:03d}", name=f"Client {i}") for i in range(100))
+        s.flush()
+        for i in range(100):
+            open_account(s, chart.receivable(f"c{i:03d}"), ["USD"])
+        open_account(s, chart.overhead("rent"), ["USD"])
+        clients = dict(s.execute(sa.select(Client.code, Client.id)).all())
+        practices = dict(s.execute(sa.select(Practice.code, Practice.id)).all())
+        partners = dict(s.execute(sa.select(Partner.code, Partner.id)).all())
+        s.execute(sa.insert(Engagement), [
+            {"ref": f"e{i:05d}", "client_id": clients[f"c{i % 100:03d}"],
+             "practice_id": practices[f"pr{i % n_practices:02d}"],
+             "originator_id": partners[f"p{rng.randrange(n_partners):03d}"],
+             "title": f"Engagement {i}", "opened_on": dt.date(2026, 1, 1)} for i in range(n_engagements)])
+        ids = dict(s.execute(sa.select(Engagement.ref, Engagement.id)).all())
+        s.commit()
+        for month in range(1, months + 1):
+            specs = []
+            for i in range(n_engagements):
+                ref, pr, cl = f"e{i:05d}", f"pr{i % n_practices:02d}", f"c{i % 100:03d}"
+                day = dt.date(2026, month, 1 + i % 28)
+                amount = Decimal(rng.randrange(10_000, 5_000_000)) / 100
+                specs.append(EntrySpec(day, f"invoice {ref}", [
+                    Leg(chart.receivable(cl), amount, "USD", engagement_id=ids[ref]),
+                    Leg(chart.revenue(pr), -amount, "USD", engagement_id=ids[ref])], "invoice", ref))
+                if i % 3 == 0:
+                    c = Decimal(rng.randrange(1_000, 1_000_000)) / 100
+                    kind = "subcontract" if subcontract and i % 2 == 0 else None
+                    specs.append(EntrySpec(day, f"cost {ref}", [
+                        Leg(chart.direct_costs(pr), c, "USD", kind=kind, engagement_id=ids[ref]),
+                        Leg(chart.CASH, -c, "USD")], "cost", ref))
+            specs.append(EntrySpec(dt.date(2026, month, 15), "rent", [
+                Leg(chart.overhead("rent"), Decimal("25000.00"), "USD"), Leg(chart.CASH, Decimal("-25000.00"), "USD")],
+                "overhead"))
+            for k in range(0, len(specs), 5000):
+                post_entries(s, specs[k:k + 5000])
+            s.commit()
+            if month == 1:
+                # Planner statistics after the first bulk load, as autovacuum gathers them on a live
+                # database within a minute (see close_bench.py).
+                s.execute(sa.text("ANALYZE"))
+                s.commit()
+            if close:
+                t0 = time.perf_counter()
+                close_period(s, f"2026-{month:02d}")
+                s.commit()
+                closes.append(time.perf_counter() - t0)
+        s.execute(sa.text("ANALYZE"))
+        s.commit()
+    return closes

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import random
 import statistics
 import sys
 import time
@@ -21,73 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import database, machine, migrated_app, synthetic_charter  # noqa: E402
+from bench.common import database, machine, migrated_app, year_of_work  # noqa: E402
 
 TARGET_S = 0.100
-
-
-def build(app, n_engagements: int, months: int, close: bool, n_partners: int = 50, n_practices: int = 30) -> None:
-    """Found a partnership and post ``months`` months of work on ``n_engagements`` engagements
-    through the posting service (which keeps the totals), closing each month when ``close``."""
-    import sqlalchemy as sa
-
-    from ledger.core import chart
-    from ledger.core.entries import Leg
-    from ledger.journal.service import EntrySpec, open_account, post_entries
-    from ledger.partnership.charter import load_charter
-    from ledger.partnership.close import close_period
-    from ledger.partnership.founding import found
-    from ledger.practices.models import Client, Engagement, Partner, Practice
-    from ledger.runtime.database import get_session
-
-    rng = random.Random(19)
-    with app.app_context():
-        s = get_session()
-        found(s, load_charter(synthetic_charter(n_partners, n_practices)))
-        s.add_all(Client(code=f"c{i:03d}", name=f"Client {i}") for i in range(100))
-        s.flush()
-        for i in range(100):
-            open_account(s, chart.receivable(f"c{i:03d}"), ["USD"])
-        open_account(s, chart.overhead("rent"), ["USD"])
-        clients = dict(s.execute(sa.select(Client.code, Client.id)).all())
-        practices = dict(s.execute(sa.select(Practice.code, Practice.id)).all())
-        partners = dict(s.execute(sa.select(Partner.code, Partner.id)).all())
-        s.execute(sa.insert(Engagement), [
-            {"ref": f"e{i:05d}", "client_id": clients[f"c{i % 100:03d}"],
-             "practice_id": practices[f"pr{i % n_practices:02d}"],
-             "originator_id": partners[f"p{rng.randrange(n_partners):03d}"],
-             "title": f"Engagement {i}", "opened_on": dt.date(2026, 1, 1)} for i in range(n_engagements)])
-        ids = dict(s.execute(sa.select(Engagement.ref, Engagement.id)).all())
-        s.commit()
-        for month in range(1, months + 1):
-            specs = []
-            for i in range(n_engagements):
-                ref, pr, cl = f"e{i:05d}", f"pr{i % n_practices:02d}", f"c{i % 100:03d}"
-                day = dt.date(2026, month, 1 + i % 28)
-                amount = Decimal(rng.randrange(10_000, 5_000_000)) / 100
-                specs.append(EntrySpec(day, f"invoice {ref}", [
-                    Leg(chart.receivable(cl), amount, "USD", engagement_id=ids[ref]),
-                    Leg(chart.revenue(pr), -amount, "USD", engagement_id=ids[ref])], "invoice", ref))
-                if i % 3 == 0:
-                    c = Decimal(rng.randrange(1_000, 1_000_000)) / 100
-                    kind = "subcontract" if i % 2 == 0 else None
-                    specs.append(EntrySpec(day, f"cost {ref}", [
-                        Leg(chart.direct_costs(pr), c, "USD", kind=kind, engagement_id=ids[ref]),
-                        Leg(chart.CASH, -c, "USD")], "cost", ref))
-            specs.append(EntrySpec(dt.date(2026, month, 15), "rent", [
-                Leg(chart.overhead("rent"), Decimal("25000.00"), "USD"), Leg(chart.CASH, Decimal("-25000.00"), "USD")],
-                "overhead"))
-            for k in range(0, len(specs), 5000):
-                post_entries(s, specs[k:k + 5000])
-            s.commit()
-            if month == 1:
-                s.execute(sa.text("ANALYZE"))  # as autovacuum would within a minute (see close_bench.py)
-                s.commit()
-            if close:
-                close_period(s, f"2026-{month:02d}")
-                s.commit()
-        s.execute(sa.text("ANALYZE"))
-        s.commit()
 
 
 def raw_aggregate(s, start: dt.date, end: dt.date):
@@ -151,7 +86,7 @@ def main() -> None:
         with database(engine) as url:
             app = migrated_app(url)
             t0 = time.perf_counter()
-            build(app, args.engagements, args.months, not args.no_close)
+            year_of_work(app, args.engagements, args.months, seed=19, subcontract=True, close=not args.no_close)
             built = time.perf_counter() - t0
             r = measure(app, args.months, args.repeat)
             app.extensions["ledger.engine"].dispose()

@@ -222,7 +222,7 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
     # Straight to the driver's executemany: this is the ledger's hot path (closes and imports write
     # hundreds of thousands of rows), and SQLAlchemy's per-row parameter processing would double it.
     # Bandit B608 (SQL built from strings) is silenced below: the statements are constants; only the
-    # driver's placeholder mark ("?" or "%s") is joined in, and every value is a bound parameter.
+    # driver's parameter mark ("?" or "%s") is joined in, and every value is a bound parameter.
     conn.exec_driver_sql(
         "INSERT INTO posting (entry_id, account_id, commodity, amount, kind, engagement_id) "  # nosec B608
         f"VALUES ({', '.join([mark] * 6)})", posting_rows)
@@ -385,7 +385,7 @@ class _DetailWriter:
             context.__exit__(None, None, None)
             self._cursor.close()
         elif self.rows:
-            # Bandit B608 silenced: a constant column list and the placeholder mark; values are bound.
+            # Bandit B608 silenced: a constant column list and the parameter mark; values are bound.
             self.conn.exec_driver_sql(
                 f"INSERT INTO posting_detail ({self.COLUMNS}) VALUES ({', '.join([self.mark] * 8)})",  # nosec B608
                 self.rows)
