@@ -30,7 +30,7 @@ from ledger.practices.engagements import create_client, open_engagement
 from ledger.practices.models import Ownership, Practice
 from ledger.practices.service import get_partner
 from ledger.read.statements import statement
-from ledger.revenue.close import closed_period_inputs, gather, preview
+from ledger.revenue.close import _overhead_and_unattributed, closed_period_inputs, gather, preview
 from ledger.runtime.database import get_session
 from ledger.succession.service import buyout_schedule
 
@@ -481,6 +481,10 @@ def test_after_any_close_income_and_expenses_are_zero_and_allocations_equal_the_
         a = preview(s, "2026-01")
         assert a.net_margin + a.unattributed - a.overhead == net
         before = gather(s, "2026-01")
+        # The month, read from the account-month totals, is what a sum of its postings gives (a
+        # range that is not whole months sums the postings; the books start on 2026-01-01).
+        assert _overhead_and_unattributed(s, day("2026-01-01"), day("2026-01-31"), "USD") == \
+            _overhead_and_unattributed(s, day("2025-12-31"), day("2026-01-31"), "USD")
         close_period(s, "2026-01")
         # What an impact preview reads back for the closed month is what the close gathered.
         replay = closed_period_inputs(s, ["2026-01"])["2026-01"]

@@ -33,7 +33,7 @@ from ledger.core.entries import Leg
 from ledger.core.money import MAX_PLACES, MoneyError, fmt, from_minor, places
 from ledger.db import stored_to_minor
 from ledger.equity.service import vested_units_by_partner
-from ledger.journal.models import Account, EngagementMonthTotal, Entry, Period, Posting
+from ledger.journal.models import Account, AccountMonthTotal, EngagementMonthTotal, Entry, Period, Posting
 from ledger.journal.periods import get_books, parse_period
 from ledger.journal.service import EntrySpec, post_entries
 from ledger.practices.models import Engagement, Ownership, Partner, Practice
@@ -259,23 +259,39 @@ def _overhead_and_unattributed(session: Session, start: dt.date, end: dt.date, c
     """``(overhead, unattributed)`` of the dates ``[start, end]``, each ``[(account, amount)]``
     (debit positive), close entries excluded. Overhead is every posting on an
     ``Expenses:Overhead:`` account, whoever booked it; what else lands on an ``Income:`` or
-    ``Expenses:`` account without naming an engagement is unattributed (CONTRACT §7)."""
-    by_account = session.execute(
-        select(Account.name, Posting.engagement_id.is_(None), func.sum(Posting.amount))
-        .join(Entry, Entry.id == Posting.entry_id)
-        .join(Account, Account.id == Posting.account_id)
-        .where(Entry.date >= start, Entry.date <= end, Entry.source_type != "close", Posting.commodity == currency,
-               or_(Account.name.like("Income:%"), Account.name.like("Expenses:%")))
-        .group_by(Account.name, Posting.engagement_id.is_(None)).order_by(Account.name)
-    ).all()
+    ``Expenses:`` account without naming an engagement is unattributed (CONTRACT §7).
+
+    Whole calendar months (every period is) are read from the journal's account-month totals — a
+    few rows per account and month, kept per cause and per whether the posting names an
+    engagement; any other range sums its postings."""
+    if start.day == 1 and (end + dt.timedelta(days=1)).day == 1:
+        total = AccountMonthTotal
+        by_account = session.execute(
+            select(Account.name, ~total.tagged, func.sum(total.balance))
+            .join(Account, Account.id == total.account_id)
+            .where(total.month >= f"{start:%Y-%m}", total.month <= f"{end:%Y-%m}", total.source_type != "close",
+                   total.commodity == currency,
+                   or_(Account.name.like("Income:%"), Account.name.like("Expenses:%")))
+            .group_by(Account.name, total.tagged).order_by(Account.name)
+        ).all()
+    else:
+        by_account = session.execute(
+            select(Account.name, Posting.engagement_id.is_(None), func.sum(Posting.amount))
+            .join(Entry, Entry.id == Posting.entry_id)
+            .join(Account, Account.id == Posting.account_id)
+            .where(Entry.date >= start, Entry.date <= end, Entry.source_type != "close",
+                   Posting.commodity == currency,
+                   or_(Account.name.like("Income:%"), Account.name.like("Expenses:%")))
+            .group_by(Account.name, Posting.engagement_id.is_(None)).order_by(Account.name)
+        ).all()
     overhead: dict[str, Decimal] = defaultdict(Decimal)
     unattributed = []
-    for name, untagged, total in by_account:
+    for name, untagged, amount in by_account:
         if name.startswith(OVERHEAD_PREFIX):
-            overhead[name] += total
-        elif untagged and total:
-            unattributed.append((name, total))
-    return [(name, total) for name, total in overhead.items() if total], unattributed
+            overhead[name] += amount
+        elif untagged and amount:
+            unattributed.append((name, amount))
+    return [(name, amount) for name, amount in overhead.items() if amount], unattributed
 
 
 def unattributed_in(session: Session, start: dt.date, end: dt.date, currency: str) -> Decimal:
