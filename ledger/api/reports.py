@@ -9,7 +9,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from ledger.api.openapi import blueprint
 from ledger.api.transaction import requires
 from ledger.read.income import GROUPINGS, income_statement
-from ledger.read.render import income_csv, income_json
+from ledger.read.render import income_file, income_json
 from ledger.runtime.database import get_session
 from ledger.schema import PeriodId
 
@@ -73,6 +73,6 @@ def income(query):
     provisional), rows by practice, firm or period; totals equal the ledger's movements."""
     st = income_statement(get_session(), query.get("start"), query.get("end"), query["by"])
     if query["format"] == "csv":
-        return Response(income_csv(st), mimetype="text/csv", headers={
-            "Content-Disposition": f'attachment; filename="income-{st.first}-{st.last}-by-{st.by}.csv"'})
+        body, mimetype, filename = income_file(st, "csv")
+        return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
     return income_json(st)

@@ -48,6 +48,10 @@ def statement_file(st: dict, fmt: str) -> tuple[str | bytes, str, str]:
     return body, DOWNLOADS[fmt], f"statement-{st['partner']}-{st['period']}.{fmt}"
 
 
+def income_file(st: IncomeStatement, fmt: str) -> tuple[str | bytes, str, str]:
+    """An income statement as a download: ``(body, mimetype, filename)`` for ``fmt`` ``csv`` or ``pdf``."""
+    body = income_csv(st) if fmt == "csv" else income_pdf(st)
+    return body, DOWNLOADS[fmt], f"income-{st.first}-{st.last}-by-{st.by}.{fmt}"
 
 
 def policy_footnotes(st: dict) -> list[str]:

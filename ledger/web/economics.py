@@ -14,7 +14,7 @@ from flask_login import login_required
 from ledger.core.errors import ValidationError
 from ledger.practices.service import get_practice
 from ledger.read.income import GROUPINGS, firm, income_statement, practice_months
-from ledger.read.render import income_csv, income_pdf
+from ledger.read.render import income_file
 from ledger.runtime.database import get_session
 from ledger.web.errors import web_blueprint
 
@@ -37,17 +37,18 @@ def income():
 @bp.route("/reports/income/csv")
 @login_required
 def income_download_csv():
-    st = _statement()
-    return Response(income_csv(st), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="income-{st.first}-{st.last}-by-{st.by}.csv"'})
+    return _download("csv")
 
 
 @bp.route("/reports/income/pdf")
 @login_required
 def income_download_pdf():
-    st = _statement()
-    return Response(income_pdf(st), mimetype="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="income-{st.first}-{st.last}-by-{st.by}.pdf"'})
+    return _download("pdf")
+
+
+def _download(fmt: str) -> Response:
+    body, mimetype, filename = income_file(_statement(), fmt)
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @bp.route("/practices/<code:practice_code>")
