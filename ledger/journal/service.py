@@ -401,7 +401,7 @@ class _DetailWriter:
             self._cursor.close()
 
 
-def _add_to(session: Session, table, keys: list[str], deltas: dict[tuple, int]) -> None:
+def add_to(session: Session, table, keys: list[str], deltas: dict[tuple, int]) -> None:
     """Add ``deltas`` (``{key values: hundredths}``) to ``table``'s ``balance`` column, inserting the
     rows not there yet: one multi-row upsert. Callers hold the chain-head lock, so no other writer
     races these rows."""
@@ -420,12 +420,12 @@ def _bump_balances(session: Session, posting_rows: list[tuple]) -> None:
     deltas: dict[tuple[int, str], int] = defaultdict(int)
     for _entry, account_id, commodity, cents, _kind, _eng in posting_rows:
         deltas[(account_id, commodity)] += cents
-    _add_to(session, AccountBalance.__table__, ["account_id", "commodity"], deltas)
+    add_to(session, AccountBalance.__table__, ["account_id", "commodity"], deltas)
 
 
 def _bump_engagement_totals(session: Session, deltas: dict[tuple[str, int, int, str], int]) -> None:
     """Add engagement-tagged postings to their (month, account, engagement, commodity) totals."""
-    _add_to(session, EngagementMonthTotal.__table__, ["month", "account_id", "engagement_id", "commodity"], deltas)
+    add_to(session, EngagementMonthTotal.__table__, ["month", "account_id", "engagement_id", "commodity"], deltas)
 
 
 def _bump_month_totals(session: Session, specs: Sequence[EntrySpec], accounts: dict[str, Account]) -> None:
@@ -437,7 +437,7 @@ def _bump_month_totals(session: Session, specs: Sequence[EntrySpec], accounts: d
         for leg in spec.legs:
             deltas[(month, accounts[leg.account].id, leg.commodity, spec.source_type, leg.kind or "",
                     leg.engagement_id is not None)] += to_stored(leg.amount)
-    _add_to(session, AccountMonthTotal.__table__,
+    add_to(session, AccountMonthTotal.__table__,
             ["month", "account_id", "commodity", "source_type", "kind", "tagged"], deltas)
 
 

@@ -1,0 +1,253 @@
+"""The posting service's bulk path: ``ledger import``'s entries, tens of thousands per transaction.
+
+An import's entry is the plainest there is (legs of an account, an amount and a commodity; no
+kind, no engagement, no detail, no reversal), and it comes by the hundred thousand, so it skips
+what ``service.post_entries`` spends per entry on generality:
+
+- ``Draft``: the importer checks each entry once, in integer minor units, against the accounts
+  read at the start (``Accounts``) — the same rules as ``check_legs`` and ``_validate`` — and
+  builds its canonical JSON around the id (``canonical_parts``' ``head``/``tail``) as text, byte
+  for byte what ``entries.canonical_entry`` makes (``tests/test_import.py`` holds them equal);
+- ``write``: under the chain's lock, ``periods.guard_dates`` once for the batch's dates, then the
+  hash chain in one loop, and the rows in bulk — PostgreSQL ``COPY`` (the guards are statement
+  triggers on the transition tables, migration 0019, run once per ``COPY``); SQLite one
+  ``executemany`` per table, with the per-row guard triggers set aside *inside* the transaction
+  and their checks run over the batch as set-based queries before they are put back (see
+  ``_sqlite_rows``). The maintained tables are added to from Python aggregates, one upsert each.
+
+Anything the fast checks do not accept goes back to the importer, which posts it through
+``service.post_entries`` and answers its error there: the fast path never refuses, it only
+declines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ledger.core.errors import ValidationError
+from ledger.core.money import UNITS, MoneyError, places
+from ledger.db import clock_of, minor_to_stored
+from ledger.journal.models import Account, AccountBalance, AccountMonthTotal, ChainHead, Entry
+from ledger.journal.periods import guard_dates
+from ledger.journal.service import add_to, lock_chain
+
+#: The guard triggers an import's batch sets aside on SQLite, inside its transaction, and the
+#: set-based check that stands for each (``_sqlite_rows``).
+SQLITE_ROW_GUARDS = ("posting_entry_open", "entry_balanced", "entry_detail_agrees")
+
+SOURCE = "import"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    id: int
+    commodities: frozenset[str]
+    closed_after: dt.date | None
+    quoted: str  # the name as a JSON string, for the canonical form
+
+
+class Accounts:
+    """The open accounts and the books' commodities, read once for a whole import."""
+
+    def __init__(self, session: Session, currency: str):
+        self.by_name = {
+            a.name: AccountRow(a.id, frozenset(a.commodity_list), a.closed_after, json.dumps(a.name))
+            for a in session.scalars(select(Account))}
+        self.allowed = frozenset({currency, UNITS})
+        self.places: dict[str, int] = {}
+        self.scale: dict[str, int] = {}
+        for c in self.allowed:
+            try:
+                self.places[c] = places(c)
+            except MoneyError:
+                continue
+            self.scale[c] = minor_to_stored(1, c)
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """An entry checked and ready to be numbered: ``head + str(id) + tail`` is its canonical JSON."""
+
+    key: str
+    date: dt.date
+    memo: str
+    head: str
+    tail: str
+    #: ``(account id, commodity, stored amount)`` per leg, in order.
+    legs: tuple[tuple[int, str, int], ...]
+
+
+def draft(key: str, date: dt.date, memo: str, legs: Sequence[tuple[str, str, int]],
+          accounts: Accounts) -> Draft | None:
+    """The entry ``legs`` (``(account, commodity, minor units)``) make, or None when it is not one
+    the fast path takes (any rule of ``check_legs``/``_validate`` not met: the slow path answers).
+    ``key`` and ``memo`` have passed ``text_problem``."""
+    if len(legs) < 2:
+        return None
+    sums: dict[str, int] = {}
+    parts = []
+    rows = []
+    moves = False
+    by_name, scale = accounts.by_name, accounts.scale
+    for name, commodity, minor in legs:
+        account = by_name.get(name)
+        if (account is None or commodity not in account.commodities or commodity not in scale
+                or (account.closed_after is not None and date > account.closed_after)):
+            return None
+        sums[commodity] = sums.get(commodity, 0) + minor
+        if minor:
+            moves = True
+        n = accounts.places[commodity]
+        if n:
+            q, r = divmod(-minor if minor < 0 else minor, 10 ** n)
+            text = f"-{q}.{r:0{n}d}" if minor < 0 else f"{q}.{r:0{n}d}"
+        else:
+            text = str(minor)
+        parts.append(f'[{account.quoted},"{commodity}","{text}",null,null]')
+        rows.append((account.id, commodity, minor * scale[commodity]))
+    if not moves or any(sums.values()):
+        return None
+    # canonical_entry's keys, sorted: date, id, memo, policy_version, postings, reverses, source.
+    head = f'{{"date":"{date.isoformat()}","id":'
+    tail = (f',"memo":{_quoted(memo)},"policy_version":null,"postings":[{",".join(parts)}],'
+            f'"reverses":null,"source":["{SOURCE}",{_quoted(key)}]}}')
+    return Draft(key, date, memo, head, tail, tuple(rows))
+
+
+def _quoted(text: str) -> str:
+    """``json.dumps(text, ensure_ascii=False)`` for text ``text_problem`` accepts (no control
+    character): only a quote or a backslash needs escaping."""
+    if '"' in text or "\\" in text:
+        return json.dumps(text, ensure_ascii=False)
+    return f'"{text}"'
+
+
+def write(session: Session, drafts: Sequence[Draft]) -> None:
+    """Append ``drafts`` to the chain, in order, in the session's transaction (the caller commits).
+    Raises ``ValidationError``/``Conflict`` from ``guard_dates`` (a date the books refuse) before
+    anything is written."""
+    if not drafts:
+        return
+    head = lock_chain(session)
+    guard_dates(session, {d.date for d in drafts})
+    seq, prev = head.seq, head.hash
+    first = seq + 1
+    now = clock_of(session).now()
+    postings: list[tuple] = []
+    entries: list[tuple] = []
+    balances: dict[tuple, int] = defaultdict(int)
+    months: dict[tuple, int] = defaultdict(int)
+    sha = hashlib.sha256
+    for d in drafts:
+        seq += 1
+        digest = sha(f"{prev}{d.head}{seq}{d.tail}".encode()).hexdigest()
+        entries.append((seq, d.date, d.memo, d.key, prev, digest))
+        month = d.date.isoformat()[:7]
+        for account_id, commodity, stored in d.legs:
+            postings.append((seq, account_id, commodity, stored))
+            balances[(account_id, commodity)] += stored
+            months[(month, account_id, commodity, SOURCE, "", False)] += stored
+        prev = digest
+    if session.get_bind().dialect.name == "postgresql":
+        _postgres_rows(session, postings, entries, now)
+    else:
+        _sqlite_rows(session, postings, entries, now, first, seq)
+    # MAINTAINED TABLES (the import's path; service.post_entries and ledger_append keep the same):
+    # every table kept in step with the postings is added to here. An import's postings name no
+    # engagement, so the engagement month totals are not touched.
+    add_to(session, AccountBalance.__table__, ["account_id", "commodity"], balances)
+    add_to(session, AccountMonthTotal.__table__,
+           ["month", "account_id", "commodity", "source_type", "kind", "tagged"], months)
+    session.execute(update(ChainHead).where(ChainHead.id == 1).values(seq=seq, hash=prev))
+    session.expire(head)
+
+
+def _copy_text(value: str) -> str:
+    # COPY's text format: the text rules (``text_problem``) already refuse tab, line breaks and
+    # every control character, so a backslash is the one character left to escape.
+    return value.replace("\\", "\\\\") if "\\" in value else value
+
+
+def _postgres_rows(session: Session, postings: list[tuple], entries: list[tuple], now: dt.datetime) -> None:
+    """``COPY`` the postings, then the entries that seal them: each ``COPY`` fires migration 0019's
+    statement triggers once, over its transition table."""
+    cursor = session.connection().connection.driver_connection.cursor()
+    try:
+        with cursor.copy("COPY posting (entry_id, account_id, commodity, amount) FROM STDIN") as copy:
+            for start in range(0, len(postings), 20_000):
+                copy.write("".join([f"{e}\t{a}\t{c}\t{m}\n" for e, a, c, m in postings[start:start + 20_000]]))
+        stamp = now.isoformat()
+        with cursor.copy("COPY entry (id, date, memo, source_type, source_ref, idempotency_key, prev_hash, hash, "
+                         "created_at) FROM STDIN") as copy:
+            for start in range(0, len(entries), 10_000):
+                copy.write("".join([
+                    f"{i}\t{day}\t{_copy_text(memo)}\t{SOURCE}\t{k}\t{k}\t{prev}\t{h}\t{stamp}\n"
+                    for i, day, memo, k, prev, h in
+                    ((i, day, memo, _copy_text(key), prev, h) for i, day, memo, key, prev, h in entries[start:start + 10_000])]))
+    finally:
+        cursor.close()
+
+
+def _sqlite_rows(session: Session, postings: list[tuple], entries: list[tuple], now: dt.datetime,
+                 first: int, last: int) -> None:
+    """SQLite: one ``executemany`` per table, with the per-row guard triggers set aside for the
+    batch and their checks run over it, set-based, before they are put back.
+
+    Safe because SQLite's DDL is transactional and this transaction holds the database's write
+    lock (``BEGIN IMMEDIATE``): no other writer runs until it ends, and it ends either committed
+    with the triggers re-created or rolled back — by SQLite itself after a crash — with them never
+    dropped. Readers see the committed schema throughout. What each trigger checked, for these
+    entries (ids ``first``..``last``, all above the chain head):
+
+    - ``posting_entry_open`` (no posting added to an entry already written): no entry with one of
+      these ids exists before they are inserted;
+    - ``entry_balanced`` (at least two postings, summing to zero per commodity): one grouped scan
+      of the batch's postings;
+    - ``entry_detail_agrees`` (detail matches its entry): the batch has no detail lines, and the
+      check asks that none exists for these ids.
+    """
+    conn = session.connection()
+    if conn.exec_driver_sql("SELECT 1 FROM entry WHERE id BETWEEN ? AND ? LIMIT 1", (first, last)).first():
+        raise RuntimeError(f"entries {first}..{last} already exist: the chain head is behind the entries")
+    # As service.post_entries binds them, so both paths store the same text.
+    as_date = Entry.__table__.c.date.type.bind_processor(conn.dialect) or (lambda v: v)
+    stamp = (Entry.__table__.c.created_at.type.bind_processor(conn.dialect) or (lambda v: v))(now)
+    entry_rows = [(i, as_date(day), memo, SOURCE, key, key, prev, h, stamp) for i, day, memo, key, prev, h in entries]
+    saved = conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?, ?)",
+        SQLITE_ROW_GUARDS).all()
+    try:
+        for name, _sql in saved:
+            conn.exec_driver_sql(f"DROP TRIGGER {name}")  # one of SQLITE_ROW_GUARDS, a constant
+        conn.exec_driver_sql(
+            "INSERT INTO posting (entry_id, account_id, commodity, amount) VALUES (?, ?, ?, ?)", postings)
+        conn.exec_driver_sql(
+            "INSERT INTO entry (id, date, memo, source_type, source_ref, idempotency_key, prev_hash, hash, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", entry_rows)
+        unbalanced = conn.exec_driver_sql(
+            "SELECT min(entry_id) FROM (SELECT entry_id, sum(n) AS n, max(total <> 0) AS off FROM "
+            "(SELECT entry_id, count(*) AS n, sum(amount) AS total FROM posting WHERE entry_id BETWEEN ? AND ? "
+            "GROUP BY entry_id, commodity) GROUP BY entry_id) WHERE n < 2 OR off", (first, last)).scalar()
+        sealed = conn.exec_driver_sql(
+            "SELECT count(DISTINCT entry_id) FROM posting WHERE entry_id BETWEEN ? AND ?", (first, last)).scalar()
+        detail = conn.exec_driver_sql(
+            "SELECT 1 FROM posting_detail WHERE entry_id BETWEEN ? AND ? LIMIT 1", (first, last)).first()
+        if unbalanced is not None or sealed != last - first + 1 or detail:
+            raise ValidationError("unbalanced entry: its postings must sum to zero per commodity",
+                                  {"postings": [f"entry {unbalanced} does not balance"]})
+    finally:
+        # Put back whatever is missing, however this ended (a failed statement leaves the
+        # transaction open; a transaction SQLite rolled back has them back already).
+        there = {name for (name,) in conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?, ?)", SQLITE_ROW_GUARDS)}
+        for name, sql in saved:
+            if name not in there:
+                conn.exec_driver_sql(sql)
