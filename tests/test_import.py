@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import multiprocessing as mp
 import os
 import random
 import signal
@@ -16,6 +17,7 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from helpers.engine import ENGINE
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -161,9 +163,15 @@ def _import_killable(url: str, path: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _imported(app) -> int:
+    with app.app_context():
+        s = get_session()
+        return s.scalar(sa.select(sa.func.count()).select_from(Entry).where(Entry.source_type == "import"))
+
+
 def test_an_import_killed_again_and_again_resumes_to_every_line_exactly_once(founded, db_url, tmp_path):
     rng = random.Random(16)
-    n = 12_000
+    n = 30_000
     lines = [line(f"r{i}", f"{1 + i % 97}.{i % 100:02d}") if i % 3 else
              json.dumps({"key": f"r{i}", "date": "2026-01-20", "memo": f"three legs {i}", "postings": [
                  {"account": chart.CASH, "amount": "3.00", "commodity": "USD"},
@@ -172,22 +180,24 @@ def test_an_import_killed_again_and_again_resumes_to_every_line_exactly_once(fou
              for i in range(n)]
     path = tmp_path / "big.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    counts = []
+    counts = [0]
     for _ in range(4):
         proc = _import_killable(db_url, str(path))
-        time.sleep(rng.uniform(1.0, 3.0))
+        # Once this run has committed a batch, kill it at a random moment: mid-batch, between two.
+        while proc.poll() is None and _imported(founded) == counts[-1]:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0, 0.5))
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
+        counts.append(_imported(founded))
         with founded.app_context():
-            s = get_session()
-            counts.append(s.scalar(sa.select(sa.func.count()).select_from(Entry).where(Entry.source_type == "import")))
-            report = verify(s)
+            report = verify(get_session())
             assert report.ok, report.problems  # no half-written batch, the guards all there
     proc = _import_killable(db_url, str(path))
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err[-2000:]
     assert f"skipped {counts[-1]} already in the ledger" in out
-    assert counts[-1] < n  # the kills did land mid-import
+    assert counts == sorted(counts) and counts[-1] < n  # each kill landed mid-import
     verified = subprocess.run([sys.executable, "-c", "from ledger import main; main()", "verify"],
                               env={**os.environ, "DATABASE_URL": db_url}, capture_output=True, text=True)
     assert verified.returncode == 0, verified.stderr
@@ -201,3 +211,43 @@ def test_an_import_killed_again_and_again_resumes_to_every_line_exactly_once(fou
         assert all(legs[f"r{i}"] == (2 if i % 3 else 3) for i in range(n))  # none half-written
         expected = sum(Decimal(f"{1 + i % 97}.{i % 100:02d}") if i % 3 else Decimal(3) for i in range(n))
         assert balance(s, chart.CASH) == expected
+
+
+def _die_with_the_guards_set_aside(url: str) -> None:
+    from ledger import create_app
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test"})
+    with app.app_context():
+        s = get_session()
+        head = s.scalar(sa.text("SELECT seq FROM chain_head"))
+        acc = s.scalar(sa.text("SELECT id FROM account WHERE name = 'Assets:Cash'"))
+
+        class Postings(list):  # killed half-way through the batch's postings, its triggers dropped
+            def __iter__(self):
+                for i, row in enumerate(super().__iter__()):
+                    if i == 500:
+                        names = set(s.connection().exec_driver_sql(
+                            "SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars())
+                        assert not names & set(bulk.SQLITE_ROW_GUARDS)
+                        os.kill(os.getpid(), signal.SIGKILL)
+                    yield row
+
+        rows = Postings([(head + 1, acc, "USD", 100)] * 1000)
+        bulk._sqlite_rows(s, rows, [], dt.datetime.now(dt.UTC), head + 1, head + 1)
+
+
+@pytest.mark.skipif(ENGINE != "sqlite", reason="PostgreSQL's guards are statement triggers, never set aside")
+def test_a_crash_while_the_guards_are_set_aside_leaves_them_in_place(founded, db_url):
+    proc = mp.get_context("spawn").Process(target=_die_with_the_guards_set_aside, args=(db_url,))
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == -signal.SIGKILL
+    with founded.app_context():
+        s = get_session()
+        names = set(s.scalars(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
+        assert set(bulk.SQLITE_ROW_GUARDS) <= names
+        assert verify(s).ok
+        with pytest.raises((IntegrityError, DBAPIError)):  # and they guard again
+            s.execute(sa.text("INSERT INTO posting (entry_id, account_id, commodity, amount) "
+                              "SELECT 1, id, 'USD', 1 FROM account WHERE name = 'Assets:Cash'"))
+        s.rollback()
