@@ -32,12 +32,13 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ledger.core.entries import Leg
 from ledger.core.errors import ValidationError
 from ledger.core.money import UNITS, MoneyError, places
-from ledger.db import clock_of, minor_to_stored
+from ledger.db import clock_of, from_stored, minor_to_stored
 from ledger.journal.models import Account, AccountBalance, AccountMonthTotal, ChainHead, Entry
 from ledger.journal.periods import guard_dates
-from ledger.journal.service import add_to, lock_chain
+from ledger.journal.service import EntrySpec, add_to, lock_chain
 
 #: The guard triggers an import's batch sets aside on SQLite, inside its transaction, and the
 #: set-based check that stands for each (``_sqlite_rows``).
@@ -70,6 +71,12 @@ class Accounts:
             except MoneyError:
                 continue
             self.scale[c] = minor_to_stored(1, c)
+        self.names = {row.id: name for name, row in self.by_name.items()}
+
+    def spec(self, d: Draft) -> EntrySpec:
+        """The line ``d`` came from, as the ``EntrySpec`` the importer's ``parse_line`` makes of it."""
+        legs = [Leg(self.names[account_id], from_stored(stored), commodity) for account_id, commodity, stored in d.legs]
+        return EntrySpec(d.date, d.memo, legs, SOURCE, d.key, idempotency_key=d.key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,11 +234,14 @@ def _sqlite_rows(session: Session, postings: list[tuple], entries: list[tuple], 
     try:
         for name, _sql in saved:
             conn.exec_driver_sql(f"DROP TRIGGER {name}")  # one of SQLITE_ROW_GUARDS, a constant
+        # The entries first, their guards being aside: each posting then finds its entry at once,
+        # where the other order has SQLite count it as a pending foreign key and look it up again.
+        if entry_rows:
+            conn.exec_driver_sql(
+                "INSERT INTO entry (id, date, memo, source_type, source_ref, idempotency_key, prev_hash, hash, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", entry_rows)
         conn.exec_driver_sql(
             "INSERT INTO posting (entry_id, account_id, commodity, amount) VALUES (?, ?, ?, ?)", postings)
-        conn.exec_driver_sql(
-            "INSERT INTO entry (id, date, memo, source_type, source_ref, idempotency_key, prev_hash, hash, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", entry_rows)
         unbalanced = conn.exec_driver_sql(
             "SELECT min(entry_id) FROM (SELECT entry_id, sum(n) AS n, max(total <> 0) AS off FROM "
             "(SELECT entry_id, count(*) AS n, sum(amount) AS total FROM posting WHERE entry_id BETWEEN ? AND ? "

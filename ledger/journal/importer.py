@@ -162,7 +162,7 @@ def import_lines(session: Session, lines: Iterable[str], currency: str,
         for kind, read, payload in reader:
             result.read += read
             if kind == "batch":
-                _write_batch(session, payload, result, currency, commit)
+                _write_batch(session, payload, result, accounts, commit)
             elif kind == "line":
                 lineno, text = payload
                 _post_slowly(session, [(lineno, parse_line(text, lineno, currency))], result, commit)
@@ -175,7 +175,7 @@ def import_lines(session: Session, lines: Iterable[str], currency: str,
 
 class _Reader(threading.Thread):
     """Reads and checks lines into items ``(kind, lines read, payload)``: ``("batch", n, [(lineno,
-    text, Draft)...])`` for the bulk path, ``("line", n, (lineno, text))`` for a line it does not
+    Draft)...])`` for the bulk path, ``("line", n, (lineno, text))`` for a line it does not
     take (the slow path answers it, after the batch before it), and a last ``("end", n, None)``."""
 
     def __init__(self, lines: Iterable[str], accounts: bulk.Accounts, currency: str):
@@ -195,7 +195,7 @@ class _Reader(threading.Thread):
 
     def _read(self) -> None:
         days: dict[str, dt.date] = {}
-        batch: list[tuple[int, str, bulk.Draft]] = []
+        batch: list[tuple[int, bulk.Draft]] = []
         read = 0
         for lineno, text in enumerate(self.lines, start=1):
             self.bytes += len(text)
@@ -204,7 +204,7 @@ class _Reader(threading.Thread):
             read += 1
             d = fast_line(text, self.accounts, self.currency, days)
             if d is not None:
-                batch.append((lineno, text, d))
+                batch.append((lineno, d))
                 if len(batch) >= BATCH:
                     if not self._put(("batch", read, batch)):
                         return
@@ -247,13 +247,13 @@ class _Reader(threading.Thread):
         self.join()
 
 
-def _write_batch(session: Session, batch: list[tuple[int, str, bulk.Draft]], result: ImportResult,
-                 currency: str, commit: bool) -> None:
+def _write_batch(session: Session, batch: list[tuple[int, bulk.Draft]], result: ImportResult,
+                 accounts: bulk.Accounts, commit: bool) -> None:
     """Write a batch of checked lines through ``bulk.write``, skipping known keys; a batch it
     declines goes line by line through ``_post_slowly``, which names the first bad line."""
-    existing = _existing(session, [d.key for _, _, d in batch])
+    existing = _existing(session, [d.key for _, d in batch])
     todo, seen = [], set()
-    for _lineno, _text, d in batch:
+    for _lineno, d in batch:
         if d.key not in existing and d.key not in seen:
             seen.add(d.key)
             todo.append(d)
@@ -261,8 +261,7 @@ def _write_batch(session: Session, batch: list[tuple[int, str, bulk.Draft]], res
         bulk.write(session, todo)
     except (ValidationError, Conflict):
         session.rollback()
-        _post_slowly(session, [(lineno, parse_line(text, lineno, currency)) for lineno, text, _ in batch],
-                     result, commit)
+        _post_slowly(session, [(lineno, accounts.spec(d)) for lineno, d in batch], result, commit)
         return
     result.skipped += len(batch) - len(todo)
     result.imported += len(todo)
