@@ -3,8 +3,10 @@
 One JSON object a line: ``{"key", "date", "memo", "postings": [{"account", "amount", "commodity"}]}``.
 - ``key`` is the entry's idempotency key: a line whose key is already in the ledger is skipped, so
   re-running an import after a crash writes only what is missing.
-- Lines are read one at a time and written in batches (one transaction each, through the posting
-  service's bulk path), so memory stays flat whatever the file's size.
+- Lines are read one at a time and written in batches of ``BATCH`` entries (one transaction each,
+  through the posting service's bulk path, ``bulk``), so memory stays flat whatever the file's
+  size; a line the bulk path does not take (``fast_line`` says None) is posted alone through
+  ``service.post_entries``, in its place in the chain.
 - A bad line stops the import: the lines before it are committed, nothing of that line is written,
   and the error names its line number and field.
 """
@@ -29,7 +31,7 @@ from ledger.journal.service import EntrySpec, post_entries
 
 #: Entries per transaction on the bulk path: each committed batch is kept if the import dies later
 #: (a re-run skips its keys), and a batch's rows are what the import holds in memory.
-BATCH = 10_000
+BATCH = 5_000
 KEYS_PER_QUERY = 2_000
 #: ``json.loads`` without its wrapper: a line that does not start with the object is the slow path's.
 _scan = json.JSONDecoder().scan_once
@@ -158,6 +160,7 @@ def import_lines(session: Session, lines: Iterable[str], currency: str,
     accounts = bulk.Accounts(session, currency)
     reader = _Reader(lines, accounts, currency)
     reader.start()
+    restore = bulk.tune(session)
     try:
         for kind, read, payload in reader:
             result.read += read
@@ -170,6 +173,7 @@ def import_lines(session: Session, lines: Iterable[str], currency: str,
                 progress(reader.take_bytes())
     finally:
         reader.stop()
+        restore()
     return result
 
 

@@ -1,4 +1,5 @@
-"""The posting service: the only code that writes entries and postings.
+"""The posting service: the only code that writes entries and postings (with ``bulk``, its path
+for ``ledger import``'s plain entries by the ten thousand).
 
 Writing an entry:
 1. check the legs (pure rules: balance per commodity, places), the accounts (open, commodity
