@@ -33,6 +33,8 @@ from ledger.journal.service import EntrySpec, post_entries
 #: (a re-run skips its keys), and a batch's rows are what the import holds in memory.
 BATCH = 5_000
 KEYS_PER_QUERY = 2_000
+#: Parse the next batch in a thread while the last one is written.
+READ_AHEAD = True
 #: ``json.loads`` without its wrapper: a line that does not start with the object is the slow path's.
 _scan = json.JSONDecoder().scan_once
 
@@ -158,7 +160,7 @@ def import_lines(session: Session, lines: Iterable[str], currency: str,
     At most two batches are in memory."""
     result = ImportResult()
     accounts = bulk.Accounts(session, currency)
-    reader = _Reader(lines, accounts, currency)
+    reader = (_Reader if READ_AHEAD else _Inline)(lines, accounts, currency)
     reader.start()
     restore = bulk.tune(session)
     try:
@@ -177,10 +179,58 @@ def import_lines(session: Session, lines: Iterable[str], currency: str,
     return result
 
 
+def _items(lines: Iterable[str], accounts: bulk.Accounts, currency: str, counter):
+    """Lines read and checked, as items ``(kind, lines read, payload)``: ``("batch", n, [(lineno,
+    Draft)...])`` for the bulk path, ``("line", n, (lineno, text))`` for a line it does not take
+    (the slow path answers it, after the batch before it), and a last ``("end", 0, None)``.
+    ``counter.bytes`` counts what was read."""
+    days: dict[str, dt.date] = {}
+    batch: list[tuple[int, bulk.Draft]] = []
+    read = 0
+    for lineno, text in enumerate(lines, start=1):
+        counter.bytes += len(text)
+        if not text.strip():
+            continue
+        read += 1
+        d = fast_line(text, accounts, currency, days)
+        if d is not None:
+            batch.append((lineno, d))
+            if len(batch) >= BATCH:
+                yield "batch", read, batch
+                batch, read = [], 0
+            continue
+        if batch:
+            yield "batch", read - 1, batch
+        yield "line", 1, (lineno, text)
+        batch, read = [], 0
+    if batch:
+        yield "batch", read, batch
+    yield "end", 0, None
+
+
+class _Inline:
+    """``_items`` read by the writer itself, between its batches."""
+
+    def __init__(self, lines: Iterable[str], accounts: bulk.Accounts, currency: str):
+        self.lines, self.accounts, self.currency = lines, accounts, currency
+        self.bytes = 0
+
+    def start(self) -> None:
+        pass
+
+    def __iter__(self):
+        return _items(self.lines, self.accounts, self.currency, self)
+
+    def take_bytes(self) -> int:
+        n, self.bytes = self.bytes, 0
+        return n
+
+    def stop(self) -> None:
+        pass
+
+
 class _Reader(threading.Thread):
-    """Reads and checks lines into items ``(kind, lines read, payload)``: ``("batch", n, [(lineno,
-    Draft)...])`` for the bulk path, ``("line", n, (lineno, text))`` for a line it does not
-    take (the slow path answers it, after the batch before it), and a last ``("end", n, None)``."""
+    """``_items`` in a thread of its own, one item ahead of the writer."""
 
     def __init__(self, lines: Iterable[str], accounts: bulk.Accounts, currency: str):
         super().__init__(name="ledger-import-reader", daemon=True)
@@ -198,30 +248,9 @@ class _Reader(threading.Thread):
             self._put(("end", 0, None))
 
     def _read(self) -> None:
-        days: dict[str, dt.date] = {}
-        batch: list[tuple[int, bulk.Draft]] = []
-        read = 0
-        for lineno, text in enumerate(self.lines, start=1):
-            self.bytes += len(text)
-            if not text.strip():
-                continue
-            read += 1
-            d = fast_line(text, self.accounts, self.currency, days)
-            if d is not None:
-                batch.append((lineno, d))
-                if len(batch) >= BATCH:
-                    if not self._put(("batch", read, batch)):
-                        return
-                    batch, read = [], 0
-                continue
-            if batch and not self._put(("batch", read - 1, batch)):
+        for item in _items(self.lines, self.accounts, self.currency, self):
+            if not self._put(item):
                 return
-            if not self._put(("line", 1, (lineno, text))):
-                return
-            batch, read = [], 0
-        if batch and not self._put(("batch", read, batch)):
-            return
-        self._put(("end", 0 if batch else read, None))
 
     def _put(self, item) -> bool:
         while not self.stopped.is_set():
