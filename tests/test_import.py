@@ -24,11 +24,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ledger.core import chart
 from ledger.core.entries import canonical_entry
+from ledger.core.errors import ValidationError
 from ledger.core.text import text_problem
 from ledger.db import from_stored
 from ledger.journal import bulk
 from ledger.journal.balances import balance
 from ledger.journal.models import Entry
+from ledger.journal.service import close_account
 from ledger.journal.verify import verify
 from ledger.partnership.integrity import full_verify
 from ledger.runtime.database import get_session
@@ -154,6 +156,18 @@ def test_the_database_still_refuses_what_the_bulk_path_checks(founded):
                           {"now": now})
                 s.commit()
             s.rollback()
+
+
+def test_an_account_closed_after_the_import_read_it_sends_the_batch_to_the_slow_path(founded):
+    with founded.app_context():
+        s = get_session()
+        accounts = bulk.Accounts(s, "USD")
+        d = bulk.draft("z", dt.date(2026, 1, 20), "m", [(chart.CASH, "USD", 100), (chart.capital("ana"), "USD", -100)],
+                       accounts)
+        close_account(s, chart.CASH, dt.date(2026, 1, 10))
+        with pytest.raises(ValidationError):
+            bulk.write(s, [d], accounts)
+        s.rollback()
 
 
 def _import_killable(url: str, path: str) -> subprocess.Popen:

@@ -166,13 +166,14 @@ def tune(session: Session):
     return restore
 
 
-def write(session: Session, drafts: Sequence[Draft]) -> None:
+def write(session: Session, drafts: Sequence[Draft], accounts: Accounts) -> None:
     """Append ``drafts`` to the chain, in order, in the session's transaction (the caller commits).
-    Raises ``ValidationError``/``Conflict`` from ``guard_dates`` (a date the books refuse) before
-    anything is written."""
+    Raises ``ValidationError``/``Conflict`` before anything is written when the books refuse a
+    date (``guard_dates``) or an account the drafts were checked against has changed since."""
     if not drafts:
         return
     head = lock_chain(session)
+    _check_accounts(session, drafts, accounts)
     guard_dates(session, {d.date for d in drafts})
     seq, prev = head.seq, head.hash
     first = seq + 1
@@ -204,6 +205,17 @@ def write(session: Session, drafts: Sequence[Draft]) -> None:
            ["month", "account_id", "commodity", "source_type", "kind", "tagged"], months)
     session.execute(update(ChainHead).where(ChainHead.id == 1).values(seq=seq, hash=prev))
     session.expire(head)
+
+
+def _check_accounts(session: Session, drafts: Sequence[Draft], accounts: Accounts) -> None:
+    """Under the lock: the accounts the drafts name still hold what they held when the import
+    read them (an account closed meanwhile sends the batch to the slow path, which reads afresh)."""
+    used = {account_id for d in drafts for account_id, _c, _s in d.legs}
+    now = {row.id: (frozenset(c for c in row.commodities.split(",") if c), row.closed_after) for row in session.execute(
+        select(Account.id, Account.commodities, Account.closed_after).where(Account.id.in_(used)))}
+    cached = {accounts.by_name[accounts.names[i]] for i in used}
+    if len(now) != len(used) or any(now[a.id] != (a.commodities, a.closed_after) for a in cached):
+        raise ValidationError("an account changed during the import", {"postings": ["account changed"]})
 
 
 def _copy_text(value: str) -> str:

@@ -291,7 +291,7 @@ def _write_batch(session: Session, batch: list[tuple[int, bulk.Draft]], result: 
             seen.add(d.key)
             todo.append(d)
     try:
-        bulk.write(session, todo)
+        bulk.write(session, todo, accounts)
     except (ValidationError, Conflict):
         session.rollback()
         _post_slowly(session, [(lineno, accounts.spec(d)) for lineno, d in batch], result, commit)
