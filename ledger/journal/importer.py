@@ -157,7 +157,7 @@ def import_lines(session: Session, lines: Iterable[str], currency: str,
 
     A reader thread parses the next batch while this one writes the last (the database's work,
     SQLite's or PostgreSQL's, runs without Python's lock); only this thread touches the session.
-    At most two batches are in memory."""
+    At most three batches are in memory: one written, one waiting, one being read."""
     result = ImportResult()
     accounts = bulk.Accounts(session, currency)
     reader = (_Reader if READ_AHEAD else _Inline)(lines, accounts, currency)
