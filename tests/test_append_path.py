@@ -22,11 +22,11 @@ from hypothesis import strategies as st
 
 from ledger.core import chart
 from ledger.core.entries import Leg, canonical_entry, canonical_parts
-from ledger.core.errors import Conflict
+from ledger.core.errors import Conflict, ValidationError
 from ledger.journal.balances import balance
 from ledger.journal.group import post_grouped
 from ledger.journal.models import Entry
-from ledger.journal.service import EntrySpec, post_and_commit, post_entries, post_entry
+from ledger.journal.service import EntrySpec, post_and_commit, post_entries, post_entry, post_manual
 from ledger.journal.verify import verify
 from ledger.runtime.database import get_session
 
@@ -103,6 +103,27 @@ def test_a_change_behind_the_cache_is_refused_from_fresh_reads(founded):
         s.commit()
         report = verify(s)
         assert report.ok, report.problems
+
+
+def test_a_manual_entry_answers_a_closed_period_first_whatever_the_cache_knew(founded):
+    """``post_manual`` checks the date from the cache when it can accept it; a period closed
+    behind the cache (straight in the database) is still the answer, before the legs' problems."""
+    with founded.app_context():
+        s = get_session()
+        post_manual(s, DAY, "warm the cache", _legs())
+        s.commit()
+        s.execute(sa.text("UPDATE period SET status = 'closed' WHERE id = '2026-01'"))
+        s.commit()
+        unbalanced = [Leg(chart.CASH, Decimal("1.00"), "USD"), Leg(chart.capital("ben"), Decimal("-0.99"), "USD")]
+        for legs in (unbalanced, _legs()):
+            with pytest.raises(Conflict, match="period 2026-01 is closed"):
+                post_manual(s, DAY, "into a closed period", legs)
+            s.rollback()
+        with pytest.raises(ValidationError):  # an open period: the legs' own error
+            post_manual(s, dt.date(2026, 2, 3), "unbalanced", unbalanced)
+        s.rollback()
+        s.execute(sa.text("UPDATE period SET status = 'open'"))
+        s.commit()
 
 
 def test_concurrent_grouped_writers_get_their_own_ids_in_one_chain(founded):
