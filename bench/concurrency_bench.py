@@ -27,6 +27,7 @@ import subprocess  # nosec B404 - runs the peer's own bench script, a fixed path
 import sys
 import threading
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +39,7 @@ TARGET = 3000
 PEER = Path(os.environ.get("PGLEDGER_DIR", ROOT.parent / "shared" / "peers" / "pgledger"))
 
 
-def writer(url: str, n: int, seconds: float, mode: str, ready, counts) -> None:
+def writer(url: str, n: int, seconds: float, mode: str, ready, counts, cpu) -> None:
     import datetime as dt
     from decimal import Decimal
 
@@ -70,19 +71,72 @@ def writer(url: str, n: int, seconds: float, mode: str, ready, counts) -> None:
         post(s, 0)  # warm up: the connection, the prepared statement and the facts cache
         ready.wait()  # every writer imported, connected and warmed up: the clock starts for all
         deadline = time.perf_counter() + seconds
+        started = time.process_time()
         i = done = 0
         while time.perf_counter() < deadline:
             i += 1
             post(s, i)
             done += 1
         counts[n] = done
+        cpu[n] = time.process_time() - started  # this writer's CPU over the window, start-up excluded
 
 
-def ours(url: str, writers: int, seconds: float, mode: str) -> float:
+class ServerCPU:
+    """The CPU time of the database's backends serving ``url`` over a window, read from
+    ``/proc/PID/stat`` of each backend (this machine's server), sampled every 50 ms: a backend
+    that ends between two samples loses at most its last 50 ms. ``None`` where /proc cannot be read."""
+
+    def __init__(self, url: str):
+        self.dsn = url.replace("postgresql+psycopg://", "postgresql://")
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _cpu(pid: int) -> float | None:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def _run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            while not self.stop.is_set():
+                pids = [r[0] for r in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")]
+                for pid in pids:
+                    value = self._cpu(pid)
+                    if value is not None:
+                        self.first.setdefault(pid, value)
+                        self.last[pid] = value
+                self.stop.wait(0.05)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    @property
+    def seconds(self) -> float | None:
+        return sum(self.last[p] - self.first[p] for p in self.last) if self.last else None
+
+
+def ours(url: str, writers: int, seconds: float, mode: str) -> tuple[float, float, float | None]:
+    """Entries/s, and the writers' and the server's CPU seconds per entry over the window."""
     ctx = mp.get_context("spawn")
     ready = ctx.Barrier(writers + 1)
     counts = ctx.Array("l", writers)
-    procs = [ctx.Process(target=writer, args=(url, n, seconds, mode, ready, counts)) for n in range(writers)]
+    cpu = ctx.Array("d", writers)
+    procs = [ctx.Process(target=writer, args=(url, n, seconds, mode, ready, counts, cpu)) for n in range(writers)]
     for p in procs:
         p.start()
     try:
@@ -92,12 +146,24 @@ def ours(url: str, writers: int, seconds: float, mode: str) -> float:
             p.kill()
         raise SystemExit("a writer failed before the start") from None
     t0 = time.perf_counter()
-    for p in procs:
-        p.join()
+    with ServerCPU(url) if url.startswith("postgresql") else nullcontext() as server:
+        for p in procs:
+            p.join()
     elapsed = time.perf_counter() - t0
     if any(p.exitcode for p in procs):
         raise SystemExit("a writer failed")
-    return sum(counts[:]) / elapsed
+    entries = sum(counts[:])
+    server_cpu = server.seconds if server is not None else None
+    return entries / elapsed, sum(cpu[:]) / entries, (server_cpu / entries if server_cpu is not None else None)
+
+
+def bound(client: float, server: float | None) -> str:
+    """What the CPU per entry says of this machine's ceiling: its cores / (writers' + server's CPU an entry)."""
+    if server is None:
+        return f"writers' CPU {client * 1000:.2f} ms an entry"
+    cores = os.cpu_count() or 1
+    return (f"CPU an entry: writers {client * 1000:.2f} ms + server {server * 1000:.2f} ms -> "
+            f"{cores} cores bound it at about {cores / (client + server):,.0f} entries/s")
 
 
 def peer(writers: int, seconds: float, shape: str) -> tuple[float | None, str]:
@@ -139,12 +205,13 @@ def main() -> None:
             found(s, load_charter(synthetic_charter(5, 2)))
             s.commit()
         for w in args.writers:
-            rate = ours(url, w, args.seconds, args.mode)
+            rate, client, server = ours(url, w, args.seconds, args.mode)
             hot, hot_line = peer(w, args.seconds, "hot")
             pairs, pairs_line = peer(w, args.seconds, "pairs")
             need = 2.0 if w >= 8 else 1.5
             print(f"{w} writers: ours {rate:,.0f} entries/s ({rate / TARGET:.2f} x the {TARGET:,}/s target); "
                   f"load average {os.getloadavg()[0]:.2f}")
+            print(f"  {bound(client, server)}")
             for shape, value, line in (("hot", hot, hot_line), ("pairs", pairs, pairs_line)):
                 if value is None:
                     print(f"  pgledger {shape}: {line}")
@@ -172,8 +239,8 @@ def sqlite(args) -> None:
             found(s, load_charter(synthetic_charter(5, 2)))
             s.commit()
         for w in args.writers:
-            rate = ours(url, w, args.seconds, args.mode)
-            print(f"{w} writers: {rate:,.0f} entries/s; load average {os.getloadavg()[0]:.2f}")
+            rate, client, _ = ours(url, w, args.seconds, args.mode)
+            print(f"{w} writers: {rate:,.0f} entries/s; {bound(client, None)}; load average {os.getloadavg()[0]:.2f}")
         with app.app_context():
             report = full_verify(get_session())
         app.extensions["ledger.engine"].dispose()

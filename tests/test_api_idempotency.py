@@ -132,3 +132,32 @@ def test_a_lost_race_on_the_key_rolls_back_and_replays(booked, founded, monkeypa
     assert booked.entry_count() == entries
     other = booked.post("/engagements/ENG-1/invoices", {**INVOICE, "amount": "1.00"}, key="race")
     assert_problem(other, 409, "Idempotency-Key")
+
+
+def test_a_storm_of_retries_on_a_manual_entry_writes_it_once(booked, founded):
+    """Six clients send one manual entry with one key at the same moment (the API's hot path: the
+    record's INSERT and the COMMIT in one round trip on PostgreSQL): one entry, one record, and
+    every client the same answer; then every key of a second storm, each its own entry."""
+    entry = {"date": "2026-02-03", "memo": "retried", "postings": [
+        {"account": "Assets:Cash", "amount": "7.00"}, {"account": "Equity:Capital:Ben", "amount": "-7.00"}]}
+    before, kept = booked.entry_count(), records(founded)
+    results: list = []
+    barrier = threading.Barrier(6)
+
+    def send(key: str) -> None:
+        client = founded.test_client()
+        barrier.wait()
+        results.append(client.post("/api/v1/ledger/entries", json=entry, headers=booked.headers("treasurer", key)))
+
+    for keys in (["storm"] * 6, [f"storm-{n}" for n in range(6)]):
+        results.clear()
+        threads = [threading.Thread(target=send, args=(key,)) for key in keys]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert [r.status_code for r in results] == [201] * 6
+        assert len({r.get_json()["id"] for r in results}) == len(set(keys))
+    assert booked.entry_count() == before + 1 + 6
+    assert records(founded) == kept + 1 + 6
+    assert booked.ok("GET", "/ledger/verify")["ok"] is True

@@ -36,6 +36,18 @@ def test_the_commodity_defaults_to_the_currency(api):
     assert [p["commodity"] for p in api.ok("POST", "/ledger/entries", body)["postings"]] == ["USD", "USD"]
 
 
+@pytest.mark.parametrize("postings", [
+    [("Assets:Cash", "5", None), ("Equity:Capital:Ben", "-5", None)],
+    [("Assets:Cash", "0.10", "USD"), ("Assets:Cash", "0.20", "USD"), ("Equity:Capital:Ana", "-0.30", "USD")],
+    [("Equity:Units:Vested:Ana", "3", "UNITS"), ("Equity:Units:Authorized", "-3", "UNITS")],
+])
+def test_a_posted_entry_is_answered_as_it_reads_back(api, postings):
+    """The POST answers from what it posted (nothing read back): exactly what a GET reads."""
+    body = api.ok("POST", "/ledger/entries", {"date": "2026-01-10", "memo": "as read", "postings": [
+        {"account": a, "amount": amt, **({"commodity": c} if c else {})} for a, amt, c in postings]}, status=201)
+    assert api.ok("GET", f"/ledger/entries/{body['id']}") == body
+
+
 @pytest.mark.parametrize(("postings", "field"), [
     ([("Assets:Cash", "10.00"), ("Equity:Capital:Ana", "-9.99")], "postings"),
     ([("Assets:Cash", "10.00")], "postings"),

@@ -22,11 +22,11 @@ from hypothesis import strategies as st
 
 from ledger.core import chart
 from ledger.core.entries import Leg, canonical_entry, canonical_parts
-from ledger.core.errors import Conflict
+from ledger.core.errors import Conflict, ValidationError
 from ledger.journal.balances import balance
 from ledger.journal.group import post_grouped
 from ledger.journal.models import Entry
-from ledger.journal.service import EntrySpec, post_and_commit, post_entries, post_entry
+from ledger.journal.service import EntrySpec, post_and_commit, post_entries, post_entry, post_manual
 from ledger.journal.verify import verify
 from ledger.runtime.database import get_session
 
@@ -105,6 +105,27 @@ def test_a_change_behind_the_cache_is_refused_from_fresh_reads(founded):
         assert report.ok, report.problems
 
 
+def test_a_manual_entry_answers_a_closed_period_first_whatever_the_cache_knew(founded):
+    """``post_manual`` checks the date from the cache when it can accept it; a period closed
+    behind the cache (straight in the database) is still the answer, before the legs' problems."""
+    with founded.app_context():
+        s = get_session()
+        post_manual(s, DAY, "warm the cache", _legs())
+        s.commit()
+        s.execute(sa.text("UPDATE period SET status = 'closed' WHERE id = '2026-01'"))
+        s.commit()
+        unbalanced = [Leg(chart.CASH, Decimal("1.00"), "USD"), Leg(chart.capital("ben"), Decimal("-0.99"), "USD")]
+        for legs in (unbalanced, _legs()):
+            with pytest.raises(Conflict, match="period 2026-01 is closed"):
+                post_manual(s, DAY, "into a closed period", legs)
+            s.rollback()
+        with pytest.raises(ValidationError):  # an open period: the legs' own error
+            post_manual(s, dt.date(2026, 2, 3), "unbalanced", unbalanced)
+        s.rollback()
+        s.execute(sa.text("UPDATE period SET status = 'open'"))
+        s.commit()
+
+
 def test_concurrent_grouped_writers_get_their_own_ids_in_one_chain(founded):
     writers, each = 4, 15
     got: dict[int, list[int]] = {}
@@ -134,6 +155,61 @@ def test_concurrent_grouped_writers_get_their_own_ids_in_one_chain(founded):
         memos = dict(s.execute(sa.select(Entry.id, Entry.memo)).all())
         for n, mine in got.items():
             assert [memos[i] for i in mine] == [f"w{n}-{i}" for i in range(each)]
+
+
+def _queue(session, specs: list[EntrySpec]) -> list[int]:
+    """Queue each of ``specs`` as a writer would (its request committed), without draining: tickets."""
+    from ledger.journal import append
+    from ledger.journal.models import APPEND_PARAMS
+
+    facts = append.journal_facts(session)
+    facts.resolve(session, {leg.account for spec in specs for leg in spec.legs})
+    _guard, first, last = append.dates_need_guard(session, facts, [spec.date for spec in specs])
+    insert = sa.text(f"INSERT INTO append_request ({', '.join(n for n, _k, _a in APPEND_PARAMS)}) "
+                     f"VALUES ({', '.join(f'CAST(:{n} AS {k}{chr(91) + chr(93) if a else chr(32)})' for n, k, a in APPEND_PARAMS)}) "
+                     "RETURNING ticket")
+    tickets = []
+    for spec in specs:
+        args, _now = append.call_args(session, [spec], facts.accounts, first, last)
+        tickets.append(session.scalar(insert, dict(zip([n for n, _k, _a in APPEND_PARAMS], args, strict=True))))
+    session.commit()
+    return tickets
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="group commit is PostgreSQL's; SQLite has one writer")
+def test_a_drain_appends_the_queue_as_one_call_or_each_request_alone(founded):
+    """Queued requests go in as one ``ledger_append`` (consecutive ids, each its own hash); when one
+    of them fails the whole call, each request goes in alone: its own entry, or its own error."""
+    with founded.app_context():
+        s = get_session()
+        assert post_grouped(s, EntrySpec(DAY, "first", _legs(), "manual", idempotency_key="used")) == 2
+        drain = sa.text("SELECT o_status, o_entry_id, o_detail FROM ledger_drain(:t)")
+        answers = sa.text("SELECT ticket, status, entry_id, detail FROM append_result ORDER BY ticket")
+        calls = sa.text("SELECT calls FROM pg_stat_xact_user_functions WHERE funcname = 'ledger_append'")
+        tickets = _queue(s, [EntrySpec(DAY, f"batch {i}", _legs(f"{i}.00"), "manual") for i in (1, 2, 3)])
+        s.execute(sa.text("SET track_functions = 'pl'"))
+        assert tuple(s.execute(drain, {"t": tickets[-1]}).one())[:2] == ("ok", 5)
+        assert s.scalar(calls) == 1  # the three requests in one call
+        s.commit()
+        others = s.execute(answers).all()
+        assert [(r.ticket, r.status, r.entry_id) for r in others] == [(tickets[0], "ok", 3), (tickets[1], "ok", 4)]
+        assert [r.detail for r in others] == list(s.scalars(sa.select(Entry.hash).where(Entry.id.in_([3, 4]))
+                                                           .order_by(Entry.id)))
+        s.execute(sa.text("DELETE FROM append_result"))
+        s.commit()
+        tickets = _queue(s, [EntrySpec(DAY, "ok 1", _legs(), "manual"),
+                             EntrySpec(DAY, "a key used", _legs(), "manual", idempotency_key="used"),
+                             EntrySpec(DAY, "ok 2", _legs(), "manual")])
+        s.execute(sa.text("SET track_functions = 'pl'"))
+        assert tuple(s.execute(drain, {"t": tickets[-1]}).one())[:2] == ("ok", 7)
+        assert s.scalar(calls) == 3  # one a request (the batch's call, undone, counts for nothing)
+        s.commit()
+        first, refused = s.execute(answers).all()
+        assert (first.status, first.entry_id) == ("ok", 6)
+        assert (refused.status, refused.entry_id) == ("error", None) and refused.detail.startswith("23505")
+        assert dict(s.execute(sa.select(Entry.id, Entry.memo).where(Entry.id > 5)).all()) == {6: "ok 1", 7: "ok 2"}
+        report = verify(s)
+        assert report.ok, report.problems
 
 
 def _killable_writer(url: str, n: int, path: str) -> None:

@@ -129,6 +129,13 @@ def test_fmt_never_shows_a_negative_zero():
     assert fmt(D("400.00"), "UNITS") == "400"
 
 
+@given(st.integers(min_value=-10**20, max_value=10**20), st.sampled_from(["USD", "JPY", "BHD", "UNITS"]))
+def test_a_commodity_s_minor_formatter_writes_what_fmt_minor_writes(minor, commodity):
+    from ledger.core.money import fmt_minor, minor_formatter
+
+    assert minor_formatter(commodity)(minor) == fmt_minor(minor, commodity)
+
+
 @given(amounts, weights)
 def test_the_integer_split_is_the_decimal_split_in_cents(amount, ws):
     """``split_minor`` (what a close runs 40,000 times) gives exactly ``split``'s shares, and sums

@@ -23,7 +23,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ledger.auth.models import IdempotencyRecord
@@ -58,6 +60,36 @@ def find(session: Session, user_id: int, key: str) -> StoredResponse | None:
     if row is None:
         return None
     return StoredResponse(row.request_hash, row.status, row.body)
+
+
+#: The record's INSERT, sent by the driver with its COMMIT (``remember_and_commit``).
+_INSERT = ("INSERT INTO idempotency_record (user_id, key, request_hash, status, body, created_at) "
+           "VALUES (%s, %s, %s, %s, %s, %s)")
+
+
+def remember_and_commit(session: Session, user_id: int, key: str, request_hash: str, status: int,
+                        body: str) -> None:
+    """``remember``, then commit the request's transaction. On PostgreSQL the record's INSERT and
+    the ``COMMIT`` travel in one pipeline, one round trip: the write it answers (and the chain's
+    lock, when it appended an entry) is released without waiting on this process again. A key a
+    concurrent request stored first raises SQLAlchemy's ``IntegrityError`` (the transaction rolled
+    back), as a flush would."""
+    if session.get_bind().dialect.name != "postgresql":
+        remember(session, user_id, key, request_hash, status, body)
+        session.commit()
+        return
+    session.flush()
+    conn = session.connection().connection.driver_connection
+    params = (user_id, key, request_hash, status, body, clock_of(session).now())
+    try:
+        with conn.cursor() as cursor, conn.pipeline():
+            cursor.execute(_INSERT, params, prepare=True)
+            # A statement, not conn.commit(): an error then surfaces as the pipeline syncs on leaving
+            # the block (nothing to log), and the failed transaction's COMMIT is skipped.
+            cursor.execute("COMMIT")
+    except psycopg.Error as exc:  # as SQLAlchemy raises it: an IntegrityError for a key stored twice
+        raise DBAPIError.instance(_INSERT, params, exc, psycopg.Error) from exc
+    session.commit()  # the driver committed: this closes SQLAlchemy's side of the transaction
 
 
 def remember(session: Session, user_id: int, key: str, request_hash: str, status: int, body: str) -> None:

@@ -23,7 +23,7 @@ from ledger.core.money import fmt
 from ledger.journal import balances
 from ledger.journal import service as journal
 from ledger.journal.models import Account
-from ledger.journal.periods import get_books
+from ledger.journal.periods import books_currency
 from ledger.partnership.integrity import full_verify as verify
 from ledger.read import entries as reads
 from ledger.runtime.database import get_session
@@ -191,9 +191,10 @@ def _account_out(account: Account) -> dict:
 def create_entry(data):
     """A manual journal entry: postings balance per commodity, on open accounts, in an open period."""
     session = get_session()
-    currency = get_books(session).currency
+    currency = books_currency(session)
     legs = [Leg(p["account"], p["amount"], p["commodity"] or currency) for p in data["postings"]]
-    return _entry(journal.post_manual(session, data["date"], data["memo"], legs).id)
+    # Answered from what was posted: the entry is not read back (the hot path of an API client).
+    return entry_out(reads.posted_view(journal.post_manual(session, data["date"], data["memo"], legs), legs))
 
 
 @bp.route(f"/ledger/entries/{ENTRY_ID}/reverse", methods=["POST"])

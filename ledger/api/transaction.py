@@ -101,10 +101,11 @@ def guarded(view: Callable, args, kwargs, roles: frozenset[str] | None):
         if response.status_code >= 400:
             session.rollback()
             return response
-        if key is not None:
-            idempotency.remember(session, user.id, key, request_hash, response.status_code,
-                                 response.get_data(as_text=True))
-        session.commit()
+        if key is not None:  # the record and the commit in one round trip on PostgreSQL
+            idempotency.remember_and_commit(session, user.id, key, request_hash, response.status_code,
+                                            response.get_data(as_text=True))
+        else:
+            session.commit()
         return response
     except IntegrityError:
         # A concurrent request wrote the same thing first (a code, an account, this very key).

@@ -19,7 +19,7 @@ Nothing here imports Flask or SQLAlchemy.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from fractions import Fraction
 from functools import lru_cache
@@ -130,6 +130,23 @@ def fmt_minor(minor: int, commodity: str) -> str:
         return f"{sign}{abs(minor)}"
     q, r = divmod(abs(minor), 10 ** n)
     return f"{sign}{q}.{r:0{n}d}"
+
+
+def minor_formatter(commodity: str) -> Callable[[int], str]:
+    """``fmt_minor`` for one commodity, its places looked up once: what a read that formats
+    thousands of amounts in one currency (a statement's lines) calls per amount. Same text."""
+    n = places(commodity)
+    if n == 0:
+        return str
+    scale = 10 ** n
+
+    def text(minor: int) -> str:
+        if minor < 0:
+            q, r = divmod(-minor, scale)
+            return f"-{q}.{r:0{n}d}"
+        q, r = divmod(minor, scale)
+        return f"{q}.{r:0{n}d}"
+    return text
 
 
 def display(amount: Decimal | None, commodity: str, brackets: bool = False) -> str:

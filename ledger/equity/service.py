@@ -108,8 +108,11 @@ def grants_with_terms(session: Session, partner: Partner,
     """The partner's ``Grant`` rows, oldest first, each with its terms: the partner's pauses, the
     grant's accelerations, and ``leave_on`` (the partner's ``retired_on`` unless given)."""
     grants = list(session.scalars(select(Grant).where(Grant.partner_id == partner.id).order_by(Grant.id)))
+    if not grants:
+        return []
     leave = leave_on if leave_on is not None else partner.retired_on
-    pauses = [pause_of(r) for r in pause_rows(session, partner)]
+    # A pause stops only grants that vest over time (``terms_for``): a founder's units never read them.
+    pauses = [pause_of(r) for r in pause_rows(session, partner)] if any(g.months > 0 for g in grants) else []
     accelerations = acceleration_rows(session, [g.id for g in grants])
     return [(g, terms_for(g, pauses, [acceleration_of(a) for a in accelerations[g.id]], leave)) for g in grants]
 

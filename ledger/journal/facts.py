@@ -38,6 +38,7 @@ class JournalFacts:
         self.books: tuple[str, dt.date] | None = None  # (period kind, first day)
         self.closed: str | None = None  # the last closed period's id
         self.latest: str | None = None  # the last period row created
+        self.currency: str | None = None  # the books' currency: set at founding, never changed
 
     def clear(self) -> None:
         self.__init__()
@@ -57,6 +58,7 @@ class JournalFacts:
             if books is None:
                 return
             self.books = (books.period_kind, books.starts_on)
+            self.currency = books.currency
         self.closed, self.latest = session.execute(
             select(func.max(Period.id).filter(Period.status == "closed"), func.max(Period.id))).one()
 

@@ -75,6 +75,16 @@ def post_grouped(session: Session, spec: EntrySpec, field: str = "postings") -> 
     """Append ``spec`` through the group appender and commit; its entry's id."""
     if session.get_bind().dialect.name != "postgresql":
         return post_and_commit(session, [spec], field)[0]
+    entry_id = _post_grouped(session, spec, field)
+    # End the read transaction a cache miss began: an idle transaction's snapshot would hold back
+    # the vacuum of the queue's tables (every batch leaves dead rows) for as long as this writer
+    # lives. The session wrote nothing; its caller's transaction is the entry alone.
+    if session.in_transaction() and not (session.new or session.dirty or session.deleted):
+        session.commit()
+    return entry_id
+
+
+def _post_grouped(session: Session, spec: EntrySpec, field: str) -> int:
     facts = append.journal_facts(session)
     session.flush()
     try:

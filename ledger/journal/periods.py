@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from ledger.core import periods as P
 from ledger.core.errors import Conflict, NotFound, ValidationError
 from ledger.db import clock_of
-from ledger.journal.facts import forget
+from ledger.journal.facts import forget, journal_facts
 from ledger.journal.models import Books, Period
 
 #: How far past today a business date may be posted: every period up to it is created on posting.
@@ -41,6 +41,15 @@ def get_books(session: Session) -> Books:
     return books
 
 
+def books_currency(session: Session) -> str:
+    """The books' currency, from the journal's cached facts once read (it is set at founding and
+    never changes); ``Conflict`` before the partnership is founded, as ``get_books``."""
+    facts = journal_facts(session)
+    if facts.currency is None:
+        facts.currency = get_books(session).currency
+    return facts.currency
+
+
 def configure_books(session: Session, *, currency: str, period_kind: str, starts_on: dt.date) -> Books:
     """Write the books' settings (once, at founding)."""
     if session.get(Books, 1) is not None:
@@ -48,6 +57,7 @@ def configure_books(session: Session, *, currency: str, period_kind: str, starts
     books = Books(id=1, currency=currency, period_kind=period_kind, starts_on=starts_on)
     session.add(books)
     session.flush()
+    forget(session)  # the books are new: nothing cached of any before them holds
     return books
 
 

@@ -463,9 +463,19 @@ def check_amount(session: Session, amount: Decimal, field: str = "amount", commo
 
 def post_manual(session: Session, date: dt.date, memo: str, legs: Sequence[Leg]) -> Entry:
     """A journal entry as the treasurer wrote it (errors name ``postings[i].…``); its date is
-    checked first, so a closed period is the answer before any leg's problem."""
-    guard_dates(session, [date])
-    return post_entry(session, date=date, memo=memo, legs=legs, source_type="manual")
+    checked first, so a closed period is the answer before any leg's problem.
+
+    The date is checked from the journal's cached facts when they accept it (the append re-checks
+    it under the lock); when they cannot, or when the entry is refused for any reason, the
+    authoritative ``guard_dates`` runs first, so its error is the answer whatever the cache knew."""
+    facts = append.journal_facts(session)
+    if append.dates_need_guard(session, facts, [date])[0]:
+        guard_dates(session, [date])
+    try:
+        return post_entry(session, date=date, memo=memo, legs=legs, source_type="manual")
+    except (ValidationError, Conflict):
+        guard_dates(session, [date])  # a period closed since the cache read it answers first
+        raise
 
 
 def reverse_entry(session: Session, entry_id: int, date: dt.date | None = None, memo: str | None = None) -> Entry:

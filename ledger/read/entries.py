@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ledger.core import chart
 from ledger.core.access import Viewer, may_open_entry, sees_capital_of
-from ledger.core.entries import ACCOUNT_RE, reversal_refusal
+from ledger.core.entries import ACCOUNT_RE, Leg, reversal_refusal
 from ledger.core.errors import Forbidden, NotFound, ValidationError
 from ledger.journal.models import Account, Entry, Posting, PostingDetail
 from ledger.practices.models import Engagement, Partner, Practice
@@ -182,6 +182,20 @@ def entry_view(session: Session, entry_id: int, viewer: Viewer) -> EntryView:
     if not may_open_entry(viewer, named, capital.open_books):
         raise Forbidden(f"entry {entry_id} is the treasurer's", {"entry": ["not yours to read"]})
     return _mask(view, capital)
+
+
+def posted_view(entry: Entry, legs: Sequence[Leg]) -> EntryView:
+    """The entry a treasurer just posted, as ``entry_view`` would show it to them, built from what
+    was sent instead of read back: its ``legs`` are its postings, in order; nothing reverses it
+    yet; it has no detail. Legs tagged with an engagement are not for this (their refs are read)."""
+    if any(leg.engagement_id is not None for leg in legs):
+        raise ValueError("posted_view takes legs without engagements; read the entry with entry_view")
+    return EntryView(
+        id=entry.id, date=entry.date, memo=entry.memo, source_type=entry.source_type, source_ref=entry.source_ref,
+        policy_version=entry.policy_version, reverses=entry.reverses_id, reversed_by=None, hash=entry.hash,
+        prev_hash=entry.prev_hash, created_at=entry.created_at,
+        postings=[PostingLine(leg.account, leg.amount, leg.commodity, leg.kind, None) for leg in legs],
+        detail=[], reversible=reversal_refusal(entry.source_type, entry.reverses_id) is None)
 
 
 def entry_list(session: Session, viewer: Viewer, *, after: int | None = None, before: int | None = None,

@@ -14,24 +14,37 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from operator import itemgetter
+from functools import cache
+from typing import NamedTuple
 
-from sqlalchemy import BigInteger, and_, select, type_coerce, union
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from ledger.core import chart
 from ledger.core import periods as P
 from ledger.core.access import Viewer, may_read_statement
 from ledger.core.errors import Conflict, Forbidden, NotFound
-from ledger.core.money import fmt, fmt_minor, format_percent, to_minor
+from ledger.core.money import fmt, format_percent, minor_formatter
 from ledger.core.text import fits
-from ledger.db import minor_to_stored
+from ledger.db import minor_to_stored, stored_to_minor
 from ledger.equity.service import units_on
 from ledger.governance.models import Proposal
 from ledger.journal.balances import balance
-from ledger.journal.models import Account, Entry, Period, Posting, PostingDetail
+from ledger.journal.models import Account, BalanceSnapshot, Books, Entry, Period, Posting, PostingDetail
 from ledger.journal.periods import parse_period, parse_year
-from ledger.practices.models import Engagement, Partner, Practice
+from ledger.practices.models import Engagement, Partner, Partnership, Practice
 from ledger.practices.service import get_partner, get_partnership
 from ledger.revenue.close import pool_notes, unattributed_in
 from ledger.revenue.models import PolicyVersion
@@ -92,121 +105,193 @@ def resolve_range(session: Session, period: str | None, start: str | None = None
 
 def statement(session: Session, partner_code: str, first: str, last: str | None = None) -> dict:
     last = last or first
-    partner = get_partner(session, partner_code)
-    ps = get_partnership(session)
-    start = P.bounds(first, ps.period_kind)[0]
-    end = P.bounds(last, ps.period_kind)[1]
-    capital = chart.capital(partner.code)
-    opening = -balance(session, capital, ps.currency, as_of=start - dt.timedelta(days=1))
-    account_id = session.scalar(select(Account.id).where(Account.name == capital))
-    in_range = and_(Entry.date >= start, Entry.date <= end)
-    # A close's capital postings are broken down by engagement in the entry's posting detail: the
-    # statement lists the detail lines in their place, and every other posting as it is. Amounts
-    # come as the stored integers, turned into the currency's minor units, and the detail without
-    # joins — a busy partner has a line per engagement share, thousands a period — with refs and
-    # practices resolved once each.
+    # A handful of round trips whatever the partner's activity: the header with the opening
+    # balance, the lines, their policy versions, the unattributed net, the pool notes, the units
+    # (and the installments, only when the partner has a buyout account).
+    head = _header(session, partner_code, first, last)
+    partner, currency, start, end = head.partner, head.currency, head.start, head.end
+    text = minor_formatter(currency)
+    per_minor = minor_to_stored(1, currency)
     conn = session.connection()
-    detail = conn.execute(
-        select(PostingDetail.entry_id, PostingDetail.kind, type_coerce(PostingDetail.amount, BigInteger),
-               PostingDetail.engagement_id, PostingDetail.date)
-        .where(PostingDetail.account_id == account_id, PostingDetail.date >= start, PostingDetail.date <= end)
-        .order_by(PostingDetail.entry_id, PostingDetail.line_no)
-    ).all()
-    broken_down = {(row[0], row[1]) for row in detail}
-    postings = [row for row in conn.execute(
-        select(Posting.entry_id, Posting.kind, type_coerce(Posting.amount, BigInteger), Posting.engagement_id,
-               Entry.date)
-        .join(Entry, Entry.id == Posting.entry_id)
-        .where(Posting.account_id == account_id, in_range)
-        .order_by(Posting.entry_id, Posting.id)
-    ) if (row[0], row[1]) not in broken_down]
-    engagements = _engagements(conn, [
-        select(PostingDetail.engagement_id).where(PostingDetail.account_id == account_id, PostingDetail.date >= start,
-                                                  PostingDetail.date <= end),
-        select(Posting.engagement_id).join(Entry, Entry.id == Posting.entry_id)
-        .where(Posting.account_id == account_id, in_range, Posting.engagement_id.is_not(None))])
-    # Both lists are in entry order; a stable sort of the two runs (linear for sorted runs) keeps
-    # an entry's detail lines before its other postings.
-    rows = sorted(detail + postings, key=itemgetter(0))
     lines = []
     append = lines.append
     days: dict[dt.date, str] = {}
+    broken_down: set[tuple[int, str]] = set()
+    allocations = []  # the origination, practice and pool lines, for their provenance
     allocated = draws = total = 0
-    currency = ps.currency
-    per_minor = minor_to_stored(1, currency)
-    for entry_id, kind, stored, engagement_id, date in rows:
+    for part, entry_id, kind, stored, date, ref, practice in conn.execute(
+            _lines_query(), {"account_id": head.account_id, "start": start, "end": end}).all():
+        if part == 0:
+            broken_down.add((entry_id, kind))
+        elif (entry_id, kind) in broken_down:
+            continue  # the close's posting, listed above as its detail lines
         effect = -(stored // per_minor)  # exact: no amount has more places than its currency
         kind = kind or "adjustment"
         day = days.get(date) or days.setdefault(date, date.isoformat())
-        if engagement_id is None:
-            append({"kind": kind, "amount": fmt_minor(effect, currency), "entry": entry_id, "date": day})
+        if ref is None:
+            line = {"kind": kind, "amount": text(effect), "entry": entry_id, "date": day}
         else:
-            ref, practice = engagements[engagement_id]
-            append({"kind": kind, "amount": fmt_minor(effect, currency), "entry": entry_id, "date": day,
-                    "engagement": ref, "practice": practice})
+            line = {"kind": kind, "amount": text(effect), "entry": entry_id, "date": day,
+                    "engagement": ref, "practice": practice}
+        append(line)
         total += effect
         if kind in ALLOCATION_KINDS:
             allocated += effect
+            allocations.append(line)
         elif kind == "draw":
             draws -= effect
-    policies = _provenance(conn, lines)
-    opening_minor = to_minor(opening, currency)
+    policies = _provenance(conn, allocations)
     result = {
         "partner": partner.code,
         "name": partner.name,
-        "partnership": ps.name,
-        "currency": ps.currency,
+        "partnership": head.partnership,
+        "currency": currency,
         "period": first if first == last else f"{first}..{last}",
         "from": first,
         "to": last,
-        "opening": fmt(opening, currency),
+        "opening": text(head.opening),
         "lines": lines,
-        "allocated": fmt_minor(allocated, currency),
-        "draws": fmt_minor(draws, currency),
-        "closing": fmt_minor(opening_minor + total, currency),
+        "allocated": text(allocated),
+        "draws": text(draws),
+        "closing": text(head.opening + total),
         "unattributed": fmt(unattributed_in(session, start, end, currency), currency),
         "notes": pool_notes(session, first, last),
         #: the policy versions the allocation lines were closed under, each with the vote behind it
         "policies": policies,
         "units": units_on(session, partner, end),  # vested and unvested, one read of the grants
     }
-    paid = installments_in(session, partner.code, start, end)
+    # Installments are paid from the buyout account a retirement opens: none without one.
+    paid = installments_in(session, partner.code, start, end) if head.has_buyout else []
     if paid or partner.status == "retired":
         result["installments"] = paid
     return result
 
 
-def _provenance(conn, lines: list[dict]) -> list[dict]:
-    """Give each origination, practice and pool line the policy version its close applied and the
-    proposal that made that version (``None`` for the charter's), and return those versions (the
-    statement's footnotes): one query for the few close entries a statement names (CONTRACT §8)."""
-    ids = {line["entry"] for line in lines if line["kind"] in ALLOCATION_KINDS}
-    if not ids:
+class _Header(NamedTuple):
+    """What a statement reads before its lines, in one query."""
+
+    partner: Partner
+    partnership: str
+    currency: str
+    start: dt.date  #: the first day of the range
+    end: dt.date  #: the last day of the range
+    account_id: int  #: the partner's capital account
+    has_buyout: bool  #: whether the partner has a buyout account (a retirement opened it)
+    opening: int  #: the signed capital the day before ``start``, in minor units
+
+
+def _header(session: Session, partner_code: str, first: str, last: str) -> _Header:
+    """The partner (``NotFound`` for an unknown code), the partnership's name and currency, the
+    range's dates, the partner's capital account, whether they have a buyout account, and the
+    opening balance — ``journal.balances.balance`` as of the day before the range: the last
+    snapshot of a period closed by then plus the postings dated after it — in one query."""
+    start, end = _dates(session, partner_code, first, last)
+    row = session.execute(_header_query(), {
+        "code": partner_code, "capital": chart.capital(partner_code), "buyout": chart.buyout(partner_code),
+        "as_of": start - dt.timedelta(days=1)}).first()
+    if row is None:
+        get_partner(session, partner_code)  # NotFound for an unknown code
+        get_partnership(session)  # Conflict before the founding
+    partner, partnership, currency, kind, account, buyout, in_snapshot, since = row
+    P.bounds(first, kind), P.bounds(last, kind)  # an id of the other kind raises, as it always has
+    opening = -stored_to_minor(in_snapshot + since, currency)  # refuses what the currency cannot hold
+    return _Header(partner, partnership, currency, start, end, account, buyout, opening)
+
+
+def _dates(session: Session, partner_code: str, first: str, last: str) -> tuple[dt.date, dt.date]:
+    """The first day of ``first`` and the last of ``last``. A period id says its own kind
+    (``2026-01``, ``2026-Q1``), so the dates are known before anything is read; ``_header``
+    checks them against the books' period kind. An id of neither kind raises ``ValueError`` as
+    ``periods.bounds`` always has: after ``NotFound`` for an unknown partner, naming the books'
+    kind."""
+    try:
+        return P.bounds(first, _kind_of(first))[0], P.bounds(last, _kind_of(last))[1]
+    except ValueError:
+        get_partner(session, partner_code)
+        kind = get_partnership(session).period_kind
+        return P.bounds(first, kind)[0], P.bounds(last, kind)[1]
+
+
+def _kind_of(pid: str) -> str:
+    return "quarter" if "Q" in pid else "month"
+
+
+@cache
+def _header_query():
+    """``_header``'s query, built once: parameters ``code``, ``capital`` and ``buyout`` (the
+    partner's code and account names) and ``as_of`` (the day before the range)."""
+    account_id = select(Account.id).where(Account.name == bindparam("capital")).scalar_subquery()
+    as_of = bindparam("as_of", type_=Date)
+    snapshot = (select(Period.id).where(Period.status == "closed", Period.ends_on <= as_of)
+                .order_by(Period.ends_on.desc()).limit(1))
+    snapshot_end = snapshot.with_only_columns(Period.ends_on).scalar_subquery()
+    stored = cast(func.coalesce(func.sum(type_coerce(BalanceSnapshot.balance, BigInteger)), 0), BigInteger)
+    in_snapshot = select(stored).where(
+        BalanceSnapshot.period_id == snapshot.scalar_subquery(), BalanceSnapshot.account_id == account_id,
+        BalanceSnapshot.commodity == Books.currency).scalar_subquery()
+    posted = cast(func.coalesce(func.sum(type_coerce(Posting.amount, BigInteger)), 0), BigInteger)
+    since = select(posted).join(Entry, Entry.id == Posting.entry_id).where(
+        Posting.account_id == account_id, Posting.commodity == Books.currency, Entry.date <= as_of,
+        or_(snapshot_end.is_(None), Entry.date > snapshot_end)).scalar_subquery()
+    has_buyout = select(Account.id).where(Account.name == bindparam("buyout")).exists()
+    return (select(Partner, Partnership.name, Books.currency, Books.period_kind, account_id, has_buyout,
+                   in_snapshot, since)
+            .select_from(Partner).join(Partnership, true()).join(Books, Books.id == Partnership.books_id)
+            .where(Partner.code == bindparam("code")))
+
+
+@cache
+def _lines_query():
+    """The partner's capital lines of the dates ``[start, end]`` (parameters ``account_id``,
+    ``start``, ``end``) as ``(part, entry, kind, stored amount, date, engagement ref, practice
+    code)``, in entry order and, within an entry, its posting detail lines (``part`` 0, by line)
+    before its postings (``part`` 1, by posting).
+
+    A close's capital postings are broken down by engagement in the entry's posting detail: the
+    statement lists the detail lines in their place, and every other posting as it is — the
+    caller drops a posting whose entry and kind its detail lines already gave. Amounts come as the
+    stored integers (turned into minor units by the caller), refs and practices joined in."""
+    account_id, start, end = bindparam("account_id"), bindparam("start", type_=Date), bindparam("end", type_=Date)
+    detail = select(literal_column("0").label("part"), PostingDetail.entry_id.label("entry_id"),
+                    PostingDetail.line_no.label("seq"), PostingDetail.kind.label("kind"),
+                    type_coerce(PostingDetail.amount, BigInteger).label("amount"),
+                    PostingDetail.engagement_id.label("engagement_id"), PostingDetail.date.label("date")
+                    ).where(PostingDetail.account_id == account_id, PostingDetail.date >= start,
+                            PostingDetail.date <= end)
+    postings = select(literal_column("1"), Posting.entry_id, Posting.id, Posting.kind,
+                      type_coerce(Posting.amount, BigInteger), Posting.engagement_id, Entry.date
+                      ).join(Entry, Entry.id == Posting.entry_id).where(
+                          Posting.account_id == account_id, Entry.date >= start, Entry.date <= end)
+    rows = union_all(detail, postings).subquery()
+    return (select(rows.c.part, rows.c.entry_id, rows.c.kind, rows.c.amount, rows.c.date, Engagement.ref,
+                   Practice.code)
+            .outerjoin(Engagement, Engagement.id == rows.c.engagement_id)
+            .outerjoin(Practice, Practice.id == Engagement.practice_id)
+            .order_by(rows.c.entry_id, rows.c.part, rows.c.seq))
+
+
+def _provenance(conn, allocations: list[dict]) -> list[dict]:
+    """Give each origination, practice and pool line (``allocations``) the policy version its
+    close applied and the proposal that made that version (``None`` for the charter's), and return
+    those versions (the statement's footnotes): one query for the few close entries a statement
+    names (CONTRACT §8)."""
+    if not allocations:
         return []
     rows = conn.execute(
         select(Entry.id, PolicyVersion.version, PolicyVersion.origination, PolicyVersion.practice,
                PolicyVersion.pool_basis, PolicyVersion.effective_period, PolicyVersion.proposal_id, Proposal.title)
         .join(PolicyVersion, PolicyVersion.version == Entry.policy_version)
         .outerjoin(Proposal, Proposal.id == PolicyVersion.proposal_id)
-        .where(Entry.id.in_(sorted(ids)))).all()
+        .where(Entry.id.in_(sorted({line["entry"] for line in allocations})))).all()
     made_by = {row.id: (row.version, row.proposal_id) for row in rows}
-    for line in lines:
-        if line["kind"] in ALLOCATION_KINDS and line["entry"] in made_by:
+    for line in allocations:
+        if line["entry"] in made_by:
             line["policy_version"], line["proposal"] = made_by[line["entry"]]
     versions = {row.version: row for row in rows}
     return [{"version": v, "origination": format_percent(r.origination), "practice": format_percent(r.practice),
              "pool": format_percent(1 - r.origination - r.practice), "pool_basis": r.pool_basis,
              "effective_period": r.effective_period, "proposal": r.proposal_id, "proposal_title": r.title}
             for v, r in sorted(versions.items())]
-
-
-def _engagements(conn, sources: list) -> dict[int, tuple[str, str]]:
-    """``{engagement id: (ref, practice code)}`` for the engagements the ``sources`` (selects of
-    engagement ids) name, in one query — no IN list of ids, however many lines a statement has."""
-    ids = union(*sources).subquery()
-    return {i: (ref, practice) for i, ref, practice in conn.execute(
-        select(Engagement.id, Engagement.ref, Practice.code).join(Practice, Practice.id == Engagement.practice_id)
-        .where(Engagement.id.in_(select(ids.c[0])))).all()}
 
 
 def capital_balance(session: Session, partner_code: str, as_of: dt.date | None = None) -> Decimal:

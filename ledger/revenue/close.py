@@ -303,13 +303,13 @@ def unattributed_in(session: Session, start: dt.date, end: dt.date, currency: st
 def pool_notes(session: Session, first: str, last: str) -> list[str]:
     """What a statement or a preview says about how the closed periods ``first``..``last`` split
     their pools, when it is not what their policy said (CONTRACT §7: nobody held vested units)."""
-    rows = session.execute(select(Period.id, Period.pool_basis, Period.policy_version)
+    rows = session.execute(select(Period.id, Period.pool_basis, PolicyVersion.pool_basis)
+                           .outerjoin(PolicyVersion, PolicyVersion.version == Period.policy_version)
                            .where(Period.id >= first, Period.id <= last, Period.status == "closed")
                            .order_by(Period.id)).all()
-    versions = {row.version: row.pool_basis for row in session.scalars(select(PolicyVersion))}
     return [f"{pid}: nobody held vested units on the period's last day, so the pool was split equally "
-            f"among the active partners (the policy says {versions.get(version)})"
-            for pid, basis, version in rows if basis is not None and basis != versions.get(version)]
+            f"among the active partners (the policy says {policy})"
+            for pid, basis, policy in rows if basis is not None and basis != policy]
 
 
 def preview(session: Session, pid: str) -> Allocation:

@@ -21,8 +21,11 @@ statement checked is what the commit would find. The database still refuses an u
 whoever writes it. SQLite has no statement triggers: its row guards stay, and ``ledger import``
 sets them aside inside its own transaction (``journal/bulk.py``).
 
+It comes after 0020 (group commit's turns, merged first and independent of these triggers), so
+the chain of revisions keeps a single head.
+
 Revision ID: 0019
-Revises: 0018
+Revises: 0020
 Create Date: 2026-12-02
 """
 
@@ -33,7 +36,7 @@ from alembic import op
 
 
 revision = '0019'
-down_revision = '0018'
+down_revision = '0020'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,279 @@
+"""Posting over HTTP: gunicorn in front of ``ledger:create_app()`` on PostgreSQL, C concurrent clients.
+
+Each client posts ``POST /api/v1/ledger/entries`` with its own ``Idempotency-Key`` for D seconds on
+a keep-alive connection (reconnecting when the worker class closes it), one entry per request;
+the run prints entries/s, the median, p95 and p99 latency, and the load average, for each gunicorn
+configuration asked for (worker class x workers x threads), all against the same database in the
+same run. Then the retry storm: for each of K keys, every client sends the same request with that
+key at the same moment; every answer must carry one and the same entry, and the ledger must hold
+exactly one entry per key. Last, ``verify`` over everything posted, and a count of the entries
+against the acknowledgements (nothing lost, nothing doubled).
+
+    .venv/bin/python bench/http_bench.py [--clients 8] [--seconds 10] [--configs sync:4 gthread:2x4]
+
+A configuration is ``CLASS:WORKERS`` or ``CLASS:WORKERSxTHREADS`` (gunicorn's ``sync`` or
+``gthread``). The clients are threads of two processes, so their own Python shares the two cores
+with gunicorn and PostgreSQL, as a real client on this machine would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import signal
+import socket
+import statistics
+import subprocess  # nosec B404 - starts gunicorn from this venv, a fixed argument list
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import database, machine, migrated_app, synthetic_charter  # noqa: E402
+
+TARGET = 1000
+PATH = "/api/v1/ledger/entries"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def body(memo: str) -> bytes:
+    return json.dumps({"date": "2026-01-05", "memo": memo, "postings": [
+        {"account": "Assets:Cash", "amount": "1.00"},
+        {"account": "Equity:Capital:P001", "amount": "-1.00"}]}).encode()
+
+
+class Client:
+    """One keep-alive connection; ``post`` returns (status, entry id or None, seconds)."""
+
+    def __init__(self, port: int, token: str):
+        self.port, self.token = port, token
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def post(self, memo: str, key: str) -> tuple[int, int | None, float]:
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json",
+                   "Idempotency-Key": key}
+        payload = body(memo)
+        t0 = time.perf_counter()
+        for attempt in (1, 2):
+            try:
+                self.conn.request("POST", PATH, payload, headers)
+                response = self.conn.getresponse()
+                data = response.read()
+                break
+            except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine):
+                self.conn.close()  # the worker closed an idle keep-alive connection: once more
+                if attempt == 2:
+                    raise
+        elapsed = time.perf_counter() - t0
+        entry = json.loads(data).get("id") if response.status in (200, 201) else None
+        return response.status, entry, elapsed
+
+
+def client_process(port: int, token: str, threads: int, seconds: float, tag: str, ready, out) -> None:
+    results: list[tuple[int, float]] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+    start = threading.Event()
+
+    def run(n: int) -> None:
+        c = Client(port, token)
+        c.post(f"warm {tag}-{n}", f"warm-{tag}-{n}")
+        start.wait()
+        deadline = time.perf_counter() + seconds
+        i = 0
+        mine = []
+        while time.perf_counter() < deadline:
+            i += 1
+            status, entry, elapsed = c.post(f"{tag}-{n}-{i}", f"{tag}-{n}-{i}")
+            if status != 201:
+                with lock:
+                    failures.append(str(status))
+                continue
+            mine.append((entry, elapsed))
+        with lock:
+            results.extend(mine)
+
+    workers = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
+    for w in workers:
+        w.start()
+    ready.wait()
+    start.set()
+    for w in workers:
+        w.join()
+    out.put((results, failures))
+
+
+def storm_process(port: int, token: str, keys: list[str], threads: int, out) -> None:
+    """Every thread sends each key's one request at the same moment (a barrier per key)."""
+    answers: list[tuple[str, int, int | None]] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(threads)
+
+    def run() -> None:
+        c = Client(port, token)
+        for key in keys:
+            barrier.wait()
+            status, entry, _ = c.post(f"storm {key}", key)
+            with lock:
+                answers.append((key, status, entry))
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    out.put(answers)
+
+
+def serve(url: str, worker_class: str, workers: int, threads: int) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    cmd = [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+           "--worker-class", worker_class, "--threads", str(threads), "--log-level", "warning",
+           "--keep-alive", "30", "ledger:create_app()"]
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench"}
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)  # nosec B603
+    for _ in range(200):
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", "/api/v1/health")
+            if c.getresponse().status == 200:
+                return proc, port
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def parse_config(text: str) -> tuple[str, int, int]:
+    cls, _, size = text.partition(":")
+    workers, _, threads = size.partition("x")
+    return cls, int(workers), int(threads or 1)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def run_load(port: int, token: str, clients: int, seconds: float, tag: str) -> tuple[float, list[float], list, int]:
+    ctx = mp.get_context("spawn")
+    procs_n = 2 if clients >= 2 else 1
+    ready = ctx.Barrier(procs_n + 1)
+    out = ctx.Queue()
+    per = [clients // procs_n + (1 if i < clients % procs_n else 0) for i in range(procs_n)]
+    procs = [ctx.Process(target=client_process, args=(port, token, per[i], seconds, f"{tag}{i}", ready, out))
+             for i in range(procs_n)]
+    for p in procs:
+        p.start()
+    ready.wait(timeout=120)
+    t0 = time.perf_counter()
+    results, failures = [], []
+    for _ in procs:
+        r, f = out.get(timeout=seconds + 120)
+        results += r
+        failures += f
+    elapsed = time.perf_counter() - t0
+    for p in procs:
+        p.join()
+    return len(results) / elapsed, [e for _, e in results], [i for i, _ in results], len(failures)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--configs", nargs="+", default=["sync:4", "gthread:2x4", "gthread:4x2"])
+    ap.add_argument("--storm-keys", type=int, default=50)
+    args = ap.parse_args()
+    print(f"# posting over HTTP on PostgreSQL, {args.clients} clients, {args.seconds:g} s per configuration — "
+          f"{machine()}; load average {os.getloadavg()[0]:.2f}")
+    with database("postgresql") as url:
+        app = migrated_app(url)
+        from sqlalchemy import func, select
+
+        from ledger.auth.service import add_user_or_set_password, create_token
+        from ledger.journal.models import Entry
+        from ledger.partnership.charter import load_charter
+        from ledger.partnership.founding import found
+        from ledger.partnership.integrity import full_verify
+        from ledger.runtime.database import get_session
+
+        with app.app_context():
+            s = get_session()
+            found(s, load_charter(synthetic_charter(5, 2)))
+            user, _ = add_user_or_set_password(s, "bench-treasurer@bench.test", "treasurer",
+                                               password="bench treasurer password")
+            token = create_token(s, user)
+            s.commit()
+        acknowledged: set[int] = set()
+        for text in args.configs:
+            cls, workers, threads = parse_config(text)
+            proc, port = serve(url, cls, workers, threads)
+            try:
+                rate, latencies, ids, failures = run_load(port, token, args.clients, args.seconds,
+                                                          f"{cls}{workers}x{threads}-")
+            finally:
+                stop(proc)
+            acknowledged.update(ids)
+            print(f"gunicorn {cls} {workers} workers x {threads} threads: {rate:,.0f} entries/s "
+                  f"({rate / TARGET:.2f} x the {TARGET:,}/s target); latency median "
+                  f"{statistics.median(latencies) * 1000:.1f} ms, p95 {percentile(latencies, 0.95) * 1000:.1f} ms, "
+                  f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms; {failures} failed; "
+                  f"load average {os.getloadavg()[0]:.2f}")
+        # The retry storm, on the first configuration.
+        cls, workers, threads = parse_config(args.configs[0])
+        proc, port = serve(url, cls, workers, threads)
+        try:
+            keys = [f"storm-{uuid.uuid4().hex}" for _ in range(args.storm_keys)]
+            ctx = mp.get_context("spawn")
+            out = ctx.Queue()
+            p = ctx.Process(target=storm_process, args=(port, token, keys, args.clients, out))
+            p.start()
+            answers = out.get(timeout=600)
+            p.join()
+        finally:
+            stop(proc)
+        by_key: dict[str, set] = {}
+        statuses: dict[int, int] = {}
+        for key, status, entry in answers:
+            statuses[status] = statuses.get(status, 0) + 1
+            if status in (200, 201):
+                by_key.setdefault(key, set()).add(entry)
+        with app.app_context():
+            s = get_session()
+            stored = dict(s.execute(select(Entry.memo, func.count()).where(Entry.memo.like("storm %"))
+                                    .group_by(Entry.memo)).all())
+            lost = len(acknowledged - set(s.scalars(select(Entry.id).where(Entry.id.in_(acknowledged)))))
+            report = full_verify(s)
+        app.extensions["ledger.engine"].dispose()
+    one_each = all(len(v) == 1 for v in by_key.values()) and len(by_key) == len(keys)
+    exactly_once = len(stored) == len(keys) and set(stored.values()) == {1}
+    print(f"retry storm: {len(keys)} keys x {args.clients} simultaneous requests; answers by status {statuses}; "
+          f"{'every key answered with one entry' if one_each else 'KEYS ANSWERED WITH SEVERAL ENTRIES'}; "
+          f"{'one entry per key in the ledger' if exactly_once else 'DOUBLED OR MISSING ENTRIES'}")
+    print(f"acknowledged entries missing from the ledger: {lost}")
+    print(f"verify {'ok' if report.ok else 'FAILED: ' + '; '.join(report.problems[:3])} at {report.entries:,} entries")
+
+
+if __name__ == "__main__":
+    main()
