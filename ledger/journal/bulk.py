@@ -10,7 +10,7 @@ what ``service.post_entries`` spends per entry on generality:
   for byte what ``entries.canonical_entry`` makes (``tests/test_import.py`` holds them equal);
 - ``write``: under the chain's lock, ``periods.guard_dates`` once for the batch's dates, then the
   hash chain in one loop, and the rows in bulk — PostgreSQL ``COPY`` (the guards are statement
-  triggers on the transition tables, migration 0019, run once per ``COPY``); SQLite one
+  triggers on the transition tables, migration 0020, run once per ``COPY``); SQLite one
   ``executemany`` per table, with the per-row guard triggers set aside *inside* the transaction
   and their checks run over the batch as set-based queries before they are put back (see
   ``_sqlite_rows``). The maintained tables are added to from Python aggregates, one upsert each.
@@ -225,7 +225,7 @@ def _copy_text(value: str) -> str:
 
 
 def _postgres_rows(session: Session, postings: list[tuple], entries: list[tuple], now: dt.datetime) -> None:
-    """``COPY`` the postings, then the entries that seal them: each ``COPY`` fires migration 0019's
+    """``COPY`` the postings, then the entries that seal them: each ``COPY`` fires migration 0020's
     statement triggers once, over its transition table."""
     cursor = session.connection().connection.driver_connection.cursor()
     try:

@@ -41,7 +41,7 @@ from ledger.journal.stream import group_by_entry
 SQLITE_TRIGGERS = {"entry_no_update", "entry_no_delete", "posting_no_update", "posting_no_delete",
                    "posting_entry_open", "entry_balanced", "posting_detail_no_update",
                    "posting_detail_no_delete", "posting_detail_entry_open", "entry_detail_agrees"}
-#: PostgreSQL checks postings and entries once per statement (migration 0019).
+#: PostgreSQL checks postings and entries once per statement (migration 0020).
 PG_TRIGGERS = {"entry_no_update_delete", "posting_no_update_delete", "posting_entry_open",
                "entry_sealed", "posting_detail_no_update_delete", "posting_detail_entry_open"}
 

@@ -21,11 +21,8 @@ statement checked is what the commit would find. The database still refuses an u
 whoever writes it. SQLite has no statement triggers: its row guards stay, and ``ledger import``
 sets them aside inside its own transaction (``journal/bulk.py``).
 
-It comes after 0020 (group commit's turns, merged first and independent of these triggers), so
-the chain of revisions keeps a single head.
-
-Revision ID: 0019
-Revises: 0020
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-02
 """
 
@@ -35,8 +32,8 @@ from pathlib import Path
 from alembic import op
 
 
-revision = '0019'
-down_revision = '0020'
+revision = '0020'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 

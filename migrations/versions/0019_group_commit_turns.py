@@ -18,7 +18,7 @@ used twice, say) it is undone and each request goes in alone, in its own subtran
 before: its own entry or its own error. The answers, the one total order and one transaction and
 one WAL flush a batch are unchanged.
 
-Revision ID: 0020
+Revision ID: 0019
 Revises: 0018
 Create Date: 2026-12-02
 """
@@ -29,7 +29,7 @@ from pathlib import Path
 from alembic import op
 
 
-revision = '0020'
+revision = '0019'
 down_revision = '0018'
 branch_labels = None
 depends_on = None
