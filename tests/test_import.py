@@ -195,12 +195,13 @@ def test_an_import_killed_again_and_again_resumes_to_every_line_exactly_once(fou
     path = tmp_path / "big.jsonl"
     path.write_text("\n".join(lines) + "\n")
     counts = [0]
-    for _ in range(4):
+    for target in (n // 5, 2 * n // 5, 3 * n // 5, 4 * n // 5):
         proc = _import_killable(db_url, str(path))
-        # Once this run has committed a batch, kill it at a random moment: mid-batch, between two.
-        while proc.poll() is None and _imported(founded) == counts[-1]:
+        # Once this run has passed its mark (a fifth more of the file each time), kill it at a
+        # random moment: mid-batch, between two. The marks leave a fifth of the file to the last run.
+        while proc.poll() is None and _imported(founded) < target:
             time.sleep(0.02)
-        time.sleep(rng.uniform(0, 0.5))
+        time.sleep(rng.uniform(0, 0.05))
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
         counts.append(_imported(founded))

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from helpers.engine import ENGINE
 
 from ledger.core import chart
+from ledger.journal import importer
 from ledger.journal.balances import balance, trial_balance
 from ledger.partnership.integrity import full_verify
 from ledger.runtime.database import get_session
@@ -100,7 +101,7 @@ def test_an_import_killed_half_way_resumes_to_the_same_totals(founded, db_url, t
         s = get_session()
         assert full_verify(s).ok
         partial = s.scalar(sa.text("SELECT count(*) FROM entry WHERE source_type = 'import'"))
-        assert partial % 2000 == 0  # whole batches only: no partial entry, no partial batch
+        assert partial % importer.BATCH == 0  # whole batches only: no partial entry, no partial batch
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert f"skipped {partial}" in done.stdout
