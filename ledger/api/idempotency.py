@@ -70,7 +70,7 @@ _INSERT = ("INSERT INTO idempotency_record (user_id, key, request_hash, status, 
 def remember_and_commit(session: Session, user_id: int, key: str, request_hash: str, status: int,
                         body: str) -> None:
     """``remember``, then commit the request's transaction. On PostgreSQL the record's INSERT and
-    the ``COMMIT`` travel in one pipeline, one round trip: the write it answers (and the chain's
+    the ``COMMIT`` travel in one message, one round trip: the write it answers (and the chain's
     lock, when it appended an entry) is released without waiting on this process again. A key a
     concurrent request stored first raises SQLAlchemy's ``IntegrityError`` (the transaction rolled
     back), as a flush would."""
@@ -82,11 +82,10 @@ def remember_and_commit(session: Session, user_id: int, key: str, request_hash: 
     conn = session.connection().connection.driver_connection
     params = (user_id, key, request_hash, status, body, clock_of(session).now())
     try:
-        with conn.cursor() as cursor, conn.pipeline():
-            cursor.execute(_INSERT, params, prepare=True)
-            # A statement, not conn.commit(): an error then surfaces as the pipeline syncs on leaving
-            # the block (nothing to log), and the failed transaction's COMMIT is skipped.
-            cursor.execute("COMMIT")
+        # One simple-protocol message, the values bound here: a failed INSERT skips the COMMIT
+        # after it and leaves the transaction failed, for the caller's rollback.
+        with psycopg.ClientCursor(conn) as cursor:
+            cursor.execute(_INSERT + "; COMMIT", params)
     except psycopg.Error as exc:  # as SQLAlchemy raises it: an IntegrityError for a key stored twice
         raise DBAPIError.instance(_INSERT, params, exc, psycopg.Error) from exc
     session.commit()  # the driver committed: this closes SQLAlchemy's side of the transaction
