@@ -20,7 +20,7 @@ install: $(VENV)/.installed
 demo: install
 	rm -f instance/demo.db
 	DATABASE_URL=$${DATABASE_URL:-sqlite:///$(CURDIR)/instance/demo.db} $(BIN)/ledger demo
-	DATABASE_URL=$${DATABASE_URL:-sqlite:///$(CURDIR)/instance/demo.db} $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 'ledger:create_app()'
+	DATABASE_URL=$${DATABASE_URL:-sqlite:///$(CURDIR)/instance/demo.db} $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --worker-class gthread --workers 2 --threads 4 'ledger:create_app()'
 
 lint: install
 	$(BIN)/ruff check ledger tests bench migrations

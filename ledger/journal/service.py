@@ -13,7 +13,8 @@ Writing an entry:
 On PostgreSQL steps 2–3 are one server-side call, ``ledger_append`` (migration 0016), fed from a
 cache of the journal's facts it re-checks (``append``, ``facts``), so the lock is held for no client
 round trip; on SQLite they run here, under the database's write lock. Either way the hashes and the
-maintained tables are the same (``MAINTAINED TABLES`` marks where to add one, in both).
+maintained tables are the same (``MAINTAINED TABLES`` marks where to add one: here, in
+``ledger_append`` and in ``bulk.write``, the import's path).
 
 Services receive the session and never commit: the request or command that called them does —
 except ``post_and_commit`` (and ``group.post_grouped``), which a caller whose transaction is the
