@@ -47,6 +47,18 @@ def migrated_app(url: str):
     return app
 
 
+def found_synthetic(app, partners: int = 5, practices: int = 2) -> None:
+    """Found a partnership of ``synthetic_charter(partners, practices)`` in ``app``'s database."""
+    from ledger.partnership.charter import load_charter
+    from ledger.partnership.founding import found
+    from ledger.runtime.database import get_session
+
+    with app.app_context():
+        session = get_session()
+        found(session, load_charter(synthetic_charter(partners, practices)))
+        session.commit()
+
+
 def synthetic_charter(partners: int, practices: int, start: str = "2026-01-01") -> str:
     out = [f'[partnership]\nname = "Bench Partners"\ncurrency = "USD"\nperiod = "month"\nstarts_on = {start}\n']
     for i in range(partners):

@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import PG_ADMIN, database, machine, migrated_app, synthetic_charter  # noqa: E402
+from bench.common import PG_ADMIN, database, found_synthetic, machine, migrated_app  # noqa: E402
 
 TARGET = 3000
 PEER = Path(os.environ.get("PGLEDGER_DIR", ROOT.parent / "shared" / "peers" / "pgledger"))
@@ -195,15 +195,10 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.2f}")
     with database("postgresql") as url:
         app = migrated_app(url)
-        from ledger.partnership.charter import load_charter
-        from ledger.partnership.founding import found
         from ledger.partnership.integrity import full_verify
         from ledger.runtime.database import get_session
 
-        with app.app_context():
-            s = get_session()
-            found(s, load_charter(synthetic_charter(5, 2)))
-            s.commit()
+        found_synthetic(app)
         for w in args.writers:
             rate, client, server = ours(url, w, args.seconds, args.mode)
             hot, hot_line = peer(w, args.seconds, "hot")
@@ -229,15 +224,10 @@ def sqlite(args) -> None:
           f"load average {os.getloadavg()[0]:.2f}")
     with database("sqlite") as url:
         app = migrated_app(url)
-        from ledger.partnership.charter import load_charter
-        from ledger.partnership.founding import found
         from ledger.partnership.integrity import full_verify
         from ledger.runtime.database import get_session
 
-        with app.app_context():
-            s = get_session()
-            found(s, load_charter(synthetic_charter(5, 2)))
-            s.commit()
+        found_synthetic(app)
         for w in args.writers:
             rate, client, _ = ours(url, w, args.seconds, args.mode)
             print(f"{w} writers: {rate:,.0f} entries/s; {bound(client, None)}; load average {os.getloadavg()[0]:.2f}")

@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import database, machine, migrated_app, synthetic_charter  # noqa: E402
+from bench.common import database, found_synthetic, machine, migrated_app  # noqa: E402
 
 TARGET = 1000
 PATH = "/api/v1/ledger/entries"
@@ -213,14 +213,12 @@ def main() -> None:
 
         from ledger.auth.service import add_user_or_set_password, create_token
         from ledger.journal.models import Entry
-        from ledger.partnership.charter import load_charter
-        from ledger.partnership.founding import found
         from ledger.partnership.integrity import full_verify
         from ledger.runtime.database import get_session
 
+        found_synthetic(app)
         with app.app_context():
             s = get_session()
-            found(s, load_charter(synthetic_charter(5, 2)))
             user, _ = add_user_or_set_password(s, "bench-treasurer@bench.test", "treasurer",
                                                password="bench treasurer password")
             token = create_token(s, user)

@@ -161,8 +161,8 @@ def tune(session: Session):
             again = session.connection()
             for name, value in before.items():
                 again.exec_driver_sql(f"PRAGMA {name} = {int(value)}")
-        except SQLAlchemyError:
-            pass  # a session failing with the import's own error: that error is the one to raise
+        except SQLAlchemyError:  # a session failing with the import's own error: that one is raised
+            return
     return restore
 
 
