@@ -75,11 +75,12 @@ def post_grouped(session: Session, spec: EntrySpec, field: str = "postings") -> 
     """Append ``spec`` through the group appender and commit; its entry's id."""
     if session.get_bind().dialect.name != "postgresql":
         return post_and_commit(session, [spec], field)[0]
+    began = not session.in_transaction()
     entry_id = _post_grouped(session, spec, field)
-    # End the read transaction a cache miss began: an idle transaction's snapshot would hold back
-    # the vacuum of the queue's tables (every batch leaves dead rows) for as long as this writer
-    # lives. The session wrote nothing; its caller's transaction is the entry alone.
-    if session.in_transaction() and not (session.new or session.dirty or session.deleted):
+    # End the read transaction this call began on a cache miss (it wrote nothing through the
+    # session): an idle transaction's snapshot would hold back the vacuum of the queue's tables,
+    # where every batch leaves dead rows, for as long as the writer lives.
+    if began and session.in_transaction() and not (session.new or session.dirty or session.deleted):
         session.commit()
     return entry_id
 
