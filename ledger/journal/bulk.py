@@ -26,7 +26,7 @@ import datetime as dt
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from ledger.core.entries import Leg
 from ledger.core.errors import ValidationError
-from ledger.core.money import UNITS, MoneyError, places
+from ledger.core.money import UNITS, MoneyError, minor_formatter, places
 from ledger.db import clock_of, from_stored, minor_to_stored
 from ledger.journal.models import Account, AccountBalance, AccountMonthTotal, ChainHead, Entry
 from ledger.journal.periods import guard_dates
@@ -66,12 +66,14 @@ class Accounts:
         self.allowed = frozenset({currency, UNITS})
         self.places: dict[str, int] = {}
         self.scale: dict[str, int] = {}
+        self.text: dict[str, Callable[[int], str]] = {}  # minor units as the canonical form writes them
         for c in self.allowed:
             try:
                 self.places[c] = places(c)
             except MoneyError:
                 continue
             self.scale[c] = minor_to_stored(1, c)
+            self.text[c] = minor_formatter(c)
         self.names = {row.id: name for name, row in self.by_name.items()}
 
     def spec(self, d: Draft) -> EntrySpec:
@@ -113,13 +115,7 @@ def draft(key: str, date: dt.date, memo: str, legs: Sequence[tuple[str, str, int
         sums[commodity] = sums.get(commodity, 0) + minor
         if minor:
             moves = True
-        n = accounts.places[commodity]
-        if n:
-            q, r = divmod(-minor if minor < 0 else minor, 10 ** n)
-            text = f"-{q}.{r:0{n}d}" if minor < 0 else f"{q}.{r:0{n}d}"
-        else:
-            text = str(minor)
-        parts.append(f'[{account.quoted},"{commodity}","{text}",null,null]')
+        parts.append(f'[{account.quoted},"{commodity}","{accounts.text[commodity](minor)}",null,null]')
         rows.append((account.id, commodity, minor * scale[commodity]))
     if not moves or any(sums.values()):
         return None
