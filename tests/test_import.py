@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from ledger.core import chart
 from ledger.core.entries import canonical_entry
 from ledger.core.errors import ValidationError
+from ledger.core.money import minor_formatter
 from ledger.core.text import text_problem
 from ledger.db import from_stored
 from ledger.journal import bulk
@@ -112,7 +113,7 @@ def test_the_bulk_path_builds_the_canonical_form_verify_hashes(key, memo, cents,
     assume(any(cents))
     accounts = bulk.Accounts.__new__(bulk.Accounts)
     accounts.by_name = {chart.CASH: bulk.AccountRow(1, frozenset({"USD"}), None, json.dumps(chart.CASH))}
-    accounts.places, accounts.scale = {"USD": 2}, {"USD": 100}
+    accounts.places, accounts.scale, accounts.text = {"USD": 2}, {"USD": 100}, {"USD": minor_formatter("USD")}
     d = bulk.draft(key, day, memo, [(chart.CASH, "USD", c) for c in cents], accounts)
     assert d.head + str(id) + d.tail == canonical_entry(
         id=id, date=day, memo=memo, source_type="import", source_ref=key, policy_version=None, reverses_id=None,
@@ -195,10 +196,11 @@ def test_an_import_killed_again_and_again_resumes_to_every_line_exactly_once(fou
     path = tmp_path / "big.jsonl"
     path.write_text("\n".join(lines) + "\n")
     counts = [0]
-    for target in (n // 5, 2 * n // 5, 3 * n // 5, 4 * n // 5):
+    for target in (n // 8, 2 * n // 8, 3 * n // 8, 4 * n // 8):
         proc = _import_killable(db_url, str(path))
-        # Once this run has passed its mark (a fifth more of the file each time), kill it at a
-        # random moment: mid-batch, between two. The marks leave a fifth of the file to the last run.
+        # Once this run has passed its mark (an eighth more of the file each time), kill it at a
+        # random moment: mid-batch, between two. The kill lands up to a few thousand lines past
+        # the mark; the marks leave half the file to the last run.
         while proc.poll() is None and _imported(founded) < target:
             time.sleep(0.02)
         time.sleep(rng.uniform(0, 0.05))
