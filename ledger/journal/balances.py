@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import BigInteger, cast, func, insert, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from ledger.core.money import quantize
@@ -73,6 +73,25 @@ def snapshot_balances(session: Session, period_id: str, ends_on: dt.date) -> Non
         session.execute(insert(BalanceSnapshot.__table__), [
             {"period_id": period_id, "account_id": a, "commodity": c, "balance": b}
             for (a, c), b in sorted(rows.items())])
+
+
+def stored_balance_as_of(account_id, commodity, as_of):
+    """``balances``' rule as of a date for one account and commodity, as one SQL expression to
+    embed in a larger query: the stored total (integer ten-thousandths) of the last snapshot of a
+    period closed by ``as_of``, plus the postings dated after that period up to ``as_of``. The
+    arguments are SQL expressions (bind parameters, columns, scalar subqueries)."""
+    snapshot = (select(Period.id).where(Period.status == "closed", Period.ends_on <= as_of)
+                .order_by(Period.ends_on.desc()).limit(1))
+    snapshot_end = snapshot.with_only_columns(Period.ends_on).scalar_subquery()
+    stored = cast(func.coalesce(func.sum(type_coerce(BalanceSnapshot.balance, BigInteger)), 0), BigInteger)
+    in_snapshot = select(stored).where(
+        BalanceSnapshot.period_id == snapshot.scalar_subquery(), BalanceSnapshot.account_id == account_id,
+        BalanceSnapshot.commodity == commodity).scalar_subquery()
+    posted = cast(func.coalesce(func.sum(type_coerce(Posting.amount, BigInteger)), 0), BigInteger)
+    since = select(posted).join(Entry, Entry.id == Posting.entry_id).where(
+        Posting.account_id == account_id, Posting.commodity == commodity, Entry.date <= as_of,
+        or_(snapshot_end.is_(None), Entry.date > snapshot_end)).scalar_subquery()
+    return in_snapshot + since
 
 
 def balance(session: Session, account: str, commodity: str | None = None, as_of: dt.date | None = None) -> Decimal:

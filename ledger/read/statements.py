@@ -21,10 +21,7 @@ from sqlalchemy import (
     BigInteger,
     Date,
     bindparam,
-    cast,
-    func,
     literal_column,
-    or_,
     select,
     true,
     type_coerce,
@@ -41,8 +38,8 @@ from ledger.core.text import fits
 from ledger.db import minor_to_stored, stored_to_minor
 from ledger.equity.service import units_on
 from ledger.governance.models import Proposal
-from ledger.journal.balances import balance
-from ledger.journal.models import Account, BalanceSnapshot, Books, Entry, Period, Posting, PostingDetail
+from ledger.journal.balances import balance, stored_balance_as_of
+from ledger.journal.models import Account, Books, Entry, Period, Posting, PostingDetail
 from ledger.journal.periods import parse_period, parse_year
 from ledger.practices.models import Engagement, Partner, Partnership, Practice
 from ledger.practices.service import get_partner, get_partnership
@@ -192,9 +189,9 @@ def _header(session: Session, partner_code: str, first: str, last: str) -> _Head
     if row is None:
         get_partner(session, partner_code)  # NotFound for an unknown code
         get_partnership(session)  # Conflict before the founding
-    partner, partnership, currency, kind, account, buyout, in_snapshot, since = row
+    partner, partnership, currency, kind, account, buyout, stored = row
     P.bounds(first, kind), P.bounds(last, kind)  # an id of the other kind raises, as it always has
-    opening = -stored_to_minor(in_snapshot + since, currency)  # refuses what the currency cannot hold
+    opening = -stored_to_minor(stored, currency)  # refuses what the currency cannot hold
     return _Header(partner, partnership, currency, start, end, account, buyout, opening)
 
 
@@ -221,21 +218,10 @@ def _header_query():
     """``_header``'s query, built once: parameters ``code``, ``capital`` and ``buyout`` (the
     partner's code and account names) and ``as_of`` (the day before the range)."""
     account_id = select(Account.id).where(Account.name == bindparam("capital")).scalar_subquery()
-    as_of = bindparam("as_of", type_=Date)
-    snapshot = (select(Period.id).where(Period.status == "closed", Period.ends_on <= as_of)
-                .order_by(Period.ends_on.desc()).limit(1))
-    snapshot_end = snapshot.with_only_columns(Period.ends_on).scalar_subquery()
-    stored = cast(func.coalesce(func.sum(type_coerce(BalanceSnapshot.balance, BigInteger)), 0), BigInteger)
-    in_snapshot = select(stored).where(
-        BalanceSnapshot.period_id == snapshot.scalar_subquery(), BalanceSnapshot.account_id == account_id,
-        BalanceSnapshot.commodity == Books.currency).scalar_subquery()
-    posted = cast(func.coalesce(func.sum(type_coerce(Posting.amount, BigInteger)), 0), BigInteger)
-    since = select(posted).join(Entry, Entry.id == Posting.entry_id).where(
-        Posting.account_id == account_id, Posting.commodity == Books.currency, Entry.date <= as_of,
-        or_(snapshot_end.is_(None), Entry.date > snapshot_end)).scalar_subquery()
+    opening = stored_balance_as_of(account_id, Books.currency, bindparam("as_of", type_=Date))
     has_buyout = select(Account.id).where(Account.name == bindparam("buyout")).exists()
     return (select(Partner, Partnership.name, Books.currency, Books.period_kind, account_id, has_buyout,
-                   in_snapshot, since)
+                   opening)
             .select_from(Partner).join(Partnership, true()).join(Books, Books.id == Partnership.books_id)
             .where(Partner.code == bindparam("code")))
 
