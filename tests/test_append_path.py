@@ -17,7 +17,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 from helpers.engine import ENGINE
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.core import chart
@@ -210,6 +210,83 @@ def test_a_drain_appends_the_queue_as_one_call_or_each_request_alone(founded):
         assert dict(s.execute(sa.select(Entry.id, Entry.memo).where(Entry.id > 5)).all()) == {6: "ok 1", 7: "ok 2"}
         report = verify(s)
         assert report.ok, report.problems
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="group commit is PostgreSQL's; SQLite has one writer")
+def test_a_writer_with_the_turn_free_appends_at_once_without_the_queue(founded):
+    with founded.app_context():
+        s = get_session()
+        assert post_grouped(s, EntrySpec(DAY, "alone", _legs(), "manual")) == 2
+        # No request was queued: the queue's ticket sequence was never drawn from.
+        assert s.scalar(sa.text("SELECT pg_sequence_last_value("
+                                "pg_get_serial_sequence('append_request', 'ticket')::regclass)")) is None
+        assert s.scalar(sa.text("SELECT count(*) FROM append_request")) == 0
+        assert s.scalar(sa.text("SELECT count(*) FROM append_result")) == 0
+        s.rollback()
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="group commit is PostgreSQL's; SQLite has one writer")
+def test_writers_that_find_the_turn_taken_queue_and_go_in_as_one_batch(founded, db_url):
+    """While another session holds the turn, writers queue their requests and wait; when it lets
+    go, one of them appends the whole queue in one transaction (one commit: the same ``xmin``)
+    and every writer gets its own entry, in one verified chain, with nothing left in the queue."""
+    import psycopg
+
+    holder = psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+    holder.execute("SELECT pg_advisory_lock(16016)")
+    got: dict[int, int] = {}
+    errors = []
+
+    def writer(n):
+        try:
+            with founded.app_context():
+                got[n] = post_grouped(get_session(), EntrySpec(DAY, f"queued {n}", _legs(f"{n}.00"), "manual",
+                                                               idempotency_key=f"q-{n}"))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in (1, 2, 3)]
+    for t in threads:
+        t.start()
+    try:
+        deadline = time.monotonic() + 20
+        while holder.execute("SELECT count(*) FROM append_request").fetchone()[0] < 3:
+            assert time.monotonic() < deadline, "the writers did not queue"
+            time.sleep(0.02)
+        assert got == {}  # queued, not answered: nobody drains while the turn is held
+    finally:
+        holder.execute("SELECT pg_advisory_unlock(16016)")
+        for t in threads:
+            t.join(timeout=30)
+        holder.close()
+    assert errors == [] and sorted(got.values()) == [2, 3, 4]
+    with founded.app_context():
+        s = get_session()
+        rows = s.execute(sa.text("SELECT id, memo, xmin::text AS tx FROM entry WHERE id > 1")).all()
+        assert {r.id: r.memo for r in rows} == {i: f"queued {n}" for n, i in got.items()}
+        assert len({r.tx for r in rows}) == 1  # one transaction, one commit for the batch
+        assert s.scalar(sa.text("SELECT count(*) FROM append_request")) == 0
+        assert s.scalar(sa.text("SELECT count(*) FROM append_result")) == 0
+        report = verify(s)
+        assert report.ok, report.problems
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="the literal is PostgreSQL's")
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(st.one_of(st.none(), st.integers(min_value=-2**63, max_value=2**63 - 1)), max_size=6),
+       texts=st.lists(st.one_of(st.none(), st.text(alphabet=st.characters(blacklist_categories=("Cs",),
+                                                                          blacklist_characters="\x00"))), max_size=6))
+def test_array_literals_read_back_as_the_values_sent(founded, values, texts):
+    """``group.array_literal`` is PostgreSQL's text form of an array: what the server reads back
+    from it is exactly the list (NULLs, quotes, backslashes, braces, commas, any text)."""
+    from ledger.journal.group import array_literal
+
+    with founded.app_context():
+        s = get_session()
+        back = s.execute(sa.text("SELECT CAST(:a AS bigint[]), CAST(:b AS text[]), CAST(:c AS date[])"),
+                         {"a": array_literal(values), "b": array_literal(texts), "c": array_literal([DAY, None])}).one()
+        assert (back[0], back[1], back[2]) == (values, texts, [DAY, None])
+        s.rollback()
 
 
 def _killable_writer(url: str, n: int, path: str) -> None:
