@@ -271,6 +271,55 @@ def test_writers_that_find_the_turn_taken_queue_and_go_in_as_one_batch(founded, 
         assert report.ok, report.problems
 
 
+@pytest.mark.skipif(ENGINE != "postgresql", reason="group commit is PostgreSQL's; SQLite has one writer")
+def test_a_writer_cancelled_while_it_holds_the_turn_does_not_keep_it(founded, db_url):
+    """The turn is a session lock: a writer whose call fails while it holds it (cancelled here,
+    blocked on the chain's row lock) drops its connection, which lets the turn go; the next writer
+    posts, and nothing half-written is left."""
+    import psycopg
+
+    dsn = db_url.replace("postgresql+psycopg://", "postgresql://")
+    blocker = psycopg.connect(dsn)
+    blocker.execute("SELECT seq FROM chain_head WHERE id = 1 FOR UPDATE")  # held: the writer waits on it
+    outcome: list = []
+
+    def writer():
+        try:
+            with founded.app_context():
+                outcome.append(post_grouped(get_session(), EntrySpec(DAY, "cancelled", _legs(), "manual")))
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            outcome.append(exc)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        deadline = time.monotonic() + 20
+        while True:  # the writer holds the turn and waits for the chain's row
+            pid = admin.execute("SELECT pid FROM pg_stat_activity WHERE query LIKE 'CALL ledger_post%' "
+                                "AND wait_event_type = 'Lock'").fetchone()
+            if pid:
+                break
+            assert time.monotonic() < deadline, "the writer never waited on the chain"
+            time.sleep(0.02)
+        assert admin.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                             "AND pid = %s", pid).fetchone()[0] == 1
+        admin.execute("SELECT pg_cancel_backend(%s)", pid)
+        thread.join(timeout=20)
+        assert len(outcome) == 1 and isinstance(outcome[0], psycopg.errors.QueryCanceled)
+        blocker.rollback()
+        blocker.close()
+        deadline = time.monotonic() + 20
+        while admin.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").fetchone()[0]:
+            assert time.monotonic() < deadline, "the turn was kept"
+            time.sleep(0.02)
+    with founded.app_context():
+        s = get_session()
+        assert post_grouped(s, EntrySpec(DAY, "next", _legs(), "manual")) == 2
+        assert list(s.scalars(sa.select(Entry.memo).where(Entry.id > 1))) == ["next"]
+        report = verify(s)
+        assert report.ok, report.problems
+
+
 @pytest.mark.skipif(ENGINE != "postgresql", reason="the literal is PostgreSQL's")
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(values=st.lists(st.one_of(st.none(), st.integers(min_value=-2**63, max_value=2**63 - 1)), max_size=6),

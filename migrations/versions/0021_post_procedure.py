@@ -8,16 +8,23 @@ after a batch of five, four writers passed the lock hand to hand before the next
 start. Measured with 8 writers: batches of 3.4 entries, the drain's plpgsql about a fifth of the
 server's time.
 
-Now:
+Now one call a writer, ``CALL ledger_post(…)`` (a procedure: extended protocol, the arguments as
+parameters, the statements inside planned once a connection, ``COMMIT`` inside it):
 
-- ``ledger_post`` is a procedure: ``CALL ledger_post(…)`` (extended protocol, the arguments as
-  parameters, the statements inside planned once a connection) queues the request, commits it,
-  and waits for its answer in one round trip. The drain lock is a *session* lock (16016, the
-  same key ``ledger_drain`` takes for a transaction, so the two exclude each other): a writer whose
-  request a batch already answered holds it for one ``SELECT`` and lets it go — no write, no
-  commit under it. A writer whose request is not answered drains: the batch, its ``COMMIT`` (the
-  WAL flush), then the lock is let go, so the batch is durable before anyone reads its answers;
-  while requests keep arriving it drains again (up to four batches a turn) before it lets go.
+- **The turn is free** (``pg_try_advisory_lock(16016)``, a *session* lock on the key
+  ``ledger_drain`` takes for a transaction, so the two exclude each other): nobody is draining,
+  so the writer appends its own entry at once — no queue row, no answer row — then whatever
+  others queued meanwhile, commits, and lets the turn go. A lone writer pays what
+  ``post_and_commit`` pays; a refusal or an error (a key used twice) is its own answer.
+- **The turn is taken**: the writer queues its request and commits that alone (UNLOGGED), then
+  waits for the batch under way on a *shared* turn, taken and let go at once: every waiter is
+  woken together when the drainer lets go, instead of passing an exclusive lock hand to hand.
+  Answered, it reads its answer outside any lock and deletes it. Not yet taken, it tries for the
+  turn; a writer that misses it (a woken waiter still holds its shared turn) waits on the shared
+  turn once more and then queues for the exclusive one rather than trying again, so nobody spins.
+  The writer with the turn drains the whole queue, commits — the batch durable before its
+  answers can be read — and lets the turn go. (Draining again, while requests kept coming, before
+  letting go was measured and lost: the writers already answered waited for it.)
 - ``ledger_drain_batch`` gathers the whole queue in one query (``ledger_array_cat``, an
   ``array_cat`` aggregate, in ticket order; entry numbers shifted by a window sum) instead of 27
   plpgsql assignments a request, appends it as one ``ledger_append`` call or, when that fails,
