@@ -10,6 +10,7 @@ import datetime as dt
 import weakref
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -46,10 +47,7 @@ class JournalFacts:
     def resolve(self, session: Session, names: set[str]) -> dict[str, AccountFacts]:
         missing = names - self.accounts.keys()
         if missing:
-            for a in session.execute(select(Account.id, Account.name, Account.commodities, Account.closed_after)
-                                     .where(Account.name.in_(missing))):
-                self.accounts[a.name] = AccountFacts(a.id, a.name, frozenset(c for c in a.commodities.split(",") if c),
-                                                     a.closed_after)
+            self.accounts.update(read_accounts(session, missing))
         return self.accounts
 
     def load_periods(self, session: Session) -> None:
@@ -62,6 +60,15 @@ class JournalFacts:
         self.closed, self.latest = session.execute(
             select(func.max(Period.id).filter(Period.status == "closed"), func.max(Period.id))).one()
 
+
+def read_accounts(session: Session, names: set[str]) -> dict[str, AccountFacts]:
+    """The facts of the accounts named, read now (those that exist)."""
+    return {a.name: AccountFacts(a.id, a.name, frozenset(c for c in a.commodities.split(",") if c), a.closed_after)
+            for a in session.execute(_ACCOUNTS, {"names": list(names)})}
+
+
+_ACCOUNTS = (select(Account.id, Account.name, Account.commodities, Account.closed_after)
+             .where(Account.name.in_(sa.bindparam("names", expanding=True))))
 
 _FACTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
