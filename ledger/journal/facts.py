@@ -57,14 +57,20 @@ class JournalFacts:
                 return
             self.books = (books.period_kind, books.starts_on)
             self.currency = books.currency
-        self.closed, self.latest = session.execute(
-            select(func.max(Period.id).filter(Period.status == "closed"), func.max(Period.id))).one()
+        session.flush()  # as the ORM's autoflush would: a period row just made is seen
+        self.closed, self.latest = session.connection().execute(_PERIODS).one()
 
 
 def read_accounts(session: Session, names: set[str]) -> dict[str, AccountFacts]:
-    """The facts of the accounts named, read now (those that exist)."""
+    """The facts of the accounts named, read now (those that exist; an account opened in this
+    session and not yet flushed included, as the ORM's autoflush would)."""
+    session.flush()
     return {a.name: AccountFacts(a.id, a.name, frozenset(c for c in a.commodities.split(",") if c), a.closed_after)
-            for a in session.execute(_ACCOUNTS, {"names": list(names)})}
+            for a in session.connection().execute(_ACCOUNTS, {"names": list(names)})}
+
+
+#: Built once: a Core statement on the session's connection (no ORM layer, the compiled form cached).
+_PERIODS = select(func.max(Period.id).filter(Period.status == "closed"), func.max(Period.id))
 
 
 _ACCOUNTS = (select(Account.id, Account.name, Account.commodities, Account.closed_after)
