@@ -104,6 +104,16 @@ def test_a_revoked_token_is_refused(api, founded):
     assert "revoked" in problem["detail"]
 
 
+def test_the_token_of_a_deactivated_user_is_refused_and_works_again_once_reactivated(api, founded):
+    assert api.get("/partners").status_code == 200
+    for active, status in ((False, 401), (True, 200)):
+        with founded.app_context():
+            session = get_session()
+            get_user(session, "tre@example.com").active = active
+            session.commit()
+        assert api.get("/partners").status_code == status
+
+
 def test_a_partner_may_read_but_not_book(api):
     assert api.get("/practices", role="partner").status_code == 200
     body = {"code": "acme", "name": "Acme"}

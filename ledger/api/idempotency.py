@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+import sqlalchemy as sa
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -54,12 +55,13 @@ def fingerprint(method: str, path: str, body: Any) -> str:
 
 
 def find(session: Session, user_id: int, key: str) -> StoredResponse | None:
-    row = session.scalar(
-        select(IdempotencyRecord).where(IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key)
-    )
-    if row is None:
-        return None
-    return StoredResponse(row.request_hash, row.status, row.body)
+    row = session.execute(_FIND, {"user_id": user_id, "key": key}).first()
+    return None if row is None else StoredResponse(*row)
+
+
+#: Built once (every unsafe request with a key runs it); the three columns, no entity to load.
+_FIND = (select(IdempotencyRecord.request_hash, IdempotencyRecord.status, IdempotencyRecord.body)
+         .where(IdempotencyRecord.user_id == sa.bindparam("user_id"), IdempotencyRecord.key == sa.bindparam("key")))
 
 
 #: The record's INSERT, sent by the driver with its COMMIT (``remember_and_commit``).

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
@@ -111,10 +112,14 @@ def create_token(session: Session, user: User) -> str:
 
 
 def user_for_token(session: Session, token: str) -> User | None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
-    if row is None or row.revoked_at is not None or not row.user.active:
-        return None
-    return row.user
+    """The active user a live (unrevoked) token belongs to; ``None`` for any other token."""
+    return session.scalar(_TOKEN_USER, {"token_hash": hash_token(token)})
+
+
+#: One query, built once (every API request runs it): the user of a live token, if active.
+_TOKEN_USER = (select(User).join(ApiToken, ApiToken.user_id == User.id)
+               .where(ApiToken.token_hash == sa.bindparam("token_hash"), ApiToken.revoked_at.is_(None),
+                      User.active.is_(True)))
 
 
 def revoke_tokens(session: Session, user: User) -> int:
