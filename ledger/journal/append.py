@@ -34,7 +34,7 @@ from ledger.core.entries import canonical_parts, detail_digest
 from ledger.core.errors import Conflict
 from ledger.db import clock_of, minor_to_stored, to_stored
 from ledger.journal.facts import AccountFacts, JournalFacts, forget, journal_facts
-from ledger.journal.models import ChainHead, Entry
+from ledger.journal.models import Entry, head_moved
 from ledger.journal.periods import MAX_FUTURE
 
 
@@ -164,9 +164,7 @@ def append(session: Session, specs: Sequence, accounts: dict[str, AccountFacts],
     # The session's identity map holds clean objects weakly: keep the last call's entries alive so
     # ``session.get`` (``post_entry``) finds them.
     session.info["ledger.appended"] = kept
-    head = session.identity_map.get(identity_key(ChainHead, 1))
-    if head is not None:
-        session.expire(head)
+    head_moved(session)
     return ids
 
 

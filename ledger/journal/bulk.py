@@ -37,7 +37,7 @@ from ledger.core.entries import Leg
 from ledger.core.errors import ValidationError
 from ledger.core.money import UNITS, MoneyError, minor_formatter, places
 from ledger.db import clock_of, from_stored, minor_to_stored
-from ledger.journal.models import Account, AccountBalance, AccountMonthTotal, ChainHead, Entry
+from ledger.journal.models import Account, AccountBalance, AccountMonthTotal, ChainHead, Entry, head_moved
 from ledger.journal.periods import guard_dates
 from ledger.journal.service import EntrySpec, add_to, lock_chain
 
@@ -200,7 +200,7 @@ def write(session: Session, drafts: Sequence[Draft], accounts: Accounts) -> None
     add_to(session, AccountMonthTotal.__table__,
            ["month", "account_id", "commodity", "source_type", "kind", "tagged"], months)
     session.execute(update(ChainHead).where(ChainHead.id == 1).values(seq=seq, hash=prev))
-    session.expire(head)
+    head_moved(session)
 
 
 def _check_accounts(session: Session, drafts: Sequence[Draft], accounts: Accounts) -> None:

@@ -26,7 +26,8 @@ import datetime as dt
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm.util import identity_key
 
 from ledger.db import Amount, Base, BigId
 
@@ -172,6 +173,14 @@ class ChainHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(sa.BigInteger)
     hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+def head_moved(session: Session) -> None:
+    """The chain head was moved by a statement the ORM did not see (the driver, ``ledger_append``):
+    expire the row if the session holds it, so it is read again when next used."""
+    head = session.identity_map.get(identity_key(ChainHead, 1))
+    if head is not None:
+        session.expire(head)
 
 
 GENESIS_HASH = "0" * 64

@@ -28,10 +28,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from ledger.core.entries import (
     Leg,
@@ -52,10 +52,10 @@ from ledger.journal.models import (
     Account,
     AccountBalance,
     AccountMonthTotal,
-    ChainHead,
     EngagementMonthTotal,
     Entry,
     PostingDetail,
+    head_moved,
 )
 from ledger.journal.periods import get_books, guard_dates
 
@@ -66,13 +66,24 @@ def allowed_commodities(session: Session) -> set[str]:
     return {get_books(session).currency, COMMODITY_UNITS}
 
 
-def lock_chain(session: Session) -> ChainHead:
-    """Take the chain's lock: ``SELECT … FOR UPDATE`` on the single ``chain_head`` row on
-    PostgreSQL; on SQLite every transaction already began ``BEGIN IMMEDIATE`` (the write lock).
-    Every writer that must not interleave with another takes this one lock: the posting service,
-    the close (so nothing slips into a period while it closes), and the changes that must see a
-    period still open when they commit."""
-    return session.execute(select(ChainHead).where(ChainHead.id == 1).with_for_update()).scalar_one()
+class ChainPosition(NamedTuple):
+    """Where the chain stands: the last entry's id and hash."""
+
+    seq: int
+    hash: str
+
+
+def lock_chain(session: Session) -> ChainPosition:
+    """Take the chain's lock and say where the chain stands: ``SELECT … FOR UPDATE`` on the single
+    ``chain_head`` row on PostgreSQL; on SQLite every transaction already began ``BEGIN IMMEDIATE``
+    (the write lock). Every writer that must not interleave with another takes this one lock: the
+    posting service, the close (so nothing slips into a period while it closes), and the changes
+    that must see a period still open when they commit. Through the driver: it is on the posting
+    path of every entry."""
+    lock = " FOR UPDATE" if session.get_bind().dialect.name == "postgresql" else ""
+    # Bandit B608 silenced: a constant statement, with or without the constant FOR UPDATE.
+    return ChainPosition(*session.connection().exec_driver_sql(
+        f"SELECT seq, hash FROM chain_head WHERE id = 1{lock}").one())  # nosec B608
 
 
 def open_account(
@@ -196,7 +207,7 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
     # every statement of this path: the ORM's per-statement cost was most of SQLite's time an entry.
     accounts = read_accounts(session, _names(specs))
     _validate(session, specs, field, accounts)
-    seq, prev = _lock_head(session)
+    seq, prev = lock_chain(session)
     # Periods are read after the lock, so a close that commits first is always seen: the last
     # closed and last created period in one read (the books, fixed at founding, cached); the
     # authoritative guard answers any date they do not accept (and creates period rows).
@@ -245,17 +256,8 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
     _bump_month_totals(session, specs, accounts)  # issue 19: the income statement's account-month totals
     # Bandit B608 silenced: only the driver's parameter mark is joined in; the values are bound.
     conn.exec_driver_sql(f"UPDATE chain_head SET seq = {mark}, hash = {mark} WHERE id = 1", (seq, prev))  # nosec B608
-    head = session.identity_map.get(identity_key(ChainHead, 1))
-    if head is not None:
-        session.expire(head)
+    head_moved(session)
     return [row[0] for row in entry_rows]
-
-
-def _lock_head(session: Session) -> tuple[int, str]:
-    """``lock_chain`` through the driver: the chain's position and last hash, locked."""
-    lock = " FOR UPDATE" if session.get_bind().dialect.name == "postgresql" else ""
-    # Bandit B608 silenced: a constant statement, with or without the constant FOR UPDATE.
-    return tuple(session.connection().exec_driver_sql(f"SELECT seq, hash FROM chain_head WHERE id = 1{lock}").one())  # nosec B608
 
 
 def _names(specs: Sequence[EntrySpec]) -> set[str]:
