@@ -183,31 +183,32 @@ def test_a_drain_appends_the_queue_as_one_call_or_each_request_alone(founded):
     with founded.app_context():
         s = get_session()
         assert post_grouped(s, EntrySpec(DAY, "first", _legs(), "manual", idempotency_key="used")) == 2
-        drain = sa.text("SELECT o_status, o_entry_id, o_detail FROM ledger_drain(:t)")
+        drain = sa.text("SELECT ledger_drain_batch()")
         answers = sa.text("SELECT ticket, status, entry_id, detail FROM append_result ORDER BY ticket")
         calls = sa.text("SELECT calls FROM pg_stat_xact_user_functions WHERE funcname = 'ledger_append'")
         tickets = _queue(s, [EntrySpec(DAY, f"batch {i}", _legs(f"{i}.00"), "manual") for i in (1, 2, 3)])
         s.execute(sa.text("SET track_functions = 'pl'"))
-        assert tuple(s.execute(drain, {"t": tickets[-1]}).one())[:2] == ("ok", 5)
+        assert s.scalar(drain) == 3
         assert s.scalar(calls) == 1  # the three requests in one call
         s.commit()
-        others = s.execute(answers).all()
-        assert [(r.ticket, r.status, r.entry_id) for r in others] == [(tickets[0], "ok", 3), (tickets[1], "ok", 4)]
-        assert [r.detail for r in others] == list(s.scalars(sa.select(Entry.hash).where(Entry.id.in_([3, 4]))
-                                                           .order_by(Entry.id)))
+        done = s.execute(answers).all()
+        assert [(r.ticket, r.status, r.entry_id) for r in done] == [(t, "ok", i) for t, i in zip(tickets, (3, 4, 5), strict=True)]
+        assert [r.detail for r in done] == list(s.scalars(sa.select(Entry.hash).where(Entry.id.in_([3, 4, 5]))
+                                                          .order_by(Entry.id)))
         s.execute(sa.text("DELETE FROM append_result"))
         s.commit()
         tickets = _queue(s, [EntrySpec(DAY, "ok 1", _legs(), "manual"),
                              EntrySpec(DAY, "a key used", _legs(), "manual", idempotency_key="used"),
                              EntrySpec(DAY, "ok 2", _legs(), "manual")])
         s.execute(sa.text("SET track_functions = 'pl'"))
-        assert tuple(s.execute(drain, {"t": tickets[-1]}).one())[:2] == ("ok", 7)
+        assert s.scalar(drain) == 3
         assert s.scalar(calls) == 3  # one a request (the batch's call, undone, counts for nothing)
         s.commit()
-        first, refused = s.execute(answers).all()
-        assert (first.status, first.entry_id) == ("ok", 6)
+        first, refused, last = s.execute(answers).all()
+        assert (first.status, first.entry_id, last.status, last.entry_id) == ("ok", 6, "ok", 7)
         assert (refused.status, refused.entry_id) == ("error", None) and refused.detail.startswith("23505")
         assert dict(s.execute(sa.select(Entry.id, Entry.memo).where(Entry.id > 5)).all()) == {6: "ok 1", 7: "ok 2"}
+        assert s.scalar(sa.text("SELECT count(*) FROM append_request")) == 0
         report = verify(s)
         assert report.ok, report.problems
 

@@ -11,8 +11,8 @@ server's time.
 Now one call a writer, ``CALL ledger_post(…)`` (a procedure: extended protocol, the arguments as
 parameters, the statements inside planned once a connection, ``COMMIT`` inside it):
 
-- **The turn is free** (``pg_try_advisory_lock(16016)``, a *session* lock on the key
-  ``ledger_drain`` takes for a transaction, so the two exclude each other): nobody is draining,
+- **The turn is free** (``pg_try_advisory_lock(16016)``, a *session* lock on the key 0019's
+  ``ledger_drain`` took for a transaction): nobody is draining,
   so the writer appends its own entry at once — no queue row, no answer row — then whatever
   others queued meanwhile, commits, and lets the turn go. A lone writer pays what
   ``post_and_commit`` pays; a refusal or an error (a key used twice) is its own answer.
@@ -29,8 +29,7 @@ parameters, the statements inside planned once a connection, ``COMMIT`` inside i
   ``array_cat`` aggregate, in ticket order; entry numbers shifted by a window sum) instead of 27
   plpgsql assignments a request, appends it as one ``ledger_append`` call or, when that fails,
   each request alone in its own subtransaction (0019's rule, unchanged), and writes the answers.
-- ``ledger_drain(mine)`` keeps its meaning (and its transaction lock) for a caller inside a
-  transaction, and uses the same batch function.
+- ``ledger_drain(mine)``, 0019's entry point, goes: no caller is left (the downgrade puts it back).
 
 A writer killed at any point leaves at most an unanswered request (appended by the next batch or
 dropped with the UNLOGGED queue by a crash) and never half an entry; a backend that ends while it
@@ -136,28 +135,6 @@ $fn$
 """
 
 
-DRAIN = """
-CREATE OR REPLACE FUNCTION ledger_drain(mine bigint, OUT o_status text, OUT o_entry_id bigint, OUT o_detail text)
-LANGUAGE plpgsql AS $fn$
-BEGIN
-  -- Answered by a batch already committed?
-  SELECT x.status, x.entry_id, x.detail INTO o_status, o_entry_id, o_detail FROM append_result x WHERE x.ticket = mine;
-  IF NOT FOUND THEN
-    -- The turn, held to the end of this transaction (its commit included); then the batch before
-    -- may have answered, else drain everything queued.
-    PERFORM pg_advisory_xact_lock(16016);
-    SELECT x.status, x.entry_id, x.detail INTO o_status, o_entry_id, o_detail FROM append_result x WHERE x.ticket = mine;
-    IF NOT FOUND THEN
-      PERFORM ledger_drain_batch();
-      SELECT x.status, x.entry_id, x.detail INTO o_status, o_entry_id, o_detail FROM append_result x WHERE x.ticket = mine;
-    END IF;
-  END IF;
-  DELETE FROM append_result x WHERE x.ticket = mine;  -- the answer is read once
-END
-$fn$
-"""
-
-
 def post_procedure(params) -> str:
     args = ", ".join(f"{n} {k}[]" if a else f"{n} {k}" for n, k, a in params)
     cols = ", ".join(n for n, _k, _a in params)
@@ -231,7 +208,7 @@ def upgrade() -> None:
     op.execute("CREATE OR REPLACE AGGREGATE ledger_array_cat(anycompatiblearray) "
                "(SFUNC = array_cat, STYPE = anycompatiblearray, INITCOND = '{}')")
     op.execute(batch_function(params))
-    op.execute(DRAIN)
+    op.execute("DROP FUNCTION IF EXISTS ledger_drain(bigint)")  # no caller left: writers CALL ledger_post
     op.execute(post_procedure(params))
 
 
