@@ -228,9 +228,11 @@ def test_a_writer_with_the_turn_free_appends_at_once_without_the_queue(founded):
 
 @pytest.mark.skipif(ENGINE != "postgresql", reason="group commit is PostgreSQL's; SQLite has one writer")
 def test_writers_that_find_the_turn_taken_queue_and_go_in_as_one_batch(founded, db_url):
-    """While another session holds the turn, writers queue their requests and wait; when it lets
-    go, one of them appends the whole queue in one transaction (one commit: the same ``xmin``)
-    and every writer gets its own entry, in one verified chain, with nothing left in the queue."""
+    """While another session holds the turn, the first writer to find it taken waits for the turn
+    itself (the waiter's slot, no queue row) and the others queue their requests; when the holder
+    lets go, the waiter appends its own entry, then the whole queue as one call, and commits them
+    together; every writer gets its own entry, in one verified chain, with nothing
+    left in the queue."""
     import psycopg
 
     holder = psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
@@ -251,10 +253,12 @@ def test_writers_that_find_the_turn_taken_queue_and_go_in_as_one_batch(founded, 
         t.start()
     try:
         deadline = time.monotonic() + 20
-        while holder.execute("SELECT count(*) FROM append_request").fetchone()[0] < 3:
+        while holder.execute(_WAITING).fetchone() != (2, 1, 1):
             assert time.monotonic() < deadline, "the writers did not queue"
             time.sleep(0.02)
-        assert got == {}  # queued, not answered: nobody drains while the turn is held
+        time.sleep(0.2)
+        assert holder.execute(_WAITING).fetchone() == (2, 1, 1)  # two queued, one waiting: no third request
+        assert got == {}  # nobody drains while the turn is held
     finally:
         holder.execute("SELECT pg_advisory_unlock(16016)")
         for t in threads:
@@ -265,11 +269,24 @@ def test_writers_that_find_the_turn_taken_queue_and_go_in_as_one_batch(founded, 
         s = get_session()
         rows = s.execute(sa.text("SELECT id, memo, xmin::text AS tx FROM entry WHERE id > 1")).all()
         assert {r.id: r.memo for r in rows} == {i: f"queued {n}" for n, i in got.items()}
-        assert len({r.tx for r in rows}) == 1  # one transaction, one commit for the batch
+        # The waiter's entry first, then the queue appended as one call (one subtransaction of
+        # the waiter's transaction: the same xmin).
+        tx = {r.id: r.tx for r in rows}
+        assert tx[3] == tx[4]
         assert s.scalar(sa.text("SELECT count(*) FROM append_request")) == 0
         assert s.scalar(sa.text("SELECT count(*) FROM append_result")) == 0
+        assert s.scalar(sa.text("SELECT pg_sequence_last_value("
+                                "pg_get_serial_sequence('append_request', 'ticket')::regclass)")) == 2
         report = verify(s)
         assert report.ok, report.problems
+
+
+#: Requests queued; writers waiting for the turn (advisory key 16016) exclusively; the waiter's
+#: slot (16017) held.
+_WAITING = ("SELECT (SELECT count(*) FROM append_request), "
+            "(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 16016 AND NOT granted "
+            "AND mode = 'ExclusiveLock'), "
+            "(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 16017 AND granted)")
 
 
 @pytest.mark.skipif(ENGINE != "postgresql", reason="group commit is PostgreSQL's; SQLite has one writer")

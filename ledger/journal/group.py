@@ -2,11 +2,14 @@
 
 ``post_grouped`` validates its entry before the lock from the cached facts (as ``post_entries``
 does), then makes one call on its own autocommit connection (one per thread and database, kept
-open): ``CALL ledger_post(…)`` (migration 0021), with the arrays sent as text parameters
+open): ``CALL ledger_post(…)`` (migrations 0021, 0022), with the arrays sent as text parameters
 (``array_literal``). In the database:
 
 - when nobody is draining (the turn, an advisory lock, is free), the writer appends its entry at
   once, with whatever others have queued, and commits: a lone writer pays no queue;
+- when the turn is taken and nobody waits for it, the writer waits for it itself (it takes the
+  waiter's slot, a second advisory lock) and then does the same: two writers take turns and
+  neither queues;
 - else it queues the request in ``append_request`` (UNLOGGED: no WAL flush to wait for), commits
   that alone, and waits — with every other waiter, on a shared turn — for the batch under way to
   commit. Answered, it returns; not yet taken, it takes the turn and drains the whole queue as
@@ -41,7 +44,7 @@ from ledger.journal import append
 from ledger.journal.models import APPEND_PARAMS, Entry
 from ledger.journal.service import EntrySpec, _names, _validate, post_and_commit
 
-# One call: the procedure queues the request, commits it and waits for its answer (migration 0021).
+# One call: the procedure appends the entry, or queues it and waits for its answer (migrations 0021, 0022).
 # Bandit B608 silenced: the types are constants (models.APPEND_PARAMS); every value is a parameter.
 _CALL = ("CALL ledger_post("  # nosec B608
          + ", ".join(f"%s::{k}[]" if a else f"%s::{k}" for _n, k, a in APPEND_PARAMS) + ", NULL, NULL, NULL)")

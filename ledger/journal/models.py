@@ -270,7 +270,7 @@ def _append_column(name: str, kind: str, array: bool) -> sa.Column:
 #: its ``ledger_append`` call, typed. UNLOGGED on PostgreSQL: a request is only a request — the
 #: entry is acknowledged once the batch that appends it commits, so losing the queue in a crash
 #: loses nothing acknowledged. Whichever waiting writer next takes the drain's turn appends every
-#: request queued (``ledger_drain_batch``, migrations 0016, 0019, 0021). Unused on SQLite (one writer at a time).
+#: request queued (``ledger_drain_batch``, migrations 0016, 0019, 0021, 0022). Unused on SQLite (one writer at a time).
 append_request = sa.Table("append_request", Base.metadata,
                           sa.Column("ticket", BigId, primary_key=True),
                           *(_append_column(*p) for p in APPEND_PARAMS))
