@@ -1,8 +1,8 @@
 """Concurrent posting on PostgreSQL, side by side with pgledger in the same run.
 
 For each writer count (8 and 2 by default): our W writer processes, each posting one entry per
-call (one transaction each, ``post_entry`` then ``commit``) for D seconds on the same few accounts
-(every entry touches the cash account, as every entry of a single ordered ledger takes the chain);
+call for D seconds on the same few accounts (every entry touches the cash account, as every entry
+of a single ordered ledger takes the chain);
 then pgledger's W writers for D seconds in its ``hot`` shape (every transfer touches one account:
 the like-for-like ratio) and its ``pairs`` shape (random pairs of 10 accounts: its own benchmark).
 pgledger is loaded from ``../shared/peers/pgledger`` (its ``bench.py`` makes and drops its own
@@ -10,11 +10,12 @@ scratch database); where it is absent the peer's rows are skipped with the reaso
 entries/s, the ratios against the targets (8 writers >= 3,000/s and >= 2x pgledger hot; 2 writers
 >= 1.5x pgledger hot) and the load average, then runs ``verify`` over everything posted.
 
-    .venv/bin/python bench/concurrency_bench.py [--writers 8 2] [--seconds 10] [--mode commit|direct|group]
+    .venv/bin/python bench/concurrency_bench.py [--writers 8 2] [--seconds 10] [--mode group|commit|direct]
 
-Modes: ``commit`` (default) posts with ``post_and_commit``, the append and its COMMIT in one round
-trip; ``direct`` with ``post_entry`` then ``session.commit()`` (a request's path, one more round
-trip under the lock); ``group`` through the group-commit appender (``ledger.journal.group``).
+Modes: ``group`` (default) through the group-commit appender (``ledger.journal.group``), the
+fastest at 8 writers and at 2; ``commit`` with ``post_and_commit``, the append and its COMMIT in
+one round trip; ``direct`` with ``post_entry`` then ``session.commit()`` (a request's path, one more
+round trip under the lock).
 """
 
 from __future__ import annotations
@@ -184,7 +185,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--writers", type=int, nargs="+", default=[8, 2])
     ap.add_argument("--seconds", type=float, default=10)
-    ap.add_argument("--mode", choices=["direct", "commit", "group"], default="commit")
+    ap.add_argument("--mode", choices=["direct", "commit", "group"], default="group")
     ap.add_argument("--engine", choices=["postgresql", "sqlite"], default="postgresql",
                     help="sqlite: our writers alone (one writer at a time by design; no peer)")
     args = ap.parse_args()
