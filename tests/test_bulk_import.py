@@ -1,14 +1,134 @@
-"""The posting table's engagement index holds only tagged postings (migration 0023) while every
-query of it can still use it."""
+"""``ledger import``'s faster path: the fast text and amount checks agree with the rules they stand
+for, PostgreSQL's bulk write takes only drafts carrying their ``COPY`` text, text that needs
+escaping and a re-run go through the engine's path intact, and the posting table's engagement
+index holds only tagged postings (migration 0023) while every query of it can still use it."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import re
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from helpers.engine import ENGINE
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ledger.journal.models import Posting
+from ledger.core import chart
+from ledger.core.money import minor_formatter, places
+from ledger.core.text import text_problem
+from ledger.journal import bulk, importer
+from ledger.journal.balances import balance
+from ledger.journal.models import Entry, Posting
+from ledger.journal.service import close_account
+from ledger.partnership.integrity import full_verify
+from ledger.runtime.database import get_session
+
+# --- the fast checks --------------------------------------------------------------------------
+
+#: Characters either side of every line ``text_problem`` draws: controls (C0, DEL, C1, tab, line
+#: breaks), lone surrogates, spaces that are not ASCII, format and private-use characters, quotes.
+EDGES = st.sampled_from(["\x00", "\t", "\n", "\r", "\x0b", "\x1f", "\x7f", "\x80", "\x85", "\x9f", "\ud800", "\udfff",
+                         " ", "\xa0", "\u2028", "\u3000", "\u00ad", "\u200b", "\ue000", "\U0010ffff", "\u0378",
+                         '"', "\\", "a", "é", "日"])
+ANY_CHAR = st.characters(exclude_categories=())  # surrogates included
+
+
+@settings(max_examples=3000, deadline=None)
+@given(value=st.one_of(st.text(st.one_of(EDGES, ANY_CHAR), max_size=12), st.text(st.sampled_from(" \xa0\t"), max_size=4),
+                       st.none(), st.integers(), st.binary(max_size=4), st.lists(st.text(max_size=2), max_size=2)),
+       max_length=st.integers(0, 12), min_length=st.integers(0, 2))
+def test_the_fast_text_check_accepts_exactly_what_text_problem_accepts(value, max_length, min_length):
+    assert importer._text_ok(value, max_length, min_length) == (
+        text_problem(value, max_length=max_length, min_length=min_length) is None)
+
+
+COMMODITIES = st.sampled_from(["USD", "JPY", "BHD", "UNITS"])  # 2, 0, 3 and 0 places
+
+
+@settings(max_examples=500, deadline=None)
+@given(minor=st.integers(-10**15, 10**15), commodity=COMMODITIES)
+def test_an_amount_already_canonical_is_reused_as_the_line_spells_it(minor, commodity):
+    text = minor_formatter(commodity)(minor)
+    assert importer._amount(text, places(commodity)) == (minor, text)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(text=st.from_regex(r"-?[0-9]{0,5}(\.[0-9]{0,4})?", fullmatch=True), commodity=COMMODITIES)
+def test_an_amount_spelled_otherwise_is_left_to_the_canonical_form(text, commodity):
+    """``"012.5"``, ``"-0.00"``, ``"7"`` for dollars: the right minor units, and no text to reuse
+    (the draft formats it); a spelling ``D`` refuses or with too many places: no amount at all."""
+    n = places(commodity)
+    parsed = importer._amount(text, n)
+    if parsed is None:
+        assert not re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", text) or len(text.partition(".")[2]) > n
+        return
+    minor, same = parsed
+    assert Decimal(text) == Decimal(minor).scaleb(-n)
+    canonical = minor_formatter(commodity)(minor)
+    assert same == (text if text == canonical else None)
+
+
+# --- the engine's write -----------------------------------------------------------------------
+
+def _line(key: str, memo: str, amount: str = "12.50") -> str:
+    return json.dumps({"key": key, "date": "2026-01-15", "memo": memo, "postings": [
+        {"account": chart.CASH, "amount": amount, "commodity": "USD"},
+        {"account": chart.capital("ana"), "amount": f"-{amount}", "commodity": "USD"}]})
+
+
+def test_text_that_needs_escaping_is_imported_intact_and_a_rerun_skips_it(founded, runner, tmp_path):
+    keys = ["back\\slash", 'quote"d', "tab-less ü 日", "\\N", "plain"]
+    memos = ["a \\ b", '"q"', "\\.", "\\N", ""]
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(_line(k, m) for k, m in zip(keys, memos, strict=True)) + "\n")
+    result = runner.invoke(args=["import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "imported 5 entries (10 postings), skipped 0" in result.output
+    result = runner.invoke(args=["import", str(path)])
+    assert "imported 0 entries (0 postings), skipped 5" in result.output
+    with founded.app_context():
+        s = get_session()
+        stored = dict(s.execute(sa.select(Entry.idempotency_key, Entry.memo).where(Entry.source_type == "import")).all())
+        assert stored == dict(zip(keys, memos, strict=True))
+        assert balance(s, chart.CASH) == Decimal("62.50")
+        report = full_verify(s)
+        assert report.ok, report.problems
+
+
+def test_an_account_closed_later_than_the_batch_still_takes_the_bulk_path(founded):
+    """The re-check under the lock reads an account's last day as the import did (a date, on
+    SQLite too), so an unchanged account with a last day does not send every batch to the slow path."""
+    with founded.app_context():
+        s = get_session()
+        close_account(s, chart.CASH, dt.date(2026, 6, 30))
+        s.commit()
+        accounts = bulk.Accounts(s, "USD")
+        d = bulk.draft("late", dt.date(2026, 1, 20), "m",
+                       [(chart.CASH, "USD", 100, None), (chart.capital("ana"), "USD", -100, None)], accounts)
+        bulk.write(s, [d], accounts)
+        s.commit()
+        assert balance(s, chart.CASH) == Decimal("1.00")
+        report = full_verify(s)
+        assert report.ok, report.problems
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="SQLite's write binds rows; it reads no COPY text")
+def test_postgres_refuses_drafts_made_without_their_copy_text(founded):
+    with founded.app_context():
+        s = get_session()
+        accounts = bulk.Accounts(s, "USD")
+        assert accounts.copy
+        accounts.copy = False  # drafts as another engine's import would make them
+        d = bulk.draft("z", dt.date(2026, 1, 20), "m",
+                       [(chart.CASH, "USD", 100, None), (chart.capital("ana"), "USD", -100, None)], accounts)
+        with pytest.raises(RuntimeError, match="COPY text"):
+            bulk.write(s, [d], accounts)
+        s.rollback()
+        assert s.scalar(sa.select(sa.func.count()).select_from(Entry).where(Entry.source_type == "import")) == 0
+
 
 # --- the partial engagement index ---------------------------------------------------------------
 

@@ -106,19 +106,31 @@ TEXT = st.characters(blacklist_categories=("Cc", "Cs"))
 @settings(max_examples=200, deadline=None)
 @given(key=st.text(TEXT, min_size=1, max_size=30), memo=st.text(TEXT, max_size=40),
        cents=st.lists(st.integers(min_value=-10**12, max_value=10**12), min_size=1, max_size=4),
-       day=st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2099, 12, 31)), id=st.integers(1, 10**12))
-def test_the_bulk_path_builds_the_canonical_form_verify_hashes(key, memo, cents, day, id):
+       day=st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2099, 12, 31)), id=st.integers(1, 10**12),
+       spelled=st.booleans(), copy=st.booleans())
+def test_the_bulk_path_builds_the_canonical_form_verify_hashes(key, memo, cents, day, id, spelled, copy):
+    """Whether the amounts' canonical text comes with the legs (the line's own, as the importer
+    passes it) or is formatted by the draft, and whatever the engine's rows."""
     assume(text_problem(key, max_length=200) is None and text_problem(memo, max_length=500, min_length=0) is None)
     cents = [*cents, -sum(cents)]
     assume(any(cents))
     accounts = bulk.Accounts.__new__(bulk.Accounts)
     accounts.by_name = {chart.CASH: bulk.AccountRow(1, frozenset({"USD"}), None, json.dumps(chart.CASH))}
     accounts.places, accounts.scale, accounts.text = {"USD": 2}, {"USD": 100}, {"USD": minor_formatter("USD")}
-    d = bulk.draft(key, day, memo, [(chart.CASH, "USD", c) for c in cents], accounts)
+    accounts.copy = copy
+    fmt = minor_formatter("USD")
+    d = bulk.draft(key, day, memo, [(chart.CASH, "USD", c, fmt(c) if spelled else None) for c in cents], accounts)
     assert d.head + str(id) + d.tail == canonical_entry(
         id=id, date=day, memo=memo, source_type="import", source_ref=key, policy_version=None, reverses_id=None,
         postings=[(chart.CASH, "USD", Decimal(c).scaleb(-2), None, None) for c in cents])
     assert [stored for _a, _c, stored in d.legs] == [c * 100 for c in cents]
+    if copy:  # COPY's text format: tab-separated, a backslash doubled (text holds no tab or line break)
+        def field(text):
+            return text.replace("\\", "\\\\")
+        assert d.copy_entry == f"\t{day.isoformat()}\t{field(memo)}\timport\t{field(key)}\t{field(key)}\t"
+        assert d.copy_legs == tuple(f"\t1\tUSD\t{c * 100}" for c in cents)
+    else:
+        assert d.copy_entry is None and d.copy_legs is None
 
 
 def test_a_bulk_import_keeps_every_maintained_table_and_the_chain(founded, runner, tmp_path):
@@ -163,8 +175,8 @@ def test_an_account_closed_after_the_import_read_it_sends_the_batch_to_the_slow_
     with founded.app_context():
         s = get_session()
         accounts = bulk.Accounts(s, "USD")
-        d = bulk.draft("z", dt.date(2026, 1, 20), "m", [(chart.CASH, "USD", 100), (chart.capital("ana"), "USD", -100)],
-                       accounts)
+        d = bulk.draft("z", dt.date(2026, 1, 20), "m",
+                       [(chart.CASH, "USD", 100, None), (chart.capital("ana"), "USD", -100, None)], accounts)
         close_account(s, chart.CASH, dt.date(2026, 1, 10))
         with pytest.raises(ValidationError):
             bulk.write(s, [d], accounts)

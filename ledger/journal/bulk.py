@@ -10,10 +10,13 @@ what ``service.post_entries`` spends per entry on generality:
   for byte what ``entries.canonical_entry`` makes (``tests/test_import.py`` holds them equal);
 - ``write``: under the chain's lock, ``periods.guard_dates`` once for the batch's dates, then the
   hash chain in one loop, and the rows in bulk — PostgreSQL ``COPY`` (the guards are statement
-  triggers on the transition tables, migration 0020, run once per ``COPY``); SQLite one
+  triggers on the transition tables, migration 0020, run once per ``COPY``) of text the draft
+  already holds, all but the entry's number and hashes (``draft`` builds it where the import
+  parses, in its reader thread, so it overlaps the server's work on the batch before), and the
+  maintained tables added to by one statement from the rows just copied; SQLite one
   ``executemany`` per table, with the per-row guard triggers set aside *inside* the transaction
   and their checks run over the batch as set-based queries before they are put back (see
-  ``_sqlite_rows``). The maintained tables are added to from Python aggregates, one upsert each.
+  ``_sqlite_rows``), and the maintained tables added to from Python aggregates, one upsert each.
 
 Anything the fast checks do not accept goes back to the importer, which posts it through
 ``service.post_entries`` and answers its error there: the fast path never refuses, it only
@@ -57,9 +60,11 @@ class AccountRow:
 
 
 class Accounts:
-    """The open accounts and the books' commodities, read once for a whole import."""
+    """The open accounts and the books' commodities, read once for a whole import; ``copy`` says
+    whether drafts carry their ``COPY`` text (PostgreSQL's ``write`` needs it, SQLite's never reads it)."""
 
     def __init__(self, session: Session, currency: str):
+        self.copy = session.get_bind().dialect.name == "postgresql"
         self.by_name = {
             a.name: AccountRow(a.id, frozenset(a.commodity_list), a.closed_after, json.dumps(a.name))
             for a in session.scalars(select(Account))}
@@ -93,12 +98,18 @@ class Draft:
     tail: str
     #: ``(account id, commodity, stored amount)`` per leg, in order.
     legs: tuple[tuple[int, str, int], ...]
+    #: PostgreSQL (``Accounts.copy``): the entry's ``COPY`` row between its id and its previous
+    #: hash, and each posting's after its entry id; None elsewhere.
+    copy_entry: str | None = None
+    copy_legs: tuple[str, ...] | None = None
 
 
-def draft(key: str, date: dt.date, memo: str, legs: Sequence[tuple[str, str, int]],
+def draft(key: str, date: dt.date, memo: str, legs: Sequence[tuple[str, str, int, str | None]],
           accounts: Accounts) -> Draft | None:
-    """The entry ``legs`` (``(account, commodity, minor units)``) make, or None when it is not one
-    the fast path takes (any rule of ``check_legs``/``_validate`` not met: the slow path answers).
+    """The entry ``legs`` (``(account, commodity, minor units, text)``) make, or None when it is not
+    one the fast path takes (any rule of ``check_legs``/``_validate`` not met: the slow path
+    answers). A leg's ``text`` is its amount as the canonical form writes it (``minor_formatter``'s
+    text), when the caller has it — the line's own, when already canonical — else None.
     ``key`` and ``memo`` have passed ``text_problem``."""
     if len(legs) < 2:
         return None
@@ -107,7 +118,7 @@ def draft(key: str, date: dt.date, memo: str, legs: Sequence[tuple[str, str, int
     rows = []
     moves = False
     by_name, scale = accounts.by_name, accounts.scale
-    for name, commodity, minor in legs:
+    for name, commodity, minor, text in legs:
         account = by_name.get(name)
         if (account is None or commodity not in account.commodities or commodity not in scale
                 or (account.closed_after is not None and date > account.closed_after)):
@@ -115,15 +126,23 @@ def draft(key: str, date: dt.date, memo: str, legs: Sequence[tuple[str, str, int
         sums[commodity] = sums.get(commodity, 0) + minor
         if minor:
             moves = True
-        parts.append(f'[{account.quoted},"{commodity}","{accounts.text[commodity](minor)}",null,null]')
+        if text is None:
+            text = accounts.text[commodity](minor)
+        parts.append(f'[{account.quoted},"{commodity}","{text}",null,null]')
         rows.append((account.id, commodity, minor * scale[commodity]))
     if not moves or any(sums.values()):
         return None
+    day = date.isoformat()
     # canonical_entry's keys, sorted: date, id, memo, policy_version, postings, reverses, source.
-    head = f'{{"date":"{date.isoformat()}","id":'
+    head = f'{{"date":"{day}","id":'
     tail = (f',"memo":{_quoted(memo)},"policy_version":null,"postings":[{",".join(parts)}],'
             f'"reverses":null,"source":["{SOURCE}",{_quoted(key)}]}}')
-    return Draft(key, date, memo, head, tail, tuple(rows))
+    if not accounts.copy:
+        return Draft(key, date, memo, head, tail, tuple(rows))
+    quoted_key = _copy_text(key)
+    return Draft(key, date, memo, head, tail, tuple(rows),
+                 f"\t{day}\t{_copy_text(memo)}\t{SOURCE}\t{quoted_key}\t{quoted_key}\t",
+                 tuple([f"\t{a}\t{c}\t{m}" for a, c, m in rows]))
 
 
 def _quoted(text: str) -> str:
@@ -168,12 +187,120 @@ def write(session: Session, drafts: Sequence[Draft], accounts: Accounts) -> None
     date (``guard_dates``) or an account the drafts were checked against has changed since."""
     if not drafts:
         return
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres and any(d.copy_legs is None for d in drafts):
+        # A programming error, not the data's: the drafts were made for another engine.
+        raise RuntimeError("PostgreSQL's bulk write needs drafts made with their COPY text (Accounts.copy)")
     head = lock_chain(session)
     _check_accounts(session, drafts, accounts)
     guard_dates(session, {d.date for d in drafts})
-    seq, prev = head.seq, head.hash
-    first = seq + 1
     now = clock_of(session).now()
+    # MAINTAINED TABLES: each engine's writer below adds the batch to them.
+    if postgres:
+        seq, prev = _postgres_rows(session, drafts, head.seq, head.hash, now)
+    else:
+        seq, prev = _sqlite_write(session, drafts, head.seq, head.hash, now)
+    session.execute(update(ChainHead).where(ChainHead.id == 1).values(seq=seq, hash=prev))
+    head_moved(session)
+
+
+def _check_accounts(session: Session, drafts: Sequence[Draft], accounts: Accounts) -> None:
+    """Under the lock: the accounts the drafts name still hold what they held when the import
+    read them (an account closed meanwhile sends the batch to the slow path, which reads afresh).
+    One query, a constant statement with the ids as one parameter (an array on PostgreSQL, a JSON
+    array on SQLite), straight to the driver."""
+    used = sorted({account_id for d in drafts for account_id, _c, _s in d.legs})
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        rows = conn.exec_driver_sql("SELECT id, commodities, closed_after FROM account WHERE id = ANY(%s)", (used,))
+    else:
+        rows = conn.exec_driver_sql("SELECT id, commodities, closed_after FROM account "
+                                    "WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(used),))
+    # The driver's value as SQLAlchemy reads it (SQLite hands back the date as text).
+    date_type = Account.__table__.c.closed_after.type.dialect_impl(conn.dialect)
+    as_date = date_type.result_processor(conn.dialect, None) or (lambda v: v)
+    now = {i: (frozenset(c for c in commodities.split(",") if c), as_date(closed)) for i, commodities, closed in rows}
+    cached = {accounts.by_name[accounts.names[i]] for i in used}
+    if len(now) != len(used) or any(now[a.id] != (a.commodities, a.closed_after) for a in cached):
+        raise ValidationError("an account changed during the import", {"postings": ["account changed"]})
+
+
+def _copy_text(value: str) -> str:
+    # COPY's text format: the text rules (``text_problem``) already refuse tab, line breaks and
+    # every control character, so a backslash is the one character left to escape.
+    return value.replace("\\", "\\\\") if "\\" in value else value
+
+
+#: The maintained tables (``MAINTAINED TABLES``) added to from the postings and entries a batch
+#: has just copied, ids ``%(first)s``..``%(last)s``: one statement, no Python aggregate. An
+#: import's postings name no engagement and have no kind, so the engagement month totals are not
+#: touched and every month total is untagged, of no kind.
+_PG_MAINTAINED = """
+WITH moved AS (
+  SELECT to_char(e.date, 'YYYY-MM') AS month, p.account_id, p.commodity, sum(p.amount) AS amount
+  FROM posting p JOIN entry e ON e.id = p.entry_id
+  WHERE p.entry_id BETWEEN %(first)s AND %(last)s AND e.id BETWEEN %(first)s AND %(last)s
+  GROUP BY 1, 2, 3),
+balances AS (
+  INSERT INTO account_balance (account_id, commodity, balance)
+  SELECT account_id, commodity, sum(amount) FROM moved GROUP BY account_id, commodity
+  ON CONFLICT (account_id, commodity) DO UPDATE SET balance = account_balance.balance + excluded.balance)
+INSERT INTO account_month_total (month, account_id, commodity, source_type, kind, tagged, balance)
+SELECT month, account_id, commodity, 'import', '', false, amount FROM moved
+ON CONFLICT (month, account_id, commodity, source_type, kind, tagged)
+  DO UPDATE SET balance = account_month_total.balance + excluded.balance"""
+
+
+#: Entries whose postings go to the server in one piece of the ``COPY``: each piece is small
+#: enough to leave at once, so the server stores it while Python hashes the same entries.
+COPY_CHUNK = 500
+
+
+def _postgres_rows(session: Session, drafts: Sequence[Draft], seq: int, prev: str,
+                   now: dt.datetime) -> tuple[int, str]:
+    """Number and hash ``drafts`` after ``seq``/``prev``, ``COPY`` the postings, then the entries
+    that seal them (each ``COPY`` fires migration 0020's statement triggers once, over its
+    transition table), then add them to the maintained tables; returns the new head. The rows'
+    text is the drafts' own but for the numbers and hashes.
+
+    A posting's row needs only its entry's number, so the postings go first, ``COPY_CHUNK``
+    entries at a time, and each piece's entries are hashed while the server stores it."""
+    first = seq + 1
+    stamp = now.isoformat()
+    entry_rows: list[str] = []
+    sha = hashlib.sha256
+    cursor = session.connection().connection.driver_connection.cursor()
+    try:
+        with cursor.copy("COPY posting (entry_id, account_id, commodity, amount) FROM STDIN") as copy:
+            for start in range(0, len(drafts), COPY_CHUNK):
+                chunk = drafts[start:start + COPY_CHUNK]
+                rows = []
+                for i, d in enumerate(chunk, start=seq + 1):
+                    n = str(i)
+                    rows.append(n + ("\n" + n).join(d.copy_legs) + "\n")
+                copy.write("".join(rows))
+                for d in chunk:
+                    seq += 1
+                    n = str(seq)
+                    digest = sha(f"{prev}{d.head}{n}{d.tail}".encode()).hexdigest()
+                    entry_rows.append(f"{n}{d.copy_entry}{prev}\t{digest}\t{stamp}\n")
+                    prev = digest
+        with cursor.copy("COPY entry (id, date, memo, source_type, source_ref, idempotency_key, prev_hash, hash, "
+                         "created_at) FROM STDIN") as copy:
+            copy.write("".join(entry_rows))
+        # MAINTAINED TABLES (the import's path on PostgreSQL; service.post_entries and
+        # ledger_append keep the same): every table kept in step with the postings is added to here.
+        cursor.execute(_PG_MAINTAINED, {"first": first, "last": seq})
+    finally:
+        cursor.close()
+    return seq, prev
+
+
+def _sqlite_write(session: Session, drafts: Sequence[Draft], seq: int, prev: str,
+                  now: dt.datetime) -> tuple[int, str]:
+    """Number and hash ``drafts`` after ``seq``/``prev``, write them (``_sqlite_rows``) and add
+    them to the maintained tables from Python aggregates; returns the new head."""
+    first = seq + 1
     postings: list[tuple] = []
     entries: list[tuple] = []
     balances: dict[tuple, int] = defaultdict(int)
@@ -189,55 +316,14 @@ def write(session: Session, drafts: Sequence[Draft], accounts: Accounts) -> None
             balances[(account_id, commodity)] += stored
             months[(month, account_id, commodity, SOURCE, "", False)] += stored
         prev = digest
-    if session.get_bind().dialect.name == "postgresql":
-        _postgres_rows(session, postings, entries, now)
-    else:
-        _sqlite_rows(session, postings, entries, now, first, seq)
-    # MAINTAINED TABLES (the import's path; service.post_entries and ledger_append keep the same):
-    # every table kept in step with the postings is added to here. An import's postings name no
-    # engagement, so the engagement month totals are not touched.
+    _sqlite_rows(session, postings, entries, now, first, seq)
+    # MAINTAINED TABLES (the import's path on SQLite; service.post_entries and ledger_append keep
+    # the same): every table kept in step with the postings is added to here. An import's
+    # postings name no engagement, so the engagement month totals are not touched.
     add_to(session, AccountBalance.__table__, ["account_id", "commodity"], balances)
     add_to(session, AccountMonthTotal.__table__,
            ["month", "account_id", "commodity", "source_type", "kind", "tagged"], months)
-    session.execute(update(ChainHead).where(ChainHead.id == 1).values(seq=seq, hash=prev))
-    head_moved(session)
-
-
-def _check_accounts(session: Session, drafts: Sequence[Draft], accounts: Accounts) -> None:
-    """Under the lock: the accounts the drafts name still hold what they held when the import
-    read them (an account closed meanwhile sends the batch to the slow path, which reads afresh)."""
-    used = {account_id for d in drafts for account_id, _c, _s in d.legs}
-    now = {row.id: (frozenset(c for c in row.commodities.split(",") if c), row.closed_after) for row in session.execute(
-        select(Account.id, Account.commodities, Account.closed_after).where(Account.id.in_(used)))}
-    cached = {accounts.by_name[accounts.names[i]] for i in used}
-    if len(now) != len(used) or any(now[a.id] != (a.commodities, a.closed_after) for a in cached):
-        raise ValidationError("an account changed during the import", {"postings": ["account changed"]})
-
-
-def _copy_text(value: str) -> str:
-    # COPY's text format: the text rules (``text_problem``) already refuse tab, line breaks and
-    # every control character, so a backslash is the one character left to escape.
-    return value.replace("\\", "\\\\") if "\\" in value else value
-
-
-def _postgres_rows(session: Session, postings: list[tuple], entries: list[tuple], now: dt.datetime) -> None:
-    """``COPY`` the postings, then the entries that seal them: each ``COPY`` fires migration 0020's
-    statement triggers once, over its transition table."""
-    cursor = session.connection().connection.driver_connection.cursor()
-    try:
-        with cursor.copy("COPY posting (entry_id, account_id, commodity, amount) FROM STDIN") as copy:
-            for start in range(0, len(postings), 20_000):
-                copy.write("".join([f"{e}\t{a}\t{c}\t{m}\n" for e, a, c, m in postings[start:start + 20_000]]))
-        stamp = now.isoformat()
-        with cursor.copy("COPY entry (id, date, memo, source_type, source_ref, idempotency_key, prev_hash, hash, "
-                         "created_at) FROM STDIN") as copy:
-            for start in range(0, len(entries), 10_000):
-                copy.write("".join([
-                    f"{i}\t{day}\t{_copy_text(memo)}\t{SOURCE}\t{k}\t{k}\t{prev}\t{h}\t{stamp}\n"
-                    for i, day, memo, k, prev, h in
-                    ((i, day, memo, _copy_text(key), prev, h) for i, day, memo, key, prev, h in entries[start:start + 10_000])]))
-    finally:
-        cursor.close()
+    return seq, prev
 
 
 def _sqlite_rows(session: Session, postings: list[tuple], entries: list[tuple], now: dt.datetime,
