@@ -12,11 +12,11 @@ what ``service.post_entries`` spends per entry on generality:
   hash chain in one loop, and the rows in bulk — PostgreSQL ``COPY`` (the guards are statement
   triggers on the transition tables, migration 0020, run once per ``COPY``) of text the draft
   already holds, all but the entry's number and hashes (``draft`` builds it where the import
-  parses, in its reader thread, so it overlaps the server's work on the batch before), and the
-  maintained tables added to by one statement from the rows just copied; SQLite one
+  parses, in its reader thread, so it overlaps the server's work on the batch before); SQLite one
   ``executemany`` per table, with the per-row guard triggers set aside *inside* the transaction
   and their checks run over the batch as set-based queries before they are put back (see
-  ``_sqlite_rows``), and the maintained tables added to from Python aggregates, one upsert each.
+  ``_sqlite_rows``). On both, the maintained tables are added to from the batch's Python
+  aggregates, one upsert each (``_maintain``).
 
 Anything the fast checks do not accept goes back to the importer, which posts it through
 ``service.post_entries`` and answers its error there: the fast path never refuses, it only
@@ -195,7 +195,7 @@ def write(session: Session, drafts: Sequence[Draft], accounts: Accounts) -> None
     _check_accounts(session, drafts, accounts)
     guard_dates(session, {d.date for d in drafts})
     now = clock_of(session).now()
-    # MAINTAINED TABLES: each engine's writer below adds the batch to them.
+    # MAINTAINED TABLES: each engine's writer below adds the batch to them (``_maintain``).
     if postgres:
         seq, prev = _postgres_rows(session, drafts, head.seq, head.hash, now)
     else:
@@ -231,26 +231,6 @@ def _copy_text(value: str) -> str:
     return value.replace("\\", "\\\\") if "\\" in value else value
 
 
-#: The maintained tables (``MAINTAINED TABLES``) added to from the postings and entries a batch
-#: has just copied, ids ``%(first)s``..``%(last)s``: one statement, no Python aggregate. An
-#: import's postings name no engagement and have no kind, so the engagement month totals are not
-#: touched and every month total is untagged, of no kind.
-_PG_MAINTAINED = """
-WITH moved AS (
-  SELECT to_char(e.date, 'YYYY-MM') AS month, p.account_id, p.commodity, sum(p.amount) AS amount
-  FROM posting p JOIN entry e ON e.id = p.entry_id
-  WHERE p.entry_id BETWEEN %(first)s AND %(last)s AND e.id BETWEEN %(first)s AND %(last)s
-  GROUP BY 1, 2, 3),
-balances AS (
-  INSERT INTO account_balance (account_id, commodity, balance)
-  SELECT account_id, commodity, sum(amount) FROM moved GROUP BY account_id, commodity
-  ON CONFLICT (account_id, commodity) DO UPDATE SET balance = account_balance.balance + excluded.balance)
-INSERT INTO account_month_total (month, account_id, commodity, source_type, kind, tagged, balance)
-SELECT month, account_id, commodity, 'import', '', false, amount FROM moved
-ON CONFLICT (month, account_id, commodity, source_type, kind, tagged)
-  DO UPDATE SET balance = account_month_total.balance + excluded.balance"""
-
-
 #: Entries whose postings go to the server in one piece of the ``COPY``: each piece is small
 #: enough to leave at once, so the server stores it while Python hashes the same entries.
 COPY_CHUNK = 500
@@ -265,9 +245,10 @@ def _postgres_rows(session: Session, drafts: Sequence[Draft], seq: int, prev: st
 
     A posting's row needs only its entry's number, so the postings go first, ``COPY_CHUNK``
     entries at a time, and each piece's entries are hashed while the server stores it."""
-    first = seq + 1
     stamp = now.isoformat()
     entry_rows: list[str] = []
+    balances: dict[tuple, int] = defaultdict(int)
+    months: dict[tuple, int] = defaultdict(int)
     sha = hashlib.sha256
     cursor = session.connection().connection.driver_connection.cursor()
     try:
@@ -285,14 +266,13 @@ def _postgres_rows(session: Session, drafts: Sequence[Draft], seq: int, prev: st
                     digest = sha(f"{prev}{d.head}{n}{d.tail}".encode()).hexdigest()
                     entry_rows.append(f"{n}{d.copy_entry}{prev}\t{digest}\t{stamp}\n")
                     prev = digest
+                    _tally(d, balances, months)
         with cursor.copy("COPY entry (id, date, memo, source_type, source_ref, idempotency_key, prev_hash, hash, "
                          "created_at) FROM STDIN") as copy:
             copy.write("".join(entry_rows))
-        # MAINTAINED TABLES (the import's path on PostgreSQL; service.post_entries and
-        # ledger_append keep the same): every table kept in step with the postings is added to here.
-        cursor.execute(_PG_MAINTAINED, {"first": first, "last": seq})
     finally:
         cursor.close()
+    _maintain(session, balances, months)
     return seq, prev
 
 
@@ -310,20 +290,30 @@ def _sqlite_write(session: Session, drafts: Sequence[Draft], seq: int, prev: str
         seq += 1
         digest = sha(f"{prev}{d.head}{seq}{d.tail}".encode()).hexdigest()
         entries.append((seq, d.date, d.memo, d.key, prev, digest))
-        month = d.date.isoformat()[:7]
-        for account_id, commodity, stored in d.legs:
-            postings.append((seq, account_id, commodity, stored))
-            balances[(account_id, commodity)] += stored
-            months[(month, account_id, commodity, SOURCE, "", False)] += stored
+        postings.extend((seq, account_id, commodity, stored) for account_id, commodity, stored in d.legs)
+        _tally(d, balances, months)
         prev = digest
     _sqlite_rows(session, postings, entries, now, first, seq)
-    # MAINTAINED TABLES (the import's path on SQLite; service.post_entries and ledger_append keep
-    # the same): every table kept in step with the postings is added to here. An import's
-    # postings name no engagement, so the engagement month totals are not touched.
+    _maintain(session, balances, months)
+    return seq, prev
+
+
+def _tally(d: Draft, balances: dict[tuple, int], months: dict[tuple, int]) -> None:
+    """Add ``d``'s legs to the batch's aggregates of the maintained tables (``_maintain``)."""
+    month = d.date.isoformat()[:7]
+    for account_id, commodity, stored in d.legs:
+        balances[(account_id, commodity)] += stored
+        months[(month, account_id, commodity, SOURCE, "", False)] += stored
+
+
+def _maintain(session: Session, balances: dict[tuple, int], months: dict[tuple, int]) -> None:
+    """MAINTAINED TABLES (the import's path, both engines; service.post_entries and ledger_append
+    keep the same): every table kept in step with the postings is added to here, one upsert each
+    from the batch's aggregates. An import's postings name no engagement, so the engagement month
+    totals are not touched."""
     add_to(session, AccountBalance.__table__, ["account_id", "commodity"], balances)
     add_to(session, AccountMonthTotal.__table__,
            ["month", "account_id", "commodity", "source_type", "kind", "tagged"], months)
-    return seq, prev
 
 
 def _sqlite_rows(session: Session, postings: list[tuple], entries: list[tuple], now: dt.datetime,
