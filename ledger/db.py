@@ -11,6 +11,10 @@
   in SQL.
 - SQLite connections turn foreign keys on, use WAL, and begin every transaction with
   ``BEGIN IMMEDIATE`` so two writers queue instead of failing half-way on a lock upgrade.
+- PostgreSQL connections are pinged on checkout only when they sat in the pool longer than
+  ``PING_AFTER`` seconds (``ping_if_idle``): a connection back from the last request milliseconds
+  ago saves the round trip, one that idled (through a server restart, say) is pinged, and a dead
+  one is replaced before the caller sees it, as SQLAlchemy's ``pool_pre_ping`` would do.
 - Sessions: one per request or CLI command (``get_session``), removed at teardown. Services receive
   the session and never commit; the caller owns the transaction. The session also carries the
   clock its services read the time from (``clock_of``): the system clock unless the caller gave
@@ -19,6 +23,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Annotated
 
@@ -137,7 +142,32 @@ def make_engine(url: str) -> sa.Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url)
+    event.listen(engine, "checkin", _mark_idle)
+    event.listen(engine, "checkout", lambda dbapi_connection, record, _proxy:
+                 ping_if_idle(engine.dialect, dbapi_connection, record))
+    return engine
+
+
+#: Seconds a pooled PostgreSQL connection may sit unused and still be handed out unpinged.
+PING_AFTER = 1.0
+
+
+def _mark_idle(_dbapi_connection, record) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def ping_if_idle(dialect: sa.Dialect, dbapi_connection, record) -> None:
+    """Ping a connection that sat in the pool longer than ``PING_AFTER`` (a new one has no mark
+    and needs none); a failed ping raises ``DisconnectionError``, on which the pool drops the
+    connection and hands out a fresh one (it tries three times)."""
+    idle_since = record.info.pop("idle_since", None)
+    if idle_since is None or time.monotonic() - idle_since <= PING_AFTER:
+        return
+    try:
+        dialect.do_ping(dbapi_connection)
+    except dialect.loaded_dbapi.Error as exc:
+        raise sa.exc.DisconnectionError(f"the pooled connection did not answer a ping: {exc}") from exc
 
 
 def make_sessionmaker(engine: sa.Engine, clock: Clock = SYSTEM_CLOCK) -> sessionmaker[Session]:

@@ -1,22 +1,27 @@
 """Who is calling the API: ``Authorization: Bearer TOKEN`` and roles.
 
 Roles: ``"admin"``, ``"treasurer"``, ``"partner"`` or ``"any"`` (every signed-in user). **An admin
-may do whatever a treasurer may**: naming ``"treasurer"`` admits admins too. The signed-in user is
-``g.user`` (``g.user.partner`` is the partner a ``partner`` user is); ``viewer()`` is the same user
-as the read and governance rules take it.
+may do whatever a treasurer may**: naming ``"treasurer"`` admits admins too. The caller is
+``g.caller`` (``auth.service.Caller``: id, role, partner id and code, read with the token in one
+query, with no ORM entity to build); ``viewer()`` is the same caller as the read and governance
+rules take it, ``current_user()`` the ``User`` itself and ``current_partner()`` the partner, each
+loaded only by the views that need them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+import sqlalchemy as sa
 from flask import g, request
 from sqlalchemy.orm import Session
 
-from ledger.auth.models import User
-from ledger.auth.service import user_for_token
+from ledger.api.idempotency import StoredResponse
+from ledger.auth.models import IdempotencyRecord, User
+from ledger.auth.service import TOKEN_CALLER, Caller, hash_token
 from ledger.core.access import Viewer
 from ledger.core.errors import Forbidden, LedgerError
+from ledger.practices.models import Partner
 
 ROLES = ("admin", "treasurer", "partner")
 
@@ -28,16 +33,33 @@ class Unauthenticated(LedgerError):
     title = "Unauthorized"
 
 
-def authenticate(session: Session) -> User:
+#: The caller of a token and, in the same round trip, what the caller's ``Idempotency-Key`` (``key``
+#: bound) answered before, if anything: an unsafe request with a key asks both, built once.
+_CALLER_AND_RECORD = (TOKEN_CALLER
+                      .add_columns(IdempotencyRecord.request_hash, IdempotencyRecord.status, IdempotencyRecord.body)
+                      .outerjoin(IdempotencyRecord, sa.and_(IdempotencyRecord.user_id == User.id,
+                                                            IdempotencyRecord.key == sa.bindparam("key"))))
+
+
+def authenticate(session: Session, key: str | None = None) -> tuple[Caller, StoredResponse | None]:
+    """The caller of ``Authorization: Bearer TOKEN`` (401 unless it is a live token of an active
+    user) and, when ``key`` is given, the response the caller's earlier request with that
+    ``Idempotency-Key`` got (``None`` if none): one query."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("send `Authorization: Bearer TOKEN` (make one with `ledger token create EMAIL`)")
-    user = user_for_token(session, token) if len(token) <= 200 else None
-    if user is None:
+    row = None
+    if len(token) <= 200:
+        if key is None:
+            row = session.execute(TOKEN_CALLER, {"token_hash": hash_token(token)}).first()
+        else:
+            row = session.execute(_CALLER_AND_RECORD, {"token_hash": hash_token(token), "key": key}).first()
+    if row is None:
         raise Unauthenticated("the token is unknown or revoked")
-    return user
+    stored = StoredResponse(*row[4:]) if key is not None and row[4] is not None else None
+    return Caller(*row[:4]), stored
 
 
 def allowed_roles(roles: Iterable[str]) -> frozenset[str]:
@@ -55,16 +77,27 @@ def allowed_roles(roles: Iterable[str]) -> frozenset[str]:
 
 def viewer() -> Viewer:
     """The signed-in user of this request as ``core.access`` knows them."""
-    user: User = g.user
-    return Viewer(user.role, user.partner.code if user.role == "partner" and user.partner is not None else None)
+    caller: Caller = g.caller
+    return Viewer(caller.role, caller.partner_code if caller.role == "partner" else None)
+
+
+def current_user(session: Session) -> User:
+    """The signed-in ``User`` (from the session's identity map after the first call)."""
+    return session.get(User, g.caller.id)
+
+
+def current_partner(session: Session) -> Partner | None:
+    """The partner the signed-in user is linked to, if any."""
+    partner_id = g.caller.partner_id
+    return None if partner_id is None else session.get(Partner, partner_id)
 
 
 def require_self_or(partner_code: str, *roles: str) -> None:
     """Inside a view: the caller is the partner ``partner_code`` (a ``partner`` user linked to it),
     or has one of ``roles`` (``"treasurer"`` admits admins); else 403."""
-    user: User = g.user
-    if user.role in allowed_roles(roles):
+    caller: Caller = g.caller
+    if caller.role in allowed_roles(roles):
         return
-    if user.role == "partner" and user.partner is not None and user.partner.code == partner_code:
+    if caller.role == "partner" and caller.partner_code is not None and caller.partner_code == partner_code:
         return
     raise Forbidden(f"only {partner_code} or a {'/'.join(roles)} may do this")

@@ -69,6 +69,11 @@ def json_body() -> Any:
         raise ValidationError(f"the body is not valid JSON: {str(exc)[:200]}", {"body": ["not valid JSON"]}) from exc
 
 
+def plausible_key(key: str | None) -> str | None:
+    """``key`` if it is a well-formed ``Idempotency-Key`` (worth looking up), else ``None``."""
+    return key if key is not None and _KEY_RE.match(key) else None
+
+
 def idempotency_key() -> str | None:
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:

@@ -10,9 +10,10 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import current_app, request
 from marshmallow import Schema, fields, validate
 
+from ledger.api.auth import current_user
 from ledger.api.openapi import blueprint
 from ledger.api.transaction import requires
 from ledger.core.clock import as_utc
@@ -81,9 +82,9 @@ def _feed_url(token: str) -> str:
 def my_notifications():
     """The latest 50 notifications, newest first, and the number unread."""
     session = get_session()
-    notes = outbox.recent(session, g.user, 50)
+    notes = outbox.recent(session, current_user(session), 50)
     states = outbox.emailed(session, [n.id for n in notes])
-    return {"unread": outbox.unread_count(session, g.user),
+    return {"unread": outbox.unread_count(session, current_user(session)),
             "notifications": [{"id": n.id, "kind": n.kind, "subject": n.subject, "link": n.link,
                                "created_at": as_utc(n.created_at),
                                "read_at": as_utc(n.read_at) if n.read_at else None,
@@ -97,8 +98,8 @@ def my_notifications():
 def mark_read(data):
     """Mark notifications read: those of ``ids`` (the caller's own), or all."""
     session = get_session()
-    marked = outbox.mark_read(session, g.user, data.get("ids"))
-    return {"marked": marked, "unread": outbox.unread_count(session, g.user)}
+    marked = outbox.mark_read(session, current_user(session), data.get("ids"))
+    return {"marked": marked, "unread": outbox.unread_count(session, current_user(session))}
 
 
 @bp.route("/me/preferences", methods=["GET"])
@@ -106,7 +107,7 @@ def mark_read(data):
 @bp.response(200, PreferencesSchema)
 def my_preferences():
     """Whether each kind of notification emails the caller (the in-app list shows them all)."""
-    return outbox.preferences(get_session(), g.user)
+    return outbox.preferences(get_session(), current_user(get_session()))
 
 
 @bp.route("/me/preferences", methods=["PUT"])
@@ -115,7 +116,7 @@ def my_preferences():
 @bp.response(200, PreferencesSchema)
 def set_preferences(data):
     """Turn each named kind's email on (true) or off (false); the others keep their setting."""
-    return outbox.set_preferences(get_session(), g.user, data)
+    return outbox.set_preferences(get_session(), current_user(get_session()), data)
 
 
 @bp.route("/me/calendar", methods=["GET"])
@@ -123,7 +124,8 @@ def set_preferences(data):
 @bp.response(200, CalendarOut)
 def my_calendar():
     """The caller's secret iCalendar feed URL: vote deadlines, vesting dates, period ends, installments."""
-    return {"url": _feed_url(feeds.feed_token(get_session(), current_app.config["SECRET_KEY"], g.user))}
+    session = get_session()
+    return {"url": _feed_url(feeds.feed_token(session, current_app.config["SECRET_KEY"], current_user(session)))}
 
 
 @bp.route("/me/calendar/rotate", methods=["POST"])
@@ -131,4 +133,5 @@ def my_calendar():
 @bp.response(200, CalendarOut)
 def rotate_calendar():
     """Replace the feed URL; the old one answers 404 from now on."""
-    return {"url": _feed_url(feeds.rotate_feed(get_session(), current_app.config["SECRET_KEY"], g.user))}
+    session = get_session()
+    return {"url": _feed_url(feeds.rotate_feed(session, current_app.config["SECRET_KEY"], current_user(session)))}

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from flask import g
 from marshmallow import RAISE, Schema, fields, validate
 
-from ledger.api.auth import viewer
+from ledger.api.auth import current_partner, viewer
 from ledger.api.openapi import INT_ID, blueprint
 from ledger.api.transaction import requires
 from ledger.core.codes import PROPOSAL_KINDS
@@ -112,7 +111,7 @@ class ProposalOut(Schema):
 
 
 def _me():
-    partner = g.user.partner
+    partner = current_partner(get_session())
     if partner is None:
         raise Forbidden("only a partner may do this")
     return partner

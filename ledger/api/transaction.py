@@ -20,7 +20,8 @@ Adding an area (periods, vesting, proposals…) takes a module and one line::
 
 What ``requires(*roles)`` does, in order, for every request it guards:
 1. authenticates ``Authorization: Bearer TOKEN`` (``401`` when missing, unknown or revoked) and
-   puts the user in ``g.user`` (``g.user.partner`` is the partner a ``partner`` user is);
+   puts the caller in ``g.caller`` (``api.auth``: ``viewer()``, ``current_user()``,
+   ``current_partner()``); an unsafe request's ``Idempotency-Key`` is looked up in the same query;
 2. checks the role: ``"admin"``, ``"treasurer"``, ``"partner"`` or ``"any"`` (every signed-in
    user). **An admin may do whatever a treasurer may**: naming ``"treasurer"`` admits admins too.
    Ownership ("self") is the service's or the read model's rule, given ``api.auth.viewer()``;
@@ -56,7 +57,14 @@ from werkzeug.exceptions import HTTPException
 
 from ledger.api import idempotency
 from ledger.api.auth import allowed_roles, authenticate
-from ledger.api.body import UNSAFE_METHODS, idempotency_key, json_body, replay
+from ledger.api.body import (
+    IDEMPOTENCY_HEADER,
+    UNSAFE_METHODS,
+    idempotency_key,
+    json_body,
+    plausible_key,
+    replay,
+)
 from ledger.core.errors import Conflict, Forbidden, LedgerError
 from ledger.runtime.database import get_session
 from ledger.runtime.http import api_error_response, ledger_error_response, problem, server_error_response
@@ -79,21 +87,24 @@ def with_doc(wrapper: Callable, **doc: Any) -> None:
 
 def guarded(view: Callable, args, kwargs, roles: frozenset[str] | None):
     session = get_session()
-    key = request_hash = None
-    user = None
+    key = request_hash = stored = None
+    caller = None
+    unsafe = request.method in UNSAFE_METHODS
     try:
         if roles is not None:
-            user = authenticate(session)
-            if user.role not in roles:
-                raise Forbidden(f"a {user.role} may not do this; it takes: {', '.join(sorted(roles))}")
-            g.user = user
-        if request.method in UNSAFE_METHODS:
+            # The key's record comes with the caller, in one query; the key itself is checked
+            # below, after the body, as before (a malformed one is simply not looked up).
+            caller, stored = authenticate(session, plausible_key(request.headers.get(IDEMPOTENCY_HEADER))
+                                          if unsafe else None)
+            if caller.role not in roles:
+                raise Forbidden(f"a {caller.role} may not do this; it takes: {', '.join(sorted(roles))}")
+            g.caller = caller
+        if unsafe:
             body = json_body()
-            key = idempotency_key() if user is not None else None
+            key = idempotency_key() if caller is not None else None
             if key is not None:
                 path = request.path + (f"?{request.query_string.decode('latin-1')}" if request.query_string else "")
                 request_hash = idempotency.fingerprint(request.method, path, body)
-                stored = idempotency.find(session, user.id, key)
                 if stored is not None:
                     session.rollback()
                     return replay(stored, request_hash)
@@ -102,7 +113,7 @@ def guarded(view: Callable, args, kwargs, roles: frozenset[str] | None):
             session.rollback()
             return response
         if key is not None:  # the record and the commit in one round trip on PostgreSQL
-            idempotency.remember_and_commit(session, user.id, key, request_hash, response.status_code,
+            idempotency.remember_and_commit(session, caller.id, key, request_hash, response.status_code,
                                             response.get_data(as_text=True))
         else:
             session.commit()
@@ -111,7 +122,7 @@ def guarded(view: Callable, args, kwargs, roles: frozenset[str] | None):
         # A concurrent request wrote the same thing first (a code, an account, this very key).
         session.rollback()
         if key is not None:
-            stored = idempotency.find(session, user.id, key)
+            stored = idempotency.find(session, caller.id, key)
             session.rollback()
             if stored is not None:
                 try:
