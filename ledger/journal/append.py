@@ -103,6 +103,21 @@ def call_args(session: Session, specs: Sequence, accounts: dict[str, AccountFact
     return (*e_cols, now, *p_cols, *d_cols, list(used.values()), list(used.keys()), first_pid, last_pid), now
 
 
+def array_literal(values) -> str:
+    """``values`` as PostgreSQL's text form of an array (``{1,NULL,"a \\"b\\""}``): every element but
+    a NULL quoted, a backslash and a double quote escaped. Sent as a text parameter cast to the
+    array's type; about a quarter of what psycopg's generic list adaptation costs a call."""
+    out = []
+    for v in values:
+        if v is None:
+            out.append("NULL")
+        elif type(v) is int:
+            out.append(str(v))
+        else:
+            out.append('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return "{" + ",".join(out) + "}"
+
+
 #: ``post_entries`` writes a batch with more detail lines than this (a close: tens of thousands)
 #: in Python under the lock, streaming the lines with ``COPY`` while it hashes: arrays that size
 #: cost more to build, send and unnest than the round trips the call saves.
@@ -125,7 +140,7 @@ def append(session: Session, specs: Sequence, accounts: dict[str, AccountFacts],
     params, now = call_args(session, specs, accounts, first_pid, last_pid)
     session.flush()  # the call must see what this session has pending (an account just opened)
     conn = session.connection().connection.driver_connection
-    params = (*params, commit)
+    params = [array_literal(a) if type(a) is list else a for a in params] + [commit]
     cursor = conn.cursor()
     try:
         if commit:

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from ledger.core.errors import Conflict, ValidationError
 from ledger.journal import append
+from ledger.journal.append import array_literal
 from ledger.journal.models import APPEND_PARAMS, Entry
 from ledger.journal.service import EntrySpec, _names, _validate, post_and_commit
 
@@ -48,21 +49,6 @@ from ledger.journal.service import EntrySpec, _names, _validate, post_and_commit
 # Bandit B608 silenced: the types are constants (models.APPEND_PARAMS); every value is a parameter.
 _CALL = ("CALL ledger_post("  # nosec B608
          + ", ".join(f"%s::{k}[]" if a else f"%s::{k}" for _n, k, a in APPEND_PARAMS) + ", NULL, NULL, NULL)")
-
-
-def array_literal(values) -> str:
-    """``values`` as PostgreSQL's text form of an array (``{1,NULL,"a \\"b\\""}``): every element but
-    a NULL quoted, a backslash and a double quote escaped. Sent as a text parameter cast to the
-    array's type; about a quarter of what psycopg's generic list adaptation costs a call."""
-    out = []
-    for v in values:
-        if v is None:
-            out.append("NULL")
-        elif type(v) is int:
-            out.append(str(v))
-        else:
-            out.append('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"')
-    return "{" + ",".join(out) + "}"
 
 
 _idle: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
