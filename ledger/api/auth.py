@@ -51,11 +51,12 @@ def authenticate(session: Session, key: str | None = None) -> tuple[Caller, Stor
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("send `Authorization: Bearer TOKEN` (make one with `ledger token create EMAIL`)")
     row = None
-    if len(token) <= 200:
+    if len(token) <= 200:  # on the session's connection as Core: plain rows, no ORM layer to pass
+        conn = session.connection()
         if key is None:
-            row = session.execute(TOKEN_CALLER, {"token_hash": hash_token(token)}).first()
+            row = conn.execute(TOKEN_CALLER, {"token_hash": hash_token(token)}).first()
         else:
-            row = session.execute(_CALLER_AND_RECORD, {"token_hash": hash_token(token), "key": key}).first()
+            row = conn.execute(_CALLER_AND_RECORD, {"token_hash": hash_token(token), "key": key}).first()
     if row is None:
         raise Unauthenticated("the token is unknown or revoked")
     stored = StoredResponse(*row[4:]) if key is not None and row[4] is not None else None
