@@ -113,21 +113,24 @@ def test_concurrent_requests_with_one_key_write_once(booked, founded):
 
 
 def test_a_lost_race_on_the_key_rolls_back_and_replays(booked, founded, monkeypatch):
-    """The race's losing side, forced: its lookup misses the first request's record, so it writes,
-    hits the unique key at flush, rolls everything back and answers with the stored response."""
-    from ledger.api import idempotency
+    """The race's losing side, forced: its lookup (made with the token's, in one query) misses the
+    first request's record, so it writes, hits the unique key at commit, rolls everything back and
+    answers with the stored response."""
+    from ledger.api import transaction
 
     first = booked.ok("POST", "/engagements/ENG-1/invoices", INVOICE, key="race")
     entries = booked.entry_count()
-    real_find = idempotency.find
+    real_authenticate = transaction.authenticate
     calls = []
 
-    def blind_once(session, user_id, key):
-        calls.append(key)
-        return None if len(calls) == 1 else real_find(session, user_id, key)
+    def blind_once(session, key=None):
+        caller, stored = real_authenticate(session, key)
+        calls.append(stored)
+        return caller, (None if len(calls) == 1 else stored)
 
-    monkeypatch.setattr(idempotency, "find", blind_once)
+    monkeypatch.setattr(transaction, "authenticate", blind_once)
     again = booked.post("/engagements/ENG-1/invoices", INVOICE, key="race")
+    assert calls[0] is not None  # the record was there, and the lookup was made blind to it
     assert (again.status_code, again.get_json()) == (201, first)
     assert booked.entry_count() == entries
     other = booked.post("/engagements/ENG-1/invoices", {**INVOICE, "amount": "1.00"}, key="race")
