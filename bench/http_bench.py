@@ -176,6 +176,10 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run_load(port: int, token: str, clients: int, seconds: float, tag: str) -> tuple[float, list[float], list, int]:
+    """Entries/s, latencies, the entry ids and the failures of one configuration's run. Every run's
+    keys are its own (``tag`` plus a random part): a configuration measured twice against the same
+    database must post, not replay the first run's answers."""
+    tag = f"{tag}{uuid.uuid4().hex[:8]}-"
     ctx = mp.get_context("spawn")
     procs_n = 2 if clients >= 2 else 1
     ready = ctx.Barrier(procs_n + 1)
@@ -195,7 +199,10 @@ def run_load(port: int, token: str, clients: int, seconds: float, tag: str) -> t
     elapsed = time.perf_counter() - t0
     for p in procs:
         p.join()
-    return len(results) / elapsed, [e for _, e in results], [i for i, _ in results], len(failures)
+    ids = [i for i, _ in results]
+    if len(set(ids)) != len(ids):
+        raise SystemExit("an entry id was answered twice in one run: a replay was counted as a post")
+    return len(results) / elapsed, [e for _, e in results], ids, len(failures)
 
 
 def main() -> None:
