@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from helpers.engine import ENGINE
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy.exc import IntegrityError
 
 from ledger.core import chart
 from ledger.core.money import minor_formatter, places
@@ -128,6 +129,105 @@ def test_postgres_refuses_drafts_made_without_their_copy_text(founded):
             bulk.write(s, [d], accounts)
         s.rollback()
         assert s.scalar(sa.select(sa.func.count()).select_from(Entry).where(Entry.source_type == "import")) == 0
+
+
+# --- SQLite's foreign keys, checked per batch ------------------------------------------------
+
+def _foreign_keys_on(s) -> bool:
+    return s.connection().exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def _import_counts(s) -> tuple[int, int]:
+    return (s.scalar(sa.select(sa.func.count()).select_from(Entry)),
+            s.scalar(sa.select(sa.func.count()).select_from(Posting)))
+
+
+@pytest.mark.skipif(ENGINE != "sqlite", reason="PostgreSQL's foreign keys are never set aside")
+@pytest.mark.parametrize("dangling", ["account", "entry"])
+def test_a_batch_without_per_row_foreign_keys_still_refuses_a_dangling_reference_writing_nothing(founded, dangling):
+    """With the connection's ``foreign_keys`` off for the batch, the set-wise check refuses a
+    posting naming no account, or an entry the batch does not write, with the error the per-row
+    check raises; nothing is written, and the connection has its checks back."""
+    with founded.app_context():
+        s = get_session()
+        before = _import_counts(s)
+        cash = s.scalar(sa.text("SELECT id FROM account WHERE name = :n"), {"n": chart.CASH})
+        ana = s.scalar(sa.text("SELECT id FROM account WHERE name = :n"), {"n": chart.capital("ana")})
+        s.commit()
+        with pytest.raises(IntegrityError, match="FOREIGN KEY constraint failed"):
+            with bulk.batch_transaction(s) as off:
+                assert off and not _foreign_keys_on(s)  # the set-wise check is the one under test
+                seq, prev = s.connection().exec_driver_sql("SELECT seq, hash FROM chain_head").one()
+                first = seq + 1
+                postings = [(first, cash, "USD", 100), (first, ana, "USD", -100)]
+                if dangling == "account":
+                    postings[1] = (first, 10**9, "USD", -100)
+                else:  # a balanced pair for an entry the batch does not write
+                    postings += [(first + 1, cash, "USD", 5), (first + 1, ana, "USD", -5)]
+                entry = (first, "2026-01-20", "m", "import", "k", "k", prev, "f" * 64, "2026-01-20 10:00:00")
+                bulk._sqlite_rows(s, postings, [entry], first, first)
+        assert _foreign_keys_on(s)
+        assert _import_counts(s) == before
+        assert set(bulk.SQLITE_ROW_GUARDS) <= set(s.scalars(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
+        assert full_verify(s).ok
+        s.rollback()
+
+
+@pytest.mark.skipif(ENGINE != "sqlite", reason="PostgreSQL's foreign keys are never set aside")
+def test_an_import_gives_its_connection_back_with_foreign_keys_on_after_a_batch_and_after_an_error(founded):
+    lines = [_line(f"fk{i}", "m") for i in range(30)]
+    with founded.app_context():
+        s = get_session()
+        raw = s.connection().connection.driver_connection
+        result = importer.import_lines(s, lines, "USD")
+        assert result.imported == 30
+        assert _foreign_keys_on(s) and s.connection().connection.driver_connection is raw
+        s.commit()
+        with pytest.raises(RuntimeError, match="boom"):
+            with bulk.batch_transaction(s) as off:
+                assert off
+                s.connection().exec_driver_sql("UPDATE chain_head SET seq = seq WHERE id = 1")
+                raise RuntimeError("boom")
+        assert _foreign_keys_on(s) and s.connection().connection.driver_connection is raw
+        assert balance(s, chart.CASH) == Decimal("375.00")
+        s.rollback()
+
+
+@pytest.mark.skipif(ENGINE != "sqlite", reason="PostgreSQL's foreign keys are never set aside")
+def test_a_connection_whose_foreign_keys_cannot_be_put_back_is_discarded_not_pooled(founded, monkeypatch):
+    real = bulk._foreign_keys
+    monkeypatch.setattr(bulk, "_foreign_keys", lambda raw, on: False if on else real(raw, on))
+    with founded.app_context():
+        s = get_session()
+        s.commit()
+        raw = s.connection().connection.driver_connection
+        s.commit()
+        with pytest.raises(RuntimeError, match="foreign keys back on"):
+            with bulk.batch_transaction(s):
+                pass
+        monkeypatch.undo()
+        assert s.connection().connection.driver_connection is not raw
+        assert _foreign_keys_on(s)
+        s.rollback()
+
+
+@pytest.mark.skipif(ENGINE != "sqlite", reason="PostgreSQL's COPY text is tested with the canonical form")
+def test_the_bulk_path_stores_dates_and_times_as_the_posting_service_does(founded, runner, tmp_path):
+    """The entries' date and stamp are bound once a batch, as text made by the driver's own
+    adapters on SQLite: the same text as an entry the posting service writes."""
+    path = tmp_path / "in.jsonl"
+    path.write_text(_line("bulk", "m") + "\n")
+    assert runner.invoke(args=["import", str(path)]).exit_code == 0
+    with founded.app_context():
+        s = get_session()
+        row = "SELECT CAST(date AS TEXT), CAST(created_at AS TEXT), typeof(date), typeof(created_at) FROM entry "
+        bulk_row = s.execute(sa.text(row + "WHERE idempotency_key = 'bulk'")).one()
+        service_row = s.execute(sa.text(row + "WHERE source_type <> 'import' ORDER BY id LIMIT 1")).one()
+        assert bulk_row[2:] == service_row[2:]
+        def shape(text):
+            return re.sub(r"[0-9]", "9", text)
+        assert shape(bulk_row[0]) == shape(service_row[0]) and shape(bulk_row[1]) == shape(service_row[1])
+        assert bulk_row[0] == "2026-01-15"
 
 
 # --- the partial engagement index ---------------------------------------------------------------

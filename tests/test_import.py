@@ -117,7 +117,7 @@ def test_the_bulk_path_builds_the_canonical_form_verify_hashes(key, memo, cents,
     accounts = bulk.Accounts.__new__(bulk.Accounts)
     accounts.by_name = {chart.CASH: bulk.AccountRow(1, frozenset({"USD"}), None, json.dumps(chart.CASH))}
     accounts.places, accounts.scale, accounts.text = {"USD": 2}, {"USD": 100}, {"USD": minor_formatter("USD")}
-    accounts.copy = copy
+    accounts.copy, accounts.legs = copy, {}
     fmt = minor_formatter("USD")
     d = bulk.draft(key, day, memo, [(chart.CASH, "USD", c, fmt(c) if spelled else None) for c in cents], accounts)
     assert d.head + str(id) + d.tail == canonical_entry(
@@ -185,7 +185,7 @@ def test_an_account_closed_after_the_import_read_it_sends_the_batch_to_the_slow_
 
 def _import_killable(url: str, path: str) -> subprocess.Popen:
     # The real command, in small batches so that a kill lands between, inside and after batches.
-    code = ("import ledger.journal.importer as i; i.BATCH = 250; from ledger import main; main()")
+    code = ("import ledger.journal.importer as i; i.BATCH = dict.fromkeys(i.BATCH, 250); from ledger import main; main()")
     return subprocess.Popen([sys.executable, "-c", code, "import", path], env={**os.environ, "DATABASE_URL": url},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -267,7 +267,7 @@ def _die_with_the_guards_set_aside(url: str) -> None:
                     yield row
 
         rows = Postings([(head + 1, acc, "USD", 100)] * 1000)
-        bulk._sqlite_rows(s, rows, [], dt.datetime.now(dt.UTC), head + 1, head + 1)
+        bulk._sqlite_rows(s, rows, [], head + 1, head + 1)
 
 
 @pytest.mark.skipif(ENGINE != "sqlite", reason="PostgreSQL's guards are statement triggers, never set aside")

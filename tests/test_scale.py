@@ -101,7 +101,7 @@ def test_an_import_killed_half_way_resumes_to_the_same_totals(founded, db_url, t
         s = get_session()
         assert full_verify(s).ok
         partial = s.scalar(sa.text("SELECT count(*) FROM entry WHERE source_type = 'import'"))
-        assert partial % importer.BATCH == 0  # whole batches only: no partial entry, no partial batch
+        assert partial % importer.BATCH[ENGINE] == 0  # whole batches only: no partial entry, no partial batch
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert f"skipped {partial}" in done.stdout
