@@ -72,6 +72,15 @@ def test_an_amount_spelled_otherwise_is_left_to_the_canonical_form(text, commodi
     assert same == (text if text == canonical else None)
 
 
+@settings(max_examples=3000, deadline=None)
+@given(text=st.one_of(st.from_regex(r"-?[0-9]{0,6}(\.[0-9]{0,4})?", fullmatch=True),
+                      st.from_regex(r"-?(0|[1-9][0-9]{0,5})(\.[0-9]{0,4})?\n?", fullmatch=True),
+                      st.text(st.sampled_from("-0123456789.\n ١e+"), max_size=8)),
+       n=st.sampled_from([0, 2, 3]))
+def test_the_amount_read_by_its_pattern_is_the_amount_read_character_by_character(text, n):
+    assert importer._amount(text, n) == importer._amount_read(text, n)
+
+
 # --- the engine's write -----------------------------------------------------------------------
 
 def _line(key: str, memo: str, amount: str = "12.50") -> str:

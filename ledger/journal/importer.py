@@ -17,6 +17,7 @@ import datetime as dt
 import gc
 import json
 import queue
+import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -109,7 +110,21 @@ def _amount(text: str, n: int) -> tuple[int, str | None] | None:
     ASCII digits, an optional leading minus and at most ``n`` decimals, as ``D`` reads them.
     With the minor units, ``text`` itself when it is already what the canonical form writes
     (``minor_formatter``: no leading zero, exactly ``n`` decimals, no ``-0``), so the common line's
-    amount is not formatted again; else None, and ``bulk.draft`` formats it."""
+    amount is not formatted again; else None, and ``bulk.draft`` formats it.
+
+    The common amount, already canonical, is recognised by one regular expression
+    (``_canonical``) and read with one ``int``; any other goes the long way (``_amount_read``,
+    which ``tests/test_bulk_import.py`` holds equal to this)."""
+    match = _CANONICAL.get(n) or _canonical(n)
+    if match(text) is not None:
+        minor = int(text.replace(".", "", 1)) if n else int(text)
+        if minor or text[0] != "-":  # "-0.00" is not canonical: the long way says so
+            return minor, text
+    return _amount_read(text, n)
+
+
+def _amount_read(text: str, n: int) -> tuple[int, str | None] | None:
+    """``_amount``, character by character."""
     whole, dot, frac = text.partition(".")
     digits = whole[1:] if whole[:1] == "-" else whole
     if not (digits.isascii() and digits.isdigit()) or len(frac) > n:
@@ -121,6 +136,18 @@ def _amount(text: str, n: int) -> tuple[int, str | None] | None:
     if len(digits) < len(whole):
         return -minor, text if canonical and minor else None
     return minor, text if canonical else None
+
+
+_CANONICAL: dict[int, Callable] = {}
+
+
+def _canonical(n: int) -> Callable:
+    """The full match of an amount as ``minor_formatter`` writes it with ``n`` places (ASCII
+    digits, no leading zero, exactly ``n`` decimals), but for the sign of zero."""
+    digits = r"-?(?:0|[1-9][0-9]*)"
+    match = re.compile(digits + (rf"\.[0-9]{{{n}}}" if n else "")).fullmatch
+    _CANONICAL[n] = match
+    return match
 
 
 def _text_ok(value: object, max_length: int, min_length: int) -> bool:
