@@ -84,12 +84,12 @@ def remember_and_commit(session: Session, user_id: int, key: str, request_hash: 
     conn = session.connection().connection.driver_connection
     params = (user_id, key, request_hash, status, body, clock_of(session).now())
     try:
-        # The INSERT (prepared: planned once a connection) and the COMMIT in one pipeline, one
-        # round trip; a failed INSERT aborts the pipeline, the COMMIT with it, and leaves the
-        # transaction failed for the caller's rollback.
-        with conn.pipeline(), conn.cursor() as cursor:
-            cursor.execute(_INSERT, params, prepare=True)
-            conn.commit()
+        # One simple-protocol message, the values bound here: a failed INSERT skips the COMMIT
+        # after it and leaves the transaction failed, for the caller's rollback. (A pipeline of a
+        # prepared INSERT and the COMMIT saves the INSERT's planning, but when the key was stored
+        # first psycopg logs the aborted pipeline at every such race.)
+        with psycopg.ClientCursor(conn) as cursor:
+            cursor.execute(_INSERT + "; COMMIT", params)
     except psycopg.Error as exc:  # as SQLAlchemy raises it: an IntegrityError for a key stored twice
         raise DBAPIError.instance(_INSERT, params, exc, psycopg.Error) from exc
     session.commit()  # the driver committed: this closes SQLAlchemy's side of the transaction
