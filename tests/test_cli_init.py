@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from charters import WORKED_CHARTER
 
 from ledger.auth.models import ApiToken, User
-from ledger.auth.service import hash_token, user_for_token
+from ledger.auth.service import Caller, caller_for_token, get_user, hash_token
 from ledger.core import chart
 from ledger.journal.balances import balance
 from ledger.practices.models import Ownership, Partner, Practice
@@ -94,7 +94,9 @@ def test_user_add_with_password_and_token_create(founded, runner):
     token = result.output.strip().splitlines()[-1]
     with founded.app_context():
         s = get_session()
-        assert user_for_token(s, token).email == "tre@example.com"
+        user = get_user(s, "tre@example.com")
+        assert caller_for_token(s, token) == Caller(user.id, "treasurer", None, None)
+        assert caller_for_token(s, token + "x") is None
         # Only the hash is stored.
         assert s.scalar(sa.select(ApiToken.token_hash)) == hash_token(token)
         assert s.scalar(sa.select(sa.func.count()).select_from(ApiToken).where(ApiToken.token_hash == token)) == 0

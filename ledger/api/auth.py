@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ledger.api.idempotency import StoredResponse
 from ledger.auth.models import IdempotencyRecord, User
-from ledger.auth.service import TOKEN_CALLER, Caller, hash_token
+from ledger.auth.service import TOKEN_CALLER, Caller, caller_for_token, hash_token
 from ledger.core.access import Viewer
 from ledger.core.errors import Forbidden, LedgerError
 from ledger.practices.models import Partner
@@ -50,17 +50,17 @@ def authenticate(session: Session, key: str | None = None) -> tuple[Caller, Stor
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("send `Authorization: Bearer TOKEN` (make one with `ledger token create EMAIL`)")
-    row = None
-    if len(token) <= 200:  # on the session's connection as Core: plain rows, no ORM layer to pass
-        conn = session.connection()
-        if key is None:
-            row = conn.execute(TOKEN_CALLER, {"token_hash": hash_token(token)}).first()
-        else:
-            row = conn.execute(_CALLER_AND_RECORD, {"token_hash": hash_token(token), "key": key}).first()
-    if row is None:
+    caller = stored = None
+    if len(token) <= 200 and key is None:
+        caller = caller_for_token(session, token)
+    elif len(token) <= 200:  # on the session's connection as Core: plain rows, no ORM layer to pass
+        row = session.connection().execute(_CALLER_AND_RECORD, {"token_hash": hash_token(token), "key": key}).first()
+        if row is not None:
+            caller = Caller(*row[:4])
+            stored = StoredResponse(*row[4:]) if row[4] is not None else None
+    if caller is None:
         raise Unauthenticated("the token is unknown or revoked")
-    stored = StoredResponse(*row[4:]) if key is not None and row[4] is not None else None
-    return Caller(*row[:4]), stored
+    return caller, stored
 
 
 def allowed_roles(roles: Iterable[str]) -> frozenset[str]:

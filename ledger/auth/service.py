@@ -113,17 +113,6 @@ def create_token(session: Session, user: User) -> str:
     return token
 
 
-def user_for_token(session: Session, token: str) -> User | None:
-    """The active user a live (unrevoked) token belongs to; ``None`` for any other token."""
-    return session.scalar(_TOKEN_USER, {"token_hash": hash_token(token)})
-
-
-#: One query, built once: the user of a live token, if active.
-_TOKEN_USER = (select(User).join(ApiToken, ApiToken.user_id == User.id)
-               .where(ApiToken.token_hash == sa.bindparam("token_hash"), ApiToken.revoked_at.is_(None),
-                      User.active.is_(True)))
-
-
 @dataclass(frozen=True, slots=True)
 class Caller:
     """Who a live token belongs to, as the API's rules need them: no ORM entity to load (every
@@ -144,6 +133,12 @@ TOKEN_CALLER = (select(User.id, User.role, User.partner_id, Partner.code)
                 .outerjoin(Partner, Partner.id == User.partner_id)
                 .where(ApiToken.token_hash == sa.bindparam("token_hash"), ApiToken.revoked_at.is_(None),
                        User.active.is_(True)))
+
+
+def caller_for_token(session: Session, token: str) -> Caller | None:
+    """Who a live (unrevoked) token of an active user belongs to; ``None`` for any other token."""
+    row = session.connection().execute(TOKEN_CALLER, {"token_hash": hash_token(token)}).first()
+    return None if row is None else Caller(*row)
 
 
 def revoke_tokens(session: Session, user: User) -> int:
