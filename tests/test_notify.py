@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import re
 import signal
@@ -546,6 +547,46 @@ def test_a_title_is_text_in_the_html_body(s, clock, app):
     html = box.messages[0].get_body(("html",)).get_content()
     assert "&lt;script&gt;x()&lt;/script&gt;" in html and "<script>" not in html
     assert "<b>Bold</b> & <script>x()</script>" in box.messages[0].get_body(("plain",)).get_content()
+
+
+#: A title whose subject Python 3.11's own folder split between ``”`` and ``—`` (where a fold
+#: falls moves with the length: ``ABOUT`` shifted by 0-23 characters hits it at 14, 22 and 23).
+ABOUT = "Admit Zoë Müller as “partner” — the first admission this year, with units vesting monthly"
+
+
+def test_a_long_subject_with_non_ascii_words_arrives_whole(s, clock, app):
+    """A subject folded into RFC 2047 words reads back exactly, every space kept (Python's own
+    folder dropped the one between ``”`` and ``—`` here), in words of at most 75 characters on
+    lines of at most 78."""
+    propose(s, clock, title="Urgent again: " + ABOUT)  # 14 characters before ABOUT
+    s.commit()
+    subject = s.scalar(sa.select(Notification.subject).order_by(Notification.id).limit(1))
+    assert "” —" in subject
+    s.close()
+    with SmtpServer() as box:
+        send_due(makes(app), sender(app, box.url))
+    assert {m["Subject"] for m in box.messages} == {subject}
+    head = box.raw[0].split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    assert max(len(line) for line in head) <= 78
+    words = [w for line in head for w in line.split() if w.startswith(b"=?")]
+    assert words and max(len(w) for w in words) <= 75
+
+
+@pytest.mark.parametrize("shift", range(24))
+def test_every_fold_of_a_non_ascii_subject_keeps_its_spaces(shift):
+    from email import message_from_bytes
+    from email import policy as email_policy
+
+    from ledger.notify.messages import build
+
+    subject = f"Proposal open for your vote: {'x' * shift}{ABOUT}"
+    facts = json.dumps({"title": subject, "kind": "resolution", "proposer": "Ana", "closes_at": "2026-12-10T17:00:00Z"})
+    note = Notification(kind="proposal_opened", subject=subject, link="/proposals/1", facts=facts, created_at=START)
+    email = build(OutboxMessage(id=1, notification=note, to_address="ana@example.com"),
+                  "Practice Ledger <ledger@example.com>", BASE, BASE + "/u", BASE + "/u-all")
+    raw = email.as_bytes(policy=email_policy.SMTP)
+    assert message_from_bytes(raw, policy=email_policy.default)["Subject"] == subject
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 78
 
 
 def test_a_malformed_smtp_url_is_a_message_and_exit_1(db_url, make_app):

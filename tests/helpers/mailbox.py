@@ -24,6 +24,7 @@ def free_port() -> int:
 class Mailbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []  # each message as it arrived
         self.lock = threading.Lock()
         self.on_data = None
 
@@ -34,6 +35,7 @@ class Mailbox:
                 return reply
         with self.lock:
             self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+            self.raw.append(envelope.content)
         return "250 Message accepted for delivery"
 
     def by(self, header: str) -> dict[str, list[EmailMessage]]:
