@@ -344,9 +344,9 @@ def test_a_writer_cancelled_while_it_holds_the_turn_does_not_keep_it(founded, db
        texts=st.lists(st.one_of(st.none(), st.text(alphabet=st.characters(blacklist_categories=("Cs",),
                                                                           blacklist_characters="\x00"))), max_size=6))
 def test_array_literals_read_back_as_the_values_sent(founded, values, texts):
-    """``group.array_literal`` is PostgreSQL's text form of an array: what the server reads back
+    """``append.array_literal`` is PostgreSQL's text form of an array: what the server reads back
     from it is exactly the list (NULLs, quotes, backslashes, braces, commas, any text)."""
-    from ledger.journal.group import array_literal
+    from ledger.journal.append import array_literal
 
     with founded.app_context():
         s = get_session()

@@ -99,6 +99,6 @@ def require_self_or(partner_code: str, *roles: str) -> None:
     caller: Caller = g.caller
     if caller.role in allowed_roles(roles):
         return
-    if caller.role == "partner" and caller.partner_code is not None and caller.partner_code == partner_code:
+    if caller.role == "partner" and caller.partner_code == partner_code:
         return
     raise Forbidden(f"only {partner_code} or a {'/'.join(roles)} may do this")

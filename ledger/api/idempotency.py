@@ -3,7 +3,9 @@
 - ``fingerprint(method, path, body)`` is the SHA-256 of the method, the path with its query string
   and the body in canonical JSON (sorted keys, no spaces), so two bodies that differ only in key
   order or whitespace are the same request.
-- ``find`` looks a key up for a user; ``remember`` stores the key, the fingerprint and the response
+- A request's key is looked up with its token, in one query (``api.auth.authenticate``, which
+  reads the record's three columns as ``StoredResponse``); ``find`` looks it up again after a lost
+  race (below); ``remember`` stores the key, the fingerprint and the response
   (status and body) in the caller's session. The caller adds it in the *same* transaction as the
   write it answers, so either both commit or neither does: a crash between them cannot leave a
   write without its record, or a record without its write.

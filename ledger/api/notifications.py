@@ -107,7 +107,8 @@ def mark_read(data):
 @bp.response(200, PreferencesSchema)
 def my_preferences():
     """Whether each kind of notification emails the caller (the in-app list shows them all)."""
-    return outbox.preferences(get_session(), current_user(get_session()))
+    session = get_session()
+    return outbox.preferences(session, current_user(session))
 
 
 @bp.route("/me/preferences", methods=["PUT"])
@@ -116,7 +117,8 @@ def my_preferences():
 @bp.response(200, PreferencesSchema)
 def set_preferences(data):
     """Turn each named kind's email on (true) or off (false); the others keep their setting."""
-    return outbox.set_preferences(get_session(), current_user(get_session()), data)
+    session = get_session()
+    return outbox.set_preferences(session, current_user(session), data)
 
 
 @bp.route("/me/calendar", methods=["GET"])

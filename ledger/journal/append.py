@@ -118,6 +118,11 @@ def array_literal(values) -> str:
     return "{" + ",".join(out) + "}"
 
 
+def text_arrays(params) -> list:
+    """``ledger_append``'s (or ``ledger_post``'s) arguments with every list as its ``array_literal``."""
+    return [array_literal(a) if type(a) is list else a for a in params]
+
+
 #: ``post_entries`` writes a batch with more detail lines than this (a close: tens of thousands)
 #: in Python under the lock, streaming the lines with ``COPY`` while it hashes: arrays that size
 #: cost more to build, send and unnest than the round trips the call saves.
@@ -140,7 +145,7 @@ def append(session: Session, specs: Sequence, accounts: dict[str, AccountFacts],
     params, now = call_args(session, specs, accounts, first_pid, last_pid)
     session.flush()  # the call must see what this session has pending (an account just opened)
     conn = session.connection().connection.driver_connection
-    params = [array_literal(a) if type(a) is list else a for a in params] + [commit]
+    params = [*text_arrays(params), commit]
     cursor = conn.cursor()
     try:
         if commit:

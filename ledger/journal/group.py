@@ -3,7 +3,7 @@
 ``post_grouped`` validates its entry before the lock from the cached facts (as ``post_entries``
 does), then makes one call on its own autocommit connection (one per thread and database, kept
 open): ``CALL ledger_post(…)`` (migrations 0021, 0022), with the arrays sent as text parameters
-(``array_literal``). In the database:
+(``append.array_literal``). In the database:
 
 - when nobody is draining (the turn, an advisory lock, is free), the writer appends its entry at
   once, with whatever others have queued, and commits: a lone writer pays no queue;
@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from ledger.core.errors import Conflict, ValidationError
 from ledger.journal import append
-from ledger.journal.append import array_literal
+from ledger.journal.append import text_arrays
 from ledger.journal.models import APPEND_PARAMS, Entry
 from ledger.journal.service import EntrySpec, _names, _validate, post_and_commit
 
@@ -102,7 +102,7 @@ def _post_grouped(session: Session, spec: EntrySpec, field: str) -> int:
     engine, conn = _take(session)
     try:
         with conn.cursor() as cursor:
-            cursor.execute(_CALL, [array_literal(a) if type(a) is list else a for a in args])
+            cursor.execute(_CALL, text_arrays(args))
             status, entry_id, detail = cursor.fetchone()
     except BaseException:
         conn.close()  # a connection in doubt is not reused
