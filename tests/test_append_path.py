@@ -229,10 +229,10 @@ def test_a_writer_with_the_turn_free_appends_at_once_without_the_queue(founded):
 @pytest.mark.skipif(ENGINE != "postgresql", reason="group commit is PostgreSQL's; SQLite has one writer")
 def test_writers_that_find_the_turn_taken_queue_and_go_in_as_one_batch(founded, db_url):
     """While another session holds the turn, the first writer to find it taken waits for the turn
-    itself (the waiter's slot, no queue row) and the others queue their requests; when the holder
-    lets go, the waiter appends its own entry, then the whole queue as one call, and commits them
-    together; every writer gets its own entry, in one verified chain, with nothing
-    left in the queue."""
+    itself (the waiter's slot) and the others queue their requests; when the holder lets go, the
+    waiter finds the queue full, puts its own request with them and appends all three as one
+    ``ledger_append`` call (migration 0024), and commits them together; every writer gets its own
+    entry, in one verified chain, with nothing left in the queue."""
     import psycopg
 
     holder = psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
@@ -249,10 +249,14 @@ def test_writers_that_find_the_turn_taken_queue_and_go_in_as_one_batch(founded, 
             errors.append(exc)
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in (1, 2, 3)]
-    for t in threads:
-        t.start()
     try:
         deadline = time.monotonic() + 20
+        threads[0].start()  # writer 1 first: it takes the waiter's slot
+        while holder.execute(_WAITING).fetchone() != (0, 1, 1):
+            assert time.monotonic() < deadline, "the first writer did not wait for the turn"
+            time.sleep(0.02)
+        for t in threads[1:]:
+            t.start()
         while holder.execute(_WAITING).fetchone() != (2, 1, 1):
             assert time.monotonic() < deadline, "the writers did not queue"
             time.sleep(0.02)
@@ -262,21 +266,76 @@ def test_writers_that_find_the_turn_taken_queue_and_go_in_as_one_batch(founded, 
     finally:
         holder.execute("SELECT pg_advisory_unlock(16016)")
         for t in threads:
-            t.join(timeout=30)
+            if t.ident is not None:
+                t.join(timeout=30)
         holder.close()
     assert errors == [] and sorted(got.values()) == [2, 3, 4]
     with founded.app_context():
         s = get_session()
         rows = s.execute(sa.text("SELECT id, memo, xmin::text AS tx FROM entry WHERE id > 1")).all()
         assert {r.id: r.memo for r in rows} == {i: f"queued {n}" for n, i in got.items()}
-        # The waiter's entry first, then the queue appended as one call (one subtransaction of
-        # the waiter's transaction: the same xmin).
+        # The queue, the waiter's request last, appended as one call: one subtransaction of the
+        # waiter's transaction, so one xmin (0022 appended the waiter's entry in a call of its own).
         tx = {r.id: r.tx for r in rows}
-        assert tx[3] == tx[4]
+        assert tx[2] == tx[3] == tx[4]
+        assert got[1] == 4  # the waiter's request, last in the queue
         assert s.scalar(sa.text("SELECT count(*) FROM append_request")) == 0
         assert s.scalar(sa.text("SELECT count(*) FROM append_result")) == 0
         assert s.scalar(sa.text("SELECT pg_sequence_last_value("
-                                "pg_get_serial_sequence('append_request', 'ticket')::regclass)")) == 2
+                                "pg_get_serial_sequence('append_request', 'ticket')::regclass)")) == 3
+        report = verify(s)
+        assert report.ok, report.problems
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="group commit is PostgreSQL's; SQLite has one writer")
+def test_a_waiters_own_refusal_in_the_shared_batch_is_its_own(founded, db_url):
+    """The waiter's request goes in with the queue's (migration 0024); when it is the one that
+    fails the call (its key already used), the batch falls back to one subtransaction a request:
+    the queued writers get their entries, the waiter the entry that has its key (an idempotent
+    retry's answer), and nothing else is written."""
+    import psycopg
+
+    with founded.app_context():
+        first = post_grouped(get_session(), EntrySpec(DAY, "first", _legs(), "manual", idempotency_key="used"))
+    holder = psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+    holder.execute("SELECT pg_advisory_lock(16016)")
+    got: dict[str, int] = {}
+    errors = []
+
+    def writer(name, key):
+        try:
+            with founded.app_context():
+                got[name] = post_grouped(get_session(), EntrySpec(DAY, name, _legs(), "manual", idempotency_key=key))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=args)
+               for args in (("again", "used"), ("queued 1", "k-1"), ("queued 2", "k-2"))]
+    try:
+        deadline = time.monotonic() + 20
+        threads[0].start()  # the retry takes the waiter's slot
+        while holder.execute(_WAITING).fetchone() != (0, 1, 1):
+            assert time.monotonic() < deadline, "the retry did not wait for the turn"
+            time.sleep(0.02)
+        for t in threads[1:]:
+            t.start()
+        while holder.execute(_WAITING).fetchone() != (2, 1, 1):
+            assert time.monotonic() < deadline, "the writers did not queue"
+            time.sleep(0.02)
+    finally:
+        holder.execute("SELECT pg_advisory_unlock(16016)")
+        for t in threads:
+            if t.ident is not None:
+                t.join(timeout=30)
+        holder.close()
+    assert errors == []
+    assert got["again"] == first and {got["queued 1"], got["queued 2"]} == {first + 1, first + 2}
+    with founded.app_context():
+        s = get_session()
+        assert dict(s.execute(sa.select(Entry.id, Entry.memo).where(Entry.id >= first)).all()) == {
+            first: "first", got["queued 1"]: "queued 1", got["queued 2"]: "queued 2"}
+        assert s.scalar(sa.text("SELECT count(*) FROM append_request")) == 0
+        assert s.scalar(sa.text("SELECT count(*) FROM append_result")) == 0
         report = verify(s)
         assert report.ok, report.problems
 

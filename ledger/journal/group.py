@@ -2,11 +2,13 @@
 
 ``post_grouped`` validates its entry before the lock from the cached facts (as ``post_entries``
 does), then makes one call on its own autocommit connection (one per thread and database, kept
-open): ``CALL ledger_post(…)`` (migrations 0021, 0022), with the arrays sent as text parameters
-(``append.array_literal``). In the database:
+open): ``CALL ledger_post(…)`` (migrations 0021, 0022, 0024), with the arrays sent as text
+parameters (``append.array_literal``). In the database:
 
-- when nobody is draining (the turn, an advisory lock, is free), the writer appends its entry at
-  once, with whatever others have queued, and commits: a lone writer pays no queue;
+- when nobody is draining (the turn, an advisory lock, is free), the writer appends its entry and
+  whatever others have queued, and commits: with an empty queue at once (a lone writer pays no
+  queue), else with its own request put in the queue, so that the whole queue, its entry included,
+  goes in as one ``ledger_append`` call (a call's cost is mostly fixed: 0024);
 - when the turn is taken and nobody waits for it, the writer waits for it itself (it takes the
   waiter's slot, a second advisory lock) and then does the same: two writers take turns and
   neither queues;
