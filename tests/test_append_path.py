@@ -250,16 +250,7 @@ def test_writers_that_find_the_turn_taken_queue_and_go_in_as_one_batch(founded, 
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in (1, 2, 3)]
     try:
-        deadline = time.monotonic() + 20
-        threads[0].start()  # writer 1 first: it takes the waiter's slot
-        while holder.execute(_WAITING).fetchone() != (0, 1, 1):
-            assert time.monotonic() < deadline, "the first writer did not wait for the turn"
-            time.sleep(0.02)
-        for t in threads[1:]:
-            t.start()
-        while holder.execute(_WAITING).fetchone() != (2, 1, 1):
-            assert time.monotonic() < deadline, "the writers did not queue"
-            time.sleep(0.02)
+        _start_behind_the_turn(holder, threads)  # writer 1 first: it takes the waiter's slot
         time.sleep(0.2)
         assert holder.execute(_WAITING).fetchone() == (2, 1, 1)  # two queued, one waiting: no third request
         assert got == {}  # nobody drains while the turn is held
@@ -312,16 +303,7 @@ def test_a_waiters_own_refusal_in_the_shared_batch_is_its_own(founded, db_url):
     threads = [threading.Thread(target=writer, args=args)
                for args in (("again", "used"), ("queued 1", "k-1"), ("queued 2", "k-2"))]
     try:
-        deadline = time.monotonic() + 20
-        threads[0].start()  # the retry takes the waiter's slot
-        while holder.execute(_WAITING).fetchone() != (0, 1, 1):
-            assert time.monotonic() < deadline, "the retry did not wait for the turn"
-            time.sleep(0.02)
-        for t in threads[1:]:
-            t.start()
-        while holder.execute(_WAITING).fetchone() != (2, 1, 1):
-            assert time.monotonic() < deadline, "the writers did not queue"
-            time.sleep(0.02)
+        _start_behind_the_turn(holder, threads)  # the retry first: it takes the waiter's slot
     finally:
         holder.execute("SELECT pg_advisory_unlock(16016)")
         for t in threads:
@@ -338,6 +320,21 @@ def test_a_waiters_own_refusal_in_the_shared_batch_is_its_own(founded, db_url):
         assert s.scalar(sa.text("SELECT count(*) FROM append_result")) == 0
         report = verify(s)
         assert report.ok, report.problems
+
+
+def _start_behind_the_turn(holder, threads) -> None:
+    """With the turn held by ``holder``: start the first thread and wait until it holds the
+    waiter's slot, then the others and wait until each has queued its request."""
+    deadline = time.monotonic() + 20
+    threads[0].start()
+    while holder.execute(_WAITING).fetchone() != (0, 1, 1):
+        assert time.monotonic() < deadline, "the first writer did not wait for the turn"
+        time.sleep(0.02)
+    for t in threads[1:]:
+        t.start()
+    while holder.execute(_WAITING).fetchone() != (len(threads) - 1, 1, 1):
+        assert time.monotonic() < deadline, "the writers did not queue"
+        time.sleep(0.02)
 
 
 #: Requests queued; writers waiting for the turn (advisory key 16016) exclusively; the waiter's
