@@ -43,30 +43,14 @@ def _module(name: str, file: str):
     return module
 
 
-def post_procedure(params) -> str:
-    args = ", ".join(f"{n} {k}[]" if a else f"{n} {k}" for n, k, a in params)
-    cols = ", ".join(n for n, _k, _a in params)
-    return f"""
-CREATE OR REPLACE PROCEDURE ledger_post({args},
-    INOUT o_status text DEFAULT NULL, INOUT o_entry_id bigint DEFAULT NULL, INOUT o_detail text DEFAULT NULL)
-LANGUAGE plpgsql AS $fn$
-DECLARE
-  mine bigint;
-  turn boolean;
-  tries integer := 0;
-  r record;
-BEGIN
-  IF NOT pg_try_advisory_lock(16016) THEN
-    IF pg_try_advisory_lock(16017) THEN
-      -- The turn is taken and nobody waits for it: wait for it here, as the one waiter, and
-      -- then append at once as a writer that found it free.
-      PERFORM pg_advisory_lock(16016);
-      PERFORM pg_advisory_unlock(16017);
-    ELSE
-      turn := false;
-    END IF;
-  END IF;
-  IF turn IS NULL THEN
+#: 0022's procedure at the point where the writer has the turn: 0024 inserts its block before it.
+_TURN_TAKEN = """  IF turn IS NULL THEN
+    -- The turn is this writer's: append its entry at once (no queue), then whatever is queued,
+"""
+
+#: What a writer with the turn does first: with requests queued, its entry joins them (the rest
+#: of the branch, 0022's, appends at once when the queue is empty).
+_JOIN_THE_QUEUE = """  IF turn IS NULL THEN
     IF EXISTS (SELECT 1 FROM append_request) THEN
       -- Others queued: this entry joins them, and one ledger_append call appends them all (each
       -- request alone, in its own subtransaction, when that call fails). Its own answer is read
@@ -79,56 +63,18 @@ BEGIN
       PERFORM pg_advisory_unlock(16016);
       RETURN;
     END IF;
-    -- Nobody queued: append this entry at once (no queue), then whatever queued meanwhile, and
-    -- commit them together. A refusal or an error is this entry's answer alone.
-    BEGIN
-      SELECT * INTO r FROM ledger_append({cols}, false);
-      o_status := r.o_status;
-      o_entry_id := r.o_first_id;
-      o_detail := r.o_hashes[1];
-    EXCEPTION WHEN OTHERS THEN
-      o_status := 'error';
-      o_detail := SQLSTATE || ': ' || SQLERRM;
-    END;
-    PERFORM ledger_drain_batch();
-    COMMIT;
-    PERFORM pg_advisory_unlock(16016);
-    RETURN;
   END IF;
-  INSERT INTO append_request ({cols}) VALUES ({cols}) RETURNING ticket INTO mine;
-  COMMIT;  -- queued: visible to whoever drains next (UNLOGGED: no WAL flush to wait for)
-  LOOP
-    -- Wait for the batch under way, if any, to commit: a shared turn, taken and let go at once,
-    -- granted to every waiter together when the drainer lets go.
-    PERFORM pg_advisory_lock_shared(16016);
-    PERFORM pg_advisory_unlock_shared(16016);
-    SELECT x.status, x.entry_id, x.detail INTO o_status, o_entry_id, o_detail FROM append_result x WHERE x.ticket = mine;
-    EXIT WHEN FOUND;
-    -- Not answered: drain. First try for the turn; a writer that misses it (another took it, or a
-    -- waiter woken with it has not let go yet) waits for that batch once more, then queues for
-    -- the turn itself rather than trying again (no spinning).
-    tries := tries + 1;
-    IF tries = 1 THEN
-      turn := pg_try_advisory_lock(16016);
-    ELSE
-      PERFORM pg_advisory_lock(16016);
-      turn := true;
-    END IF;
-    IF turn THEN
-      SELECT x.status, x.entry_id, x.detail INTO o_status, o_entry_id, o_detail FROM append_result x WHERE x.ticket = mine;
-      IF NOT FOUND THEN
-        PERFORM ledger_drain_batch();
-        COMMIT;  -- the batch durable before its answers can be read
-        SELECT x.status, x.entry_id, x.detail INTO o_status, o_entry_id, o_detail FROM append_result x WHERE x.ticket = mine;
-      END IF;
-      PERFORM pg_advisory_unlock(16016);
-      EXIT;
-    END IF;
-  END LOOP;
-  DELETE FROM append_result x WHERE x.ticket = mine;  -- the answer is read once
-END
-$fn$
 """
+
+
+def post_procedure(params) -> str:
+    """0022's ``ledger_post`` (read from that revision's file) with the block above before the
+    branch of a writer that has the turn."""
+    procedure = _module("post_waiter_0022", "0022_post_waiter.py").post_procedure(params)
+    if procedure.count(_TURN_TAKEN) != 1:
+        raise RuntimeError("0022's procedure is not the one this revision changes")
+    cols = ", ".join(n for n, _k, _a in params)
+    return procedure.replace(_TURN_TAKEN, _JOIN_THE_QUEUE.replace("{cols}", cols) + _TURN_TAKEN)
 
 
 def upgrade() -> None:
