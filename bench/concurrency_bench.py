@@ -11,6 +11,12 @@ entries/s, the ratios against the targets (8 writers >= 3,000/s and >= 2x pgledg
 >= 1.5x pgledger hot) and the load average, then runs ``verify`` over everything posted.
 
     .venv/bin/python bench/concurrency_bench.py [--writers 8 2] [--seconds 10] [--mode group|commit|direct]
+                                               [--rounds 1]
+
+``--rounds N`` runs ours and pgledger's ``hot`` alternately N times for each writer count (``pairs``
+once) and prints each round's ratio and their median: this VM's speed drifts by more than the
+changes measured here from one minute to the next, and a ratio of neighbouring runs, repeated,
+carries less of it than one pair.
 
 Modes: ``group`` (default) through the group-commit appender (``ledger.journal.group``), the
 fastest at 8 writers and at 2; ``commit`` with ``post_and_commit``, the append and its COMMIT in
@@ -24,6 +30,7 @@ import argparse
 import multiprocessing as mp
 import os
 import re
+import statistics
 import subprocess  # nosec B404 - runs the peer's own bench script, a fixed path
 import sys
 import threading
@@ -186,9 +193,13 @@ def main() -> None:
     ap.add_argument("--writers", type=int, nargs="+", default=[8, 2])
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--mode", choices=["direct", "commit", "group"], default="group")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="ours and pgledger hot alternately this many times a writer count; the median ratio")
     ap.add_argument("--engine", choices=["postgresql", "sqlite"], default="postgresql",
                     help="sqlite: our writers alone (one writer at a time by design; no peer)")
     args = ap.parse_args()
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
     if args.engine == "sqlite":
         sqlite(args)
         return
@@ -201,19 +212,31 @@ def main() -> None:
 
         found_synthetic(app)
         for w in args.writers:
-            rate, client, server = ours(url, w, args.seconds, args.mode)
-            hot, hot_line = peer(w, args.seconds, "hot")
-            pairs, pairs_line = peer(w, args.seconds, "pairs")
             need = 2.0 if w >= 8 else 1.5
-            print(f"{w} writers: ours {rate:,.0f} entries/s ({rate / TARGET:.2f} x the {TARGET:,}/s target); "
-                  f"load average {os.getloadavg()[0]:.2f}")
-            print(f"  {bound(client, server)}")
-            for shape, value, line in (("hot", hot, hot_line), ("pairs", pairs, pairs_line)):
-                if value is None:
-                    print(f"  pgledger {shape}: {line}")
-                else:
-                    note = f" (target >= {need:g}x)" if shape == "hot" else ""
-                    print(f"  pgledger {shape}: {value:,.0f} transfers/s -> ours / pgledger = {rate / value:.2f}x{note}")
+            ratios = []
+            for r in range(args.rounds):
+                rate, client, server = ours(url, w, args.seconds, args.mode)
+                hot, hot_line = peer(w, args.seconds, "hot")
+                shapes = [("hot", hot, hot_line)]
+                if r == 0:
+                    pairs, pairs_line = peer(w, args.seconds, "pairs")
+                    shapes.append(("pairs", pairs, pairs_line))
+                round_note = f" (round {r + 1} of {args.rounds})" if args.rounds > 1 else ""
+                print(f"{w} writers: ours {rate:,.0f} entries/s ({rate / TARGET:.2f} x the {TARGET:,}/s target); "
+                      f"load average {os.getloadavg()[0]:.2f}{round_note}")
+                print(f"  {bound(client, server)}")
+                for shape, value, line in shapes:
+                    if value is None:
+                        print(f"  pgledger {shape}: {line}")
+                    else:
+                        note = f" (target >= {need:g}x)" if shape == "hot" else ""
+                        print(f"  pgledger {shape}: {value:,.0f} transfers/s -> ours / pgledger = {rate / value:.2f}x{note}")
+                if hot is not None:
+                    ratios.append(rate / hot)
+            if len(ratios) > 1:
+                print(f"  {w} writers, ours / pgledger hot over {len(ratios)} rounds: "
+                      f"{' '.join(f'{x:.2f}' for x in ratios)}; median {statistics.median(ratios):.2f}x "
+                      f"(target >= {need:g}x)")
         with app.app_context():
             report = full_verify(get_session())
         app.extensions["ledger.engine"].dispose()
