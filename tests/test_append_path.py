@@ -255,11 +255,7 @@ def test_writers_that_find_the_turn_taken_queue_and_go_in_as_one_batch(founded, 
         assert holder.execute(_WAITING).fetchone() == (2, 1, 1)  # two queued, one waiting: no third request
         assert got == {}  # nobody drains while the turn is held
     finally:
-        holder.execute("SELECT pg_advisory_unlock(16016)")
-        for t in threads:
-            if t.ident is not None:
-                t.join(timeout=30)
-        holder.close()
+        _release_the_turn(holder, threads)
     assert errors == [] and sorted(got.values()) == [2, 3, 4]
     with founded.app_context():
         s = get_session()
@@ -305,11 +301,7 @@ def test_a_waiters_own_refusal_in_the_shared_batch_is_its_own(founded, db_url):
     try:
         _start_behind_the_turn(holder, threads)  # the retry first: it takes the waiter's slot
     finally:
-        holder.execute("SELECT pg_advisory_unlock(16016)")
-        for t in threads:
-            if t.ident is not None:
-                t.join(timeout=30)
-        holder.close()
+        _release_the_turn(holder, threads)
     assert errors == []
     assert got["again"] == first and {got["queued 1"], got["queued 2"]} == {first + 1, first + 2}
     with founded.app_context():
@@ -335,6 +327,15 @@ def _start_behind_the_turn(holder, threads) -> None:
     while holder.execute(_WAITING).fetchone() != (len(threads) - 1, 1, 1):
         assert time.monotonic() < deadline, "the writers did not queue"
         time.sleep(0.02)
+
+
+def _release_the_turn(holder, threads) -> None:
+    """Let the turn go, wait for the writers that started, and close ``holder``."""
+    holder.execute("SELECT pg_advisory_unlock(16016)")
+    for t in threads:
+        if t.ident is not None:
+            t.join(timeout=30)
+    holder.close()
 
 
 #: Requests queued; writers waiting for the turn (advisory key 16016) exclusively; the waiter's
