@@ -3,6 +3,7 @@ match the models exactly (autogenerate finds nothing to do), and downgrade clean
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -77,3 +78,61 @@ def test_the_latest_migrations_carry_a_ledger_with_data_down_and_up_again(make_a
         report = full_verify(s)
         assert report.ok, report.problems
         assert (trial_balance(s), report.head) == before
+
+
+def _entry_rules(engine: sa.Engine) -> dict:
+    """What the entry table holds the ledger to, as the database states it."""
+    inspector = sa.inspect(engine)
+    rules = {"unique": sorted(tuple(u["column_names"]) for u in inspector.get_unique_constraints("entry")),
+             "indexes": sorted(i["name"] for i in inspector.get_indexes("entry") if not i.get("duplicates_constraint")),
+             "posting_refers_to": sorted(fk["referred_table"] for fk in inspector.get_foreign_keys("posting"))}
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            rules["triggers"] = sorted(conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'entry'").scalars())
+    return rules
+
+
+def test_0025_drops_only_the_hash_index_and_keeps_every_entry_and_rule(make_app, fresh_db_url, charter_file):
+    """Down to 0024 with entries (the hash unique again) and up to head: the same entries and hash
+    chain, ``verify`` clean, every other rule of the entry table as it was — on SQLite, where the
+    table is rebuilt, its guard triggers too, and they still refuse."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from ledger.journal.models import Entry
+    from ledger.partnership.integrity import full_verify
+    from ledger.practices.bookings import record_draw
+    from ledger.runtime.database import get_session
+
+    app = make_app(fresh_db_url)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(args=["init", str(charter_file)]).exit_code == 0
+    with app.app_context():
+        s = get_session()
+        record_draw(s, "ben", Decimal("100.00"), dt.date(2026, 1, 20))
+        s.commit()
+        before = [tuple(r) for r in s.execute(sa.select(Entry.id, Entry.prev_hash, Entry.hash, Entry.reverses_id))]
+    app.extensions["ledger.engine"].dispose()
+    engine = sa.create_engine(fresh_db_url)
+    at_head = _entry_rules(engine)
+    assert ("hash",) not in at_head["unique"] and at_head["posting_refers_to"] == ["account", "engagement", "entry"]
+    assert runner.invoke(args=["db", "downgrade", "0024"]).exit_code == 0
+    at_0024 = _entry_rules(engine)
+    assert ("hash",) in at_0024["unique"]
+    assert {**at_0024, "unique": [u for u in at_0024["unique"] if u != ("hash",)]} == at_head
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    assert _entry_rules(engine) == at_head
+    if engine.dialect.name == "sqlite":
+        assert at_head["triggers"] == ["entry_balanced", "entry_detail_agrees", "entry_no_delete", "entry_no_update"]
+    with engine.connect() as conn:
+        for statement in ("UPDATE entry SET memo = 'x'", "DELETE FROM entry"):
+            with pytest.raises(sa.exc.DBAPIError, match="immutable"):
+                conn.exec_driver_sql(statement)
+            conn.rollback()
+    engine.dispose()
+    with app.app_context():
+        s = get_session()
+        assert [tuple(r) for r in s.execute(sa.select(Entry.id, Entry.prev_hash, Entry.hash, Entry.reverses_id))] == before
+        assert full_verify(s).ok

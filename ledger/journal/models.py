@@ -99,7 +99,9 @@ class Entry(Base):
     reverses_id: Mapped[int | None] = mapped_column(sa.ForeignKey("entry.id"), unique=True)
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
-    hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    #: Not indexed: unique by construction (it hashes the entry's id), checked by ``verify``, and no
+    #: query reads an entry by it; a unique index cost every write a random B-tree insert (0025).
+    hash: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
 
     postings: Mapped[list[Posting]] = relationship(
