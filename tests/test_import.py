@@ -68,6 +68,23 @@ def test_import_then_rerun_skips_what_is_there(founded, runner, tmp_path):
         assert verify(get_session()).ok
 
 
+def _postings_the_planner_counts(app) -> int:
+    with app.app_context():
+        conn = get_session().connection()
+        if conn.dialect.name == "sqlite":  # an index's stat begins with the table's row count
+            return int(conn.exec_driver_sql("SELECT stat FROM sqlite_stat1 WHERE tbl = 'posting' LIMIT 1").scalar()
+                       .split()[0])
+        return int(conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = 'posting'").scalar())
+
+
+def test_an_import_leaves_the_planner_statistics_of_the_ledger_it_made(founded, runner, tmp_path):
+    with founded.app_context():
+        before = get_session().scalar(sa.select(sa.func.count()).select_from(sa.table("posting")))
+    result = run(runner, tmp_path, [line(f"s{i}", "1.00") for i in range(40)])
+    assert result.exit_code == 0, result.output
+    assert _postings_the_planner_counts(founded) == before + 80
+
+
 @pytest.mark.parametrize("bad,field", [
     ("{not json", "json"),
     (line("x", amount="1.001"), "amount"),
