@@ -36,21 +36,21 @@ def test_downgrade_to_base_and_up_again(make_app, fresh_db_url):
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
 
 
-def test_the_latest_migrations_carry_a_ledger_with_data_down_and_up_again(make_app, fresh_db_url, charter_file):
-    """From the previous head with data: a founded ledger with a closed month goes down to 0008
-    (amounts back to hundredths, the new columns gone) and up again, and comes back the same:
-    the same trial balance, the same hash chain, ``verify`` clean."""
+def _a_ledger_with_a_closed_month(make_app, url: str, charter_file):
+    """A database at head with a founded partnership, an engagement invoiced, a draw, a manual
+    entry and its reversal, and January closed; the app and its CLI runner."""
     import datetime as dt
     from decimal import Decimal
 
-    from ledger.journal.balances import trial_balance
+    from ledger.core import chart
+    from ledger.core.entries import Leg
+    from ledger.journal.service import post_manual, reverse_entry
     from ledger.partnership.close import close_period
-    from ledger.partnership.integrity import full_verify
     from ledger.practices.bookings import record_draw, record_invoice
     from ledger.practices.engagements import create_client, open_engagement
     from ledger.runtime.database import get_session
 
-    app = make_app(fresh_db_url)
+    app = make_app(url)
     runner = app.test_cli_runner()
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     assert runner.invoke(args=["init", str(charter_file)]).exit_code == 0
@@ -61,8 +61,25 @@ def test_the_latest_migrations_carry_a_ledger_with_data_down_and_up_again(make_a
                         opened_on=dt.date(2026, 1, 2))
         record_invoice(s, "e1", Decimal("1234.57"), dt.date(2026, 1, 10))
         record_draw(s, "ben", Decimal("100.00"), dt.date(2026, 1, 20))
+        manual = post_manual(s, dt.date(2026, 1, 21), "a mistake", [
+            Leg(chart.CASH, Decimal("5.00"), "USD"), Leg(chart.capital("ben"), Decimal("-5.00"), "USD")])
+        reverse_entry(s, manual.id)
         close_period(s, "2026-01")
         s.commit()
+    return app, runner
+
+
+def test_the_latest_migrations_carry_a_ledger_with_data_down_and_up_again(make_app, fresh_db_url, charter_file):
+    """From the previous head with data: a founded ledger with a closed month goes down to 0008
+    (amounts back to hundredths, the new columns gone) and up again, and comes back the same:
+    the same trial balance, the same hash chain, ``verify`` clean."""
+    from ledger.journal.balances import trial_balance
+    from ledger.partnership.integrity import full_verify
+    from ledger.runtime.database import get_session
+
+    app, runner = _a_ledger_with_a_closed_month(make_app, fresh_db_url, charter_file)
+    with app.app_context():
+        s = get_session()
         before = trial_balance(s), full_verify(s).head
     app.extensions["ledger.engine"].dispose()
     assert runner.invoke(args=["db", "downgrade", "0008"]).exit_code == 0
@@ -94,26 +111,21 @@ def _entry_rules(engine: sa.Engine) -> dict:
 
 
 def test_0025_drops_only_the_hash_index_and_keeps_every_entry_and_rule(make_app, fresh_db_url, charter_file):
-    """Down to 0024 with entries (the hash unique again) and up to head: the same entries and hash
-    chain, ``verify`` clean, every other rule of the entry table as it was — on SQLite, where the
-    table is rebuilt, its guard triggers too, and they still refuse."""
-    import datetime as dt
-    from decimal import Decimal
-
+    """Down to 0024 with entries (a reversal among them; the hash unique again) and up to head:
+    the same entries and hash chain, ``verify`` clean, every other rule of the entry table as it
+    was — on SQLite, where the table is rebuilt, its guard triggers too, and they still refuse."""
     from ledger.journal.models import Entry
     from ledger.partnership.integrity import full_verify
-    from ledger.practices.bookings import record_draw
     from ledger.runtime.database import get_session
 
-    app = make_app(fresh_db_url)
-    runner = app.test_cli_runner()
-    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
-    assert runner.invoke(args=["init", str(charter_file)]).exit_code == 0
+    def entries(s) -> list[tuple]:
+        return [tuple(r) for r in s.execute(sa.select(Entry.id, Entry.prev_hash, Entry.hash, Entry.reverses_id)
+                                            .order_by(Entry.id))]
+
+    app, runner = _a_ledger_with_a_closed_month(make_app, fresh_db_url, charter_file)
     with app.app_context():
-        s = get_session()
-        record_draw(s, "ben", Decimal("100.00"), dt.date(2026, 1, 20))
-        s.commit()
-        before = [tuple(r) for r in s.execute(sa.select(Entry.id, Entry.prev_hash, Entry.hash, Entry.reverses_id))]
+        before = entries(get_session())
+    assert any(reverses for *_, reverses in before)
     app.extensions["ledger.engine"].dispose()
     engine = sa.create_engine(fresh_db_url)
     at_head = _entry_rules(engine)
@@ -134,5 +146,6 @@ def test_0025_drops_only_the_hash_index_and_keeps_every_entry_and_rule(make_app,
     engine.dispose()
     with app.app_context():
         s = get_session()
-        assert [tuple(r) for r in s.execute(sa.select(Entry.id, Entry.prev_hash, Entry.hash, Entry.reverses_id))] == before
-        assert full_verify(s).ok
+        assert entries(s) == before
+        report = full_verify(s)
+        assert report.ok, report.problems
