@@ -7,21 +7,17 @@ import sys
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from ledger.cli.common import database_unusable, fail, transactional
 from ledger.core.errors import LedgerError
 from ledger.core.money import MoneyError
 from ledger.journal.export import FORMATS, write_file, write_stdout
-from ledger.journal.importer import import_lines
+from ledger.journal.importer import import_lines, refresh_statistics
 from ledger.journal.periods import get_books
 from ledger.partnership.integrity import full_verify
 from ledger.practices.service import get_partnership
 from ledger.runtime.database import get_session
-
-#: Rows SQLite's ``ANALYZE`` samples an index after an import (``PRAGMA analysis_limit``).
-SQLITE_ANALYSIS_LIMIT = 1000
 
 
 @click.command("verify", help="Check every invariant of the ledger and the hash chain; exit 0 only when all hold.")
@@ -80,12 +76,6 @@ def import_command(session, path):
     ) as bar:
         result = import_lines(session, fh, currency, progress=bar.update)
     if result.imported:
-        # Fresh planner statistics after a bulk load (PostgreSQL's advice for bulk loading; SQLite
-        # keeps them in sqlite_stat1): the next close plans its queries on the ledger as it now is.
-        # SQLite reads every index whole unless told to sample (its advice for large databases, as
-        # `PRAGMA optimize` does): 1,000 rows an index, 0.4 s less after 1M postings.
-        if session.get_bind().dialect.name == "sqlite":
-            session.execute(text(f"PRAGMA analysis_limit = {SQLITE_ANALYSIS_LIMIT}"))
-        session.execute(text("ANALYZE"))
+        refresh_statistics(session)
     click.echo(f"imported {result.imported} entries ({result.postings} postings), "
                f"skipped {result.skipped} already in the ledger")
