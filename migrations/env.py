@@ -33,11 +33,13 @@ def run_migrations_online() -> None:
             context.run_migrations()
         return
     engine = create_engine(_url())
-    with engine.connect() as conn:
-        context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
-        with context.begin_transaction():
-            context.run_migrations()
-    engine.dispose()
+    try:
+        with engine.connect() as conn:
+            context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:  # a revision that fails (or is not found) leaves no connection open behind it
+        engine.dispose()
 
 
 if context.is_offline_mode():

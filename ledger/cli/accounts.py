@@ -7,10 +7,10 @@ import sys
 import click
 
 from ledger.auth.service import add_user_or_set_password, create_token, get_user, revoke_tokens
-from ledger.cli.common import transactional
+from ledger.cli.common import Group, transactional
 
 
-@click.group("user", help="Users of the web app and API.")
+@click.group("user", cls=Group, help="Users of the web app and API.")
 def user_group():
     pass
 
@@ -27,7 +27,7 @@ def user_add(session, email, role, partner_code, password_stdin):
     click.echo(f"user {user.email} ({user.role}) added" if created else f"password set for {user.email}")
 
 
-@click.group("token", help="API tokens.")
+@click.group("token", cls=Group, help="API tokens.")
 def token_group():
     pass
 

@@ -3,7 +3,10 @@ a non-zero exit.
 
 A command opens one session, calls services, and commits only when everything succeeded; a domain
 error prints its message (every problem, by field or TOML path) and exits with status 1, having
-written nothing.
+written nothing. Every command and group is made with ``cls=Command`` / ``cls=Group``: a database
+the command cannot use (not migrated, not reachable) or a revision Alembic cannot find is a
+message and exit 1 too, whether or not the command is ``transactional``, never a traceback
+(a test holds every command to it).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 
 import click
 from alembic.config import Config
+from alembic.util import CommandError
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -40,6 +44,24 @@ def describe(exc: LedgerError) -> str:
 def database_unusable(exc: OperationalError | ProgrammingError) -> str:
     reason = str(exc.orig).splitlines()[0]
     return f"the database could not be used ({reason}); is it migrated (`ledger db upgrade`)?"
+
+
+class Command(click.Command):
+    """A ``ledger`` command: what it cannot do for want of a usable database is a message, exit 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, ProgrammingError) as exc:
+            fail(database_unusable(exc))
+        except CommandError as exc:  # Alembic: a revision it cannot find, a downgrade it cannot do
+            fail(str(exc))
+
+
+class Group(click.Group):
+    """A group of ``ledger`` commands, each a ``Command``."""
+
+    command_class = Command
 
 
 def transactional(fn: Callable) -> Callable:

@@ -7,10 +7,10 @@ from alembic import command
 from flask.cli import with_appcontext
 from sqlalchemy.exc import OperationalError
 
-from ledger.cli.common import alembic_config, fail
+from ledger.cli.common import Group, alembic_config, fail
 
 
-@click.group("db", help="Database schema (Alembic migrations).")
+@click.group("db", cls=Group, help="Database schema (Alembic migrations).")
 def db_group():
     pass
 

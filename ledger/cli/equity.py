@@ -6,12 +6,12 @@ import datetime as dt
 
 import click
 
-from ledger.cli.common import transactional
+from ledger.cli.common import Command, transactional
 from ledger.core.errors import ValidationError
 from ledger.equity.ocf import export_package, write_package
 
 
-@click.command("export-ocf", help="Write the partnership's units as an OCF 1.2.0 package (JSON files) into DIR.")
+@click.command("export-ocf", cls=Command, help="Write the partnership's units as an OCF 1.2.0 package (JSON files) into DIR.")
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="leave out transactions after this date (default: today, UTC)")

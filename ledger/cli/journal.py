@@ -7,9 +7,8 @@ import sys
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from ledger.cli.common import database_unusable, fail, transactional
+from ledger.cli.common import Command, fail, transactional
 from ledger.core.errors import LedgerError
 from ledger.core.money import MoneyError
 from ledger.journal.export import FORMATS, write_file, write_stdout
@@ -20,7 +19,7 @@ from ledger.practices.service import get_partnership
 from ledger.runtime.database import get_session
 
 
-@click.command("verify", help="Check every invariant of the ledger and the hash chain; exit 0 only when all hold.")
+@click.command("verify", cls=Command, help="Check every invariant of the ledger and the hash chain; exit 0 only when all hold.")
 @with_appcontext
 def verify_command():
     report = full_verify(get_session())
@@ -33,7 +32,7 @@ def verify_command():
     sys.exit(1)
 
 
-@click.command("export", help="Write the whole ledger as a Beancount or hledger journal (to stdout, or --out FILE).")
+@click.command("export", cls=Command, help="Write the whole ledger as a Beancount or hledger journal (to stdout, or --out FILE).")
 @click.argument("format_name", metavar="FORMAT", type=click.Choice(sorted(FORMATS)))
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="write to FILE instead of stdout ('-': stdout)")
 @with_appcontext
@@ -54,8 +53,6 @@ def export_command(format_name: str, out: str | None) -> None:
     except MoneyError as exc:
         # Only a row written around the posting service can carry such an amount.
         fail(f"a stored amount is not exact for its commodity ({exc}); the ledger needs repair")
-    except (OperationalError, ProgrammingError) as exc:
-        fail(database_unusable(exc))
     except BrokenPipeError:
         # The reader went away (`ledger export hledger | head`): nothing to report, but point
         # stdout at /dev/null so Python's final flush does not print a second traceback.
@@ -66,7 +63,7 @@ def export_command(format_name: str, out: str | None) -> None:
     # Nothing to commit: the app context's teardown rolls the read-only transaction back.
 
 
-@click.command("import", help="Bulk-import journal entries from FILE (JSON lines); re-runs skip known keys.")
+@click.command("import", cls=Command, help="Bulk-import journal entries from FILE (JSON lines); re-runs skip known keys.")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @transactional
 def import_command(session, path):

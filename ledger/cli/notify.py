@@ -19,14 +19,14 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from ledger.cli.common import fail, transactional
+from ledger.cli.common import Group, fail, transactional
 from ledger.governance.reminders import remind
 from ledger.notify.sender import LEASE, Sender, SmtpSettings, send_due, waiting
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
 
-@click.group("notify", help="Deliver notifications by email and queue reminders.")
+@click.group("notify", cls=Group, help="Deliver notifications by email and queue reminders.")
 def notify_group():
     pass
 

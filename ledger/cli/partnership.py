@@ -12,7 +12,7 @@ from alembic import command
 from flask import current_app
 from flask.cli import with_appcontext
 
-from ledger.cli.common import alembic_config, fail, transactional
+from ledger.cli.common import Command, alembic_config, fail, transactional
 from ledger.partnership import demo
 from ledger.partnership.charter import load_charter
 from ledger.partnership.close import CLOSE_STEPS, close_period
@@ -20,7 +20,7 @@ from ledger.partnership.founding import found
 from ledger.read.statements import resolve_range, statement
 
 
-@click.command("init", help="Found the partnership from CHARTER (TOML) into an empty, migrated database.")
+@click.command("init", cls=Command, help="Found the partnership from CHARTER (TOML) into an empty, migrated database.")
 @click.argument("charter", type=click.Path(dir_okay=False))
 @transactional
 def init_command(session, charter):
@@ -32,7 +32,7 @@ def init_command(session, charter):
     click.echo(f"founded {ps.name}: {len(data['partners'])} partners, {len(data['practices'])} practices")
 
 
-@click.command("close", help="Close PERIOD (the oldest open one): allocate, post, lock.")
+@click.command("close", cls=Command, help="Close PERIOD (the oldest open one): allocate, post, lock.")
 @click.argument("period")
 @transactional
 def close_command(session, period):
@@ -45,7 +45,7 @@ def close_command(session, period):
     click.echo(f"closed {closed.id} under policy v{closed.policy_version}")
 
 
-@click.command("statement", help="Print PARTNER's share statement for PERIOD as JSON.")
+@click.command("statement", cls=Command, help="Print PARTNER's share statement for PERIOD as JSON.")
 @click.argument("partner")
 @click.argument("period")
 @transactional
@@ -54,7 +54,7 @@ def statement_command(session, partner, period):
     click.echo(json.dumps(statement(session, partner, first, last), indent=2))
 
 
-@click.command("demo", help="Found a demo partnership with a year of activity (a fresh SQLite file unless DATABASE_URL says otherwise).")
+@click.command("demo", cls=Command, help="Found a demo partnership with a year of activity (a fresh SQLite file unless DATABASE_URL says otherwise).")
 @with_appcontext
 def demo_command():
     url = current_app.config["DATABASE_URL"]
