@@ -34,7 +34,7 @@ from marshmallow import ValidationError as MmError
 from ledger.core.clock import as_utc, rfc3339
 from ledger.core.codes import CODE_RE, PERIOD_OR_YEAR_RE, PERIOD_RE, REF_RE
 from ledger.core.entries import ACCOUNT_PATTERN
-from ledger.core.money import MAX_PLACES, MoneyError, parse_percent
+from ledger.core.money import MAX_AMOUNT, MAX_PLACES, MoneyError, parse_percent
 from ledger.core.tally import THRESHOLD_PATTERN, parse_threshold
 from ledger.core.text import (
     MULTI_LINE_PATTERN,
@@ -44,8 +44,6 @@ from ledger.core.text import (
     text_problem,
 )
 
-#: Largest magnitude an amount may have: a trillion, well inside the BIGINT of ten-thousandths.
-MAX_AMOUNT = Decimal(10) ** 12
 #: The dates the product takes anywhere (a business date must also pass the period guard).
 EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
 DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

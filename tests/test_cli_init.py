@@ -78,6 +78,17 @@ def test_init_refuses_invalid_toml_and_a_missing_file(app, runner, tmp_path):
     assert result.exit_code == 1 and "no charter" in result.output
 
 
+def test_init_with_a_charter_that_is_not_utf8_says_so_and_writes_nothing(runner, app, tmp_path, charter_file):
+    latin = tmp_path / "latin1.toml"
+    latin.write_bytes(charter_file.read_text(encoding="utf-8").replace('name = "', 'name = "Caf\u00e9 ', 1)
+                      .encode("latin-1"))
+    result = runner.invoke(args=["init", str(latin)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "UTF-8" in result.output and str(latin) in result.output
+    with app.app_context():
+        assert get_session().scalar(sa.select(sa.func.count()).select_from(Partner)) == 0
+
+
 def test_init_on_an_unmigrated_database_says_so(make_app, fresh_db_url, charter_file):
     runner = make_app(fresh_db_url).test_cli_runner()
     result = runner.invoke(args=["init", str(charter_file)])
@@ -109,6 +120,32 @@ def test_user_add_sets_a_partner_password_made_by_init(founded, runner):
     from ledger.auth.service import check_password, get_user
     with founded.app_context():
         assert check_password(get_user(get_session(), "ana@example.com"), "ana-password")
+
+
+@pytest.mark.parametrize("email,role,partner", [("new@example.com", "treasurer", None),
+                                                  ("ana@example.com", "partner", "ana")])  # added / password set
+def test_a_password_that_is_not_text_is_refused_and_never_matches(founded, email, role, partner):
+    """A password read from bytes that are not UTF-8 (``--password-stdin``) holds a lone surrogate,
+    which no hasher can encode: refused by the field, both when a user is added and when a
+    password is set; and checking one against a stored hash is a mismatch, not a crash."""
+    from ledger.auth.service import add_user_or_set_password, check_password, get_user
+    from ledger.core.errors import ValidationError
+    with founded.app_context():
+        s = get_session()
+        with pytest.raises(ValidationError) as caught:
+            add_user_or_set_password(s, email, role, partner, "pass\udcffword-long")
+        assert "password" in caught.value.errors
+        s.rollback()
+        add_user_or_set_password(s, email, role, partner, "a-good-password")
+        assert not check_password(get_user(s, email), "pass\udcffword-long")
+        assert check_password(get_user(s, email), "a-good-password")
+
+
+def test_user_add_with_a_password_that_is_not_utf8_says_so(founded, runner):
+    result = runner.invoke(args=["user", "add", "z@example.com", "--role", "treasurer", "--password-stdin"],
+                           input=b"pass\xffword-long\n")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), (result.output, result.exception)
+    assert "password" in result.output
 
 
 @pytest.mark.parametrize("args", [

@@ -99,11 +99,37 @@ def test_an_import_leaves_the_planner_statistics_of_the_ledger_it_made(founded, 
     (line("x", memo="lone \ud800"), "memo"),
     (line("x\u0000y"), "key"),
     (line("x", amount="0.00"), "postings"),
+    (line("x", amount="1000000000000.00"), "amount"),  # the API's bound: less than a trillion
+    (line("x", amount="99999999999999999999999.99"), "amount"),
 ])
 def test_a_bad_line_stops_the_import_keeping_the_lines_before_it(founded, runner, tmp_path, bad, field):
     result = run(runner, tmp_path, [line("a", "2.00"), line("b", "3.00"), bad, line("c", "4.00")])
     assert result.exit_code == 1
     assert "line 3" in result.output and field in result.output
+    assert cash(founded) == Decimal("5.00")
+
+
+@pytest.mark.parametrize("raw", [
+    b"\xff\xfe not text at all",
+    line("x").replace("imported", "caf\u00e9").encode("latin-1"),  # Latin-1, not UTF-8: \xe9 alone
+    line("x").encode()[:-2] + b', "extra": "\xc3"}',  # a stray byte in a field the import ignores
+])
+def test_a_line_that_is_not_utf8_stops_the_import_keeping_the_lines_before_it(founded, runner, tmp_path, raw):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"\n".join([line("a", "2.00").encode(), line("b", "3.00").encode(), raw,
+                                 line("c", "4.00").encode()]) + b"\n")
+    result = runner.invoke(args=["import", str(path)])
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "line 3" in result.output and "UTF-8" in result.output, result.output
+    assert cash(founded) == Decimal("5.00")
+
+
+def test_a_byte_order_mark_before_the_first_line_is_read_past(founded, runner, tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes("\n".join([line("a", "2.00"), line("b", "3.00")]).encode("utf-8-sig") + b"\n")
+    result = runner.invoke(args=["import", str(path)])
+    assert result.exit_code == 0, result.output
     assert cash(founded) == Decimal("5.00")
 
 

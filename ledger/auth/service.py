@@ -47,8 +47,9 @@ def add_user(session: Session, email: str, role: str, partner_code: str | None =
         errors["role"] = [f"one of {', '.join(ROLES)}"]
     if role == "partner" and not partner_code:
         errors["partner"] = ["a partner user needs --partner CODE"]
-    if password is not None and len(password) < 8:
-        errors["password"] = ["at least 8 characters"]
+    problem = None if password is None else password_problem(password)
+    if problem is not None:
+        errors["password"] = [problem]
     if errors:
         raise ValidationError("; ".join(f"{k}: {v[0]}" for k, v in errors.items()), errors)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
@@ -77,10 +78,25 @@ def add_user_or_set_password(session: Session, email: str, role: str, partner_co
         return user, False
 
 
+def password_problem(password: str) -> str | None:
+    """What is wrong with ``password`` as a new one, or None: at least 8 characters, and text
+    (a lone surrogate — bytes that were not UTF-8, read with ``surrogateescape`` — cannot be
+    encoded for the hasher)."""
+    if len(password) < 8:
+        return "at least 8 characters"
+    if not password.isascii():
+        try:
+            password.encode("utf-8")
+        except UnicodeEncodeError:
+            return "not valid text (bytes that are not UTF-8)"
+    return None
+
+
 def set_password(session: Session, user: User, password: str) -> None:
     """A new password, which also ends every web session of the user (``end_sessions``)."""
-    if len(password) < 8:
-        raise ValidationError("a password needs at least 8 characters", {"password": ["at least 8 characters"]})
+    problem = password_problem(password)
+    if problem is not None:
+        raise ValidationError(f"password: {problem}", {"password": [problem]})
     user.password_hash = _hasher.hash(password)
     end_sessions(session, user)
 
@@ -97,7 +113,7 @@ def check_password(user: User, password: str) -> bool:
         return False
     try:
         return _hasher.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError):
+    except (VerificationError, InvalidHashError, UnicodeEncodeError):  # (no stored password is not text)
         return False
 
 

@@ -7,7 +7,7 @@ import sys
 import click
 
 from ledger.auth.service import add_user_or_set_password, create_token, get_user, revoke_tokens
-from ledger.cli.common import Group, transactional
+from ledger.cli.common import Group, fail, transactional
 
 
 @click.group("user", cls=Group, help="Users of the web app and API.")
@@ -22,9 +22,18 @@ def user_group():
 @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
 @transactional
 def user_add(session, email, role, partner_code, password_stdin):
-    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    password = _password_from_stdin() if password_stdin else None
     user, created = add_user_or_set_password(session, email, role, partner_code, password)
     click.echo(f"user {user.email} ({user.role}) added" if created else f"password set for {user.email}")
+
+
+def _password_from_stdin() -> str:
+    """The first line of standard input, which must be UTF-8 (whatever the locale says)."""
+    raw = sys.stdin.buffer.readline().rstrip(b"\r\n")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        fail("the password on standard input is not UTF-8 text")
 
 
 @click.group("token", cls=Group, help="API tokens.")

@@ -12,7 +12,7 @@ from ledger.cli.common import Command, fail, transactional
 from ledger.core.errors import LedgerError
 from ledger.core.money import MoneyError
 from ledger.journal.export import FORMATS, write_file, write_stdout
-from ledger.journal.importer import import_lines, refresh_statistics
+from ledger.journal.importer import import_lines, open_journal, refresh_statistics
 from ledger.journal.periods import get_books
 from ledger.partnership.integrity import full_verify
 from ledger.practices.service import get_partnership
@@ -68,7 +68,7 @@ def export_command(format_name: str, out: str | None) -> None:
 @transactional
 def import_command(session, path):
     currency = get_books(session).currency
-    with open(path, encoding="utf-8") as fh, click.progressbar(
+    with open_journal(path) as fh, click.progressbar(
         length=os.path.getsize(path), label="importing", file=sys.stderr
     ) as bar:
         result = import_lines(session, fh, currency, progress=bar.update)

@@ -27,7 +27,13 @@ def init_command(session, charter):
     path = Path(charter)
     if not path.exists():
         fail(f"no charter at {charter}")
-    data = load_charter(path.read_text(encoding="utf-8"))
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        fail(f"{charter} is not UTF-8 text (byte 0x{exc.object[exc.start]:02X} at offset {exc.start})")
+    except OSError as exc:
+        fail(f"cannot read {charter}: {exc.strerror or exc}")
+    data = load_charter(text)
     ps = found(session, data)
     click.echo(f"founded {ps.name}: {len(data['partners'])} partners, {len(data['practices'])} practices")
 

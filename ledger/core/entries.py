@@ -82,7 +82,7 @@ def check_legs(legs: Sequence[Leg], field: str = "postings") -> None:
             errors.setdefault(f"{field}[{i}].amount", []).append(str(exc))
         totals[leg.commodity] += leg.amount
     if errors:
-        raise ValidationError("a posting's amount is not exact for its commodity", errors)
+        raise ValidationError("a posting's amount is not exact for its commodity, or too large to store", errors)
     if len(legs) < 2:
         raise ValidationError("an entry needs at least two postings", {field: ["at least two postings"]})
     unbalanced = {c: t for c, t in totals.items() if t != 0}

@@ -33,6 +33,15 @@ UNITS = "UNITS"
 #: The most decimal places any commodity has (ISO 4217's CLF and UYW): what the database stores.
 MAX_PLACES = max(MINOR_UNITS.values())
 
+#: The largest magnitude an amount may be given with — through the API, a web form or an import
+#: line: less than a trillion, in any commodity.
+MAX_AMOUNT = Decimal(10) ** 12
+#: The largest magnitude the ledger stores: an amount's integer of ten-thousandths (``MAX_PLACES``)
+#: fits a signed 64-bit column. Larger than ``MAX_AMOUNT`` because what the product computes (a
+#: close's pool, a buyout) may sum many amounts given; ``check_places`` refuses anything larger,
+#: so no write overflows in the database.
+MAX_STORED = Decimal(2**63 - 1).scaleb(-MAX_PLACES)
+
 #: ASCII digits only (CONTRACT §7): ``Decimal("١٢٣.٤٥")`` would otherwise be 123.45.
 _MONEY_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _PERCENT_RE = re.compile(r"([0-9]{1,3})(\.[0-9]{1,6})?%")
@@ -88,7 +97,10 @@ def decimals_allowed(commodity: str) -> str:
 
 
 def check_places(amount: Decimal, commodity: str) -> Decimal:
-    """Return ``amount`` if it has at most the commodity's decimals, else raise ``MoneyError``."""
+    """Return ``amount`` if it has at most the commodity's decimals and can be stored (at most
+    ``MAX_STORED`` in magnitude), else raise ``MoneyError``."""
+    if not amount.is_finite() or abs(amount) > MAX_STORED:
+        raise MoneyError(f"{amount} is too large to store: at most {MAX_STORED} in magnitude")
     allowed = places(commodity)
     exponent = amount.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > allowed:

@@ -21,13 +21,14 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TextIO
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ledger.core.entries import Leg
 from ledger.core.errors import Conflict, ValidationError
-from ledger.core.money import D, MoneyError
+from ledger.core.money import MAX_AMOUNT, MAX_PLACES, D, MoneyError
 from ledger.core.text import fits, text_problem
 from ledger.journal import bulk
 from ledger.journal.service import EntrySpec, post_entries
@@ -60,11 +61,33 @@ class ImportResult:
     postings: int = 0
 
 
+def open_journal(path) -> TextIO:
+    """``path`` opened for ``import_lines``: UTF-8, a byte-order mark before the first line read
+    past, and a byte that is not UTF-8 kept as a lone surrogate (``surrogateescape``) rather than
+    raised while reading, so the line that holds it is refused by its number (``parse_line``)
+    after the lines before it are written, as any other bad line."""
+    return open(path, encoding="utf-8-sig", errors="surrogateescape")
+
+
+def _undecodable(text: str) -> int | None:
+    """Where in ``text`` the first byte that was not UTF-8 sits (``open_journal`` kept it as
+    U+DC80–U+DCFF), or None."""
+    if text.isascii():
+        return None
+    for i, ch in enumerate(text):
+        if "\udc80" <= ch <= "\udcff":
+            return i
+    return None
+
+
 def parse_line(text: str, lineno: int, currency: str) -> EntrySpec:
     """One JSONL line → an ``EntrySpec``; ``ValidationError`` naming ``line N: field``."""
     def bad(field: str, message: str) -> ValidationError:
         return ValidationError(f"line {lineno}: {field}: {message}", {f"line {lineno}.{field}": [message]})
 
+    at = _undecodable(text)
+    if at is not None:
+        raise bad("text", f"not UTF-8 (byte 0x{ord(text[at]) - 0xDC00:02X} at character {at + 1})")
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -101,9 +124,12 @@ def parse_line(text: str, lineno: int, currency: str) -> EntrySpec:
         if not isinstance(commodity, str):
             raise bad(f"postings[{i}].commodity", "a commodity code such as USD")
         try:
-            legs.append(Leg(account, D(amount), commodity))
+            value = D(amount)
         except MoneyError as exc:
             raise bad(f"postings[{i}].amount", str(exc)) from exc
+        if abs(value) >= MAX_AMOUNT:
+            raise bad(f"postings[{i}].amount", f"must be less than {MAX_AMOUNT:f} in magnitude")
+        legs.append(Leg(account, value, commodity))
     return EntrySpec(day, memo, legs, "import", key, idempotency_key=key)
 
 
@@ -142,6 +168,8 @@ def _amount_read(text: str, n: int) -> tuple[int, str | None] | None:
 
 
 _CANONICAL: dict[int, Callable] = {}
+#: ``MAX_AMOUNT`` in minor units of a commodity with ``n`` places.
+_LIMIT = {n: int(MAX_AMOUNT.scaleb(n)) for n in range(MAX_PLACES + 1)}
 
 
 def _canonical(n: int) -> Callable:
@@ -196,7 +224,7 @@ def fast_line(text: str, accounts: bulk.Accounts, currency: str, days: dict[str,
             return None
         n = accounts.places.get(commodity)
         parsed = None if n is None else _amount(amount, n)
-        if parsed is None:
+        if parsed is None or not -_LIMIT[n] < parsed[0] < _LIMIT[n]:
             return None
         legs.append((account, commodity, *parsed))
     return bulk.draft(key, day, memo, legs, accounts)
@@ -274,7 +302,7 @@ def _items(lines: Iterable[str], accounts: bulk.Accounts, currency: str, size: i
         if not text.strip():
             continue
         read += 1
-        d = fast_line(text, accounts, currency, days)
+        d = None if _undecodable(text) is not None else fast_line(text, accounts, currency, days)
         if d is not None:
             batch.append((lineno, d))
             if len(batch) >= size:

@@ -27,9 +27,10 @@ from wtforms.validators import InputRequired, NumberRange, Optional, StopValidat
 
 from ledger.core.codes import CODE_RE, REF_RE
 from ledger.core.errors import LedgerError
+from ledger.core.money import MAX_AMOUNT
 from ledger.core.text import fits, text_problem
 from ledger.runtime.database import get_session
-from ledger.schema import EARLIEST, LATEST, MAX_AMOUNT
+from ledger.schema import EARLIEST, LATEST
 
 #: ASCII digits only; the currency's own places are the service's check (``journal.service.check_amount``).
 AMOUNT_RE = r"(-?)([0-9]{1,12})(?:\.([0-9]{1,4}))?"
