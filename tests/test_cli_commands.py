@@ -101,3 +101,13 @@ def test_the_console_script_lists_every_command_and_flasks_own():
     assert done.returncode == 0, done.stderr
     listed = {line.split()[0] for line in done.stdout.split("Commands:")[1].splitlines() if line.strip()}
     assert listed >= set(cli.COMMANDS) | {"run", "routes", "shell"}
+
+
+@pytest.mark.parametrize("args", [["export-ocf", "{file}/ocf"], ["export", "beancount", "--out", "{file}/x.beancount"]],
+                         ids=" ".join)
+def test_a_path_that_cannot_be_written_is_a_message_and_exit_1(founded, runner, tmp_path, args):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    result = runner.invoke(args=[a.format(file=a_file) for a in args])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), (result.output, result.exception)
+    assert "error: cannot" in result.output and str(a_file) in result.output

@@ -4,8 +4,8 @@ a non-zero exit.
 A command opens one session, calls services, and commits only when everything succeeded; a domain
 error prints its message (every problem, by field or TOML path) and exits with status 1, having
 written nothing. Every command and group is made with ``cls=Command`` / ``cls=Group``: a database
-the command cannot use (not migrated, not reachable) or a revision Alembic cannot find is a
-message and exit 1 too, whether or not the command is ``transactional``, never a traceback
+the command cannot use (not migrated, not reachable), a revision Alembic cannot find, or a file
+or folder it cannot read or write is a message and exit 1 too, whether or not the command is ``transactional``, never a traceback
 (a test holds every command to it).
 """
 
@@ -56,6 +56,8 @@ class Command(click.Command):
             fail(database_unusable(exc))
         except CommandError as exc:  # Alembic: a revision it cannot find, a downgrade it cannot do
             fail(str(exc))
+        except OSError as exc:  # a file or folder the command was told to read or write
+            fail(f"cannot use {exc.filename}: {exc.strerror}" if exc.filename else f"cannot do it: {exc}")
 
 
 class Group(click.Group):
