@@ -5,8 +5,8 @@ A command opens one session, calls services, and commits only when everything su
 error prints its message (every problem, by field or TOML path) and exits with status 1, having
 written nothing. Every command and group is made with ``cls=Command`` / ``cls=Group``: a database
 the command cannot use (not migrated, not reachable), a revision Alembic cannot find, or a file
-or folder it cannot read or write is a message and exit 1 too, whether or not the command is ``transactional``, never a traceback
-(a test holds every command to it).
+or folder it cannot read or write is a message and exit 1 too, whether or not the command is
+``transactional``, never a traceback (a test holds every command to it).
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def database_unusable(exc: OperationalError | ProgrammingError) -> str:
 
 
 class Command(click.Command):
-    """A ``ledger`` command: what it cannot do for want of a usable database is a message, exit 1."""
+    """A ``ledger`` command: what it cannot do for want of a usable database, a migration or a
+    file is a message and exit 1."""
 
     def invoke(self, ctx: click.Context):
         try:

@@ -74,9 +74,10 @@ def _undecodable(text: str) -> int | None:
     U+DC80–U+DCFF), or None."""
     if text.isascii():
         return None
-    for i, ch in enumerate(text):
-        if "\udc80" <= ch <= "\udcff":
-            return i
+    try:
+        text.encode("utf-8")  # (in C: the only surrogates a line read so can hold are those bytes)
+    except UnicodeEncodeError as exc:
+        return exc.start
     return None
 
 
