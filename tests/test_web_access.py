@@ -22,7 +22,7 @@ here, tested in ``test_web_auth.py``) anything but a 401/403, a 5xx or the sign-
 from __future__ import annotations
 
 import pytest
-from helpers.routes import web_routes
+from helpers.routes import WEB_SAMPLES, web_routes
 from helpers.web import USERS, login
 
 from ledger import create_app
@@ -59,10 +59,7 @@ ALLOWED = {
     "partner": {"ana", "ben"},
     "treasurer": {"treasurer", "admin"},
 }
-#: Sample path values; ``entry_id`` is set from the fixture (ana's draw).
-SAMPLES = {"code": "ana", "ref": "e1", "period_id": "2026-01", "period": "2026-01", "proposal_id": 1,
-           "kind": "resolution", "filename": "app.css", "n": 0, "practice_code": "voice", "firm_code": "bayside"}
-ROUTES = web_routes(create_app({"DATABASE_URL": "sqlite://", "TESTING": True, "SECRET_KEY": "routes"}), SAMPLES)
+ROUTES = web_routes(create_app({"DATABASE_URL": "sqlite://", "TESTING": True, "SECRET_KEY": "routes"}), WEB_SAMPLES)
 
 
 def test_every_web_route_declares_who_may_open_it():

@@ -8,15 +8,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from helpers.routes import web_routes
+from helpers.routes import WEB_SAMPLES, web_routes
 from helpers.web import login
 
 from ledger import create_app
 
-SAMPLES = {"code": "ana", "ref": "e1", "period_id": "2026-01", "period": "2026-01", "proposal_id": 1,
-           "kind": "resolution", "filename": "app.css", "n": 0, "practice_code": "voice", "firm_code": "bayside"}
-POSTS = [r for r in web_routes(create_app({"DATABASE_URL": "sqlite://", "TESTING": True, "SECRET_KEY": "r"}), SAMPLES)
-         if r[1] == "POST"]
+POSTS = [r for r in web_routes(create_app({"DATABASE_URL": "sqlite://", "TESTING": True, "SECRET_KEY": "r"}),
+                               WEB_SAMPLES) if r[1] == "POST"]
 HOSTILE = ["", "0", "-0", "-1", "9" * 40, "1e400", "-1e-400", "NaN", "Infinity", "0.0000000001",
            "99999999999999999.99", "1" * 19, "2" * 25 + ".5", "1,000", " 12 ", "١٢٣", "2026-02-30", "2026-13",
            "9999-12-31", "0001-01-01", "x" * 5000, "\u0000", "<script>", "%", "ana", "Assets:Cash",

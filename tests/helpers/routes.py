@@ -15,6 +15,10 @@ from ledger.runtime.http import API_PREFIX
 #: Path parameter values by name; anything else gets ``1`` (integers) or ``"ana"``.
 SAMPLES = {"code": "ana", "ref": "ENG-1", "entry_id": 1, "period_id": "2026-01", "period": "2026-01", "id": 1,
            "kind": "resolution"}
+#: The web walks' values, for ``web_module``'s partnership (``entry_id`` is set from the fixture:
+#: ana's draw).
+WEB_SAMPLES = {"code": "ana", "ref": "e1", "period_id": "2026-01", "period": "2026-01", "proposal_id": 1,
+               "kind": "resolution", "filename": "app.css", "n": 0, "practice_code": "voice", "firm_code": "bayside"}
 
 
 def routes(app: Flask, api: bool, samples: dict | None = None) -> list[tuple[str, str, str]]:
