@@ -7,7 +7,7 @@ import sys
 import click
 
 from ledger.auth.service import add_user_or_set_password, create_token, get_user, revoke_tokens
-from ledger.cli.common import Group, fail, transactional
+from ledger.cli.common import Group, transactional
 
 
 @click.group("user", cls=Group, help="Users of the web app and API.")
@@ -28,12 +28,9 @@ def user_add(session, email, role, partner_code, password_stdin):
 
 
 def _password_from_stdin() -> str:
-    """The first line of standard input, which must be UTF-8 (whatever the locale says)."""
-    raw = sys.stdin.buffer.readline().rstrip(b"\r\n")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        fail("the password on standard input is not UTF-8 text")
+    """The first line of standard input as UTF-8 whatever the locale says, a byte that is not
+    kept as a lone surrogate for the service to refuse (``auth.service.password_problem``)."""
+    return sys.stdin.buffer.readline().rstrip(b"\r\n").decode("utf-8", "surrogateescape")
 
 
 @click.group("token", cls=Group, help="API tokens.")

@@ -29,10 +29,8 @@ def init_command(session, charter):
         fail(f"no charter at {charter}")
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
+    except UnicodeDecodeError as exc:  # (a file that cannot be read: the command's boundary says so)
         fail(f"{charter} is not UTF-8 text (byte 0x{exc.object[exc.start]:02X} at offset {exc.start})")
-    except OSError as exc:
-        fail(f"cannot read {charter}: {exc.strerror or exc}")
     data = load_charter(text)
     ps = found(session, data)
     click.echo(f"founded {ps.name}: {len(data['partners'])} partners, {len(data['practices'])} practices")
