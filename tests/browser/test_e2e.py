@@ -189,6 +189,17 @@ class Visit:
         self.page.click("button[type=submit]")
         self.page.wait_for_url(self.base + "/")
 
+    def submit(self, button: str) -> None:
+        """Press a form's button and wait for the page the server answers with: a locator read
+        right after a bare ``click()`` may still see the page that held the form."""
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name=button).click()
+
+    def follow(self, link) -> None:
+        """Click a link (a locator) and wait for the page it leads to, as :meth:`submit`."""
+        with self.page.expect_navigation():
+            link.click()
+
     def shot(self, name: str) -> None:
         SHOTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
@@ -221,7 +232,7 @@ def test_a_partner_opens_a_statement_and_downloads_its_pdf(visit, tmp_path):
     page.get_by_role("link", name="Statements", exact=True).first.click()
     page.wait_for_selector("canvas[data-chart=capital][data-drawn=true]")
     v.shot("partner-statements")
-    page.get_by_role("link", name="2026-01").first.click()
+    v.follow(page.get_by_role("link", name="2026-01").first)
     assert page.get_by_test_id("closing").inner_text() == "1,452.78"
     assert page.get_by_role("link", name="e1").count() == 1  # lines link to their engagement
     assert page.get_by_role("link", name="e2").count() == 1
@@ -242,12 +253,12 @@ def test_a_partner_votes_and_sees_the_proposal_close(visit, site):
     v = visit("ana@example.com")
     page = v.page
     assert "Keep the books open to all partners" in page.inner_text("main")  # awaiting her vote
-    page.get_by_role("link", name="Keep the books open to all partners").click()
+    v.follow(page.get_by_role("link", name="Keep the books open to all partners"))
     v.shot("proposal-open")
     page.check("input[name=choice][value=yes]")
-    page.get_by_role("button", name="Cast my vote").click()
+    v.submit("Cast my vote")
     assert "Your vote (yes) is recorded." in page.inner_text("main")
-    page.get_by_role("button", name="Close and tally").click()
+    v.submit("Close and tally")
     outcome = page.get_by_test_id("outcome")
     assert "Passed" in outcome.inner_text()
     assert "3 / 3" in outcome.inner_text()
@@ -263,17 +274,17 @@ def test_the_treasurer_records_an_invoice_and_closes_a_period(visit):
     page.fill("input[name=date]", "2026-02-10")
     page.fill("input[name=memo]", "Handsets and licences")
     page.fill("input[name=amount]", "2,500.001")  # a typo first: refused beside the field
-    page.get_by_role("button", name="Save").click()
+    v.submit("Save")
     assert "at most two decimals" in page.inner_text("#field-amount")
     assert page.input_value("input[name=memo]") == "Handsets and licences"
     v.shot("treasurer-invoice-refused")
     page.fill("input[name=amount]", "2,500.00")
-    page.get_by_role("button", name="Save").click()
+    v.submit("Save")
     page.wait_for_url(v.base + "/engagements/e2")
     assert "Invoice of 2500.00 recorded" in page.inner_text("main")
     page.goto(v.base + "/periods")
     v.shot("treasurer-periods")
-    page.get_by_role("link", name="Preview and close 2026-02").first.click()
+    v.follow(page.get_by_role("link", name="Preview and close 2026-02").first)
     assert "2,500.00" in page.inner_text("main")
     v.shot("treasurer-close-preview")
     page.get_by_test_id("close-period").click()
@@ -291,7 +302,7 @@ def test_a_partner_explains_a_statement_line(visit):
     page.goto(v.base + "/partners/ben/statements/2026-01")
     origination = page.locator("tr", has=page.get_by_text("Origination", exact=True))
     assert "v1 · charter" in origination.inner_text()
-    origination.get_by_test_id("explain").click()
+    v.follow(origination.get_by_test_id("explain"))
     main = page.inner_text("main")
     assert "Why 666.67 of origination on e1" in main
     assert "Net margin (invoiced 9,999.99 − costs 3,333.33)" in main
@@ -318,7 +329,7 @@ def test_a_partner_votes_on_a_change_of_policy_with_its_impact_in_front_of_them(
     assert box_impact["y"] < box_vote["y"]  # the preview comes before the vote
     v.shot("proposal-impact")
     page.check("input[name=choice][value=yes]")
-    page.get_by_role("button", name="Cast my vote").click()
+    v.submit("Cast my vote")
     assert "Your vote (yes) is recorded." in page.inner_text("main")
 
 
@@ -347,8 +358,10 @@ def test_practice_economics_the_income_statement_a_practice_and_a_firm(visit, tm
         box.check()
     page.fill("input[name=nsa_signed_on]", "2025-01-01")
     page.fill("input[name=nsa_expires_on]", ends)
-    page.get_by_role("button", name="Add firm").click()
-    assert page.get_by_test_id("nsa-expires-soon").count() == 1
+    v.submit("Add firm")
+    from playwright.sync_api import expect  # imported here: without playwright the module skips
+
+    expect(page.get_by_test_id("nsa-expires-soon")).to_have_count(1)  # retried until the page has it
     v.shot("treasurer-firms-nsa-watch")
     page.goto(v.base + "/")
     assert "Shortwave Radio Links" in page.get_by_test_id("nsa-watch").inner_text()
@@ -382,10 +395,10 @@ def test_a_partner_turns_an_email_off_and_the_next_proposal_reaches_them_in_the_
     panel = page.get_by_test_id("notification-panel")
     assert "unread" in panel.inner_text().lower()  # the proposals opened and periods closed before
     assert "emailed" in panel.inner_text()
-    page.get_by_role("link", name="Email and calendar settings").click()
+    v.follow(page.get_by_role("link", name="Email and calendar settings"))
     assert ".ics" in page.get_by_test_id("feed-url").input_value()
     page.get_by_test_id("pref-proposal_opened").uncheck()
-    page.get_by_role("button", name="Save").click()
+    v.submit("Save")
     assert "Your notification settings are saved." in page.inner_text("main")
     assert not page.get_by_test_id("pref-proposal_opened").is_checked()
     assert page.get_by_test_id("pref-proposal_decided").is_checked()
@@ -394,7 +407,7 @@ def test_a_partner_turns_an_email_off_and_the_next_proposal_reaches_them_in_the_
     b.page.goto(b.base + "/proposals/new/resolution")
     b.page.fill("input[name=title]", "Switch the office to fibre")
     b.page.fill("textarea[name=text]", "Faster lines for every practice.")
-    b.page.get_by_role("button", name="Open for votes").click()
+    b.submit("Open for votes")
     assert "Switch the office to fibre" in b.page.inner_text("main")
     page.goto(v.base + "/")
     item = page.get_by_test_id("notification-panel").locator("li", has_text="Switch the office to fibre")
