@@ -65,6 +65,24 @@ def test_a_manual_entry_that_does_not_add_up_is_refused(shared, postings, field)
     assert balances(shared) == before
 
 
+def test_a_balance_past_what_the_ledger_can_store_is_refused_with_the_field(api):
+    """Every posting is under the API's bound, but the tenth such entry would take the cash
+    account's balance past what a BIGINT of ten-thousandths holds: 422 naming ``postings``, nothing
+    written (the ledger as it was, the balance still exact)."""
+    big = "999999999999.99"
+    body = {"date": "2026-01-10", "memo": "a great deal", "postings": [
+        *[{"account": "Assets:Cash", "amount": big, "commodity": "USD"}] * 100,
+        *[{"account": "Equity:Capital:Ana", "amount": f"-{big}", "commodity": "USD"}] * 100]}
+    for _ in range(9):
+        api.ok("POST", "/ledger/entries", body, status=201)
+    before = balances(api)
+    assert before[("Assets:Cash", "USD")] == "899999999999991.00"
+    problem = assert_problem(api.post("/ledger/entries", body), 422, "postings")
+    assert "beyond what the ledger can store" in problem["errors"]["postings"][0]
+    assert balances(api) == before
+    assert api.ok("GET", "/ledger/verify")["ok"] is True
+
+
 def test_units_take_no_decimals_and_an_account_only_its_commodities(shared):
     body = {"date": "2026-01-10", "memo": "m", "postings": [
         {"account": "Equity:Units:Vested:Ana", "amount": "1.5", "commodity": "UNITS"},

@@ -72,6 +72,33 @@ def test_every_path_chains_entries_verify_agrees_with(founded):
         assert stored.memo == 'a "quoted" memo — ünïcode'
 
 
+def test_every_path_refuses_a_balance_past_what_the_ledger_stores_and_writes_nothing(founded):
+    """``post_entry``, ``post_entries``, ``post_and_commit`` and the group appender: the same
+    refusal, with the field, when an entry would take a maintained balance past what it stores;
+    the ledger unchanged, and the next entry posts as usual."""
+    near, over = "922337203000000.00", "1000000.00"
+    with founded.app_context():
+        s = get_session()
+        post_entry(s, date=DAY, memo="near the bound", source_type="manual", legs=_legs(near))
+        s.commit()
+        posts = [
+            lambda: post_entry(s, date=DAY, memo="over", source_type="manual", legs=_legs(over)),
+            lambda: post_entries(s, [EntrySpec(DAY, "over", _legs(over), "manual")]),
+            lambda: post_and_commit(s, [EntrySpec(DAY, "over", _legs(over), "manual")]),
+            lambda: post_grouped(s, EntrySpec(DAY, "over", _legs(over), "manual")),
+        ]
+        for post in posts:
+            with pytest.raises(ValidationError, match="beyond what the ledger can store") as exc:
+                post()
+            assert "postings" in exc.value.errors
+            s.rollback()
+            assert balance(s, chart.CASH) == Decimal(near)
+        assert post_grouped(s, EntrySpec(DAY, "still posts", _legs("1.00"), "manual")) == 3
+        s.rollback()
+        report = verify(s)
+        assert report.ok and report.entries == 3, report.problems
+
+
 def test_a_change_behind_the_cache_is_refused_from_fresh_reads(founded):
     """The cache only ever accepts: an account closed and a period closed by another process (here,
     straight in the database, so this process's cache is not told) are refused all the same."""

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ledger.core import chart
-from ledger.core.entries import canonical_entry
+from ledger.core.entries import Leg, canonical_entry
 from ledger.core.errors import ValidationError
 from ledger.core.money import minor_formatter
 from ledger.core.text import text_problem
@@ -31,7 +31,7 @@ from ledger.db import from_stored
 from ledger.journal import bulk
 from ledger.journal.balances import balance
 from ledger.journal.models import Entry
-from ledger.journal.service import close_account
+from ledger.journal.service import close_account, post_entry
 from ledger.journal.verify import verify
 from ledger.partnership.integrity import full_verify
 from ledger.runtime.database import get_session
@@ -107,6 +107,38 @@ def test_a_bad_line_stops_the_import_keeping_the_lines_before_it(founded, runner
     assert result.exit_code == 1
     assert "line 3" in result.output and field in result.output
     assert cash(founded) == Decimal("5.00")
+
+
+def test_a_line_that_would_take_a_balance_past_what_the_ledger_stores_stops_the_import(founded, runner, tmp_path):
+    """Each amount under the import's bound, but the cash account near what its BIGINT holds: the
+    bulk path's batch is refused as a whole by the database, and the slow path names the line."""
+    near = Decimal("922337203000000.00")
+    with founded.app_context():
+        s = get_session()
+        post_entry(s, date=dt.date(2026, 1, 2), memo="near the bound", source_type="manual",
+                   legs=[Leg(chart.CASH, near, "USD"), Leg(chart.capital("ben"), -near, "USD")])
+        s.commit()
+    result = run(runner, tmp_path, [line("a", "2.00"), line("b", "999999999999.99"), line("c", "4.00")])
+    assert result.exit_code == 1, result.output
+    assert "line 2" in result.output and "beyond what the ledger can store" in result.output, result.output
+    assert cash(founded) == near + Decimal("2.00")
+    with founded.app_context():
+        assert full_verify(get_session()).ok
+
+
+def test_a_line_whose_debits_pass_what_the_ledger_stores_is_refused_by_its_number(founded, runner, tmp_path):
+    """Every amount under the import's bound, but more legs than the fast path takes
+    (``bulk.MOST_LEGS``), whose debits together pass what the ledger stores: refused by the
+    posting service's rule, by the line's number; the line before it committed."""
+    big = "999999999999.99"
+    legs = bulk.MOST_LEGS + 10
+    wide = json.dumps({"key": "wide", "date": "2026-01-15", "postings": [
+        *[{"account": chart.CASH, "amount": big, "commodity": "USD"}] * legs,
+        *[{"account": chart.capital("ana"), "amount": f"-{big}", "commodity": "USD"}] * legs]})
+    result = run(runner, tmp_path, [line("a", "2.00"), wide, line("c", "4.00")])
+    assert result.exit_code == 1, result.output
+    assert "line 2" in result.output and "beyond what the ledger can store" in result.output, result.output
+    assert cash(founded) == Decimal("2.00")
 
 
 @pytest.mark.parametrize("raw", [

@@ -180,3 +180,34 @@ def test_an_entry_cannot_be_reversed_twice_even_bypassing_the_service(s):
     s.rollback()
     assert s.scalar(sa.select(sa.func.count()).select_from(Entry).where(Entry.reverses_id == e.id)) == 1
     assert r.reverses_id == e.id
+
+
+# A maintained balance is a BIGINT sum (ten-thousandths): each posting fits, but enough of them
+# on one account could pass 2**63 - 1 (922,337,203,685,477.5807). The sum is refused like the
+# posting, with the field at fault and nothing written: never an overflow error, and never (as
+# SQLite's ``+`` would do) a balance turned into an approximate REAL.
+HALF = Decimal("500000000000000.00")
+
+
+@pytest.mark.parametrize("before,legs", [
+    # one entry whose two cash legs together pass the bound (the sum made in Python)
+    ([], [Leg(chart.CASH, HALF, "USD"), Leg(chart.CASH, HALF, "USD"),
+          Leg(chart.capital("ana"), -HALF, "USD"), Leg(chart.capital("ben"), -HALF, "USD")]),
+    # a balance near the bound, then an entry that takes it past (the sum made by the database)
+    ([Decimal("900000000000000.00")],
+     [Leg(chart.CASH, HALF, "USD"), Leg(chart.capital("ben"), -HALF, "USD")]),
+])
+def test_a_balance_past_what_the_ledger_can_store_is_refused_and_writes_nothing(s, before, legs):
+    for amount in before:
+        cash_to_capital(s, str(amount))
+    s.commit()
+    entries = s.scalar(sa.select(sa.func.count()).select_from(Entry))
+    held = balance(s, chart.CASH)
+    with pytest.raises(ValidationError) as exc:
+        post_entry(s, date=JAN, memo="too much", source_type="manual", legs=legs)
+    assert "beyond what the ledger can store" in exc.value.errors["postings"][0]
+    s.rollback()
+    assert s.scalar(sa.select(sa.func.count()).select_from(Entry)) == entries
+    assert balance(s, chart.CASH) == held
+    assert {type(b) for (_a, _c, b) in trial_balance(s)} == {Decimal}
+    assert verify(s).ok

@@ -157,3 +157,37 @@ def test_to_minor_refuses_fractions_of_a_cent():
         to_minor(D("0.001"), "USD")
     with pytest.raises(MoneyError):
         to_minor(D("1.5"), "UNITS")
+
+
+@given(st.lists(st.integers(min_value=1, max_value=2**63 - 1), min_size=1, max_size=6),
+       st.lists(st.integers(min_value=1, max_value=2**63 - 1), min_size=1, max_size=6), st.randoms())
+def test_an_entry_check_legs_accepts_sums_within_what_the_ledger_stores_in_any_order(debits, credits, rnd):
+    """Whatever its postings, an entry ``check_legs`` accepts has every partial sum of a commodity's
+    amounts — in any order, as a balance check or an account's total sums them — within
+    ``MAX_STORED``; one it refuses for that reason has debits past it."""
+    from ledger.core.entries import Leg, check_legs
+    from ledger.core.errors import ValidationError
+    from ledger.core.money import MAX_STORED
+
+    scale = Decimal("0.0001")
+    ups, downs = [Decimal(d) * scale for d in debits], [Decimal(c) * scale for c in credits]
+    total = sum(ups) - sum(downs)  # balance the entry with one more posting on the short side
+    legs = [Leg("Assets:Cash", a, "CLF") for a in ups] + [Leg("Equity:Capital:ana", -a, "CLF") for a in downs]
+    if total:
+        legs.append(Leg("Equity:Capital:ben", -total, "CLF"))
+    try:
+        check_legs(legs)
+    except ValidationError as exc:
+        per_posting = [m for k, ms in exc.errors.items() if k != "postings" for m in ms]
+        if per_posting:  # only the balancing posting can be too large alone
+            assert abs(total) > MAX_STORED and all("too large to store" in m for m in per_posting)
+        else:
+            assert "beyond what the ledger can store" in exc.errors["postings"][0]
+            assert sum(leg.amount for leg in legs if leg.amount > 0) > MAX_STORED
+        return
+    order = [leg.amount for leg in legs]
+    rnd.shuffle(order)
+    running = Decimal(0)
+    for amount in order:
+        running += amount
+        assert abs(running) <= MAX_STORED

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ledger.core.errors import ValidationError
-from ledger.core.money import MoneyError, check_places, fmt, to_minor
+from ledger.core.money import MAX_STORED, MoneyError, check_places, fmt, to_minor
 
 ROOTS = ("Assets", "Liabilities", "Equity", "Income", "Expenses")
 #: An account name (also the OpenAPI document's pattern); ``ACCOUNT_RE`` matches it whole, in ASCII.
@@ -72,7 +72,8 @@ def check_legs(legs: Sequence[Leg], field: str = "postings") -> None:
     """Refuse an entry that does not balance per commodity, has fewer than two postings, carries
     more decimals than a commodity allows, or moves nothing (every posting zero: CONTRACT §7).
     Every writer posts through here, so none may write such an entry. Errors name the posting at
-    fault."""
+    fault. An entry whose debits in a commodity total more than the ledger can store is refused
+    too (``beyond_storage``)."""
     errors: dict[str, list[str]] = {}
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for i, leg in enumerate(legs):
@@ -91,6 +92,21 @@ def check_legs(legs: Sequence[Leg], field: str = "postings") -> None:
         raise ValidationError(f"the entry does not balance: {what}", {field: [f"does not balance: {what}"]})
     if all(leg.amount == 0 for leg in legs):
         raise ValidationError("an entry whose postings are all zero moves nothing", {field: ["every amount is zero"]})
+    moved: dict[str, Decimal] = defaultdict(Decimal)
+    for leg in legs:
+        if leg.amount > 0:
+            moved[leg.commodity] += leg.amount
+    if any(total > MAX_STORED for total in moved.values()):
+        # Whatever order its postings are summed in (a balance check, an account's total), no
+        # partial sum of a balanced entry passes its debits: bounded, every sum can be stored.
+        raise beyond_storage(field, "the entry's debits in one commodity")
+
+
+def beyond_storage(field: str = "postings", what: str = "a balance") -> ValidationError:
+    """The refusal of a write that would take ``what`` (a maintained balance or month's total, or
+    an entry's own debits) past what the ledger stores: ``MAX_STORED`` in magnitude."""
+    message = f"would take {what} beyond what the ledger can store (at most {MAX_STORED} in magnitude)"
+    return ValidationError(message, {field: [message]})
 
 
 def canonical_entry(

@@ -41,6 +41,9 @@ MAX_AMOUNT = Decimal(10) ** 12
 #: close's pool, a buyout) may sum many amounts given; ``check_places`` refuses anything larger,
 #: so no write overflows in the database.
 MAX_STORED = Decimal(2**63 - 1).scaleb(-MAX_PLACES)
+#: ``MAX_STORED`` as the stored integer: the bound of every maintained sum (a balance, a month's
+#: total) as well as of each amount.
+MAX_STORED_UNITS = 2**63 - 1
 
 #: ASCII digits only (CONTRACT §7): ``Decimal("١٢٣.٤٥")`` would otherwise be 123.45.
 _MONEY_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
 from ledger.core import periods as P
-from ledger.core.entries import canonical_parts, detail_digest
+from ledger.core.entries import beyond_storage, canonical_parts, detail_digest
 from ledger.core.errors import Conflict
 from ledger.db import clock_of, minor_to_stored, to_stored
 from ledger.journal.facts import AccountFacts, JournalFacts, forget, journal_facts
@@ -159,6 +159,12 @@ def append(session: Session, specs: Sequence, accounts: dict[str, AccountFacts],
         if commit and str(exc).startswith("ledger_append refused"):
             raise Refused(str(exc)) from None
         raise DBAPIError.instance(_CALL, None, exc, psycopg.Error) from exc
+    except psycopg.errors.NumericValueOutOfRange:
+        # A maintained sum past BIGINT (``service.add_to``'s rule). The server has aborted the
+        # transaction: end it, so the caller's next statement (a refusal's own reads) runs.
+        cursor.close()
+        session.rollback()
+        raise beyond_storage() from None
     except psycopg.Error as exc:  # as SQLAlchemy would raise it (an IntegrityError for a key used twice)
         raise DBAPIError.instance(_CALL, None, exc, psycopg.Error) from exc
     finally:

@@ -41,7 +41,15 @@ from sqlalchemy.orm import Session
 
 from ledger.core.entries import Leg
 from ledger.core.errors import ValidationError
-from ledger.core.money import UNITS, MoneyError, minor_formatter, places
+from ledger.core.money import (
+    MAX_AMOUNT,
+    MAX_PLACES,
+    MAX_STORED_UNITS,
+    UNITS,
+    MoneyError,
+    minor_formatter,
+    places,
+)
 from ledger.db import clock_of, from_stored, minor_to_stored
 from ledger.journal.models import Account, AccountBalance, AccountMonthTotal, ChainHead, Entry, head_moved
 from ledger.journal.periods import guard_dates
@@ -52,6 +60,11 @@ from ledger.journal.service import EntrySpec, add_to, lock_chain
 SQLITE_ROW_GUARDS = ("posting_entry_open", "entry_balanced", "entry_detail_agrees")
 
 SOURCE = "import"
+
+#: The most legs an entry the fast path takes may have: each amount is under ``MAX_AMOUNT``, so
+#: this many legs' debits stay within what the ledger stores (``check_legs``' bound on an entry's
+#: debits, which ``draft`` does not sum). A longer entry goes to the slow path, which checks it.
+MOST_LEGS = MAX_STORED_UNITS // (int(MAX_AMOUNT) * 10**MAX_PLACES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +146,7 @@ def draft(key: str, date: dt.date, memo: str, legs: Sequence[tuple[str, str, int
     answers). A leg's ``text`` is its amount as the canonical form writes it (``minor_formatter``'s
     text), when the caller has it — the line's own, when already canonical — else None.
     ``key`` and ``memo`` have passed ``text_problem``."""
-    if len(legs) < 2:
+    if not 2 <= len(legs) <= MOST_LEGS:
         return None
     sums: dict[str, int] = {}
     parts = []

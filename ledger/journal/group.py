@@ -41,6 +41,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from ledger.core.entries import beyond_storage
 from ledger.core.errors import Conflict, ValidationError
 from ledger.journal import append
 from ledger.journal.append import text_arrays
@@ -117,6 +118,8 @@ def _post_grouped(session: Session, spec: EntrySpec, field: str) -> int:
         session.rollback()
         if existing is not None:
             return existing
+    if status == "error" and detail and detail.startswith("22003"):
+        raise beyond_storage(field)  # a maintained sum past BIGINT (``service.add_to``'s rule)
     if status in ("stale", "closed", "periods"):
         facts.clear()
         return post_and_commit(session, [spec], field)[0]

@@ -31,10 +31,12 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ledger.core.entries import (
     Leg,
+    beyond_storage,
     canonical_entry,
     chain_hash,
     check_account_name,
@@ -44,7 +46,7 @@ from ledger.core.entries import (
     reversal_refusal,
 )
 from ledger.core.errors import Conflict, NotFound, ValidationError
-from ledger.core.money import MoneyError, check_places, decimals_allowed, to_minor
+from ledger.core.money import MAX_STORED_UNITS, MoneyError, check_places, decimals_allowed, to_minor
 from ledger.db import clock_of, minor_to_stored, to_stored
 from ledger.journal import append
 from ledger.journal.facts import read_accounts
@@ -424,18 +426,45 @@ class _DetailWriter:
 def add_to(session: Session, table, keys: list[str], deltas: dict[tuple, int]) -> None:
     """Add ``deltas`` (``{key values: hundredths}``) to ``table``'s ``balance`` column, inserting the
     rows not there yet: one multi-row upsert. Callers hold the chain-head lock, so no other writer
-    races these rows."""
+    races these rows.
+
+    A sum past ``MAX_STORED_UNITS`` is refused (``beyond_storage``) and writes nothing: a delta by
+    this check, a row's new balance by the database — PostgreSQL's BIGINT arithmetic raises; on
+    SQLite, whose ``+`` would turn the row into an approximate REAL, the statement makes such a
+    balance NULL, which the column refuses. The caller rolls its transaction back, as for any
+    refusal (on PostgreSQL, whose server aborted it, it is rolled back here)."""
     if not deltas:
         return
+    if any(not -MAX_STORED_UNITS <= v <= MAX_STORED_UNITS for v in deltas.values()):
+        raise beyond_storage()
     conn = session.connection()
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    added = f"{table.name}.balance + excluded.balance"
+    if conn.dialect.name == "sqlite":
+        added = f"CASE WHEN typeof({added}) = 'integer' THEN {added} END"
     # Straight to the driver, as the inserts (SQLAlchemy built and compiled the upsert anew each
     # call). Bandit B608 silenced: the table and column names are the models' own; values are bound.
     columns = ", ".join(keys)
-    conn.exec_driver_sql(
-        f"INSERT INTO {table.name} ({columns}, balance) VALUES ({', '.join([mark] * (len(keys) + 1))}) "  # nosec B608
-        f"ON CONFLICT ({columns}) DO UPDATE SET balance = {table.name}.balance + excluded.balance",
-        [(*key, v) for key, v in sorted(deltas.items())])
+    try:
+        conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({columns}, balance) VALUES ({', '.join([mark] * (len(keys) + 1))}) "  # nosec B608
+            f"ON CONFLICT ({columns}) DO UPDATE SET balance = {added}",
+            [(*key, v) for key, v in sorted(deltas.items())])
+    except DBAPIError as exc:
+        if not out_of_range(exc.orig, f"{table.name}.balance"):
+            raise
+        if conn.dialect.name == "postgresql":
+            session.rollback()  # the server aborted the transaction; SQLite undid the statement alone
+        raise beyond_storage() from None
+
+
+def out_of_range(error: BaseException | None, column: str = ".balance") -> bool:
+    """Whether a driver's ``error`` is a maintained sum past what its column stores: PostgreSQL's
+    ``numeric_value_out_of_range`` (22003), SQLite's NULL for ``column`` (``add_to``'s overflow)."""
+    if getattr(error, "sqlstate", None) == "22003":
+        return True
+    text = str(error)
+    return text.startswith("NOT NULL constraint failed") and column in text
 
 
 def _bump_balances(session: Session, posting_rows: list[tuple]) -> None:
