@@ -39,11 +39,10 @@ MAX_AMOUNT = Decimal(10) ** 12
 #: The largest magnitude the ledger stores: an amount's integer of ten-thousandths (``MAX_PLACES``)
 #: fits a signed 64-bit column. Larger than ``MAX_AMOUNT`` because what the product computes (a
 #: close's pool, a buyout) may sum many amounts given; ``check_places`` refuses anything larger,
-#: so no write overflows in the database.
-MAX_STORED = Decimal(2**63 - 1).scaleb(-MAX_PLACES)
-#: ``MAX_STORED`` as the stored integer: the bound of every maintained sum (a balance, a month's
-#: total) as well as of each amount.
+#: so no write overflows in the database. ``MAX_STORED_UNITS`` is the same bound as the stored
+#: integer, which every maintained sum (a balance, a month's total) keeps too.
 MAX_STORED_UNITS = 2**63 - 1
+MAX_STORED = Decimal(MAX_STORED_UNITS).scaleb(-MAX_PLACES)
 
 #: ASCII digits only (CONTRACT §7): ``Decimal("١٢٣.٤٥")`` would otherwise be 123.45.
 _MONEY_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")

@@ -451,14 +451,14 @@ def add_to(session: Session, table, keys: list[str], deltas: dict[tuple, int]) -
             f"ON CONFLICT ({columns}) DO UPDATE SET balance = {added}",
             [(*key, v) for key, v in sorted(deltas.items())])
     except DBAPIError as exc:
-        if not out_of_range(exc.orig, f"{table.name}.balance"):
+        if not _out_of_range(exc.orig, f"{table.name}.balance"):
             raise
         if conn.dialect.name == "postgresql":
             session.rollback()  # the server aborted the transaction; SQLite undid the statement alone
         raise beyond_storage() from None
 
 
-def out_of_range(error: BaseException | None, column: str = ".balance") -> bool:
+def _out_of_range(error: BaseException | None, column: str) -> bool:
     """Whether a driver's ``error`` is a maintained sum past what its column stores: PostgreSQL's
     ``numeric_value_out_of_range`` (22003), SQLite's NULL for ``column`` (``add_to``'s overflow)."""
     if getattr(error, "sqlstate", None) == "22003":
