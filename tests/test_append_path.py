@@ -254,6 +254,34 @@ def test_a_writer_with_the_turn_free_appends_at_once_without_the_queue(founded):
 
 
 @pytest.mark.skipif(ENGINE != "postgresql", reason="group commit is PostgreSQL's; SQLite has one writer")
+def test_a_lone_writer_lets_go_of_the_turn_before_the_flush_and_is_answered_after_it(founded):
+    """Migration 0026: with nothing queued, the entry's transaction commits without waiting for the
+    WAL flush (that transaction alone), the turn is let go, and a later synchronous commit — whose
+    flush covers the entry's — comes before the answer. The writer's connection keeps its
+    synchronous commits; the turn is free once answered."""
+    from ledger.journal import group
+
+    with founded.app_context():
+        s = get_session()
+        body = s.scalar(sa.text("SELECT prosrc FROM pg_proc WHERE proname = 'ledger_post'"))
+        branch = body[body.index("IF ledger_drain_batch() > 0 THEN"):]
+        steps = ["COMMIT;", "pg_advisory_unlock(16016)", "set_config('synchronous_commit', 'off', true)", "COMMIT;",
+                 "pg_advisory_unlock(16016)", "pg_current_xact_id()", "COMMIT;", "RETURN;"]
+        at = 0
+        for step in steps:  # in this order, each after the one before
+            at = branch.index(step, at) + len(step)
+        assert post_grouped(s, EntrySpec(DAY, "alone", _legs(), "manual")) == 2
+        engine, conn = group._take(s)
+        try:
+            assert conn.execute("SHOW synchronous_commit").fetchone()[0] == "on"
+        finally:
+            group._idle[engine].append(conn)
+        assert s.scalar(sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")) == 0
+        assert s.scalar(sa.text("SELECT count(*) FROM entry WHERE memo = 'alone'")) == 1
+        s.rollback()
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="group commit is PostgreSQL's; SQLite has one writer")
 def test_writers_that_find_the_turn_taken_queue_and_go_in_as_one_batch(founded, db_url):
     """While another session holds the turn, the first writer to find it taken waits for the turn
     itself (the waiter's slot) and the others queue their requests; when the holder lets go, the

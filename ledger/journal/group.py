@@ -25,7 +25,11 @@ retry gets the same entry); any other error is the writer's alone. The chain sta
 order (the drain order); ``verify`` proves what it always proved. A writer killed at any point
 leaves at most an unanswered request, appended by the next batch or not at all (the queue is
 UNLOGGED: a server crash drops it), never half an entry: each batch is one transaction.
-Acknowledged means committed.
+Acknowledged means committed and on disk. A writer that appends its entry alone (nothing queued)
+commits without waiting for the WAL flush and lets go of the turn, then commits an empty
+synchronous transaction whose flush covers the entry's, and only then is answered (migration
+0026): the next writer appends during that flush. For about a flush's time another session may
+read an entry that a server crash would take back, its writer never answered.
 
 ``post_grouped`` writes on its own connection, outside the session's transaction: it is for a
 caller whose transaction is the entry alone (the session is only read, on a cache miss). SQLite
