@@ -256,28 +256,42 @@ def test_a_writer_with_the_turn_free_appends_at_once_without_the_queue(founded):
 @pytest.mark.skipif(ENGINE != "postgresql", reason="group commit is PostgreSQL's; SQLite has one writer")
 def test_a_lone_writer_lets_go_of_the_turn_before_the_flush_and_is_answered_after_it(founded):
     """Migration 0026: with nothing queued, the entry's transaction commits without waiting for the
-    WAL flush (that transaction alone), the turn is let go, and a later synchronous commit — whose
-    flush covers the entry's — comes before the answer. The writer's connection keeps its
-    synchronous commits; the turn is free once answered."""
+    WAL flush (that transaction alone), the turn is let go, and a later synchronous commit that
+    writes WAL — whose flush covers the entry's — comes before the answer: one WAL sync a lone
+    entry, as before (a commit that writes no WAL would not wait for any). The writer's connection
+    keeps its synchronous commits; the turn is free once answered."""
     from ledger.journal import group
+
+    def wal_syncs(conn) -> int:
+        conn.execute("SELECT pg_stat_force_next_flush()")  # the writer's backend reports its counts
+        conn.execute("SELECT 1")
+        s.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+        return s.scalar(sa.text("SELECT wal_sync FROM pg_stat_wal"))
 
     with founded.app_context():
         s = get_session()
         body = s.scalar(sa.text("SELECT prosrc FROM pg_proc WHERE proname = 'ledger_post'"))
         branch = body[body.index("IF ledger_drain_batch() > 0 THEN"):]
         steps = ["COMMIT;", "pg_advisory_unlock(16016)", "set_config('synchronous_commit', 'off', true)", "COMMIT;",
-                 "pg_advisory_unlock(16016)", "pg_current_xact_id()", "COMMIT;", "RETURN;"]
+                 "pg_advisory_unlock(16016)", "pg_logical_emit_message(true", "COMMIT;", "RETURN;"]
         at = 0
         for step in steps:  # in this order, each after the one before
             at = branch.index(step, at) + len(step)
         assert post_grouped(s, EntrySpec(DAY, "alone", _legs(), "manual")) == 2
         engine, conn = group._take(s)
+        group._idle[engine].append(conn)
+        n = 40
+        before = wal_syncs(conn)
+        for i in range(n):
+            post_grouped(s, EntrySpec(DAY, f"alone {i}", _legs(), "manual"))
+        assert group._take(s)[1] is conn  # the same connection wrote them all
         try:
+            assert wal_syncs(conn) - before >= n  # each answer waited for a flush
             assert conn.execute("SHOW synchronous_commit").fetchone()[0] == "on"
         finally:
             group._idle[engine].append(conn)
         assert s.scalar(sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")) == 0
-        assert s.scalar(sa.text("SELECT count(*) FROM entry WHERE memo = 'alone'")) == 1
+        assert s.scalar(sa.text("SELECT count(*) FROM entry WHERE memo LIKE 'alone%'")) == n + 1
         s.rollback()
 
 

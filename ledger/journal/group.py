@@ -26,9 +26,9 @@ order (the drain order); ``verify`` proves what it always proved. A writer kille
 leaves at most an unanswered request, appended by the next batch or not at all (the queue is
 UNLOGGED: a server crash drops it), never half an entry: each batch is one transaction.
 Acknowledged means committed and on disk. A writer that appends its entry alone (nothing queued)
-commits without waiting for the WAL flush and lets go of the turn, then commits an empty
-synchronous transaction whose flush covers the entry's, and only then is answered (migration
-0026): the next writer appends during that flush. For about a flush's time another session may
+commits without waiting for the WAL flush and lets go of the turn, then commits a synchronous
+transaction that writes one WAL record (so its commit waits for the flush, which covers the
+entry's), and only then is answered (migration 0026): the next writer appends during that flush. For about a flush's time another session may
 read an entry that a server crash would take back, its writer never answered.
 
 ``post_grouped`` writes on its own connection, outside the session's transaction: it is for a
