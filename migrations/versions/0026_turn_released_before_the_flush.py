@@ -12,10 +12,10 @@ commit record is written, not waited for: the row lock and then the turn are let
 then commits a second transaction with ``synchronous_commit`` on that writes one WAL record (an
 empty logical message, ``pg_logical_emit_message``: PostgreSQL flushes at commit only for a
 transaction that wrote WAL, so an id alone would not do) — its commit record comes after the
-entry's in the WAL, so waiting for its flush waits for the entry's. The writer is answered after that — acknowledged still means on
-disk — while the next writer appends. A writer that builds on an entry not yet flushed commits
-after it in the WAL, so its own acknowledgement implies the earlier one; no acknowledged entry
-can be lost without the ones before it, and none is ever lost at all. What changes: for about a
+entry's in the WAL, so waiting for its flush waits for the entry's. The writer is answered after
+that (acknowledged still means on disk) while the next writer appends. A writer that builds on
+an entry not yet flushed commits after it in the WAL, so its own acknowledgement implies the
+earlier entry's: no acknowledged entry is lost, and none depends on one that is. What changes: for about a
 flush's time another session may read an entry that a crash of the server would then take back,
 with its writer never answered (the kill -9 tests kill clients, which the server outlives: the
 procedure finishes the flush on its own).
