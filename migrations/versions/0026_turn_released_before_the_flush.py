@@ -33,10 +33,7 @@ Revises: 0025
 Create Date: 2026-12-03
 """
 
-import importlib.util
-from pathlib import Path
-
-from alembic import op
+from alembic import context, op
 
 revision = '0026'
 down_revision = '0025'
@@ -71,30 +68,24 @@ _EARLY_RELEASE = """    IF ledger_drain_batch() > 0 THEN
 """
 
 
-def _module(name: str, file: str):
-    path = Path(__file__).with_name(file)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _revision(revision_id: str):
+    """An earlier revision's module, as Alembic loaded it (no second copy of a file loader)."""
+    return context.script.get_revision(revision_id).module
 
 
 def post_procedure(params) -> str:
-    """0024's ``ledger_post`` (read from that revision's file) with the early release above."""
-    procedure = _module("post_one_batch_0024", "0024_post_one_batch.py").post_procedure(params)
+    """0024's ``ledger_post`` with the early release above."""
+    procedure = _revision("0024").post_procedure(params)
     if procedure.count(_SYNCHRONOUS) != 1:
         raise RuntimeError("0024's procedure is not the one this revision changes")
     return procedure.replace(_SYNCHRONOUS, _EARLY_RELEASE)
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    op.execute(post_procedure(_module("append_path_0016", "0016_append_path.py").PARAMS))
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(post_procedure(_revision("0016").PARAMS))
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    params = _module("append_path_0016", "0016_append_path.py").PARAMS
-    op.execute(_module("post_one_batch_0024", "0024_post_one_batch.py").post_procedure(params))
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(_revision("0024").post_procedure(_revision("0016").PARAMS))
