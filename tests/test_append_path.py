@@ -296,6 +296,69 @@ def test_a_lone_writer_lets_go_of_the_turn_before_the_flush_and_is_answered_afte
 
 
 @pytest.mark.skipif(ENGINE != "postgresql", reason="group commit is PostgreSQL's; SQLite has one writer")
+def test_a_writers_cache_is_checked_once_before_the_turn(founded, db_url):
+    """Migration 0027: ``ledger_post`` checks what the writer cached before it asks for the turn,
+    and the append under the turn does not check it again (one check a lone entry, where the check
+    inside ``ledger_append`` made two); a writer whose cache went stale is answered from fresh reads
+    while another session still holds the turn, without waiting for it."""
+    import psycopg
+
+    from ledger.journal import group
+
+    with founded.app_context():
+        s = get_session()
+        assert post_grouped(s, EntrySpec(DAY, "warm", _legs(), "manual")) == 2
+        engine, conn = group._take(s)
+        conn.execute("SET track_functions = 'pl'")
+        group._idle[engine].append(conn)
+
+        def calls() -> dict[str, int]:
+            conn.execute("SELECT pg_stat_force_next_flush()")  # the writer's backend reports its counts
+            s.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+            return dict(s.execute(sa.text("SELECT funcname, calls FROM pg_stat_user_functions "
+                                          "WHERE funcname IN ('ledger_append', 'ledger_append_stale')")).all())
+
+        before = calls()
+        assert post_grouped(s, EntrySpec(DAY, "checked once", _legs(), "manual")) == 3
+        assert group._take(s)[1] is conn
+        group._idle[engine].append(conn)
+        after = calls()
+        assert after["ledger_append"] - before.get("ledger_append", 0) == 1
+        assert after["ledger_append_stale"] - before.get("ledger_append_stale", 0) == 1
+        s.execute(sa.text("UPDATE account SET closed_after = :d WHERE name = :n"),
+                  {"d": dt.date(2026, 1, 5), "n": chart.capital("ben")})  # behind the cache's back
+        s.commit()
+    holder = psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+    holder.execute("SELECT pg_advisory_lock(16016)")
+    errors: list[Exception] = []
+
+    def writer():
+        try:
+            with founded.app_context():
+                post_grouped(get_session(), EntrySpec(DAY, "stale", _legs(), "manual"))
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+
+    thread = threading.Thread(target=writer)
+    try:
+        thread.start()
+        thread.join(timeout=20)
+        assert not thread.is_alive(), "the stale writer waited for the turn"
+    finally:
+        holder.execute("SELECT pg_advisory_unlock(16016)")
+        thread.join(timeout=20)
+        holder.close()
+    assert len(errors) == 1 and isinstance(errors[0], Conflict)
+    assert "takes no posting dated after 2026-01-05" in str(errors[0])
+    with founded.app_context():
+        s = get_session()
+        assert s.scalar(sa.select(sa.func.count()).select_from(Entry)) == 3
+        assert s.scalar(sa.text("SELECT count(*) FROM append_request")) == 0
+        report = verify(s)
+        assert report.ok, report.problems
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="group commit is PostgreSQL's; SQLite has one writer")
 def test_writers_that_find_the_turn_taken_queue_and_go_in_as_one_batch(founded, db_url):
     """While another session holds the turn, the first writer to find it taken waits for the turn
     itself (the waiter's slot) and the others queue their requests; when the holder lets go, the

@@ -2,8 +2,9 @@
 
 ``post_grouped`` validates its entry before the lock from the cached facts (as ``post_entries``
 does), then makes one call on its own autocommit connection (one per thread and database, kept
-open): ``CALL ledger_post(…)`` (migrations 0021, 0022, 0024), with the arrays sent as text
-parameters (``append.array_literal``). In the database:
+open): ``CALL ledger_post(…)`` (migrations 0021, 0022, 0024, 0026, 0027), with the arrays sent as
+text parameters (``append.array_literal``). In the database, the writer's cached facts are checked
+first, before it asks for anything (a stale cache is answered at once, 0027), and then:
 
 - when nobody is draining (the turn, an advisory lock, is free), the writer appends its entry and
   whatever others have queued, and commits: with an empty queue at once (a lone writer pays no
