@@ -18,9 +18,13 @@ between the check and the lock was never seen by it (an account closed by anothe
 instance, is re-checked by nobody: the same window as before, now also spanning the wait for the
 turn). Period closes are still read under the lock (step 3).
 
-Measured 2026-12-03 with ``pgbench``, two clients calling ``ledger_post`` with one entry each
-(no Python in the loop), three rounds alternating: 1,360 / 1,495 / 1,456 calls/s before, 1,650 /
-1,615 / 1,628 after. ``docs/performance.md``, "Tenth pass".
+Measured 2026-12-03 with ``bench/procedure_bench.py --against 0026`` (``pgbench`` calling
+``ledger_post`` with one entry, no Python in the loop, the two swapped in turn): two clients a
+median 1.01 × and 1.05 × over three and five rounds, eight clients 0.86 × and 0.99 × — a few per
+cent at best with two writers (a prototype that dropped the check altogether ran 1.08–1.21 ×),
+nothing with eight (each queued writer checks its own request where the drain checked the batch
+at once). Kept for the shorter turn and for the stale writer that no longer waits.
+``docs/performance.md``, "Tenth pass".
 
 Revision ID: 0027
 Revises: 0026

@@ -1,0 +1,157 @@
+"""The group appender's server side alone: ``CALL ledger_post(…)`` driven by ``pgbench``.
+
+``concurrency_bench.py`` measures writers in Python, whose own CPU shares the two cores with the
+server. This bench takes Python out of the loop: it founds a synthetic partnership in a scratch
+PostgreSQL database, builds one entry's ``ledger_post`` call exactly as ``group.post_grouped``
+sends it (``append.call_args``: its canonical parts, posting rows, account ids), writes it as a
+``pgbench`` script with literal arguments, and runs ``pgbench`` with each client count for D
+seconds. Every call appends one entry (the same legs; the chain numbers and hashes each).
+
+With ``--against REV`` it swaps the procedures in turn on the same database — down to REV, a run,
+up to head, a run — for ``--rounds`` rounds, vacuuming the queue's tables before each run (so
+neither side inherits the other's dead rows), and prints each round's ratio head / REV and
+their median: the effect of a migration on the server's side, measured in one run.
+
+    .venv/bin/python bench/procedure_bench.py [--clients 2 8] [--seconds 5] [--against 0026] [--rounds 3]
+
+Skips with the reason where ``pgbench`` is not found (``PGBENCH``, ``PATH``, then PostgreSQL's
+``bin`` directories).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import glob
+import os
+import re
+import shutil
+import statistics
+import subprocess  # nosec B404 - runs pgbench, a fixed tool, with arguments built here
+import sys
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import database, found_synthetic, machine, migrated_app  # noqa: E402
+
+
+def pgbench() -> str | None:
+    found = os.environ.get("PGBENCH") or shutil.which("pgbench")
+    if found:
+        return found
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pgbench"))
+    return candidates[-1] if candidates else None
+
+
+def _literal(value) -> str:
+    return "NULL" if value is None else "'" + str(value).replace("'", "''") + "'"
+
+
+def call_script(app) -> str:
+    """One entry's ``CALL ledger_post(…)`` with its arguments as literals, built as
+    ``group.post_grouped`` builds them."""
+    from ledger.core import chart
+    from ledger.core.entries import Leg
+    from ledger.journal import append
+    from ledger.journal.append import text_arrays
+    from ledger.journal.group import _CALL
+    from ledger.journal.service import EntrySpec, _names
+    from ledger.runtime.database import get_session
+
+    with app.app_context():
+        session = get_session()
+        spec = EntrySpec(dt.date(2026, 1, 5), "bench", [
+            Leg(chart.CASH, Decimal("1.00"), "USD"), Leg(chart.capital("p001"), Decimal("-1.00"), "USD")], "manual")
+        facts = append.journal_facts(session)
+        facts.resolve(session, _names([spec]))
+        guard, first, last = append.dates_need_guard(session, facts, [spec.date])
+        assert not guard, "the bench's date needs the authoritative path"
+        args, _now = append.call_args(session, [spec], facts.accounts, first, last)
+        session.rollback()
+    return _CALL.replace("%s", "{}").format(*(_literal(a) for a in text_arrays(args))) + ";\n"
+
+
+def run(tool: str, url: str, script: str, clients: int, seconds: float) -> float:
+    """Calls a second over ``seconds`` with ``clients`` connections."""
+    m = re.match(r"postgresql\+psycopg://([^@]+)@([^:/]+):(\d+)/(.+)", url)
+    user, host, port, name = m.groups()
+    out = subprocess.run(  # nosec B603 - a fixed tool and arguments built here
+        [tool, "-h", host, "-p", port, "-U", user, "-n", "-c", str(clients), "-j", str(min(clients, 2)),
+         "-T", str(int(seconds)), "-f", script, name], capture_output=True, text=True, check=True).stdout
+    return float(re.search(r"tps = ([\d.]+)", out).group(1))
+
+
+def migrate(url: str, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.attributes["url"] = url
+    if revision == "head":
+        command.upgrade(config, "head")
+    else:
+        command.downgrade(config, revision)
+
+
+def vacuum_queue(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        conn.execute("VACUUM append_request, append_result")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, nargs="+", default=[2, 8])
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--against", help="an earlier revision to swap in turn with head (e.g. 0026)")
+    parser.add_argument("--rounds", type=int, default=3)
+    opts = parser.parse_args()
+    tool = pgbench()
+    if tool is None:
+        print("skipped: pgbench not found (set PGBENCH, or install PostgreSQL's client tools)")
+        return
+    import logging
+
+    logging.disable(logging.INFO)  # Alembic's progress lines
+    print(f"# ledger_post through pgbench, {opts.seconds:g} s a run — {machine()}; "
+          f"load average {os.getloadavg()[0]:.2f}")
+    with database("postgresql") as url, tempfile.TemporaryDirectory() as tmp:
+        app = migrated_app(url)
+        found_synthetic(app)
+        script = str(Path(tmp) / "call.sql")
+        Path(script).write_text(call_script(app))
+        app.extensions["ledger.engine"].dispose()
+        for clients in opts.clients:
+            if not opts.against:
+                print(f"{clients} clients: {run(tool, url, script, clients, opts.seconds):,.0f} calls/s")
+                continue
+            ratios = []
+            for r in range(1, opts.rounds + 1):
+                rates = {}
+                for revision in (opts.against, "head"):
+                    migrate(url, revision)
+                    vacuum_queue(url)
+                    rates[revision] = run(tool, url, script, clients, opts.seconds)
+                ratios.append(rates["head"] / rates[opts.against])
+                print(f"{clients} clients, round {r}: {opts.against} {rates[opts.against]:,.0f} calls/s, "
+                      f"head {rates['head']:,.0f} calls/s -> {ratios[-1]:.2f}x; load average {os.getloadavg()[0]:.2f}")
+            print(f"  {clients} clients, head / {opts.against} over {opts.rounds} rounds: "
+                  f"{' '.join(f'{x:.2f}' for x in ratios)}; median {statistics.median(ratios):.2f}x")
+        from ledger.journal.verify import verify
+        from ledger.runtime.database import get_session
+
+        app = migrated_app(url)
+        with app.app_context():
+            report = verify(get_session())
+            print(f"verify {'ok' if report.ok else 'FAILED'} at {report.entries:,} entries")
+        app.extensions["ledger.engine"].dispose()
+
+
+if __name__ == "__main__":
+    main()
