@@ -38,24 +38,7 @@ down_revision = '0026'
 branch_labels = None
 depends_on = None
 
-#: Step 1 of ``ledger_append`` (0016's text): what the client cached, checked before the lock.
-_STEP_1 = """  IF EXISTS (SELECT 1 FROM unnest(a_id, a_name) AS u(id, name) LEFT JOIN account a ON a.id = u.id
-             WHERE a.id IS NULL OR a.name <> u.name)
-     OR EXISTS (SELECT 1 FROM unnest(p_entry, p_account, p_commodity) AS p(e, acc, c)
-                JOIN account a ON a.id = p.acc
-                WHERE NOT (p.c = ANY (string_to_array(a.commodities, ',')))
-                   OR a.closed_after < e_date[p.e])
-     OR NOT EXISTS (SELECT 1 FROM books b WHERE b.id = 1
-                    AND b.starts_on <= (SELECT min(d) FROM unnest(e_date) AS d)) THEN
-    o_status := 'stale';
-    IF refuse THEN
-      RAISE EXCEPTION 'ledger_append refused: stale';
-    END IF;
-    RETURN;
-  END IF;
-"""
-
-#: The same step, skipped for a caller that ran the check itself.
+#: Step 1 of ``ledger_append`` (0016's text, read by ``_step_1``), skipped for a caller that ran the check itself.
 _STEP_1_UNLESS_CHECKED = """  IF NOT checked THEN
     IF ledger_append_stale(e_date, p_entry, p_account, p_commodity, a_id, a_name) THEN
       o_status := 'stale';
@@ -68,25 +51,6 @@ _STEP_1_UNLESS_CHECKED = """  IF NOT checked THEN
 """
 
 _STALE_ARGS = "e_date date[], p_entry integer[], p_account integer[], p_commodity text[], a_id integer[], a_name text[]"
-
-#: Step 1's condition as a function of its own. plpgsql, which keeps its statements' plans for the
-#: session: a SQL function with subqueries is not inlined, and its body was planned again at every
-#: call (measured: it ate the whole gain).
-STALE = f"""
-CREATE OR REPLACE FUNCTION ledger_append_stale({_STALE_ARGS}) RETURNS boolean
-LANGUAGE plpgsql STABLE AS $fn$
-BEGIN
-  RETURN EXISTS (SELECT 1 FROM unnest(a_id, a_name) AS u(id, name) LEFT JOIN account a ON a.id = u.id
-                 WHERE a.id IS NULL OR a.name <> u.name)
-      OR EXISTS (SELECT 1 FROM unnest(p_entry, p_account, p_commodity) AS p(e, acc, c)
-                 JOIN account a ON a.id = p.acc
-                 WHERE NOT (p.c = ANY (string_to_array(a.commodities, ',')))
-                    OR a.closed_after < e_date[p.e])
-      OR NOT EXISTS (SELECT 1 FROM books b WHERE b.id = 1
-                     AND b.starts_on <= (SELECT min(d) FROM unnest(e_date) AS d));
-END
-$fn$
-"""
 
 #: ``ledger_post``'s first step: the writer's own check, before it asks for the turn.
 _TURN_ASKED = "  IF NOT pg_try_advisory_lock(16016) THEN\n"
@@ -104,6 +68,23 @@ def _revision(revision_id: str):
     return context.script.get_revision(revision_id).module
 
 
+def _step_1() -> str:
+    """Step 1 of 0016's ``ledger_append`` as its text reads: what the client cached, checked
+    before the lock."""
+    append = _revision("0016").APPEND
+    return append[append.index("  IF EXISTS (SELECT 1 FROM unnest(a_id, a_name)"):append.index("  -- 2. The chain's lock")]
+
+
+def stale_function() -> str:
+    """Step 1's condition as a function of its own. plpgsql, which keeps its statements' plans for
+    the session: a SQL function with subqueries is not inlined, and its body was planned again at
+    every call (measured: it ate the whole gain)."""
+    step_1 = _step_1()
+    condition = step_1[len("  IF "):step_1.index(" THEN\n")]
+    return (f"CREATE OR REPLACE FUNCTION ledger_append_stale({_STALE_ARGS}) RETURNS boolean\n"
+            f"LANGUAGE plpgsql STABLE AS $fn$\nBEGIN\n  RETURN {condition};\nEND\n$fn$")
+
+
 def _once(text: str, old: str, new: str, times: int = 1) -> str:
     """``text`` with ``old`` (found exactly ``times`` times) replaced by ``new``."""
     if text.count(old) != times:
@@ -116,7 +97,7 @@ def append_function() -> str:
     before = _revision("0018")
     text = before._append_function().replace(before.STEP_7, before.MONTH_TOTALS + before.STEP_7)
     text = _once(text, "refuse boolean,\n", "refuse boolean, checked boolean DEFAULT false,\n")
-    return _once(text, _STEP_1, _STEP_1_UNLESS_CHECKED)
+    return _once(text, _step_1(), _STEP_1_UNLESS_CHECKED)
 
 
 def drain_function(params) -> str:
@@ -135,7 +116,7 @@ def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     params = _revision("0016").PARAMS
-    op.execute(STALE)
+    op.execute(stale_function())
     op.execute(f"DROP FUNCTION ledger_append({_revision('0016').SIGNATURE})")
     op.execute(append_function())
     op.execute(drain_function(params))
