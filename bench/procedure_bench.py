@@ -102,7 +102,11 @@ def vacuum_queue(url: str) -> None:
     import psycopg
 
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
-        conn.execute("VACUUM append_request, append_result")
+        # The queue's tables of whichever revision is in: 0016's request and answer tables, or
+        # 0028's slots (which need no vacuum, but get the same treatment).
+        tables = [t for (t,) in conn.execute("SELECT relname FROM pg_class WHERE relkind = 'r' AND relname "
+                                             "IN ('append_request', 'append_result', 'append_slot')")]
+        conn.execute("VACUUM " + ", ".join(sorted(tables)))
 
 
 def main() -> None:

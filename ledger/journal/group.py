@@ -2,7 +2,7 @@
 
 ``post_grouped`` validates its entry before the lock from the cached facts (as ``post_entries``
 does), then makes one call on its own autocommit connection (one per thread and database, kept
-open): ``CALL ledger_post(…)`` (migrations 0021, 0022, 0024, 0026, 0027), with the arrays sent as
+open): ``CALL ledger_post(…)`` (migrations 0021, 0022, 0024, 0026–0028), with the arrays sent as
 text parameters (``append.array_literal``). In the database, the writer's cached facts are checked
 first, before it asks for anything (a stale cache is answered at once, 0027), and then:
 
@@ -13,11 +13,13 @@ first, before it asks for anything (a stale cache is answered at once, 0027), an
 - when the turn is taken and nobody waits for it, the writer waits for it itself (it takes the
   waiter's slot, a second advisory lock) and then does the same: two writers take turns and
   neither queues;
-- else it queues the request in ``append_request`` (UNLOGGED: no WAL flush to wait for), commits
-  that alone, and waits — with every other waiter, on a shared turn — for the batch under way to
-  commit. Answered, it returns; not yet taken, it takes the turn and drains the whole queue as
-  one ``ledger_append`` call (each request alone in its own subtransaction when that fails), and
-  commits: one chain lock and one WAL flush for the batch.
+- else it writes the request into its session's row of ``append_slot`` (UNLOGGED: no WAL flush to
+  wait for; one row a session, rewritten in place, so the queue leaves no dead rows for a vacuum
+  to take back: 0028), commits that alone, and waits — with every other waiter, on a shared turn —
+  for the batch under way to commit. Answered, it returns; not yet taken, it takes the turn and
+  drains the whole queue as one ``ledger_append`` call (each request alone in its own
+  subtransaction when that fails), writes each answer into its request's row, and commits: one
+  chain lock and one WAL flush for the batch.
 
 Each writer gets its own answer: its entry's id, or its own refusal. A refusal of the cached facts
 (an account or a period changed) is posted again from fresh reads through ``post_and_commit``,

@@ -273,26 +273,23 @@ def _append_column(name: str, kind: str, array: bool) -> sa.Column:
     return sa.Column(name, sa.ARRAY(of).with_variant(sa.Text(), "sqlite") if array else of)
 
 
-#: An entry waiting for the group appender (PostgreSQL, ``group.post_grouped``): the arguments of
-#: its ``ledger_append`` call, typed. UNLOGGED on PostgreSQL: a request is only a request — the
-#: entry is acknowledged once the batch that appends it commits, so losing the queue in a crash
-#: loses nothing acknowledged. Whichever waiting writer next takes the drain's turn appends every
-#: request queued (``ledger_drain_batch``, migrations 0016, 0019, 0021, 0022). Unused on SQLite (one writer at a time).
-append_request = sa.Table("append_request", Base.metadata,
-                          sa.Column("ticket", BigId, primary_key=True),
-                          *(_append_column(*p) for p in APPEND_PARAMS))
-
-
-class AppendResult(Base):
-    """What the group appender made of a request, until its writer reads it (UNLOGGED on
-    PostgreSQL): ``ok`` and the entry's id and hash, a refusal of the writer's cached facts
-    (``stale``, ``closed``, ``periods``: the writer posts again from fresh reads), or ``error`` and
-    the database's message (a key already used)."""
-
-    __tablename__ = "append_result"
-
-    ticket: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
-    status: Mapped[str] = mapped_column(sa.String(16))
-    entry_id: Mapped[int | None] = mapped_column(sa.BigInteger)
-    detail: Mapped[str | None] = mapped_column(sa.Text)
-    done_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+#: The group appender's queue (PostgreSQL, ``group.post_grouped``; migration 0028): one slot a
+#: database session (``owner``, its backend's pid), rewritten in place. A writer whose entry must
+#: wait writes the arguments of its ``ledger_append`` call into its slot with a new ``ticket`` (the
+#: batch's order) and ``pending``; whichever writer next takes the turn appends every pending slot
+#: (``ledger_drain_batch``) and writes each answer into it — ``ok`` and the entry's id and hash, a
+#: refusal of the writer's cached facts (``stale``, ``closed``, ``periods``: the writer posts again
+#: from fresh reads), or ``error`` and the database's message (a key already used) — clearing the
+#: arguments. No row is inserted or deleted per request, so the table never waits for a vacuum.
+#: UNLOGGED on PostgreSQL: a request is only a request — the entry is acknowledged once the batch
+#: that appends it commits, so losing the queue in a crash loses nothing acknowledged. Unused on
+#: SQLite (one writer at a time).
+append_slot = sa.Table("append_slot", Base.metadata,
+                       sa.Column("owner", sa.Integer, primary_key=True, autoincrement=False),
+                       sa.Column("ticket", sa.BigInteger, nullable=False),
+                       sa.Column("pending", sa.Boolean, nullable=False),
+                       *(_append_column(*p) for p in APPEND_PARAMS),
+                       sa.Column("status", sa.String(16)),
+                       sa.Column("entry_id", sa.BigInteger),
+                       sa.Column("detail", sa.Text),
+                       sa.Column("done_at", sa.DateTime(timezone=True)))
