@@ -24,7 +24,8 @@ not. A session has one call in flight at a time, so one row is all it needs.
 Kept as they were: the order of a batch (tickets), one ``ledger_append`` call a batch or one
 subtransaction a request when it fails, each writer's own answer, the turn and its waits. A
 writer killed after queuing leaves its row pending; the next batch appends it (its answer then
-waits in the row, unread). Rows of sessions that have ended and have nothing pending are deleted
+waits in the row, unread) — unless a new session given the same pid queues first and rewrites
+the row: that request is then never appended. Either way it was never acknowledged. Rows of sessions that have ended and have nothing pending are deleted
 by about one batch in a hundred (a look at ``pg_stat_activity``), where 0021 deleted answers
 nobody read after an hour. A request queued in the old tables when this migration runs is
 dropped with them: run it with the writers stopped (as every migration).
