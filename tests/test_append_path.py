@@ -184,10 +184,19 @@ def test_concurrent_grouped_writers_get_their_own_ids_in_one_chain(founded):
             assert [memos[i] for i in mine] == [f"w{n}-{i}" for i in range(each)]
 
 
+@pytest.fixture
+def sessions():
+    """Connections that queue requests in tests (``_queue``), closed after the test: a live session
+    keeps its slot."""
+    conns: list = []
+    yield conns
+    for conn in conns:
+        conn.close()
+
+
 def _queue(session, specs: list[EntrySpec], dsn: str, sessions: list) -> list[int]:
     """Queue each of ``specs`` as a writer would, without draining: each request written into the
-    slot of a session of its own (a connection appended to ``sessions``, for the caller to close:
-    a live session keeps its slot); their tickets."""
+    slot of a session of its own (a connection appended to ``sessions``); their tickets."""
     import psycopg
 
     from ledger.journal import append
@@ -214,12 +223,11 @@ _SLOTS = sa.text("SELECT count(*), count(*) FILTER (WHERE pending), count(e_date
 
 
 @pytest.mark.skipif(ENGINE != "postgresql", reason="group commit is PostgreSQL's; SQLite has one writer")
-def test_a_drain_appends_the_queue_as_one_call_or_each_request_alone(founded, db_url):
+def test_a_drain_appends_the_queue_as_one_call_or_each_request_alone(founded, db_url, sessions):
     """Queued requests go in as one ``ledger_append`` (consecutive ids, each its own hash); when one
     of them fails the whole call, each request goes in alone: its own entry, or its own error. Each
     answer is written into its request's slot, the arguments cleared."""
     dsn = db_url.replace("postgresql+psycopg://", "postgresql://")
-    sessions: list = []
     with founded.app_context():
         s = get_session()
         assert post_grouped(s, EntrySpec(DAY, "first", _legs(), "manual", idempotency_key="used")) == 2
@@ -227,41 +235,37 @@ def test_a_drain_appends_the_queue_as_one_call_or_each_request_alone(founded, db
         answers = sa.text("SELECT ticket, status, entry_id, detail FROM append_slot "
                           "WHERE ticket = ANY (:t) ORDER BY ticket")
         calls = sa.text("SELECT calls FROM pg_stat_xact_user_functions WHERE funcname = 'ledger_append'")
-        try:
-            tickets = _queue(s, [EntrySpec(DAY, f"batch {i}", _legs(f"{i}.00"), "manual") for i in (1, 2, 3)],
-                             dsn, sessions)
-            assert s.execute(_SLOTS).one() == (3, 3, 3)
-            s.execute(sa.text("SET track_functions = 'pl'"))
-            assert s.scalar(drain) == 3
-            assert s.scalar(calls) == 1  # the three requests in one call
-            s.commit()
-            done = s.execute(answers, {"t": tickets}).all()
-            assert [(r.ticket, r.status, r.entry_id) for r in done] == [
-                (t, "ok", i) for t, i in zip(tickets, (3, 4, 5), strict=True)]
-            assert [r.detail for r in done] == list(s.scalars(sa.select(Entry.hash).where(Entry.id.in_([3, 4, 5]))
-                                                              .order_by(Entry.id)))
-            assert s.execute(_SLOTS).one() == (3, 0, 0)  # answered, the arguments cleared
-            tickets = _queue(s, [EntrySpec(DAY, "ok 1", _legs(), "manual"),
-                                 EntrySpec(DAY, "a key used", _legs(), "manual", idempotency_key="used"),
-                                 EntrySpec(DAY, "ok 2", _legs(), "manual")], dsn, sessions)
-            s.execute(sa.text("SET track_functions = 'pl'"))
-            assert s.scalar(drain) == 3
-            assert s.scalar(calls) == 3  # one a request (the batch's call, undone, counts for nothing)
-            s.commit()
-            first, refused, last = s.execute(answers, {"t": tickets}).all()
-            assert (first.status, first.entry_id, last.status, last.entry_id) == ("ok", 6, "ok", 7)
-            assert (refused.status, refused.entry_id) == ("error", None) and refused.detail.startswith("23505")
-            assert dict(s.execute(sa.select(Entry.id, Entry.memo).where(Entry.id > 5)).all()) == {6: "ok 1", 7: "ok 2"}
-            assert s.execute(_SLOTS).one() == (6, 0, 0)
-            report = verify(s)
-            assert report.ok, report.problems
-        finally:
-            for conn in sessions:
-                conn.close()
+        tickets = _queue(s, [EntrySpec(DAY, f"batch {i}", _legs(f"{i}.00"), "manual") for i in (1, 2, 3)],
+                         dsn, sessions)
+        assert s.execute(_SLOTS).one() == (3, 3, 3)
+        s.execute(sa.text("SET track_functions = 'pl'"))
+        assert s.scalar(drain) == 3
+        assert s.scalar(calls) == 1  # the three requests in one call
+        s.commit()
+        done = s.execute(answers, {"t": tickets}).all()
+        assert [(r.ticket, r.status, r.entry_id) for r in done] == [
+            (t, "ok", i) for t, i in zip(tickets, (3, 4, 5), strict=True)]
+        assert [r.detail for r in done] == list(s.scalars(sa.select(Entry.hash).where(Entry.id.in_([3, 4, 5]))
+                                                          .order_by(Entry.id)))
+        assert s.execute(_SLOTS).one() == (3, 0, 0)  # answered, the arguments cleared
+        tickets = _queue(s, [EntrySpec(DAY, "ok 1", _legs(), "manual"),
+                             EntrySpec(DAY, "a key used", _legs(), "manual", idempotency_key="used"),
+                             EntrySpec(DAY, "ok 2", _legs(), "manual")], dsn, sessions)
+        s.execute(sa.text("SET track_functions = 'pl'"))
+        assert s.scalar(drain) == 3
+        assert s.scalar(calls) == 3  # one a request (the batch's call, undone, counts for nothing)
+        s.commit()
+        first, refused, last = s.execute(answers, {"t": tickets}).all()
+        assert (first.status, first.entry_id, last.status, last.entry_id) == ("ok", 6, "ok", 7)
+        assert (refused.status, refused.entry_id) == ("error", None) and refused.detail.startswith("23505")
+        assert dict(s.execute(sa.select(Entry.id, Entry.memo).where(Entry.id > 5)).all()) == {6: "ok 1", 7: "ok 2"}
+        assert s.execute(_SLOTS).one() == (6, 0, 0)
+        report = verify(s)
+        assert report.ok, report.problems
 
 
 @pytest.mark.skipif(ENGINE != "postgresql", reason="group commit is PostgreSQL's; SQLite has one writer")
-def test_the_queue_is_rewritten_in_place_and_forgets_ended_sessions(founded, db_url):
+def test_the_queue_is_rewritten_in_place_and_forgets_ended_sessions(founded, db_url, sessions):
     """Migration 0028: a session queues by rewriting its own slot and is answered in it, so a
     thousand requests leave the table the size of one — no dead rows wait for a vacuum (0016's
     insert-and-delete queue grew a page every few dozen requests). The slot of a session that has
@@ -269,38 +273,33 @@ def test_the_queue_is_rewritten_in_place_and_forgets_ended_sessions(founded, db_
     from ledger.journal.models import APPEND_PARAMS
 
     dsn = db_url.replace("postgresql+psycopg://", "postgresql://")
-    sessions: list = []
     with founded.app_context():
         s = get_session()
-        try:
-            _queue(s, [EntrySpec(DAY, "from a session that ends", _legs(), "manual")], dsn, sessions)
-            gone = sessions.pop()
-            ended = gone.info.backend_pid
-            gone.close()
-            _queue(s, [EntrySpec(DAY, "request 0", _legs(), "manual")], dsn, sessions)
-            writer = sessions[0]
-            again = ("UPDATE append_slot x SET ticket = nextval('append_ticket'), pending = true, "
-                     + ", ".join(f"{n} = y.{n}" for n, _k, _a in APPEND_PARAMS)
-                     + " FROM request y WHERE x.owner = pg_backend_pid()")
-            writer.execute("CREATE TEMP TABLE request AS SELECT * FROM append_slot WHERE owner = pg_backend_pid()")
-            drained = 0
-            while True:
-                assert s.scalar(sa.text("SELECT ledger_drain_batch()")) in (1, 2)
-                s.commit()
-                drained += 1
-                if drained >= 1000 and not s.scalar(sa.text("SELECT count(*) FROM append_slot WHERE owner = :p"),
-                                                    {"p": ended}):
-                    break
-                assert drained < 5000, "the ended session's slot was never dropped"
-                writer.execute(again)  # the same request again (its chain fields are the server's)
-            assert s.execute(_SLOTS).one() == (1, 0, 0)
-            assert s.scalar(sa.text("SELECT pg_relation_size('append_slot') / current_setting('block_size')::int")) <= 2
-            assert s.scalar(sa.select(sa.func.count()).select_from(Entry)) == 2 + drained
-            report = verify(s)
-            assert report.ok, report.problems
-        finally:
-            for conn in sessions:
-                conn.close()
+        _queue(s, [EntrySpec(DAY, "from a session that ends", _legs(), "manual")], dsn, sessions)
+        gone = sessions.pop()
+        ended = gone.info.backend_pid
+        gone.close()
+        _queue(s, [EntrySpec(DAY, "request 0", _legs(), "manual")], dsn, sessions)
+        writer = sessions[0]
+        again = ("UPDATE append_slot x SET ticket = nextval('append_ticket'), pending = true, "
+                 + ", ".join(f"{n} = y.{n}" for n, _k, _a in APPEND_PARAMS)
+                 + " FROM request y WHERE x.owner = pg_backend_pid()")
+        writer.execute("CREATE TEMP TABLE request AS SELECT * FROM append_slot WHERE owner = pg_backend_pid()")
+        drained = 0
+        while True:
+            assert s.scalar(sa.text("SELECT ledger_drain_batch()")) in (1, 2)
+            s.commit()
+            drained += 1
+            if drained >= 1000 and not s.scalar(sa.text("SELECT count(*) FROM append_slot WHERE owner = :p"),
+                                                {"p": ended}):
+                break
+            assert drained < 5000, "the ended session's slot was never dropped"
+            writer.execute(again)  # the same request again (its chain fields are the server's)
+        assert s.execute(_SLOTS).one() == (1, 0, 0)
+        assert s.scalar(sa.text("SELECT pg_relation_size('append_slot') / current_setting('block_size')::int")) <= 2
+        assert s.scalar(sa.select(sa.func.count()).select_from(Entry)) == 2 + drained
+        report = verify(s)
+        assert report.ok, report.problems
 
 
 @pytest.mark.skipif(ENGINE != "postgresql", reason="group commit is PostgreSQL's; SQLite has one writer")

@@ -203,15 +203,20 @@ $fn$
 """
 
 
-def upgrade() -> None:
-    postgres = op.get_bind().dialect.name == "postgresql"
-    unlogged = {"prefixes": ["UNLOGGED"]} if postgres else {}
+def argument_columns() -> list[sa.Column]:
+    """A queued request's columns: ``ledger_append``'s arguments, typed (text on SQLite)."""
     types = {"date": sa.Date, "text": sa.Text, "integer": sa.Integer, "bigint": sa.BigInteger,
              "timestamptz": lambda: sa.DateTime(timezone=True)}
+    return [sa.Column(name, sa.ARRAY(types[kind]()).with_variant(sa.Text(), "sqlite") if array else types[kind](),
+                      nullable=True) for name, kind, array in PARAMS]
+
+
+def queue_tables(postgres: bool) -> None:
+    """The queue's two tables (UNLOGGED on PostgreSQL); migration 0028's downgrade makes them again."""
+    unlogged = {"prefixes": ["UNLOGGED"]} if postgres else {}
     op.create_table('append_request',
     sa.Column('ticket', sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-    *(sa.Column(name, sa.ARRAY(types[kind]()).with_variant(sa.Text(), "sqlite") if array else types[kind](),
-                nullable=True) for name, kind, array in PARAMS),
+    *argument_columns(),
     sa.PrimaryKeyConstraint('ticket', name=op.f('pk_append_request')),
     **unlogged,
     )
@@ -224,6 +229,11 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('ticket', name=op.f('pk_append_result')),
     **unlogged,
     )
+
+
+def upgrade() -> None:
+    postgres = op.get_bind().dialect.name == "postgresql"
+    queue_tables(postgres)
     if postgres:
         op.execute(APPEND)
         op.execute(DRAIN)

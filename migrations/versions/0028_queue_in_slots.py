@@ -43,10 +43,6 @@ down_revision = '0027'
 branch_labels = None
 depends_on = None
 
-TYPES = {"date": sa.Date, "text": sa.Text, "integer": sa.Integer, "bigint": sa.BigInteger,
-         "timestamptz": lambda: sa.DateTime(timezone=True)}
-
-
 def _revision(revision_id: str):
     """An earlier revision's module, as Alembic loaded it."""
     return context.script.get_revision(revision_id).module
@@ -143,14 +139,13 @@ def drain_function(params) -> str:
 
 def upgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
-    params = _revision("0016").PARAMS
+    before = _revision("0016")
     op.create_table(
         'append_slot',
         sa.Column('owner', sa.Integer(), autoincrement=False, nullable=False),
         sa.Column('ticket', sa.BigInteger(), nullable=False),
         sa.Column('pending', sa.Boolean(), nullable=False),
-        *(sa.Column(name, sa.ARRAY(TYPES[kind]()).with_variant(sa.Text(), "sqlite") if array else TYPES[kind](),
-                    nullable=True) for name, kind, array in params),
+        *before.argument_columns(),
         sa.Column('status', sa.String(length=16), nullable=True),
         sa.Column('entry_id', sa.BigInteger(), nullable=True),
         sa.Column('detail', sa.Text(), nullable=True),
@@ -161,35 +156,17 @@ def upgrade() -> None:
     if postgres:
         op.execute("ALTER TABLE append_slot SET (fillfactor = 50)")
         op.execute("CREATE UNLOGGED SEQUENCE append_ticket OWNED BY append_slot.ticket")  # dropped with it
-        op.execute(drain_function(params))
-        op.execute(post_procedure(params))
+        op.execute(drain_function(before.PARAMS))
+        op.execute(post_procedure(before.PARAMS))
     op.drop_table('append_result')
     op.drop_table('append_request')
 
 
 def downgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
-    params = _revision("0016").PARAMS
-    unlogged = {"prefixes": ["UNLOGGED"]} if postgres else {}
-    op.create_table(
-        'append_request',
-        sa.Column('ticket', sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        *(sa.Column(name, sa.ARRAY(TYPES[kind]()).with_variant(sa.Text(), "sqlite") if array else TYPES[kind](),
-                    nullable=True) for name, kind, array in params),
-        sa.PrimaryKeyConstraint('ticket', name=op.f('pk_append_request')),
-        **unlogged,
-    )
-    op.create_table(
-        'append_result',
-        sa.Column('ticket', sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.Column('status', sa.String(length=16), nullable=False),
-        sa.Column('entry_id', sa.BigInteger(), nullable=True),
-        sa.Column('detail', sa.Text(), nullable=True),
-        sa.Column('done_at', sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint('ticket', name=op.f('pk_append_result')),
-        **unlogged,
-    )
+    _revision("0016").queue_tables(postgres)
     if postgres:
+        params = _revision("0016").PARAMS
         before = _revision("0027")
         op.execute(before.drain_function(params))
         op.execute(before.post_procedure(params))
