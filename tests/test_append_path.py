@@ -206,8 +206,8 @@ def _queue(session, specs: list[EntrySpec], dsn: str, sessions: list) -> list[in
     facts = append.journal_facts(session)
     facts.resolve(session, {leg.account for spec in specs for leg in spec.legs})
     _guard, first, last = append.dates_need_guard(session, facts, [spec.date for spec in specs])
-    insert = (f"INSERT INTO append_slot (owner, ticket, pending, {', '.join(n for n, _k, _a in APPEND_PARAMS)}) "
-              "VALUES (pg_backend_pid(), nextval('append_ticket'), true, "
+    insert = (f"INSERT INTO append_slot (owner, ticket, pending, queued_at, {', '.join(n for n, _k, _a in APPEND_PARAMS)}) "
+              "VALUES (pg_backend_pid(), nextval('append_ticket'), true, clock_timestamp(), "
               f"{', '.join(f'%s::{k}[]' if a else f'%s::{k}' for _n, k, a in APPEND_PARAMS)}) RETURNING ticket")
     tickets = []
     for spec in specs:
@@ -282,6 +282,7 @@ def test_the_queue_is_rewritten_in_place_and_forgets_ended_sessions(founded, db_
         _queue(s, [EntrySpec(DAY, "request 0", _legs(), "manual")], dsn, sessions)
         writer = sessions[0]
         again = ("UPDATE append_slot x SET ticket = nextval('append_ticket'), pending = true, "
+                 "queued_at = clock_timestamp(), "
                  + ", ".join(f"{n} = y.{n}" for n, _k, _a in APPEND_PARAMS)
                  + " FROM request y WHERE x.owner = pg_backend_pid()")
         writer.execute("CREATE TEMP TABLE request AS SELECT * FROM append_slot WHERE owner = pg_backend_pid()")
@@ -298,6 +299,60 @@ def test_the_queue_is_rewritten_in_place_and_forgets_ended_sessions(founded, db_
         assert s.execute(_SLOTS).one() == (1, 0, 0)
         assert s.scalar(sa.text("SELECT pg_relation_size('append_slot') / current_setting('block_size')::int")) <= 2
         assert s.scalar(sa.select(sa.func.count()).select_from(Entry)) == 2 + drained
+        report = verify(s)
+        assert report.ok, report.problems
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="group commit is PostgreSQL's; SQLite has one writer")
+def test_a_request_that_waited_too_long_is_never_appended_and_its_writer_posts_from_fresh_reads(
+        founded, db_url, sessions):
+    """Migration 0028: a queued request older than 10 s is not appended by any batch (it was
+    checked against its writer's cache when it queued, and is not checked again under the turn: a
+    dead writer's request must not go in late). A writer still waiting for it is answered
+    ``stale`` and posts again from fresh reads — its entry exactly once."""
+    import psycopg
+
+    dsn = db_url.replace("postgresql+psycopg://", "postgresql://")
+    with founded.app_context():
+        s = get_session()
+        _queue(s, [EntrySpec(DAY, "left behind", _legs(), "manual")], dsn, sessions)
+        s.execute(sa.text("UPDATE append_slot SET queued_at = queued_at - interval '11 seconds'"))
+        s.commit()
+        assert s.scalar(sa.text("SELECT ledger_drain_batch()")) == 0  # nothing fresh to append
+        s.commit()
+        assert s.scalar(sa.select(sa.func.count()).select_from(Entry)) == 1  # the opening entry alone
+    holder = psycopg.connect(dsn, autocommit=True)
+    holder.execute("SELECT pg_advisory_lock(16016), pg_advisory_lock(16017)")  # the writer must queue
+    got: list = []
+
+    def writer():
+        try:
+            with founded.app_context():
+                got.append(post_grouped(get_session(), EntrySpec(DAY, "waited too long", _legs(), "manual")))
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            got.append(exc)
+
+    thread = threading.Thread(target=writer)
+    try:
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not holder.execute("SELECT count(*) FROM append_slot WHERE pending AND e_memo = "
+                                 "ARRAY['waited too long']").fetchone()[0]:
+            assert time.monotonic() < deadline, "the writer did not queue"
+            time.sleep(0.02)
+        holder.execute("UPDATE append_slot SET queued_at = queued_at - interval '11 seconds' "
+                       "WHERE e_memo = ARRAY['waited too long']")
+    finally:
+        holder.execute("SELECT pg_advisory_unlock(16016), pg_advisory_unlock(16017)")
+        thread.join(timeout=30)
+        holder.close()
+    assert len(got) == 1 and isinstance(got[0], int), got
+    with founded.app_context():
+        s = get_session()
+        memos = list(s.scalars(sa.select(Entry.memo).where(Entry.id > 1)))
+        assert memos == ["waited too long"]  # posted once, from fresh reads; the old request never
+        assert s.scalar(sa.text("SELECT count(*) FROM append_slot WHERE pending AND queued_at > "
+                                "clock_timestamp() - interval '10 seconds'")) == 0
         report = verify(s)
         assert report.ok, report.problems
 

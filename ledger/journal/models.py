@@ -281,6 +281,8 @@ def _append_column(name: str, kind: str, array: bool) -> sa.Column:
 #: refusal of the writer's cached facts (``stale``, ``closed``, ``periods``: the writer posts again
 #: from fresh reads), or ``error`` and the database's message (a key already used) — clearing the
 #: arguments. No row is inserted or deleted per request, so the table never waits for a vacuum.
+#: A request not appended within 10 s of ``queued_at`` never is (0028's ``EXPIRES``): its writer,
+#: if it still waits, is answered ``stale`` and posts again from fresh reads.
 #: UNLOGGED on PostgreSQL: a request is only a request — the entry is acknowledged once the batch
 #: that appends it commits, so losing the queue in a crash loses nothing acknowledged. Unused on
 #: SQLite (one writer at a time).
@@ -288,6 +290,7 @@ append_slot = sa.Table("append_slot", Base.metadata,
                        sa.Column("owner", sa.Integer, primary_key=True, autoincrement=False),
                        sa.Column("ticket", sa.BigInteger, nullable=False),
                        sa.Column("pending", sa.Boolean, nullable=False),
+                       sa.Column("queued_at", sa.DateTime(timezone=True)),
                        *(_append_column(*p) for p in APPEND_PARAMS),
                        sa.Column("status", sa.String(16)),
                        sa.Column("entry_id", sa.BigInteger),

@@ -30,6 +30,14 @@ by about one batch in a hundred (a look at ``pg_stat_activity``), where 0021 del
 nobody read after an hour. A request queued in the old tables when this migration runs is
 dropped with them: run it with the writers stopped (as every migration).
 
+A request waits at most ``EXPIRES`` (10 s) to be appended. It is gathered by a batch only while
+fresh; one older is never appended: the writer that still waits for it (a chain blocked for that
+long) is answered ``stale`` by its own turn and posts again from fresh reads, and about one batch
+in a hundred answers the rest ``stale``. Since 0027 a queued request is not checked again under
+the turn (its writer checked it just before), so without a bound the request of a writer that
+died could be appended by whichever batch came next — minutes or hours later, on facts checked
+then (an account since closed, say). 0016's queue had the same window.
+
 Revision ID: 0028
 Revises: 0027
 Create Date: 2026-12-04
@@ -69,14 +77,25 @@ def _queue(params) -> str:
     """A writer's request, written into its own slot (inserted the first time)."""
     cols = ", ".join(n for n, _k, _a in params)
     again = ", ".join(f"{n} = EXCLUDED.{n}" for n, _k, _a in params)
-    return (f"INSERT INTO append_slot AS s (owner, ticket, pending, {cols})\n"
-            f"    VALUES (me, nextval('append_ticket'), true, {cols})\n"
-            f"    ON CONFLICT (owner) DO UPDATE SET ticket = EXCLUDED.ticket, pending = true, {again}, "
+    return (f"INSERT INTO append_slot AS s (owner, ticket, pending, queued_at, {cols})\n"
+            f"    VALUES (me, nextval('append_ticket'), true, clock_timestamp(), {cols})\n"
+            "    ON CONFLICT (owner) DO UPDATE SET ticket = EXCLUDED.ticket, pending = true, "
+            f"queued_at = EXCLUDED.queued_at, {again}, "
             "status = NULL, entry_id = NULL, detail = NULL, done_at = NULL\n"
             "    RETURNING s.ticket INTO mine;")
 
 
 _MY_ANSWER = "FROM append_slot x WHERE x.owner = me AND x.ticket = mine AND NOT x.pending;"
+
+#: How long a queued request may wait to be appended. A live writer's is appended within
+#: milliseconds; one older than this is not appended at all (its writer, if it still waits, is
+#: answered ``stale`` and posts again from fresh reads), so that a request whose writer died is
+#: never appended late, on facts its writer checked long before (an account since closed).
+EXPIRES = "10 seconds"
+
+
+def _fresh(alias: str) -> str:
+    return f"{alias}.pending AND {alias}.queued_at > clock_timestamp() - interval '{EXPIRES}'"
 
 
 def post_procedure(params) -> str:
@@ -85,7 +104,7 @@ def post_procedure(params) -> str:
     text = _revision("0027").post_procedure(params)
     text = _once(text, "  mine bigint;\n", "  mine bigint;\n  me integer := pg_backend_pid();  -- this session's slot\n")
     text = _once(text, "    IF EXISTS (SELECT 1 FROM append_request) THEN\n",
-                 "    IF EXISTS (SELECT 1 FROM append_slot s WHERE s.pending) THEN\n")
+                 f"    IF EXISTS (SELECT 1 FROM append_slot s WHERE {_fresh('s')}) THEN\n")
     text = _once(text, f"INSERT INTO append_request ({cols}) VALUES ({cols}) RETURNING ticket INTO mine;",
                  _queue(params), times=2)
     text = _once(text, "      DELETE FROM append_result x WHERE x.ticket = mine RETURNING x.status, x.entry_id, x.detail\n"
@@ -94,7 +113,21 @@ def post_procedure(params) -> str:
                  f"        {_MY_ANSWER}\n")
     text = _once(text, "  DELETE FROM append_result x WHERE x.ticket = mine;  -- the answer is read once\n",
                  "  -- (the answer stays in the slot until this session's next request rewrites it)\n")
-    return _once(text, "FROM append_result x WHERE x.ticket = mine;", _MY_ANSWER, times=3)
+    text = _once(text, "FROM append_result x WHERE x.ticket = mine;", _MY_ANSWER, times=3)
+    return _once(text, f"""        COMMIT;  -- the batch durable before its answers can be read
+        SELECT x.status, x.entry_id, x.detail INTO o_status, o_entry_id, o_detail {_MY_ANSWER}
+      END IF;
+""", f"""        COMMIT;  -- the batch durable before its answers can be read
+        SELECT x.status, x.entry_id, x.detail INTO o_status, o_entry_id, o_detail {_MY_ANSWER}
+        IF NOT FOUND THEN
+          -- Expired before any batch took it (EXPIRES): never appended; post again from fresh reads.
+          o_status := 'stale';
+          UPDATE append_slot x SET pending = false, status = 'stale', done_at = now()
+            WHERE x.owner = me AND x.ticket = mine;
+          COMMIT;
+        END IF;
+      END IF;
+""")
 
 
 def drain_function(params) -> str:
@@ -103,9 +136,10 @@ def drain_function(params) -> str:
     batch_ok = _answer("'ok'", "r.o_first_id + u.o", "r.o_hashes[u.o + 1]", params)
     alone = _answer("r.o_status", "r.o_first_id", "r.o_hashes[1]", params)
     failed = _answer("'error'", "NULL", "SQLSTATE || ': ' || SQLERRM", params)
+    expired = _answer("'stale'", "NULL", "'expired'", params)
     text = _once(text, "  IF NOT EXISTS (SELECT 1 FROM append_request) THEN\n",
-                 "  IF NOT EXISTS (SELECT 1 FROM append_slot s WHERE s.pending) THEN\n")
-    text = _once(text, "            FROM append_request rq) x;", "            FROM append_slot rq WHERE rq.pending) x;")
+                 f"  IF NOT EXISTS (SELECT 1 FROM append_slot s WHERE {_fresh('s')}) THEN\n")
+    text = _once(text, "            FROM append_request rq) x;", f"            FROM append_slot rq WHERE {_fresh('rq')}) x;")
     text = _once(text, "        INSERT INTO append_result (ticket, status, entry_id, detail, done_at)\n"
                        "          SELECT u.t, 'ok', r.o_first_id + u.o, r.o_hashes[u.o + 1], now() "
                        "FROM unnest(done, offs) AS u(t, o);\n",
@@ -128,9 +162,11 @@ def drain_function(params) -> str:
   IF random() < 0.01 THEN
     DELETE FROM append_result x WHERE x.done_at < now() - interval '1 hour';
   END IF;
-""", """  -- The slots of sessions that have ended, with nothing pending, go: about one batch in a
-  -- hundred looks.
+""", f"""  -- About one batch in a hundred: requests that expired unappended are answered stale (their
+  -- writers died, or will post again from fresh reads), and the slots of sessions that have
+  -- ended, with nothing pending, go.
   IF random() < 0.01 THEN
+    UPDATE append_slot x SET {expired} WHERE x.pending AND NOT ({_fresh('x')});
     DELETE FROM append_slot x
       WHERE NOT x.pending AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = x.owner);
   END IF;
@@ -145,6 +181,7 @@ def upgrade() -> None:
         sa.Column('owner', sa.Integer(), autoincrement=False, nullable=False),
         sa.Column('ticket', sa.BigInteger(), nullable=False),
         sa.Column('pending', sa.Boolean(), nullable=False),
+        sa.Column('queued_at', sa.DateTime(timezone=True), nullable=True),
         *before.argument_columns(),
         sa.Column('status', sa.String(length=16), nullable=True),
         sa.Column('entry_id', sa.BigInteger(), nullable=True),
