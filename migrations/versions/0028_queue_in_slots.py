@@ -23,11 +23,12 @@ not. A session has one call in flight at a time, so one row is all it needs.
 
 Kept as they were: the order of a batch (tickets), one ``ledger_append`` call a batch or one
 subtransaction a request when it fails, each writer's own answer, the turn and its waits. A
-writer killed after queuing leaves its row pending; the next batch appends it (its answer then
-waits in the row, unread) — unless a new session given the same pid queues first and rewrites
-the row: that request is then never appended. Either way it was never acknowledged. Rows of sessions that have ended and have nothing pending are deleted
-by about one batch in a hundred (a look at ``pg_stat_activity``), where 0021 deleted answers
-nobody read after an hour. A request queued in the old tables when this migration runs is
+writer killed after queuing leaves its row pending; a batch within the next 10 s appends it (its
+answer then waits in the row, unread) — unless a new session given the same pid queues first and
+rewrites the row, or no batch comes in time (below): that request is then never appended. Either
+way it was never acknowledged. Rows of sessions that have ended and have nothing pending are
+deleted by about one batch in a hundred (a look at ``pg_stat_activity``), where 0021 deleted
+answers nobody read after an hour. A request queued in the old tables when this migration runs is
 dropped with them: run it with the writers stopped (as every migration).
 
 A request waits at most ``EXPIRES`` (10 s) to be appended. It is gathered by a batch only while
@@ -36,7 +37,7 @@ long) is answered ``stale`` by its own turn and posts again from fresh reads, an
 in a hundred answers the rest ``stale``. Since 0027 a queued request is not checked again under
 the turn (its writer checked it just before), so without a bound the request of a writer that
 died could be appended by whichever batch came next — minutes or hours later, on facts checked
-then (an account since closed, say). 0016's queue had the same window.
+then (an account since closed, say); before 0027 the batch checked it again.
 
 Revision ID: 0028
 Revises: 0027
@@ -50,6 +51,7 @@ revision = '0028'
 down_revision = '0027'
 branch_labels = None
 depends_on = None
+
 
 def _revision(revision_id: str):
     """An earlier revision's module, as Alembic loaded it."""
@@ -181,7 +183,7 @@ def upgrade() -> None:
         sa.Column('owner', sa.Integer(), autoincrement=False, nullable=False),
         sa.Column('ticket', sa.BigInteger(), nullable=False),
         sa.Column('pending', sa.Boolean(), nullable=False),
-        sa.Column('queued_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('queued_at', sa.DateTime(timezone=True), nullable=False),
         *before.argument_columns(),
         sa.Column('status', sa.String(length=16), nullable=True),
         sa.Column('entry_id', sa.BigInteger(), nullable=True),
