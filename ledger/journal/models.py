@@ -294,5 +294,4 @@ append_slot = sa.Table("append_slot", Base.metadata,
                        *(_append_column(*p) for p in APPEND_PARAMS),
                        sa.Column("status", sa.String(16)),
                        sa.Column("entry_id", sa.BigInteger),
-                       sa.Column("detail", sa.Text),
-                       sa.Column("done_at", sa.DateTime(timezone=True)))
+                       sa.Column("detail", sa.Text))

@@ -59,10 +59,8 @@ def _revision(revision_id: str):
 
 
 def _once(text: str, old: str, new: str, times: int = 1) -> str:
-    """``text`` with ``old`` (found exactly ``times`` times) replaced by ``new``."""
-    if text.count(old) != times:
-        raise RuntimeError(f"the earlier revision's function is not the one this revision changes: {old[:50]!r}")
-    return text.replace(old, new)
+    """0027's ``_once``: ``text`` with ``old`` (found exactly ``times`` times) replaced by ``new``."""
+    return _revision("0027")._once(text, old, new, times)
 
 
 def _cleared(params) -> str:
@@ -71,8 +69,7 @@ def _cleared(params) -> str:
 
 
 def _answer(status: str, entry_id: str, detail: str, params) -> str:
-    return (f"pending = false, status = {status}, entry_id = {entry_id}, detail = {detail}, done_at = now(), "
-            f"{_cleared(params)}")
+    return f"pending = false, status = {status}, entry_id = {entry_id}, detail = {detail}, {_cleared(params)}"
 
 
 def _queue(params) -> str:
@@ -83,7 +80,7 @@ def _queue(params) -> str:
             f"    VALUES (me, nextval('append_ticket'), true, clock_timestamp(), {cols})\n"
             "    ON CONFLICT (owner) DO UPDATE SET ticket = EXCLUDED.ticket, pending = true, "
             f"queued_at = EXCLUDED.queued_at, {again}, "
-            "status = NULL, entry_id = NULL, detail = NULL, done_at = NULL\n"
+            "status = NULL, entry_id = NULL, detail = NULL\n"
             "    RETURNING s.ticket INTO mine;")
 
 
@@ -124,7 +121,7 @@ def post_procedure(params) -> str:
         IF NOT FOUND THEN
           -- Expired before any batch took it (EXPIRES): never appended; post again from fresh reads.
           o_status := 'stale';
-          UPDATE append_slot x SET pending = false, status = 'stale', done_at = now()
+          UPDATE append_slot x SET pending = false, status = 'stale'
             WHERE x.owner = me AND x.ticket = mine;
           COMMIT;
         END IF;
@@ -188,7 +185,6 @@ def upgrade() -> None:
         sa.Column('status', sa.String(length=16), nullable=True),
         sa.Column('entry_id', sa.BigInteger(), nullable=True),
         sa.Column('detail', sa.Text(), nullable=True),
-        sa.Column('done_at', sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint('owner', name=op.f('pk_append_slot')),
         **({"prefixes": ["UNLOGGED"]} if postgres else {}),
     )
