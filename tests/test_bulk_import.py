@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy.exc import IntegrityError
 
 from ledger.core import chart
+from ledger.core.errors import ValidationError
 from ledger.core.money import minor_formatter, places
 from ledger.core.text import text_problem
 from ledger.journal import bulk, importer
@@ -87,6 +88,41 @@ def _line(key: str, memo: str, amount: str = "12.50") -> str:
     return json.dumps({"key": key, "date": "2026-01-15", "memo": memo, "postings": [
         {"account": chart.CASH, "amount": amount, "commodity": "USD"},
         {"account": chart.capital("ana"), "amount": f"-{amount}", "commodity": "USD"}]})
+
+
+#: Lines ``json`` and orjson (the fast path's reader) read differently, or only one of them reads.
+JSON_EDGES = [
+    ' {"extra": NaN, "key": "k", "date": "2026-01-15", "memo": "m", "postings": %s}',
+    '{"extra": Infinity, "key": "k", "date": "2026-01-15", "memo": "m", "postings": %s}',
+    '{"extra": 1e400, "key": "k", "date": "2026-01-15", "memo": "m", "postings": %s}',
+    '{"extra": 123456789012345678901234567890, "key": "k", "date": "2026-01-15", "memo": "m", "postings": %s}',
+    '{"key": "k", "key": "k2", "date": "2026-01-15", "memo": "m", "postings": %s}',
+    '{"key": "k", "date": "2026-01-15", "memo": "m\\ud800", "postings": %s}',
+    '{"key": "k\\ud83d\\ude00", "date": "2026-01-15", "memo": "m\\u00e9", "postings": %s}',
+    '{"key": "k", "date": "2026-01-15", "memo": "m", "postings": %s}  ',
+    '{"key": "k", "date": "2026-01-15", "memo": "m", "postings": %s} x',
+    '{"key": "k", "date": "2026-01-15", "memo": "m", "postings": %s}{}',
+]
+
+
+@pytest.mark.parametrize("template", JSON_EDGES)
+def test_the_fast_path_reads_a_line_as_json_does_or_leaves_it_to_the_slow_path(founded, template):
+    """The fast path reads lines with orjson, the slow path (and the error it names) with ``json``:
+    whatever the fast path takes must be the entry ``parse_line`` reads from the same line."""
+    postings = json.dumps([{"account": chart.CASH, "amount": "12.50", "commodity": "USD"},
+                           {"account": chart.capital("ana"), "amount": "-12.50", "commodity": "USD"}])
+    text = template % postings
+    with founded.app_context():
+        accounts = bulk.Accounts(get_session(), "USD")
+        try:
+            spec = importer.parse_line(text, 1, "USD")
+        except ValidationError:
+            spec = None
+        d = importer.fast_line(text, accounts, "USD", {})
+        if d is not None:
+            assert accounts.spec(d) == spec
+    # Each line's fate is json's: the fast path declines what json refuses.
+    assert spec is not None or d is None
 
 
 def test_text_that_needs_escaping_is_imported_intact_and_a_rerun_skips_it(founded, runner, tmp_path):

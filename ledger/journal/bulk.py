@@ -360,7 +360,6 @@ def _postgres_rows(session: Session, drafts: Sequence[Draft], seq: int, prev: st
     entries at a time, and each piece's entries are hashed while the server stores it."""
     stamp = now.isoformat()
     entry_rows: list[str] = []
-    balances: dict[tuple, int] = defaultdict(int)
     months: dict[tuple, int] = defaultdict(int)
     sha = hashlib.sha256
     cursor = session.connection().connection.driver_connection.cursor()
@@ -379,13 +378,13 @@ def _postgres_rows(session: Session, drafts: Sequence[Draft], seq: int, prev: st
                     digest = sha(f"{prev}{d.head}{n}{d.tail}".encode()).hexdigest()
                     entry_rows.append(f"{n}{d.copy_entry}{prev}\t{digest}\t{stamp}\n")
                     prev = digest
-                    _tally(d, balances, months)
+                    _tally(d, months)
         with cursor.copy("COPY entry (id, date, memo, source_type, source_ref, idempotency_key, prev_hash, hash, "
                          "created_at) FROM STDIN") as copy:
             copy.write("".join(entry_rows))
     finally:
         cursor.close()
-    _maintain(session, balances, months)
+    _maintain(session, months)
     return seq, prev
 
 
@@ -402,7 +401,6 @@ def _sqlite_write(session: Session, drafts: Sequence[Draft], seq: int, prev: str
     first = seq + 1
     postings: list[tuple] = []
     entries: list[tuple] = []
-    balances: dict[tuple, int] = defaultdict(int)
     months: dict[tuple, int] = defaultdict(int)
     sha = hashlib.sha256
     add_postings = postings.extend
@@ -415,10 +413,10 @@ def _sqlite_write(session: Session, drafts: Sequence[Draft], seq: int, prev: str
             day = days[d.date] = (bind_date(d.date), d.date.isoformat()[:7])
         add_entry((seq, day[0], d.memo, SOURCE, d.key, d.key, prev, digest, stamp))
         add_postings([(seq, account_id, commodity, stored) for account_id, commodity, stored in d.legs])
-        _tally(d, balances, months, day[1])
+        _tally(d, months, day[1])
         prev = digest
     _sqlite_rows(session, postings, entries, first, seq)
-    _maintain(session, balances, months)
+    _maintain(session, months)
     return seq, prev
 
 
@@ -437,24 +435,29 @@ def _binder(conn, column) -> Callable:
     return bind
 
 
-def _tally(d: Draft, balances: dict[tuple, int], months: dict[tuple, int], month: str | None = None) -> None:
-    """Add ``d``'s legs to the batch's aggregates of the maintained tables (``_maintain``);
-    ``month`` is ``d``'s, when the caller has it."""
+def _tally(d: Draft, months: dict[tuple, int], month: str | None = None) -> None:
+    """Add ``d``'s legs to the batch's sums by ``(month, account id, commodity)``, from which
+    ``_maintain`` adds to the maintained tables; ``month`` is ``d``'s, when the caller has it.
+    (One small key a leg: the tables' own keys are made once a batch, from the sums.)"""
     if month is None:
         month = d.date.isoformat()[:7]
     for account_id, commodity, stored in d.legs:
-        balances[(account_id, commodity)] += stored
-        months[(month, account_id, commodity, SOURCE, "", False)] += stored
+        months[(month, account_id, commodity)] += stored
 
 
-def _maintain(session: Session, balances: dict[tuple, int], months: dict[tuple, int]) -> None:
+def _maintain(session: Session, months: dict[tuple, int]) -> None:
     """MAINTAINED TABLES (the import's path, both engines; service.post_entries and ledger_append
     keep the same): every table kept in step with the postings is added to here, one upsert each
-    from the batch's aggregates. An import's postings name no engagement, so the engagement month
-    totals are not touched."""
+    from the batch's sums by ``(month, account id, commodity)`` (``_tally``). An import's postings
+    name no engagement and no kind, so the engagement month totals are not touched."""
+    balances: dict[tuple, int] = defaultdict(int)
+    for (_month, account_id, commodity), amount in months.items():
+        balances[(account_id, commodity)] += amount
     add_to(session, AccountBalance.__table__, ["account_id", "commodity"], balances)
     add_to(session, AccountMonthTotal.__table__,
-           ["month", "account_id", "commodity", "source_type", "kind", "tagged"], months)
+           ["month", "account_id", "commodity", "source_type", "kind", "tagged"],
+           {(month, account_id, commodity, SOURCE, "", False): amount
+            for (month, account_id, commodity), amount in months.items()})
 
 
 def _sqlite_rows(session: Session, postings: list[tuple], entry_rows: list[tuple], first: int, last: int) -> None:
