@@ -192,7 +192,7 @@ def test_the_bulk_path_builds_the_canonical_form_verify_hashes(key, memo, cents,
     accounts = bulk.Accounts.__new__(bulk.Accounts)
     accounts.by_name = {chart.CASH: bulk.AccountRow(1, frozenset({"USD"}), None, json.dumps(chart.CASH))}
     accounts.places, accounts.scale, accounts.text = {"USD": 2}, {"USD": 100}, {"USD": minor_formatter("USD")}
-    accounts.copy, accounts.legs = copy, {}
+    accounts.copy, accounts.legs, accounts.heads = copy, {}, {}
     fmt = minor_formatter("USD")
     d = bulk.draft(key, day, memo, [(chart.CASH, "USD", c, fmt(c) if spelled else None) for c in cents], accounts)
     assert d.head + str(id) + d.tail == canonical_entry(

@@ -97,6 +97,8 @@ class Accounts:
             self.text[c] = minor_formatter(c)
         self.names = {row.id: name for name, row in self.by_name.items()}
         self.legs: dict[tuple[str, str], tuple | None] = {}
+        #: A date's canonical text up to the entry's id (``draft``'s ``head``), made once a date.
+        self.heads: dict[dt.date, str] = {}
 
     def leg(self, name: str, commodity: str) -> tuple | None:
         """What ``draft`` needs of a leg on ``name`` in ``commodity``, worked out once per pair:
@@ -170,21 +172,27 @@ def draft(key: str, date: dt.date, memo: str, legs: Sequence[tuple[str, str, int
             moves = True
         if text is None:
             text = accounts.text[commodity](minor)
-        parts.append(f'{prefix}{text}",null,null]')
+        parts.append(prefix + text + _LEG_END)
         rows.append((account_id, commodity, minor * scale))
     if not moves or any(sums.values()):
         return None
-    day = date.isoformat()
     # canonical_entry's keys, sorted: date, id, memo, policy_version, postings, reverses, source.
-    head = f'{{"date":"{day}","id":'
+    head = accounts.heads.get(date)
+    if head is None:
+        head = accounts.heads[date] = f'{{"date":"{date.isoformat()}","id":'
     tail = (f',"memo":{_quoted(memo)},"policy_version":null,"postings":[{",".join(parts)}],'
             f'"reverses":null,"source":["{SOURCE}",{_quoted(key)}]}}')
     if not accounts.copy:
         return Draft(key, date, memo, head, tail, tuple(rows))
+    day = date.isoformat()
     quoted_key = _copy_text(key)
     return Draft(key, date, memo, head, tail, tuple(rows),
                  f"\t{day}\t{_copy_text(memo)}\t{SOURCE}\t{quoted_key}\t{quoted_key}\t",
                  tuple([f"\t{a}\t{c}\t{m}" for a, c, m in rows]))
+
+
+#: A leg's canonical text after its amount: the kind and the engagement, which an import's leg lacks.
+_LEG_END = '",null,null]'
 
 
 def _quoted(text: str) -> str:

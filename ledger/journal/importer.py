@@ -150,9 +150,8 @@ def _amount(text: str, n: int) -> tuple[int, str | None] | None:
     The common amount, already canonical, is recognised by one regular expression
     (``_canonical``) and read with one ``int``; any other goes the long way (``_amount_read``,
     which ``tests/test_bulk_import.py`` holds equal to this)."""
-    match = _CANONICAL.get(n) or _canonical(n)
-    if match(text) is not None:
-        minor = int(text.replace(".", "", 1)) if n else int(text)
+    if _CANONICAL[n](text) is not None:
+        minor = int(text.replace(".", "", 1))  # (with no places, the pattern has no dot)
         if minor or text[0] != "-":  # "-0.00" is not canonical: the long way says so
             return minor, text
     return _amount_read(text, n)
@@ -173,18 +172,17 @@ def _amount_read(text: str, n: int) -> tuple[int, str | None] | None:
     return minor, text if canonical else None
 
 
-_CANONICAL: dict[int, Callable] = {}
-#: ``MAX_AMOUNT`` in minor units of a commodity with ``n`` places.
-_LIMIT = {n: int(MAX_AMOUNT.scaleb(n)) for n in range(MAX_PLACES + 1)}
-
-
 def _canonical(n: int) -> Callable:
     """The full match of an amount as ``minor_formatter`` writes it with ``n`` places (ASCII
     digits, no leading zero, exactly ``n`` decimals), but for the sign of zero."""
     digits = r"-?(?:0|[1-9][0-9]*)"
-    match = re.compile(digits + (rf"\.[0-9]{{{n}}}" if n else "")).fullmatch
-    _CANONICAL[n] = match
-    return match
+    return re.compile(digits + (rf"\.[0-9]{{{n}}}" if n else "")).fullmatch
+
+
+#: ``_canonical(n)`` for every number of places a commodity may have.
+_CANONICAL: dict[int, Callable] = {n: _canonical(n) for n in range(MAX_PLACES + 1)}
+#: ``MAX_AMOUNT`` in minor units of a commodity with ``n`` places.
+_LIMIT = {n: int(MAX_AMOUNT.scaleb(n)) for n in range(MAX_PLACES + 1)}
 
 
 def _text_ok(value: object, max_length: int, min_length: int) -> bool:
@@ -230,9 +228,12 @@ def fast_line(text: str, accounts: bulk.Accounts, currency: str, days: dict[str,
             return None
         n = accounts.places.get(commodity)
         parsed = None if n is None else _amount(amount, n)
-        if parsed is None or not -_LIMIT[n] < parsed[0] < _LIMIT[n]:
+        if parsed is None:
             return None
-        legs.append((account, commodity, *parsed))
+        minor, canonical = parsed
+        if not -_LIMIT[n] < minor < _LIMIT[n]:
+            return None
+        legs.append((account, commodity, minor, canonical))
     return bulk.draft(key, day, memo, legs, accounts)
 
 
