@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import pickle
 import re
+import signal
 from decimal import Decimal
 
 import pytest
@@ -174,6 +177,166 @@ def test_postgres_refuses_drafts_made_without_their_copy_text(founded):
             bulk.write(s, [d], accounts)
         s.rollback()
         assert s.scalar(sa.select(sa.func.count()).select_from(Entry).where(Entry.source_type == "import")) == 0
+
+
+# --- where the lines are read: SQLite's reader process ---------------------------------------
+
+FORKED = importer._read_ahead(ENGINE) == "process"
+ONLY_FORKED = pytest.mark.skipif(not FORKED, reason=f"{ENGINE}'s import reads its lines in a thread")
+
+
+def _spy_on_readers(monkeypatch, tmp_path, then=None):
+    """Record the pid of each process that reads a line (``fast_line``), in a file; ``then(text)``
+    runs after, in that process."""
+    pids = tmp_path / "readers"
+    real = importer.fast_line
+
+    def fast_line(text, *args):
+        with open(pids, "a") as fh:
+            fh.write(f"{os.getpid()}\n")
+        if then is not None:
+            then(text)
+        return real(text, *args)
+    monkeypatch.setattr(importer, "fast_line", fast_line)
+    return pids
+
+
+def _gone(pid: int) -> bool:
+    """``pid`` has ended and been reaped (a zombie still answers ``kill(pid, 0)``)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def _keys_in_chain_order(s) -> list[str]:
+    return list(s.scalars(sa.select(Entry.idempotency_key).where(Entry.source_type == "import").order_by(Entry.id)))
+
+
+@ONLY_FORKED
+def test_sqlite_reads_the_lines_in_a_reader_process_gone_when_the_import_ends(founded, runner, tmp_path, monkeypatch):
+    pids = _spy_on_readers(monkeypatch, tmp_path)
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(_line(f"k{i}", "m") + "\n" for i in range(25)))
+    result = runner.invoke(args=["import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "imported 25 entries (50 postings)" in result.output
+    readers = {int(p) for p in pids.read_text().split()}
+    assert len(readers) == 1 and os.getpid() not in readers
+    assert _gone(readers.pop())
+
+
+def test_batches_across_chunks_and_slow_lines_between_them_keep_the_file_order(founded, runner, tmp_path, monkeypatch):
+    """Batches of 7 lines, pickled 3 at a time, with lines the fast path declines (orjson refuses
+    ``NaN``; ``json`` reads it) in their places: every entry once, in the file's order."""
+    monkeypatch.setattr(importer, "CHUNK", 3)
+    monkeypatch.setattr(importer, "BATCH", dict.fromkeys(importer.BATCH, 7))
+    slow = {5, 6, 17, 29}
+    lines = [_line(f"k{i}", f"m{i}").replace("{", '{"extra": NaN, ', 1) if i in slow else _line(f"k{i}", f"m{i}")
+             for i in range(30)]
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = runner.invoke(args=["import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "imported 30 entries (60 postings)" in result.output
+    with founded.app_context():
+        s = get_session()
+        assert _keys_in_chain_order(s) == [f"k{i}" for i in range(30)]
+        assert balance(s, chart.CASH) == Decimal("375.00")
+        report = full_verify(s)
+        assert report.ok, report.problems
+
+
+@ONLY_FORKED
+def test_a_reader_killed_mid_import_is_a_clear_error_and_the_batches_it_sent_stand(founded, runner, tmp_path,
+                                                                                  monkeypatch):
+    """The reader dies reading line 41 (batches of 10): the 40 lines it sent are written and
+    committed, the command says what happened and fails, and a re-run goes on from there."""
+    monkeypatch.setattr(importer, "CHUNK", 5)
+    monkeypatch.setattr(importer, "BATCH", dict.fromkeys(importer.BATCH, 10))
+
+    def die_at_41(text):
+        if '"k40"' in text:
+            os.kill(os.getpid(), signal.SIGKILL)
+    pids = _spy_on_readers(monkeypatch, tmp_path, die_at_41)
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(_line(f"k{i}", "m") + "\n" for i in range(100)))
+    result = runner.invoke(args=["import", str(path)])
+    assert result.exit_code == 1
+    assert "the import's reader process ended before the file did (killed by signal 9)" in result.output
+    assert all(_gone(int(p)) for p in set(pids.read_text().split()))
+    with founded.app_context():
+        s = get_session()
+        assert _keys_in_chain_order(s) == [f"k{i}" for i in range(40)]
+        report = full_verify(s)
+        assert report.ok, report.problems
+    monkeypatch.undo()
+    result = runner.invoke(args=["import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "imported 60 entries (120 postings), skipped 40" in result.output
+
+
+@ONLY_FORKED
+def test_a_writer_stopped_by_a_bad_line_ends_its_reader(founded, runner, tmp_path, monkeypatch):
+    """A bad line stops the import early, while the reader is still reading (or waiting to hand
+    over) the rest of a long file: the reader is ended and reaped, not left behind."""
+    monkeypatch.setattr(importer, "CHUNK", 50)
+    monkeypatch.setattr(importer, "BATCH", dict.fromkeys(importer.BATCH, 100))
+    pids = _spy_on_readers(monkeypatch, tmp_path)
+    lines = [_line(f"k{i}", "m") for i in range(3000)]
+    lines[150] = _line("bad", "m", amount="12.505")
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = runner.invoke(args=["import", str(path)])
+    assert result.exit_code == 1
+    assert "line 151" in result.output
+    readers = {int(p) for p in pids.read_text().split()}
+    assert len(readers) == 1 and all(_gone(p) for p in readers)
+    with founded.app_context():
+        assert _keys_in_chain_order(get_session()) == [f"k{i}" for i in range(150)]
+
+
+def test_an_error_reading_the_lines_is_raised_by_the_writer_after_the_batches_before_it(founded, monkeypatch):
+    """The file failing mid-read (a disk error, say) in the reader, a thread or a process: the
+    writer raises that error, with the batches read before it written."""
+    monkeypatch.setattr(importer, "CHUNK", 4)
+    monkeypatch.setattr(importer, "BATCH", dict.fromkeys(importer.BATCH, 10))
+
+    def lines():
+        for i in range(25):
+            yield _line(f"k{i}", "m")
+        raise OSError(5, "Input/output error")
+    with founded.app_context():
+        s = get_session()
+        with pytest.raises(OSError, match="Input/output error"):
+            importer.import_lines(s, lines(), "USD")
+        s.rollback()
+        assert _keys_in_chain_order(s) == [f"k{i}" for i in range(20)]
+
+
+def test_a_draft_pickles_to_the_same_draft(founded):
+    """What the reader process sends: a draft, with or without its ``COPY`` text, as it was."""
+    with founded.app_context():
+        accounts = bulk.Accounts(get_session(), "USD")
+        for copy in (False, True):
+            accounts.copy = copy
+            d = bulk.draft('k"\\', dt.date(2026, 1, 20), "m ü",
+                           [(chart.CASH, "USD", 100, None), (chart.capital("ana"), "USD", -100, "-1.00")], accounts)
+            again = pickle.loads(pickle.dumps(d, pickle.HIGHEST_PROTOCOL))
+            assert again == d and type(again) is bulk.Draft
+            assert (again.copy_legs is not None) == copy
+
+
+def test_without_fork_the_writer_reads_between_its_batches(founded, runner, tmp_path, monkeypatch):
+    monkeypatch.delattr(os, "fork", raising=False)
+    assert importer._read_ahead("sqlite") == "inline"
+    assert importer._read_ahead("postgresql") == "thread"
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(_line(f"k{i}", "m") + "\n" for i in range(12)))
+    result = runner.invoke(args=["import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "imported 12 entries (24 postings)" in result.output
 
 
 # --- SQLite's foreign keys, checked per batch ------------------------------------------------

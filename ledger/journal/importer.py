@@ -16,8 +16,12 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import json
+import math
+import os
+import pickle
 import queue
 import re
+import signal
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -43,11 +47,16 @@ from ledger.journal.service import EntrySpec, post_entries
 BATCH = {"postgresql": 5_000, "sqlite": 10_000}
 #: SQLite's idempotency-key lookup: keys per query (PostgreSQL asks for a batch's in one array).
 KEYS_PER_QUERY = 2_000
-#: Parse the next batch in a thread while the last one is written, per engine. On PostgreSQL the
-#: writer mostly waits for the server (``COPY``, the guards, the commit), which the reader's Python
-#: fills. SQLite's work runs in this process, and the reader, holding Python's lock, slowed its
-#: binding of rows more than it saved: measured slower, so SQLite reads between its batches.
-READ_AHEAD = {"postgresql": True, "sqlite": False}
+#: Where the next batch is read and checked while the last one is written, per engine:
+#: ``"thread"``, a reader thread (PostgreSQL: the writer mostly waits for the server — ``COPY``,
+#: the guards, the commit — which the reader's Python fills); ``"process"``, a reader process forked
+#: from this one (SQLite: its work runs in this process, holding Python's lock, so a thread only
+#: slowed the writer's binding of rows; a process reads on the other core, and hands each batch
+#: over by ``pickle``, about 2 µs a line to take back against 10 µs to read it). Where ``fork`` is
+#: not available, the writer reads between its batches (``"inline"``).
+READ_AHEAD = {"postgresql": "thread", "sqlite": "process"}
+#: Lines a reader process pickles at a time (``_Forked``).
+CHUNK = 1_000
 #: Rows SQLite's ``ANALYZE`` samples an index after an import (``PRAGMA analysis_limit``).
 SQLITE_ANALYSIS_LIMIT = 1000
 #: The fast path's JSON reader: orjson, about a third faster than ``json`` on an import's lines.
@@ -246,10 +255,11 @@ def import_lines(session: Session, lines: Iterable[str], currency: str,
     line's error. A batch the bulk path declines (a date in a closed period...) goes through
     ``post_entries`` too, to find and name its first bad line.
 
-    On PostgreSQL a reader thread parses the next batch, and builds its ``COPY`` text, while this
-    one writes the last (the server's work runs without Python's lock); only this thread touches
-    the session. At most three batches are in memory: one written, one waiting, one being read.
-    On SQLite the batches are read here, between writes (``READ_AHEAD``).
+    The next batch is read while this thread writes the last (``READ_AHEAD``): on PostgreSQL by a
+    reader thread, which also builds its ``COPY`` text (the server's work runs without Python's
+    lock); on SQLite by a reader process forked from this one, which sends its batches through a
+    pipe. Only this thread touches the session. At most three batches are in memory: one written,
+    one waiting, one being read.
 
     Python's cyclic garbage collector is paused meanwhile, and only the youngest generation
     collected after each batch: the import makes millions of small acyclic objects that reference
@@ -258,19 +268,21 @@ def import_lines(session: Session, lines: Iterable[str], currency: str,
     batch leaves are collected after it, and everything else when the import ends."""
     result = ImportResult()
     accounts = bulk.Accounts(session, currency)
-    ahead = READ_AHEAD.get(session.get_bind().dialect.name, False)
-    size = BATCH.get(session.get_bind().dialect.name, 5_000)
-    reader = (_Reader if ahead else _Inline)(lines, accounts, currency, size)
-    reader.start()
+    engine = session.get_bind().dialect.name
+    size = BATCH.get(engine, 5_000)
+    reader = _READERS[_read_ahead(engine)](lines, accounts, currency, size)
     restore = bulk.tune(session)
     collecting = gc.isenabled()
     gc.disable()
     try:
+        reader.start()
         for kind, read, payload in reader:
             result.read += read
             if kind == "batch":
                 _write_batch(session, payload, result, accounts, commit)
-                del payload
+                # Emptied, not only let go: the reader still holds the list until it reads on,
+                # and the collection below would walk every draft in it (about 10 ms a batch).
+                payload.clear()
                 gc.collect(0)
             elif kind == "line":
                 lineno, text = payload
@@ -395,6 +407,157 @@ class _Reader(threading.Thread):
     def stop(self) -> None:
         self.stopped.set()
         self.join()
+
+
+def _read_ahead(engine: str) -> str:
+    """``READ_AHEAD``'s reader for ``engine``, ``"inline"`` where this platform cannot fork."""
+    kind = READ_AHEAD.get(engine, "inline")
+    return "inline" if kind == "process" and not hasattr(os, "fork") else kind
+
+
+class _Forked:
+    """``_items`` in a process of its own, one item ahead of the writer.
+
+    The process is a fork of this one, made once the accounts are read: it has them, the open
+    file and the modules without reading or importing anything again, and only the pages it
+    writes are its own (``import_bench.py`` prints the pair's summed RSS and PSS). It reads the
+    lines, checks them and sends each item, pickled, through a pipe; it blocks while the pipe
+    holds one, so it stays one batch ahead, and it exits (``os._exit``: none of this process's
+    clean-up, its connections and files are this one's) when it has sent the last, or when the
+    writer has gone — its next send then fails (a writer killed at any point leaves no reader
+    behind for long). It touches no database: everything it sends is an ``_items`` item, written
+    only by this process's writer.
+
+    An error raised while reading (the file, say) is sent and raised here; a reader that ends
+    without its last item (killed) is an ``OSError`` here, after the batches before it are
+    written and committed."""
+
+    def __init__(self, lines: Iterable[str], accounts: bulk.Accounts, currency: str, size: int):
+        self.lines, self.accounts, self.currency, self.size = lines, accounts, currency, size
+        self.bytes = 0
+        self.pid: int | None = None
+        self.pipe = None
+
+    def start(self) -> None:
+        from multiprocessing.connection import Pipe  # (here: a command that imports nothing needs it not)
+
+        receive, send = Pipe(duplex=False)
+        pid = os.fork()
+        if pid == 0:  # the reader
+            status = 1
+            try:
+                receive.close()
+                # Not the command's output: its own (a warning, say) goes nowhere, and whoever
+                # reads the command's output to its end does not wait for this process.
+                quiet = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(quiet, 1)
+                os.dup2(quiet, 2)
+                status = self._send_items(send)
+            finally:
+                os._exit(status)
+        send.close()
+        self.pid, self.pipe = pid, receive
+
+    def _send_items(self, send) -> int:
+        """Send ``_items``' items (the reader's side). A batch is read and pickled ``CHUNK`` lines
+        at a time (or a divisor of ``size`` that is not: a batch has ``size`` lines, as the other
+        readers make it), and sent once it has ``size`` lines (or the next item is not a batch): as a
+        header saying how many pickled chunks follow, then the chunks — so the reader holds a
+        batch as its bytes, a third of the memory of its drafts."""
+        dumps, protocol = pickle.dumps, pickle.HIGHEST_PROTOCOL
+        chunks: list[bytes] = []
+        read = lines = 0
+
+        def flush() -> None:
+            nonlocal chunks, read, lines
+            send.send_bytes(dumps((self.take_bytes(), "batch", read, len(chunks)), protocol))
+            for chunk in chunks:
+                send.send_bytes(chunk)
+            chunks, read, lines = [], 0, 0
+
+        try:
+            for kind, n, payload in _items(self.lines, self.accounts, self.currency, math.gcd(CHUNK, self.size), self):
+                if kind == "batch":
+                    chunks.append(dumps(payload, protocol))
+                    read, lines = read + n, lines + len(payload)
+                    del payload
+                    if lines >= self.size:
+                        flush()
+                    continue
+                if chunks:
+                    flush()
+                send.send_bytes(dumps((self.take_bytes(), kind, n, payload), protocol))
+            return 0
+        except (BrokenPipeError, ConnectionResetError):
+            return 1  # the writer has gone
+        except BaseException as exc:  # noqa: BLE001 - the writer raises it
+            try:
+                message = dumps((0, "error", 0, exc), protocol)
+            except Exception:  # noqa: BLE001 - an error that does not pickle goes as its text
+                message = dumps((0, "error", 0, RuntimeError(f"the import's reader failed: {exc!r}")), protocol)
+            try:
+                send.send_bytes(message)
+            except OSError:
+                pass
+            return 1
+
+    def _receive(self):
+        # Bandit B301 silenced: the bytes come from this process's own fork, through an
+        # anonymous pipe between the two, never from outside.
+        try:
+            return pickle.loads(self.pipe.recv_bytes())  # nosec B301
+        except (EOFError, OSError):
+            raise OSError(f"the import's reader process ended before the file did ({self._ended()}); "
+                          "the batches before it are written: run the import again to go on") from None
+
+    def __iter__(self):
+        while True:
+            read_bytes, kind, read, payload = self._receive()
+            self.bytes += read_bytes
+            if kind == "error":
+                raise payload
+            if kind == "batch":
+                batch: list = []
+                for _ in range(payload):
+                    batch.extend(self._receive())
+                payload = batch
+                del batch
+            yield kind, read, payload
+            if kind == "end":
+                return
+
+    def _ended(self) -> str:
+        """How the reader ended, once it has."""
+        if self.pid is None:
+            return "not started"
+        _pid, status = os.waitpid(self.pid, 0)
+        self.pid = None
+        if os.WIFSIGNALED(status):
+            return f"killed by signal {os.WTERMSIG(status)}"
+        return f"exit status {os.waitstatus_to_exitcode(status)}"
+
+    def take_bytes(self) -> int:
+        n, self.bytes = self.bytes, 0
+        return n
+
+    def stop(self) -> None:
+        """End the reader (at once, when the writer stops early: it holds nothing another
+        process needs) and reap it."""
+        if self.pipe is not None:
+            self.pipe.close()
+            self.pipe = None
+        if self.pid is not None:
+            pid, self.pid = self.pid, None
+            try:
+                done, _status = os.waitpid(pid, os.WNOHANG)
+                if not done:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+
+_READERS = {"inline": _Inline, "thread": _Reader, "process": _Forked}
 
 
 def _write_batch(session: Session, batch: list[tuple[int, bulk.Draft]], result: ImportResult,
