@@ -328,6 +328,13 @@ def test_a_draft_pickles_to_the_same_draft(founded):
             assert (again.copy_legs is not None) == copy
 
 
+@pytest.mark.parametrize("platform", ["darwin", "win32"])
+def test_the_reader_process_is_linux_s(monkeypatch, platform):
+    monkeypatch.setattr(importer.sys, "platform", platform)
+    assert importer._read_ahead("sqlite") == "inline"
+    assert importer._read_ahead("postgresql") == "thread"
+
+
 def test_without_fork_the_writer_reads_between_its_batches(founded, runner, tmp_path, monkeypatch):
     monkeypatch.delattr(os, "fork", raising=False)
     assert importer._read_ahead("sqlite") == "inline"

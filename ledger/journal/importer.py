@@ -22,6 +22,7 @@ import pickle
 import queue
 import re
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -410,9 +411,14 @@ class _Reader(threading.Thread):
 
 
 def _read_ahead(engine: str) -> str:
-    """``READ_AHEAD``'s reader for ``engine``, ``"inline"`` where this platform cannot fork."""
+    """``READ_AHEAD``'s reader for ``engine``; ``"inline"`` for a process where this platform
+    cannot fork one, or where forking a process that has loaded what this one has is not safe
+    (macOS's system libraries, which Python's own ``multiprocessing`` no longer forks with): the
+    reader process is Linux's."""
     kind = READ_AHEAD.get(engine, "inline")
-    return "inline" if kind == "process" and not hasattr(os, "fork") else kind
+    if kind == "process" and not (hasattr(os, "fork") and sys.platform.startswith("linux")):
+        return "inline"
+    return kind
 
 
 class _Forked:
