@@ -73,7 +73,12 @@ def _raw_tables(engine, names: tuple[str, ...]) -> dict[str, object]:
     return copies
 
 
-def raw_insert(url: str, path: Path, both: bool) -> tuple[int, float]:
+#: The floor's columns, as the import writes them.
+ENTRY_COLUMNS = "id, date, memo, source_type, source_ref, idempotency_key, prev_hash, hash, created_at"
+POSTING_COLUMNS = "entry_id, account_id, commodity, amount"
+
+
+def raw_insert(url: str, path: Path, both: bool, copy: bool = False) -> tuple[int, float]:
     """The floor: the same rows, parsed minimally (``json.loads``), inserted with one
     ``executemany`` per batch and table into copies of the tables with their keys and indexes but
     no checks — no trigger, no foreign key, nothing validated, numbered or hashed.
@@ -81,91 +86,23 @@ def raw_insert(url: str, path: Path, both: bool) -> tuple[int, float]:
     ``both``: the entries and the postings, the issue's "raw bulk insert into the same tables"
     (each entry row as the import stores it: its date, memo, source, key, the time, and the
     hashes' 64 characters each, a constant); else the posting rows alone (the stricter floor these
-    benches printed before 2026-12-03 18:00)."""
-    import datetime as dt
-
+    benches printed before 2026-12-03 18:00). ``copy`` (PostgreSQL): the rows by ``COPY``, as the
+    import writes them — what the server stores a second with no check at all, which bounds the
+    import's rate whatever it does."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(url)
     tables = _raw_tables(engine, ("entry", "posting") if both else ("posting",))
     with engine.connect() as c:
         ids = dict(c.exec_driver_sql("SELECT name, id FROM account").fetchall())
-    mark = "?" if engine.dialect.name == "sqlite" else "%s"
-    postings_sql = (f"INSERT INTO raw_posting (entry_id, account_id, commodity, amount) "
-                    f"VALUES ({mark}, {mark}, {mark}, {mark})")
-    entries_sql = ("INSERT INTO raw_entry (id, date, memo, source_type, source_ref, idempotency_key, prev_hash, hash, "
-                   f"created_at) VALUES ({', '.join([mark] * 9)})")
-    hashed = "0" * 64
-    now = dt.datetime.now(dt.UTC).isoformat(" ")
     n = 0
     t0 = time.perf_counter()
-    with engine.begin() as c, open(path) as fh:
-        batch, entries = [], []
-        for i, line in enumerate(fh, 1):
-            obj = json.loads(line)
-            if both:
-                key = obj["key"]
-                entries.append((i, obj["date"], obj.get("memo", ""), "import", key, key, hashed, hashed, now))
-            for p in obj["postings"]:
-                batch.append((i, ids[p["account"]], p["commodity"], int(p["amount"].replace(".", ""))))
-            if len(batch) >= 10_000:
-                if entries:
-                    c.exec_driver_sql(entries_sql, entries)
-                c.exec_driver_sql(postings_sql, batch)
-                n += len(batch)
-                batch, entries = [], []
-        if entries:
-            c.exec_driver_sql(entries_sql, entries)
-        if batch:
-            c.exec_driver_sql(postings_sql, batch)
-            n += len(batch)
-    seconds = time.perf_counter() - t0
     with engine.begin() as c:
-        for table in tables.values():
-            table.drop(c)
-    engine.dispose()
-    return n, seconds
-
-
-def raw_copy(url: str, path: Path) -> tuple[int, float]:
-    """PostgreSQL's own floor: ``raw_insert``'s rows (entries and postings) into the same copies
-    of the tables, by ``COPY`` as the import writes them — what this server stores a second with
-    no check at all, which bounds the import's rate whatever it does."""
-    import datetime as dt
-
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(url)
-    tables = _raw_tables(engine, ("entry", "posting"))
-    with engine.connect() as c:
-        ids = dict(c.exec_driver_sql("SELECT name, id FROM account").fetchall())
-    hashed = "0" * 64
-    now = dt.datetime.now(dt.UTC).isoformat(" ")
-    n = 0
-    t0 = time.perf_counter()
-    with engine.begin() as c, open(path) as fh:
-        cursor = c.connection.driver_connection.cursor()
-
-        def copy(table: str, columns: str, rows: list[str]) -> None:
-            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as out:
-                out.write("".join(rows))
-        postings, entries = [], []
-        for i, line in enumerate(fh, 1):
-            obj = json.loads(line)
-            key = obj["key"]
-            entries.append(f"{i}\t{obj['date']}\t{obj.get('memo', '')}\timport\t{key}\t{key}\t{hashed}\t{hashed}\t{now}\n")
-            for p in obj["postings"]:
-                postings.append(f"{i}\t{ids[p['account']]}\t{p['commodity']}\t{int(p['amount'].replace('.', ''))}\n")
-            if len(postings) >= 10_000:
-                copy("raw_entry", "id, date, memo, source_type, source_ref, idempotency_key, prev_hash, hash, created_at",
-                     entries)
-                copy("raw_posting", "entry_id, account_id, commodity, amount", postings)
-                n += len(postings)
-                postings, entries = [], []
-        if postings:
-            copy("raw_entry", "id, date, memo, source_type, source_ref, idempotency_key, prev_hash, hash, created_at",
-                 entries)
-            copy("raw_posting", "entry_id, account_id, commodity, amount", postings)
+        write = _copier(c) if copy else _inserter(c)
+        for entries, postings in _raw_batches(path, ids, both):
+            if entries:
+                write("raw_entry", ENTRY_COLUMNS, entries)
+            write("raw_posting", POSTING_COLUMNS, postings)
             n += len(postings)
     seconds = time.perf_counter() - t0
     with engine.begin() as c:
@@ -173,6 +110,49 @@ def raw_copy(url: str, path: Path) -> tuple[int, float]:
             table.drop(c)
     engine.dispose()
     return n, seconds
+
+
+def _raw_batches(path: Path, ids: dict[str, int], both: bool):
+    """The floor's rows from the journal, about 10,000 postings a batch: ``(entries, postings)``,
+    the entries empty unless ``both``."""
+    import datetime as dt
+
+    hashed = "0" * 64
+    now = dt.datetime.now(dt.UTC).isoformat(" ")
+    entries, postings = [], []
+    with open(path) as fh:
+        for i, line in enumerate(fh, 1):
+            obj = json.loads(line)
+            if both:
+                key = obj["key"]
+                entries.append((i, obj["date"], obj.get("memo", ""), "import", key, key, hashed, hashed, now))
+            for p in obj["postings"]:
+                postings.append((i, ids[p["account"]], p["commodity"], int(p["amount"].replace(".", ""))))
+            if len(postings) >= 10_000:
+                yield entries, postings
+                entries, postings = [], []
+    if postings:
+        yield entries, postings
+
+
+def _inserter(c):
+    """Rows into a table by one ``executemany``."""
+    mark = "?" if c.dialect.name == "sqlite" else "%s"
+
+    def write(table: str, columns: str, rows: list[tuple]) -> None:
+        c.exec_driver_sql(f"INSERT INTO {table} ({columns}) VALUES ({', '.join([mark] * len(rows[0]))})", rows)
+    return write
+
+
+def _copier(c):
+    """Rows into a table by one ``COPY`` (PostgreSQL; the synthetic rows hold no tab, line break
+    or backslash)."""
+    cursor = c.connection.driver_connection.cursor()
+
+    def write(table: str, columns: str, rows: list[tuple]) -> None:
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as out:
+            out.write("".join("\t".join(map(str, row)) + "\n" for row in rows))
+    return write
 
 
 def _family(pid: int) -> list[int]:
@@ -251,7 +231,7 @@ def main() -> None:
         n, raw_seconds = raw_insert(url, path, both=True)
         _n, posting_seconds = raw_insert(url, path, both=False)
         raw_rate, posting_rate = n / raw_seconds, n / posting_seconds
-        copied = raw_copy(url, path) if url.startswith("postgresql") else None
+        copied = raw_insert(url, path, both=True, copy=True) if url.startswith("postgresql") else None
         if args.keep and url.startswith("sqlite:///"):
             import shutil
 
