@@ -53,8 +53,8 @@ KEYS_PER_QUERY = 2_000
 #: the guards, the commit — which the reader's Python fills); ``"process"``, a reader process forked
 #: from this one (SQLite: its work runs in this process, holding Python's lock, so a thread only
 #: slowed the writer's binding of rows; a process reads on the other core, and hands each batch
-#: over by ``pickle``, about 2 µs a line to take back against 10 µs to read it). Where ``fork`` is
-#: not available, the writer reads between its batches (``"inline"``).
+#: over by ``pickle``, about 2 µs a line to take back against 10 µs to read it). Where a process
+#: cannot be forked safely (``_read_ahead``), the writer reads between its batches (``"inline"``).
 READ_AHEAD = {"postgresql": "thread", "sqlite": "process"}
 #: Lines a reader process pickles at a time (``_Forked``).
 CHUNK = 1_000
@@ -443,9 +443,10 @@ class _Forked:
         self.bytes = 0
         self.pid: int | None = None
         self.pipe = None
+        self.done = False  # the last item received: the reader is exiting of itself
 
     def start(self) -> None:
-        from multiprocessing.connection import Pipe  # (here: a command that imports nothing needs it not)
+        from multiprocessing.connection import Pipe  # (imported here: only SQLite's import needs it)
 
         receive, send = Pipe(duplex=False)
         pid = os.fork()
@@ -528,6 +529,8 @@ class _Forked:
                     batch.extend(self._receive())
                 payload = batch
                 del batch
+            if kind == "end":
+                self.done = True
             yield kind, read, payload
             if kind == "end":
                 return
@@ -547,19 +550,18 @@ class _Forked:
         return n
 
     def stop(self) -> None:
-        """End the reader (at once, when the writer stops early: it holds nothing another
-        process needs) and reap it."""
+        """Reap the reader: waited for when it has sent its last item, else ended at once (the
+        writer stopped early; it holds nothing another process needs)."""
         if self.pipe is not None:
             self.pipe.close()
             self.pipe = None
         if self.pid is not None:
             pid, self.pid = self.pid, None
             try:
-                done, _status = os.waitpid(pid, os.WNOHANG)
-                if not done:
+                if not self.done:
                     os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, 0)
-            except ChildProcessError:
+                os.waitpid(pid, 0)
+            except (ChildProcessError, ProcessLookupError):
                 pass
 
 
