@@ -328,6 +328,37 @@ def test_a_draft_pickles_to_the_same_draft(founded):
             assert (again.copy_legs is not None) == copy
 
 
+def test_a_reader_thread_that_cannot_start_fails_the_import_with_its_own_error(founded, monkeypatch):
+    """The import ends its reader whatever happened; a reader that never started is not an error
+    of its own (``join`` on a thread never started would raise one, hiding the real one)."""
+    monkeypatch.setitem(importer._READERS, importer._read_ahead(ENGINE), importer._Reader)
+
+    def cannot(self):
+        raise RuntimeError("can't start new thread")
+    monkeypatch.setattr(importer._Reader, "start", cannot)
+    with founded.app_context():
+        s = get_session()
+        with pytest.raises(RuntimeError, match="can't start new thread"):
+            importer.import_lines(s, [_line("k0", "m")], "USD")
+        s.rollback()
+        assert _keys_in_chain_order(s) == []
+
+
+@ONLY_FORKED
+def test_a_reader_process_that_cannot_be_forked_fails_the_import_leaving_no_pipe_open(founded, monkeypatch):
+    def cannot():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+    monkeypatch.setattr(os, "fork", cannot)
+    with founded.app_context():
+        s = get_session()
+        before = len(os.listdir("/proc/self/fd"))
+        with pytest.raises(BlockingIOError, match="Resource temporarily unavailable"):
+            importer.import_lines(s, [_line("k0", "m")], "USD")
+        assert len(os.listdir("/proc/self/fd")) == before
+        s.rollback()
+        assert _keys_in_chain_order(s) == []
+
+
 @pytest.mark.parametrize("platform", ["darwin", "win32"])
 def test_the_reader_process_is_linux_s(monkeypatch, platform):
     monkeypatch.setattr(importer.sys, "platform", platform)

@@ -338,12 +338,21 @@ def _items(lines: Iterable[str], accounts: bulk.Accounts, currency: str, size: i
     yield "end", 0, None
 
 
-class _Inline:
+class _Counting:
+    """What a reader has read since the writer last asked (``bytes``, for the progress bar)."""
+
+    bytes = 0
+
+    def take_bytes(self) -> int:
+        n, self.bytes = self.bytes, 0
+        return n
+
+
+class _Inline(_Counting):
     """``_items`` read by the writer itself, between its batches."""
 
     def __init__(self, lines: Iterable[str], accounts: bulk.Accounts, currency: str, size: int):
         self.lines, self.accounts, self.currency, self.size = lines, accounts, currency, size
-        self.bytes = 0
 
     def start(self) -> None:
         pass
@@ -351,15 +360,11 @@ class _Inline:
     def __iter__(self):
         return _items(self.lines, self.accounts, self.currency, self.size, self)
 
-    def take_bytes(self) -> int:
-        n, self.bytes = self.bytes, 0
-        return n
-
     def stop(self) -> None:
         pass
 
 
-class _Reader(threading.Thread):
+class _Reader(_Counting, threading.Thread):
     """``_items`` in a thread of its own, one item ahead of the writer."""
 
     def __init__(self, lines: Iterable[str], accounts: bulk.Accounts, currency: str, size: int):
@@ -367,7 +372,6 @@ class _Reader(threading.Thread):
         self.lines, self.accounts, self.currency, self.size = lines, accounts, currency, size
         self.items: queue.Queue = queue.Queue(maxsize=1)
         self.stopped = threading.Event()
-        self.bytes = 0
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -401,13 +405,10 @@ class _Reader(threading.Thread):
                 return
             yield kind, read, payload
 
-    def take_bytes(self) -> int:
-        n, self.bytes = self.bytes, 0
-        return n
-
     def stop(self) -> None:
         self.stopped.set()
-        self.join()
+        if self.ident is not None:  # (a thread that never started has nothing to end)
+            self.join()
 
 
 def _read_ahead(engine: str) -> str:
@@ -421,7 +422,7 @@ def _read_ahead(engine: str) -> str:
     return kind
 
 
-class _Forked:
+class _Forked(_Counting):
     """``_items`` in a process of its own, one item ahead of the writer.
 
     The process is a fork of this one, made once the accounts are read: it has them, the open
@@ -440,7 +441,6 @@ class _Forked:
 
     def __init__(self, lines: Iterable[str], accounts: bulk.Accounts, currency: str, size: int):
         self.lines, self.accounts, self.currency, self.size = lines, accounts, currency, size
-        self.bytes = 0
         self.pid: int | None = None
         self.pipe = None
         self.done = False  # the last item received: the reader is exiting of itself
@@ -487,7 +487,7 @@ class _Forked:
                 if kind == "batch":
                     chunks.append(dumps(payload, protocol))
                     read, lines = read + n, lines + len(payload)
-                    del payload
+                    payload.clear()  # (the drafts go now: ``_items`` holds the list until it reads on)
                     if lines >= self.size:
                         flush()
                     continue
@@ -524,15 +524,10 @@ class _Forked:
             if kind == "error":
                 raise payload
             if kind == "batch":
-                batch: list = []
-                for _ in range(payload):
-                    batch.extend(self._receive())
-                payload = batch
-                del batch
-            if kind == "end":
-                self.done = True
+                payload = [line for _ in range(payload) for line in self._receive()]
+            self.done = kind == "end"
             yield kind, read, payload
-            if kind == "end":
+            if self.done:
                 return
 
     def _ended(self) -> str:
@@ -544,10 +539,6 @@ class _Forked:
         if os.WIFSIGNALED(status):
             return f"killed by signal {os.WTERMSIG(status)}"
         return f"exit status {os.waitstatus_to_exitcode(status)}"
-
-    def take_bytes(self) -> int:
-        n, self.bytes = self.bytes, 0
-        return n
 
     def stop(self) -> None:
         """Reap the reader: waited for when it has sent its last item, else ended at once (the
