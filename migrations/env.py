@@ -8,6 +8,7 @@ import os
 from alembic import context
 from sqlalchemy import create_engine
 
+from ledger.journal.models import schema_compared
 from ledger.models import Base
 
 config = context.config
@@ -28,14 +29,16 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
+                          include_object=schema_compared(connection.dialect.name))
         with context.begin_transaction():
             context.run_migrations()
         return
     engine = create_engine(_url())
     try:
         with engine.connect() as conn:
-            context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
+            context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True,
+                              include_object=schema_compared(conn.dialect.name))
             with context.begin_transaction():
                 context.run_migrations()
     finally:  # a revision that fails (or is not found) leaves no connection open behind it

@@ -7,8 +7,12 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from helpers.engine import ENGINE
 
+from ledger.journal.models import schema_compared
 from ledger.models import Base
+
+_POSTGRES = ENGINE == "postgresql"
 
 
 def test_upgrade_an_empty_database_matches_the_models(make_app, fresh_db_url):
@@ -18,7 +22,8 @@ def test_upgrade_an_empty_database_matches_the_models(make_app, fresh_db_url):
     assert result.exit_code == 0, result.output
     engine = sa.create_engine(fresh_db_url)
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                     "include_object": schema_compared(engine.dialect.name)})
         diff = compare_metadata(ctx, Base.metadata)
     engine.dispose()
     assert diff == []
@@ -129,11 +134,15 @@ def test_0025_drops_only_the_hash_index_and_keeps_every_entry_and_rule(make_app,
     app.extensions["ledger.engine"].dispose()
     engine = sa.create_engine(fresh_db_url)
     at_head = _entry_rules(engine)
-    assert ("hash",) not in at_head["unique"] and at_head["posting_refers_to"] == ["account", "engagement", "entry"]
+    # PostgreSQL checks a posting's keys by triggers since 0029 and 0030
+    refers_to = ["account", "engagement", "entry"] if engine.dialect.name == "sqlite" else []
+    assert ("hash",) not in at_head["unique"] and at_head["posting_refers_to"] == refers_to
     assert runner.invoke(args=["db", "downgrade", "0024"]).exit_code == 0
     at_0024 = _entry_rules(engine)
     assert ("hash",) in at_0024["unique"]
-    assert {**at_0024, "unique": [u for u in at_0024["unique"] if u != ("hash",)]} == at_head
+    assert at_0024["posting_refers_to"] == ["account", "engagement", "entry"]  # 0029 and 0030 undone too
+    assert ({**at_0024, "unique": [u for u in at_0024["unique"] if u != ("hash",)], "posting_refers_to": refers_to}
+            == at_head)
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     assert _entry_rules(engine) == at_head
     if engine.dialect.name == "sqlite":
@@ -148,4 +157,55 @@ def test_0025_drops_only_the_hash_index_and_keeps_every_entry_and_rule(make_app,
         s = get_session()
         assert entries(s) == before
         report = full_verify(s)
+        assert report.ok, report.problems
+
+
+def _references(engine: sa.Engine) -> dict:
+    """The foreign keys of posting and entry, and the tables and triggers of 0029 and 0030, as the database states them."""
+    inspector = sa.inspect(engine)
+    rules = {t: sorted(fk["name"] for fk in inspector.get_foreign_keys(t)) for t in ("posting", "entry")}
+    rules["posting_check"] = inspector.has_table("posting_check")
+    with engine.connect() as conn:
+        rules["triggers"] = sorted(conn.exec_driver_sql(
+            "SELECT tgname FROM pg_trigger WHERE tgname IN "
+            "('account_referenced', 'engagement_referenced', 'posting_check_at_commit')").scalars())
+    return rules
+
+
+@pytest.mark.skipif(not _POSTGRES, reason="0029 and 0030 change PostgreSQL only")
+def test_0029_and_0030_trade_the_keys_for_triggers_and_back_with_the_ledger_intact(make_app, fresh_db_url,
+                                                                                  charter_file):
+    """Up: the four keys are triggers, and refuse as the keys did; down to 0028: the keys again,
+    validated against the rows written meanwhile, the tables and triggers gone; up again: the same
+    ledger, and an orphan posting still refused at the commit."""
+    from ledger.partnership.integrity import full_verify
+    from ledger.runtime.database import get_session
+
+    app, runner = _a_ledger_with_a_closed_month(make_app, fresh_db_url, charter_file)
+    app.extensions["ledger.engine"].dispose()
+    engine = sa.create_engine(fresh_db_url)
+    try:
+        keys = {"posting": ["fk_posting_account_id_account", "fk_posting_engagement_id_engagement",
+                            "fk_posting_entry_id_entry"], "entry": ["fk_entry_reverses_id_entry"]}
+        assert _references(engine) == {"posting": [], "entry": [], "posting_check": True,
+                                       "triggers": ["account_referenced", "engagement_referenced", "posting_check_at_commit"]}
+        assert runner.invoke(args=["db", "downgrade", "0028"]).exit_code == 0
+        assert _references(engine) == {**keys, "posting_check": False, "triggers": []}
+        for at in ("0028", "head"):
+            with engine.connect() as conn:
+                # at 0028 the first key to refuse may be another's (account_balance's): rows name it too
+                with pytest.raises(sa.exc.IntegrityError,
+                                   match="fk_posting_account_id_account" if at == "head" else "foreign key"):
+                    conn.exec_driver_sql("DELETE FROM account WHERE id = (SELECT min(account_id) FROM posting)")
+                conn.rollback()
+                conn.exec_driver_sql("INSERT INTO posting (entry_id, account_id, commodity, amount) "
+                                     "SELECT max(id) + 5, 1, 'USD', 0 FROM entry")
+                with pytest.raises(sa.exc.IntegrityError, match="fk_posting_entry_id_entry"):
+                    conn.commit()
+            if at == "0028":
+                assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    finally:
+        engine.dispose()
+    with app.app_context():
+        report = full_verify(get_session())
         assert report.ok, report.problems

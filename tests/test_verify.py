@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 import sqlalchemy as sa
+from helpers.engine import ENGINE
 
 from ledger.core import chart
 from ledger.core.entries import Leg
@@ -46,6 +48,19 @@ def test_verify_finds_an_amount_altered_with_the_trigger_dropped(make_app, fresh
     assert result.exit_code == 1
     assert "entry 2: hash mismatch" in result.output
     assert "posting_no_update" in result.output  # the missing guard is reported too
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="PostgreSQL's references are checked by triggers (0029, 0030)")
+@pytest.mark.parametrize("trigger,table", [("account_referenced", "account"), ("engagement_referenced", "engagement"),
+                                           ("posting_check_at_commit", "posting_check")])
+def test_verify_reports_a_reference_check_dropped(make_app, fresh_db_url, charter_file, trigger, table):
+    """A reference the database no longer checks is reported like any other missing guard."""
+    app, runner = _found_and_post(make_app, fresh_db_url, charter_file)
+    with app.extensions["ledger.engine"].begin() as conn:
+        conn.exec_driver_sql(f"DROP TRIGGER {trigger} ON {table}")
+    result = runner.invoke(args=["verify"])
+    assert result.exit_code == 1
+    assert f"the database guard trigger {trigger} is missing" in result.output
 
 
 def test_verify_finds_a_broken_chain_link(make_app, fresh_db_url, charter_file):

@@ -41,9 +41,12 @@ from ledger.journal.stream import group_by_entry
 SQLITE_TRIGGERS = {"entry_no_update", "entry_no_delete", "posting_no_update", "posting_no_delete",
                    "posting_entry_open", "entry_balanced", "posting_detail_no_update",
                    "posting_detail_no_delete", "posting_detail_entry_open", "entry_detail_agrees"}
-#: PostgreSQL checks postings and entries once per statement (migration 0020).
+#: PostgreSQL checks postings and entries once per statement (migration 0020), and with them the
+#: postings' and entries' references (0029, 0030): an account or engagement a posting names is
+#: neither deleted nor renumbered, and a statement's postings have their entries at the commit.
 PG_TRIGGERS = {"entry_no_update_delete", "posting_no_update_delete", "posting_entry_open",
-               "entry_sealed", "posting_detail_no_update_delete", "posting_detail_entry_open"}
+               "entry_sealed", "posting_detail_no_update_delete", "posting_detail_entry_open",
+               "account_referenced", "engagement_referenced", "posting_check_at_commit"}
 
 
 @dataclass
