@@ -77,22 +77,26 @@ def _locked_or_refused(column: str, referred: str, constraint: str, where: str =
          END IF;"""
 
 
+#: 0020, whose two statement triggers' functions this revision extends.
+GUARDS = _revision("statement_guards_0020", "0020_statement_guards.py")
+
+
+def _open_with_references() -> str:
+    """0020's ``ledger_postings_entry_open`` with the statement's accounts and engagements checked
+    after its own check."""
+    sql = next(s for s in GUARDS.UPGRADE if "FUNCTION ledger_postings_entry_open" in s)
+    sql = sql.replace("DECLARE written bigint;", "DECLARE written bigint; wanted bigint[]; found bigint[]; missing bigint;")
+    checks = (_locked_or_refused("account_id", "account", "fk_posting_account_id_account")
+              + _locked_or_refused("engagement_id", "engagement", "fk_posting_engagement_id_engagement",
+                                   "WHERE a.engagement_id IS NOT NULL"))
+    end = "\n         RETURN NULL;\n       END $$"
+    assert sql.count(end) == 1
+    return sql.replace(end, checks + end)
+
+
 UPGRADE = [
     *(f"ALTER TABLE {table} DROP CONSTRAINT {constraint}" for table, _, _, constraint in KEYS),
-    f"""CREATE OR REPLACE FUNCTION ledger_postings_entry_open() RETURNS trigger LANGUAGE plpgsql AS $$
-       DECLARE written bigint; wanted bigint[]; found bigint[]; missing bigint;
-       BEGIN
-         SELECT min(a.entry_id) INTO written FROM added a
-           WHERE a.entry_id <= (SELECT coalesce(max(e.id), 0) FROM entry e);
-         IF written IS NOT NULL THEN
-           RAISE EXCEPTION 'cannot add a posting to entry % already written', written
-             USING ERRCODE = 'integrity_constraint_violation';
-         END IF;
-         {_locked_or_refused("account_id", "account", "fk_posting_account_id_account")}
-         {_locked_or_refused("engagement_id", "engagement", "fk_posting_engagement_id_engagement",
-                             "WHERE a.engagement_id IS NOT NULL")}
-         RETURN NULL;
-       END $$""",
+    _open_with_references(),
     # A row a posting names is neither deleted nor renumbered (the keys' NO ACTION).
     """CREATE OR REPLACE FUNCTION ledger_referenced_by_postings() RETURNS trigger LANGUAGE plpgsql AS $$
        DECLARE named boolean;
@@ -134,21 +138,19 @@ def _sealed(statement_guards) -> str:
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    guards = _revision("statement_guards_0020", "0020_statement_guards.py")
     for sql in UPGRADE:
         op.execute(sql)
-    op.execute(_sealed(guards).replace("{detail}", guards._detail_condition()))
+    op.execute(_sealed(GUARDS).replace("{detail}", GUARDS._detail_condition()))
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    guards = _revision("statement_guards_0020", "0020_statement_guards.py")
     op.execute("DROP TRIGGER engagement_referenced ON engagement")
     op.execute("DROP TRIGGER account_referenced ON account")
     op.execute("DROP FUNCTION ledger_referenced_by_postings()")
-    for sql in guards.UPGRADE:
+    for sql in GUARDS.UPGRADE:
         if sql.startswith("CREATE OR REPLACE FUNCTION"):  # 0020's two functions as it made them
-            op.execute(sql.replace("{detail}", guards._detail_condition()))
+            op.execute(sql.replace("{detail}", GUARDS._detail_condition()))
     for table, column, referred, constraint in KEYS:
         op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {constraint} FOREIGN KEY ({column}) REFERENCES {referred} (id)")
