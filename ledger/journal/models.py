@@ -42,8 +42,9 @@ from ledger.db import Amount, Base, BigId
 CHECKED_PER_STATEMENT = frozenset({"fk_posting_account_id_account", "fk_posting_engagement_id_engagement",
                                    "fk_entry_reverses_id_entry", "fk_posting_entry_id_entry"})
 
-#: PostgreSQL's own tables, not the models': 0030's ``posting_check`` (a session's last statement of
-#: postings, which its deferred trigger checks at the commit).
+#: PostgreSQL's own tables, not the models': 0030's ``posting_check`` (one row a session: the least
+#: entry id its transaction's postings name, from which its deferred trigger checks at the commit
+#: that every posting's entry is written).
 POSTGRESQL_ONLY_TABLES = frozenset({"posting_check"})
 
 
