@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ledger.core import chart
 from ledger.core.entries import Leg
-from ledger.journal.models import CHECKED_PER_STATEMENT, Entry, Posting
+from ledger.journal.models import KEYS_AS_TRIGGERS, Entry, Posting
 from ledger.journal.service import open_account, post_entry
 from ledger.journal.verify import verify
 
@@ -66,7 +66,7 @@ def test_a_posting_naming_no_row_is_refused_and_writes_nothing(s, column, referr
     exc = _refused(s, "INSERT INTO posting (entry_id, account_id, commodity, amount, engagement_id) "
                       "VALUES (:e, :account_id, 'USD', 0, :engagement_id)", e=_next_entry(s), **values)
     constraint = f"fk_posting_{column}_{referred}"
-    assert constraint in CHECKED_PER_STATEMENT
+    assert constraint in KEYS_AS_TRIGGERS
     _postgres_error(exc, constraint, f'Key ({column})=({MISSING}) is not present in table "{referred}".')
     assert _counts(s) == before
 

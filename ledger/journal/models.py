@@ -20,8 +20,8 @@ Invariants (each enforced by the database itself, see the first migration, and r
   into a closed one (``periods.guard_dates``).
 
 On PostgreSQL the keys of the postings and the entry's reversed entry are not foreign-key
-constraints but triggers that check a statement's distinct keys at once (migrations 0029 and 0030,
-``CHECKED_PER_STATEMENT``); the models keep them, for the ORM's joins and for SQLite, where they
+constraints but triggers that check a statement's keys at once (migrations 0029 and 0030,
+``KEYS_AS_TRIGGERS``); the models keep them, for the ORM's joins and for SQLite, where they
 stay constraints.
 """
 
@@ -38,8 +38,8 @@ from ledger.db import Amount, Base, BigId
 
 #: The foreign keys PostgreSQL checks by triggers instead of constraints: a posting's account and
 #: engagement and an entry's reversed entry once per statement (migration 0029), a posting's entry
-#: at the commit once per statement (0030).
-CHECKED_PER_STATEMENT = frozenset({"fk_posting_account_id_account", "fk_posting_engagement_id_engagement",
+#: at the commit once a transaction (0030).
+KEYS_AS_TRIGGERS = frozenset({"fk_posting_account_id_account", "fk_posting_engagement_id_engagement",
                                    "fk_entry_reverses_id_entry", "fk_posting_entry_id_entry"})
 
 #: PostgreSQL's own tables, not the models': 0030's ``posting_check`` (one row a session: the least
@@ -50,12 +50,12 @@ POSTGRESQL_ONLY_TABLES = frozenset({"posting_check"})
 
 def schema_compared(dialect: str):
     """An Alembic ``include_object`` for comparing the models with a database of ``dialect``: on
-    PostgreSQL it leaves out the keys ``CHECKED_PER_STATEMENT`` (there they are triggers) and the
+    PostgreSQL it leaves out the keys ``KEYS_AS_TRIGGERS`` (there they are triggers) and the
     tables ``POSTGRESQL_ONLY_TABLES``."""
     def include(obj, name, type_, reflected, compare_to) -> bool:
         if dialect != "postgresql":
             return True
-        return not ((type_ == "foreign_key_constraint" and name in CHECKED_PER_STATEMENT)
+        return not ((type_ == "foreign_key_constraint" and name in KEYS_AS_TRIGGERS)
                     or (type_ == "table" and name in POSTGRESQL_ONLY_TABLES))
     return include
 

@@ -24,7 +24,7 @@ statement's distinct keys:
 The posting → entry key stays a deferred constraint: every writer adds an entry's postings before
 the entry, so only the commit can tell a posting whose entry never came. SQLite keeps every key
 (``ledger import`` checks them set-wise per batch there, ``journal/bulk.py``). The models keep the
-three keys (the ORM joins by them); ``journal.models.CHECKED_PER_STATEMENT`` names them, so the
+three keys (the ORM joins by them); ``journal.models.KEYS_AS_TRIGGERS`` names them, so the
 comparison of the models with the database leaves them out on PostgreSQL.
 
 Revision ID: 0029

@@ -64,8 +64,8 @@ def _revision(name: str, filename: str):
     return module
 
 
-def _references():
-    return _revision("references_0029", "0029_references_checked_per_statement.py")
+#: 0029, whose error for a missing key this revision raises too.
+REFERENCES = _revision("references_0029", "0029_references_checked_per_statement.py")
 
 
 def _checked(column: str, referred: str, constraint: str) -> str:
@@ -76,7 +76,7 @@ def _checked(column: str, referred: str, constraint: str) -> str:
          IF found < {column}s THEN
            SELECT min(a.{column}_id) INTO missing FROM added a
              WHERE a.{column}_id IS NOT NULL AND NOT EXISTS (SELECT FROM {referred} c WHERE c.id = a.{column}_id);
-           {_references()._raise_missing(column + '_id', referred, constraint)}
+           {REFERENCES._raise_missing(column + '_id', referred, constraint)}
          END IF;"""
 
 
@@ -143,6 +143,6 @@ def downgrade() -> None:
         return
     op.execute(f"ALTER TABLE posting ADD CONSTRAINT {KEY} FOREIGN KEY (entry_id) REFERENCES entry (id) "
                "DEFERRABLE INITIALLY DEFERRED")
-    op.execute(next(s for s in _references().UPGRADE if "FUNCTION ledger_postings_entry_open" in s))
+    op.execute(next(s for s in REFERENCES.UPGRADE if "FUNCTION ledger_postings_entry_open" in s))
     op.execute("DROP TABLE posting_check")  # its trigger with it
     op.execute("DROP FUNCTION ledger_postings_have_entries()")
