@@ -71,9 +71,9 @@ REFERENCES = _revision("references_0029", "0029_references_checked_per_statement
 def _checked(column: str, referred: str, constraint: str) -> str:
     """The statement's distinct ``column``s locked ``FOR KEY SHARE`` in ``referred`` (0029's lock: a
     delete waits for this transaction, then sees its postings); the least one missing refused."""
-    return f"""SELECT count(*) INTO found FROM (SELECT FROM {referred} c
+    return f"""SELECT count(*) INTO present FROM (SELECT FROM {referred} c
                                                 WHERE c.id IN (SELECT a.{column}_id FROM added a) FOR KEY SHARE OF c) r;
-         IF found < {column}s THEN
+         IF present < {column}s THEN
            SELECT min(a.{column}_id) INTO missing FROM added a
              WHERE a.{column}_id IS NOT NULL AND NOT EXISTS (SELECT FROM {referred} c WHERE c.id = a.{column}_id);
            {REFERENCES._raise_missing(column + '_id', referred, constraint)}
@@ -101,7 +101,7 @@ UPGRADE = [
     """CREATE CONSTRAINT TRIGGER posting_check_at_commit AFTER INSERT OR UPDATE ON posting_check
        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_postings_have_entries()""",
     f"""CREATE OR REPLACE FUNCTION ledger_postings_entry_open() RETURNS trigger LANGUAGE plpgsql AS $$
-       DECLARE first_id bigint; written bigint; accounts bigint; engagements bigint; found bigint; missing bigint;
+       DECLARE first_id bigint; written bigint; accounts bigint; engagements bigint; present bigint; missing bigint;
        BEGIN
          SELECT min(a.entry_id), (SELECT coalesce(max(e.id), 0) FROM entry e),
                 count(DISTINCT a.account_id), count(DISTINCT a.engagement_id)
