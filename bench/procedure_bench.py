@@ -13,6 +13,11 @@ neither side inherits the other's dead rows), and prints each round's ratio head
 their median: the effect of a migration on the server's side, measured in one run.
 
     .venv/bin/python bench/procedure_bench.py [--clients 2 8] [--seconds 5] [--against 0026] [--rounds 3]
+                                              [--functions]
+
+With ``--functions`` the scratch database counts its PL/pgSQL functions (``track_functions``) and
+each run also prints, per function, its calls and its own time a call in µs (the time in the
+function less that in the functions it called, waits included): where a revision's cost went.
 
 Skips with the reason where ``pgbench`` is not found (``PGBENCH``, ``PATH``, then PostgreSQL's
 ``bin`` directories).
@@ -30,6 +35,7 @@ import statistics
 import subprocess  # nosec B404 - runs pgbench, a fixed tool, with arguments built here
 import sys
 import tempfile
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -85,6 +91,32 @@ def run(tool: str, url: str, script: str, clients: int, seconds: float) -> float
     return float(re.search(r"tps = ([\d.]+)", out).group(1))
 
 
+def _admin(url: str):
+    import psycopg
+
+    return psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+
+
+def count_functions(url: str) -> None:
+    """The scratch database's sessions count their PL/pgSQL functions' calls and times."""
+    with _admin(url) as conn:
+        conn.execute(f"ALTER DATABASE {conn.info.dbname} SET track_functions = 'pl'")
+
+
+def reset_counts(url: str) -> None:
+    with _admin(url) as conn:
+        conn.execute("SELECT pg_stat_reset()")
+
+
+def function_times(url: str) -> str:
+    """Each counted function's calls and own µs a call since ``reset_counts``, slowest first (the
+    clients' counts reach the statistics when their sessions end, as ``pgbench``'s have)."""
+    with _admin(url) as conn:
+        rows = conn.execute("SELECT funcname, calls, self_time * 1000 / calls FROM pg_stat_user_functions "
+                            "WHERE calls > 0 ORDER BY self_time DESC").fetchall()
+    return "; ".join(f"{name} {calls:,} x {us:.1f} µs" for name, calls, us in rows)
+
+
 def migrate(url: str, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
@@ -99,9 +131,7 @@ def migrate(url: str, revision: str) -> None:
 
 
 def vacuum_queue(url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+    with _admin(url) as conn:
         # The queue's tables of whichever revision is in: 0016's request and answer tables, or
         # 0028's slots (which need no vacuum, but get the same treatment).
         tables = [t for (t,) in conn.execute("SELECT relname FROM pg_class WHERE relkind = 'r' AND relname "
@@ -115,6 +145,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--against", help="an earlier revision to swap in turn with head (e.g. 0026)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--functions", action="store_true",
+                        help="print each PL/pgSQL function's calls and own time a call after each run")
     opts = parser.parse_args()
     tool = pgbench()
     if tool is None:
@@ -131,9 +163,21 @@ def main() -> None:
         script = str(Path(tmp) / "call.sql")
         Path(script).write_text(call_script(app))
         app.extensions["ledger.engine"].dispose()
+        if opts.functions:
+            count_functions(url)
+
+        def timed(clients: int, label: str) -> float:
+            if opts.functions:
+                reset_counts(url)
+            rate = run(tool, url, script, clients, opts.seconds)
+            if opts.functions:
+                time.sleep(0.5)  # the clients' sessions report their counts as they end
+                print(f"  {label}, {clients} clients, own time a call: {function_times(url)}")
+            return rate
+
         for clients in opts.clients:
             if not opts.against:
-                print(f"{clients} clients: {run(tool, url, script, clients, opts.seconds):,.0f} calls/s")
+                print(f"{clients} clients: {timed(clients, 'head'):,.0f} calls/s")
                 continue
             ratios = []
             for r in range(1, opts.rounds + 1):
@@ -141,7 +185,7 @@ def main() -> None:
                 for revision in (opts.against, "head"):
                     migrate(url, revision)
                     vacuum_queue(url)
-                    rates[revision] = run(tool, url, script, clients, opts.seconds)
+                    rates[revision] = timed(clients, revision)
                 ratios.append(rates["head"] / rates[opts.against])
                 print(f"{clients} clients, round {r}: {opts.against} {rates[opts.against]:,.0f} calls/s, "
                       f"head {rates['head']:,.0f} calls/s -> {ratios[-1]:.2f}x; load average {os.getloadavg()[0]:.2f}")

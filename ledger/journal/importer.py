@@ -48,17 +48,15 @@ from ledger.journal.service import EntrySpec, post_entries
 BATCH = {"postgresql": 5_000, "sqlite": 10_000}
 #: SQLite's idempotency-key lookup: keys per query (PostgreSQL asks for a batch's in one array).
 KEYS_PER_QUERY = 2_000
-#: Where the next batch is read and checked while the last one is written: a reader process
-#: forked from this one (``"process"``), which reads on the other core and hands each batch over by
-#: ``pickle``, about 2 µs a line to take back against 10 µs to read it. A reader thread would hold
-#: Python's lock against the writer: on SQLite the writer's own work runs holding it, and on
-#: PostgreSQL, once the references were checked set-wise (migrations 0029, 0030), the writer and the
-#: reader together held it for most of the import (1M postings: 11.4 s with a thread, 9.9 s with a
-#: process). Where a process cannot be forked safely (``_read_ahead``), ``READ_ALONE``.
-READ_AHEAD = {"postgresql": "process", "sqlite": "process"}
-#: The reader where no process can be forked: a thread on PostgreSQL (the writer still waits on the
-#: server, which the reader's Python fills), none on SQLite (the writer reads between its batches:
-#: a thread only slowed the writer's binding of rows).
+#: Where the next batch is read and checked while the last one is written, on both engines: a
+#: reader process forked from this one (``_read_ahead``), which reads on the other core and hands
+#: each batch over by ``pickle``, about 2 µs a line to take back against 10 µs to read it. A reader
+#: thread would hold Python's lock against the writer: on SQLite the writer's own work runs holding
+#: it, and on PostgreSQL, once the references were checked set-wise (migrations 0029, 0030), the
+#: writer and the reader together held it for most of the import (1M postings: 11.4 s with a
+#: thread, 9.9 s with a process). Where no process can be forked, the reader is this: a thread on
+#: PostgreSQL (the writer still waits on the server, which the reader's Python fills), none on
+#: SQLite (the writer reads between its batches: a thread only slowed the writer's binding of rows).
 READ_ALONE = {"postgresql": "thread", "sqlite": "inline"}
 #: Lines a reader process pickles at a time (``_Forked``).
 CHUNK = 1_000
@@ -260,7 +258,7 @@ def import_lines(session: Session, lines: Iterable[str], currency: str,
     line's error. A batch the bulk path declines (a date in a closed period...) goes through
     ``post_entries`` too, to find and name its first bad line.
 
-    The next batch is read while this thread writes the last (``READ_AHEAD``): by a reader process
+    The next batch is read while this thread writes the last (``_read_ahead``): by a reader process
     forked from this one, which sends its batches through a pipe (on PostgreSQL with their ``COPY``
     text made), or where none can be forked by a reader thread (PostgreSQL) or between the batches
     (SQLite). Only this thread touches the session. At most three batches are in memory: one
@@ -416,14 +414,13 @@ class _Reader(_Counting, threading.Thread):
 
 
 def _read_ahead(engine: str) -> str:
-    """``READ_AHEAD``'s reader for ``engine``; ``READ_ALONE``'s where this platform cannot fork a
-    process, or where forking a process that has loaded what this one has is not safe (macOS's
-    system libraries, which Python's own ``multiprocessing`` no longer forks with): the reader
-    process is Linux's."""
-    kind = READ_AHEAD.get(engine, "inline")
-    if kind == "process" and not (hasattr(os, "fork") and sys.platform.startswith("linux")):
-        return READ_ALONE.get(engine, "inline")
-    return kind
+    """The reader for ``engine``: a process (``"process"``) where this platform can fork one safely,
+    else ``READ_ALONE``'s. The reader process is Linux's: elsewhere ``fork`` is missing, or forking
+    a process that has loaded what this one has is not safe (macOS's system libraries, which
+    Python's own ``multiprocessing`` no longer forks with)."""
+    if hasattr(os, "fork") and sys.platform.startswith("linux"):
+        return "process"
+    return READ_ALONE.get(engine, "inline")
 
 
 class _Forked(_Counting):

@@ -40,7 +40,7 @@ from ledger.db import Amount, Base, BigId
 #: engagement and an entry's reversed entry once per statement (migration 0029), a posting's entry
 #: at the commit once a transaction (0030).
 KEYS_AS_TRIGGERS = frozenset({"fk_posting_account_id_account", "fk_posting_engagement_id_engagement",
-                                   "fk_entry_reverses_id_entry", "fk_posting_entry_id_entry"})
+                              "fk_entry_reverses_id_entry", "fk_posting_entry_id_entry"})
 
 #: PostgreSQL's own tables, not the models': 0030's ``posting_check`` (one row a session: the least
 #: entry id its transaction's postings name, from which its deferred trigger checks at the commit

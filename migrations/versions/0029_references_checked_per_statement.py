@@ -62,18 +62,25 @@ def _raise_missing(column: str, referred: str, constraint: str, table: str = "po
                    DETAIL = format('Key ({column})=(%s) is not present in table "{referred}".', missing);""")
 
 
-def _locked_or_refused(column: str, referred: str, constraint: str, where: str = "") -> str:
-    """The added postings' distinct ``column`` values locked ``FOR KEY SHARE`` in ``referred`` in
-    one statement; the least one not found refused."""
-    return f"""
-         SELECT array_agg(DISTINCT a.{column}) INTO wanted FROM added a {where};
-         IF wanted IS NOT NULL THEN
-           SELECT coalesce(array_agg(r.id), '{{}}') INTO found
-             FROM (SELECT c.id FROM {referred} c WHERE c.id = ANY (wanted) FOR KEY SHARE OF c) r;
-           IF cardinality(found) < cardinality(wanted) THEN
-             SELECT min(x) INTO missing FROM unnest(wanted) x WHERE x <> ALL (found);
-             {_raise_missing(column, referred, constraint)}
-           END IF;
+def _checked(column: str, referred: str, constraint: str) -> str:
+    """The statement's distinct ``column``s (their number in the variable ``{column}s``) locked
+    ``FOR KEY SHARE`` in ``referred`` in one statement (the lock a key's check takes: a delete waits
+    for this transaction, then sees its postings); the least one missing refused."""
+    return f"""SELECT count(*) INTO present FROM (SELECT FROM {referred} c
+                                                WHERE c.id IN (SELECT a.{column}_id FROM added a) FOR KEY SHARE OF c) r;
+         IF present < {column}s THEN
+           SELECT min(a.{column}_id) INTO missing FROM added a
+             WHERE a.{column}_id IS NOT NULL AND NOT EXISTS (SELECT FROM {referred} c WHERE c.id = a.{column}_id);
+           {_raise_missing(column + '_id', referred, constraint)}
+         END IF;"""
+
+
+def references_checked() -> str:
+    """The postings' accounts and engagements checked (``_checked``), given the numbers of each
+    in ``accounts`` and ``engagements``; 0030's trigger runs the same."""
+    return f"""{_checked("account", "account", "fk_posting_account_id_account")}
+         IF engagements > 0 THEN
+           {_checked("engagement", "engagement", "fk_posting_engagement_id_engagement")}
          END IF;"""
 
 
@@ -85,10 +92,11 @@ def _open_with_references() -> str:
     """0020's ``ledger_postings_entry_open`` with the statement's accounts and engagements checked
     after its own check."""
     sql = next(s for s in GUARDS.UPGRADE if "FUNCTION ledger_postings_entry_open" in s)
-    sql = sql.replace("DECLARE written bigint;", "DECLARE written bigint; wanted bigint[]; found bigint[]; missing bigint;")
-    checks = (_locked_or_refused("account_id", "account", "fk_posting_account_id_account")
-              + _locked_or_refused("engagement_id", "engagement", "fk_posting_engagement_id_engagement",
-                                   "WHERE a.engagement_id IS NOT NULL"))
+    sql = sql.replace("DECLARE written bigint;",
+                      "DECLARE written bigint; accounts bigint; engagements bigint; present bigint; missing bigint;")
+    checks = f"""
+         SELECT count(DISTINCT a.account_id), count(DISTINCT a.engagement_id) INTO accounts, engagements FROM added a;
+         {references_checked()}"""
     end = "\n         RETURN NULL;\n       END $$"
     assert sql.count(end) == 1
     return sql.replace(end, checks + end)

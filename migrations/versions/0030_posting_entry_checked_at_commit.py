@@ -64,20 +64,8 @@ def _revision(name: str, filename: str):
     return module
 
 
-#: 0029, whose error for a missing key this revision raises too.
+#: 0029, whose checks of the accounts and engagements this revision's trigger runs too.
 REFERENCES = _revision("references_0029", "0029_references_checked_per_statement.py")
-
-
-def _checked(column: str, referred: str, constraint: str) -> str:
-    """The statement's distinct ``column``s locked ``FOR KEY SHARE`` in ``referred`` (0029's lock: a
-    delete waits for this transaction, then sees its postings); the least one missing refused."""
-    return f"""SELECT count(*) INTO present FROM (SELECT FROM {referred} c
-                                                WHERE c.id IN (SELECT a.{column}_id FROM added a) FOR KEY SHARE OF c) r;
-         IF present < {column}s THEN
-           SELECT min(a.{column}_id) INTO missing FROM added a
-             WHERE a.{column}_id IS NOT NULL AND NOT EXISTS (SELECT FROM {referred} c WHERE c.id = a.{column}_id);
-           {REFERENCES._raise_missing(column + '_id', referred, constraint)}
-         END IF;"""
 
 
 UPGRADE = [
@@ -110,10 +98,7 @@ UPGRADE = [
            RAISE EXCEPTION 'cannot add a posting to entry % already written', first_id
              USING ERRCODE = 'integrity_constraint_violation';
          END IF;
-         {_checked("account", "account", "fk_posting_account_id_account")}
-         IF engagements > 0 THEN
-           {_checked("engagement", "engagement", "fk_posting_engagement_id_engagement")}
-         END IF;
+         {REFERENCES.references_checked()}
          -- The commit's check starts at the transaction's least entry id: this session's row says
          -- so, rewritten only when this transaction has not written it yet or the statement starts
          -- lower (its version's xmin is then this transaction's id), so one check a transaction.
