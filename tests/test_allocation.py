@@ -147,6 +147,18 @@ def test_allocate_totals_is_allocate_summed_to_the_cent(facts):
     assert allocate_totals(facts, _nets(facts)) == _by_kind_minor(allocate(facts))
 
 
+def test_allocate_totals_leaves_out_a_partner_whose_practice_shares_cancel():
+    """Found by the property above: Ana owns two practices, one with a gain and one with the same
+    loss, so her practice shares sum to zero — left out, as ``allocate`` leaves it out."""
+    owners = {"msft": [("ana", D("1"))], "cloud": [("ana", D("1"))]}
+    facts = PeriodFacts("2026-01", POLICY, [EngagementFacts.of(1, "e1", "msft", "ben", D("10.00"), D("0"), "USD"),
+                                            EngagementFacts.of(2, "e2", "cloud", "ben", D("-10.00"), D("0"), "USD")],
+                        owners, [], UNITS, "USD")
+    got = allocate_totals(facts, _nets(facts))
+    assert ("ana", "practice") not in got
+    assert got == _by_kind_minor(allocate(facts))
+
+
 def test_allocate_totals_on_the_worked_example():
     facts = worked_month()
     got = allocate_totals(facts, _nets(facts))

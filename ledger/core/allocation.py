@@ -302,6 +302,7 @@ def allocate_totals(facts: PeriodFacts, nets: Iterable[tuple[str, str, int]]) ->
             acc[0] += sign * q2
             acc[1][(sign, r2)] += 1
     totals: dict[tuple[str, str], int] = {(code, "origination"): amt for code, amt in origination.items() if amt}
+    practice_shares: dict[str, int] = defaultdict(int)  # an owner's across practices (their sum may be 0)
     for practice_code, (quotients, residues, _) in sorted(practice.items()):
         split = splitters[practice_code]
         shares = [quotients * w for w in split.weights]
@@ -309,8 +310,8 @@ def allocate_totals(facts: PeriodFacts, nets: Iterable[tuple[str, str, int]]) ->
             for i, part in enumerate(split.row(r)):
                 shares[i] += sign * count * part
         for (code, _), amt in zip(owners_of[practice_code], shares, strict=True):
-            if amt:
-                totals[(code, "practice")] = totals.get((code, "practice"), 0) + amt
+            practice_shares[code] += amt
+    totals.update({(code, "practice"): amt for code, amt in practice_shares.items() if amt})
     _, _, pool_net = _pool_net(facts, pool_gross)
     for code, amt in _split_pool(facts, pool_net)[1]:
         if amt:
