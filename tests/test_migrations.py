@@ -161,9 +161,10 @@ def test_0025_drops_only_the_hash_index_and_keeps_every_entry_and_rule(make_app,
 
 
 def _references(engine: sa.Engine) -> dict:
-    """The foreign keys of posting and entry, and the tables and triggers of 0029 and 0030, as the database states them."""
+    """The foreign keys of posting, entry and chain_head, and the tables and triggers of 0029 to
+    0031, as the database states them."""
     inspector = sa.inspect(engine)
-    rules = {t: sorted(fk["name"] for fk in inspector.get_foreign_keys(t)) for t in ("posting", "entry")}
+    rules = {t: sorted(fk["name"] for fk in inspector.get_foreign_keys(t)) for t in ("posting", "entry", "chain_head")}
     rules["posting_check"] = inspector.has_table("posting_check")
     with engine.connect() as conn:
         rules["triggers"] = sorted(conn.exec_driver_sql(
@@ -172,12 +173,12 @@ def _references(engine: sa.Engine) -> dict:
     return rules
 
 
-@pytest.mark.skipif(not _POSTGRES, reason="0029 and 0030 change PostgreSQL only")
-def test_0029_and_0030_trade_the_keys_for_triggers_and_back_with_the_ledger_intact(make_app, fresh_db_url,
-                                                                                  charter_file):
-    """Up: the four keys are triggers, and refuse as the keys did; down to 0028: the keys again,
-    validated against the rows written meanwhile, the tables and triggers gone; up again: the same
-    ledger, and an orphan posting still refused at the commit."""
+@pytest.mark.skipif(not _POSTGRES, reason="0029 to 0031 change PostgreSQL only")
+def test_0029_to_0031_trade_the_keys_for_triggers_and_back_with_the_ledger_intact(make_app, fresh_db_url,
+                                                                                 charter_file):
+    """Up: the four keys are triggers and the chain head's key, and refuse as the keys did; down
+    to 0028: the keys again, validated against the rows written meanwhile, the tables, triggers
+    and the head's key gone; up again: the same ledger, and an orphan posting still refused."""
     from ledger.partnership.integrity import full_verify
     from ledger.runtime.database import get_session
 
@@ -187,10 +188,14 @@ def test_0029_and_0030_trade_the_keys_for_triggers_and_back_with_the_ledger_inta
     try:
         keys = {"posting": ["fk_posting_account_id_account", "fk_posting_engagement_id_engagement",
                             "fk_posting_entry_id_entry"], "entry": ["fk_entry_reverses_id_entry"]}
-        assert _references(engine) == {"posting": [], "entry": [], "posting_check": True,
+        assert _references(engine) == {"posting": [], "entry": [], "chain_head": ["fk_chain_head_entry_id_entry"],
+                                       "posting_check": False,
+                                       "triggers": ["account_referenced", "engagement_referenced"]}
+        assert runner.invoke(args=["db", "downgrade", "0030"]).exit_code == 0
+        assert _references(engine) == {"posting": [], "entry": [], "chain_head": [], "posting_check": True,
                                        "triggers": ["account_referenced", "engagement_referenced", "posting_check_at_commit"]}
         assert runner.invoke(args=["db", "downgrade", "0028"]).exit_code == 0
-        assert _references(engine) == {**keys, "posting_check": False, "triggers": []}
+        assert _references(engine) == {**keys, "chain_head": [], "posting_check": False, "triggers": []}
         for at in ("0028", "head"):
             with engine.connect() as conn:
                 # at 0028 the first key to refuse may be another's (account_balance's): rows name it too
@@ -198,10 +203,12 @@ def test_0029_and_0030_trade_the_keys_for_triggers_and_back_with_the_ledger_inta
                                    match="fk_posting_account_id_account" if at == "head" else "foreign key"):
                     conn.exec_driver_sql("DELETE FROM account WHERE id = (SELECT min(account_id) FROM posting)")
                 conn.rollback()
-                conn.exec_driver_sql("INSERT INTO posting (entry_id, account_id, commodity, amount) "
-                                     "SELECT max(id) + 5, 1, 'USD', 0 FROM entry")
+                # refused at the commit by 0028's key, at the insert by head's trigger (beyond the head)
                 with pytest.raises(sa.exc.IntegrityError, match="fk_posting_entry_id_entry"):
+                    conn.exec_driver_sql("INSERT INTO posting (entry_id, account_id, commodity, amount) "
+                                         "SELECT max(id) + 5, 1, 'USD', 0 FROM entry")
                     conn.commit()
+                conn.rollback()
             if at == "0028":
                 assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     finally:

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from ledger.core import chart
 from ledger.core.entries import Leg
 from ledger.journal.models import KEYS_AS_TRIGGERS, Entry, Posting
-from ledger.journal.service import open_account, post_entry
+from ledger.journal.service import claim_numbers, open_account, post_entry
 from ledger.journal.verify import verify
 
 JAN = dt.date(2026, 1, 15)
@@ -36,6 +36,14 @@ def _cash(s) -> int:
 
 def _next_entry(s) -> int:
     return (s.scalar(sa.select(sa.func.max(Entry.id))) or 0) + 1
+
+
+def _claimed(s, count: int = 1) -> int:
+    """The next entry's number, with the chain head moved over ``count`` entries from it, as a
+    writer moves it before it writes their postings (PostgreSQL; SQLite needs no claim)."""
+    first = _next_entry(s)
+    claim_numbers(s, first - 1, count)
+    return first
 
 
 def _counts(s) -> tuple[int, int]:
@@ -64,7 +72,7 @@ def test_a_posting_naming_no_row_is_refused_and_writes_nothing(s, column, referr
     before = _counts(s)
     values = {"account_id": _cash(s), "engagement_id": None} | {column: MISSING}
     exc = _refused(s, "INSERT INTO posting (entry_id, account_id, commodity, amount, engagement_id) "
-                      "VALUES (:e, :account_id, 'USD', 0, :engagement_id)", e=_next_entry(s), **values)
+                      "VALUES (:e, :account_id, 'USD', 0, :engagement_id)", e=_claimed(s), **values)
     constraint = f"fk_posting_{column}_{referred}"
     assert constraint in KEYS_AS_TRIGGERS
     _postgres_error(exc, constraint, f'Key ({column})=({MISSING}) is not present in table "{referred}".')
@@ -73,7 +81,7 @@ def test_a_posting_naming_no_row_is_refused_and_writes_nothing(s, column, referr
 
 def test_one_missing_key_among_many_in_one_statement_is_found_and_named(s):
     """The set-wise check finds the one bad key among a statement's many good ones (the least, if several)."""
-    cash, first = _cash(s), _next_entry(s)
+    cash, first = _cash(s), _claimed(s)
     rows = ", ".join(f"({first}, {cash}, 'USD', {n})" for n in range(50))
     exc = _refused(s, f"INSERT INTO posting (entry_id, account_id, commodity, amount) VALUES {rows}, "
                       f"({first}, {MISSING + 7}, 'USD', 0), ({first}, {MISSING}, 'USD', 0)")
@@ -81,7 +89,7 @@ def test_one_missing_key_among_many_in_one_statement_is_found_and_named(s):
 
 
 def test_an_entry_reversing_no_entry_is_refused_and_writes_nothing(s):
-    before, cash, n = _counts(s), _cash(s), _next_entry(s)
+    before, cash, n = _counts(s), _cash(s), _claimed(s)
     ana = s.execute(sa.text("SELECT id FROM account WHERE name = :n"), {"n": chart.capital("ana")}).scalar_one()
     with pytest.raises(IntegrityError, match=FOREIGN_KEY) as caught:
         for account, amount in ((cash, 100), (ana, -100)):
@@ -151,8 +159,9 @@ def _waiting_on_a_lock(s, pid: int) -> bool:
     return False
 
 
-def _in_thread(conninfo: str, sql: str, params: tuple, started: threading.Event, pid: list):
-    """Run ``sql`` in a session of its own on a thread, then commit; what it raised (or None) in the result list."""
+def _in_thread(conninfo: str, statements: list[tuple[str, tuple]], started: threading.Event, pid: list):
+    """Run ``statements`` (sql, params) in a session of its own on a thread, then commit; what it
+    raised (or None) in the result list."""
     result: list = []
 
     def run():
@@ -160,7 +169,8 @@ def _in_thread(conninfo: str, sql: str, params: tuple, started: threading.Event,
             pid.append(conn.info.backend_pid)
             started.set()
             try:
-                conn.execute(sql, params)
+                for sql, params in statements:
+                    conn.execute(sql, params)
                 conn.commit()
                 result.append(None)
             except psycopg.Error as exc:
@@ -180,7 +190,7 @@ def test_a_delete_waits_for_a_posting_not_yet_committed_then_is_refused(s):
     post_entry(s, date=JAN, memo="to spare", source_type="manual",
                legs=[Leg("Expenses:Spare", Decimal("5.00"), "USD"), Leg(chart.CASH, Decimal("-5.00"), "USD")])
     started, pid = threading.Event(), []
-    thread, result = _in_thread(_conninfo(s), "DELETE FROM account WHERE id = %s", (spare,), started, pid)
+    thread, result = _in_thread(_conninfo(s), [("DELETE FROM account WHERE id = %s", (spare,))], started, pid)
     started.wait(5)
     assert _waiting_on_a_lock(s, pid[0])
     s.commit()
@@ -203,8 +213,9 @@ def test_a_posting_naming_a_row_being_deleted_waits_and_is_refused_only_if_the_d
         deleter.execute("DELETE FROM account WHERE id = %s", (spare,))
         started, pid = threading.Event(), []
         thread, result = _in_thread(
-            _conninfo(s), "INSERT INTO posting (entry_id, account_id, commodity, amount) VALUES (%s, %s, 'USD', 0)",
-            (_next_entry(s) + 1000, spare), started, pid)
+            _conninfo(s), [("UPDATE chain_head SET seq = %s WHERE id = 1", (_next_entry(s),)),
+                           ("INSERT INTO posting (entry_id, account_id, commodity, amount) VALUES (%s, %s, 'USD', 0)",
+                            (_next_entry(s), spare))], started, pid)
         started.wait(5)
         assert _waiting_on_a_lock(s, pid[0])
         deleter.commit() if deleter_commits else deleter.rollback()
@@ -212,13 +223,13 @@ def test_a_posting_naming_a_row_being_deleted_waits_and_is_refused_only_if_the_d
     if deleter_commits:
         assert isinstance(result[0], psycopg.errors.ForeignKeyViolation)
         assert result[0].diag.constraint_name == "fk_posting_account_id_account"
-    else:  # the insert went through; its commit then found the posting's entry missing (posting → entry, deferred)
+    else:  # the insert went through; its commit then found the head's entry missing (0031's key, deferred)
         assert isinstance(result[0], psycopg.errors.ForeignKeyViolation)
-        assert result[0].diag.constraint_name == "fk_posting_entry_id_entry"
+        assert result[0].diag.constraint_name == "fk_chain_head_entry_id_entry"
     assert s.scalar(sa.select(sa.func.count()).select_from(Posting).where(Posting.account_id == spare)) == 0
 
 
-# --- A posting's entry, checked at the commit (PostgreSQL: once per statement, migration 0030) ----
+# --- A posting's entry: on PostgreSQL the chain head's (migration 0031), on SQLite the key's --------
 
 def _postings(s, rows: list[tuple[int, int]]) -> None:
     """One statement of balanced-per-entry postings: (entry id, amount) on cash, its negation on Ana's capital."""
@@ -235,31 +246,83 @@ def _entries(s, ids: list[int]) -> None:
                   {"e": n, "h": f"h{n}", "now": dt.datetime(2026, 1, 2, tzinfo=dt.UTC)})
 
 
+def test_a_posting_beyond_the_chain_head_is_refused_and_writes_nothing(s):
+    """A posting for an entry no writer has moved the head over: on PostgreSQL refused at once,
+    with the posting key's error naming the least such entry; on SQLite by the key at the commit."""
+    before, first = _counts(s), _next_entry(s)
+    with pytest.raises(IntegrityError, match=FOREIGN_KEY) as caught:
+        _postings(s, [(first + 2, 1), (first + 1, 2)])
+        s.commit()
+    s.rollback()
+    _postgres_error(caught.value, "fk_posting_entry_id_entry",
+                    f'Key (entry_id)=({first + 1}) is not present in table "entry".')
+    assert _counts(s) == before
+
+
+def _detail(s, entry_id: int) -> None:
+    s.execute(sa.text("INSERT INTO posting_detail (entry_id, line_no, account_id, date, commodity, kind, amount) "
+                      "VALUES (:e, 1, :a, '2026-01-02', 'USD', 'share', 1)"), {"e": entry_id, "a": _cash(s)})
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="the chain head holds detail lines on PostgreSQL (0031)")
+def test_detail_for_an_entry_the_head_is_not_moved_over_is_refused(s):
+    """Detail lines had no key to their entry on PostgreSQL; since 0031 the head holds them as it
+    holds the postings: refused beyond the head, and at the commit if their entry never comes."""
+    first = _next_entry(s)
+    with pytest.raises(IntegrityError, match="the chain head is not moved over it"):
+        _detail(s, first)
+    s.rollback()
+    _claimed(s)
+    _detail(s, first)
+    with pytest.raises(IntegrityError, match="fk_chain_head_entry_id_entry"):
+        s.commit()
+    s.rollback()
+    assert s.scalar(sa.text("SELECT count(*) FROM posting_detail WHERE entry_id >= :e"), {"e": first}) == 0
+
+
 @pytest.mark.parametrize("statements,written,missing", [
     ([[0, 1, 2]], [0, 1], 2),                # one statement, its last entry never written
-    ([[0, 1], [2, 3]], [0, 1, 3], 2),        # the second of two statements, a gap in the middle
     ([[0, 1], [5]], [0, 1], 5),              # a later statement, far past the others
 ])
 def test_a_posting_whose_entry_is_never_written_is_refused_at_the_commit(s, statements, written, missing):
-    before, first = _counts(s), _next_entry(s)
+    """The head moved over the entries, their postings written, not every entry: on PostgreSQL the
+    head's key finds no entry at the head (written without a gap, so the head's is the last)."""
+    before, first = _counts(s), _claimed(s, max(max(ids) for ids in statements) + 1)
     with pytest.raises(IntegrityError, match=FOREIGN_KEY) as caught:
         for ids in statements:
             _postings(s, [(first + i, 10 + i) for i in ids])
         _entries(s, [first + i for i in written])
         s.commit()
     s.rollback()
-    _postgres_error(caught.value, "fk_posting_entry_id_entry",
-                    f'Key (entry_id)=({first + missing}) is not present in table "entry".')
+    if ENGINE == "postgresql":
+        _postgres_error(caught.value, "fk_chain_head_entry_id_entry",
+                        f'Key (entry_id)=({first + missing}) is not present in table "entry".')
+    assert _counts(s) == before
+
+
+def test_an_entry_leaving_a_gap_in_the_chain_is_refused(s):
+    """Entries 0, 1 and 3 of four with postings: on PostgreSQL entry 3 is refused as it is written
+    (the chain is numbered without a gap, so the head's entry stands for all below it); on SQLite
+    the missing entry's postings fail their key at the commit."""
+    before, first = _counts(s), _claimed(s, 4)
+    with pytest.raises(IntegrityError, match="entry .* is not written" if ENGINE == "postgresql" else FOREIGN_KEY):
+        _postings(s, [(first, 10), (first + 1, 11)])
+        _postings(s, [(first + 2, 12), (first + 3, 13)])
+        _entries(s, [first, first + 1, first + 3])
+        s.commit()
+    s.rollback()
     assert _counts(s) == before
 
 
 def test_postings_rolled_back_to_a_savepoint_are_not_checked_at_the_commit(s):
-    """An orphan statement undone by a savepoint's rollback takes its check with it: the entry
-    written after it commits."""
+    """An orphan statement undone by a savepoint's rollback takes its check with it (on PostgreSQL
+    the head's move with it): the entry written after it commits."""
     first = _next_entry(s)
     nested = s.begin_nested()
+    claim_numbers(s, first - 1, 8)
     _postings(s, [(first + 7, 1)])
     nested.rollback()
+    _claimed(s)
     _postings(s, [(first, 3)])
     _entries(s, [first])
     s.commit()
@@ -267,15 +330,20 @@ def test_postings_rolled_back_to_a_savepoint_are_not_checked_at_the_commit(s):
     assert s.scalar(sa.select(sa.func.count()).select_from(Posting).where(Posting.entry_id == first + 7)) == 0
 
 
-@pytest.mark.skipif(ENGINE != "postgresql", reason="posting_check is PostgreSQL's (migration 0030)")
-def test_a_session_keeps_one_row_of_posting_check_however_many_statements_it_writes(s):
-    """0030's row is rewritten in place: 300 entries by 300 statements leave one row for the
-    session, on a page or two, with no vacuum."""
-    for _ in range(300):
-        post_entry(s, date=JAN, memo="x", source_type="manual",
-                   legs=[Leg(chart.CASH, Decimal("1.00"), "USD"), Leg(chart.capital("ana"), Decimal("-1.00"), "USD")])
-        s.commit()
-    me = s.scalar(sa.text("SELECT pg_backend_pid()"))
-    assert s.scalars(sa.text("SELECT owner FROM posting_check")).all() == [me]
-    assert s.scalar(sa.text("SELECT pg_relation_size('posting_check') / current_setting('block_size')::int")) <= 2
+@postgres_only
+def test_a_posting_for_an_entry_another_transaction_claimed_is_refused(s):
+    """A moved the head and has not committed; B's posting for A's entry sees the head where it
+    was (A's move is not B's to see) and is refused at once, without waiting for A."""
+    first = _next_entry(s)
+    with psycopg.connect(_conninfo(s)) as claimer:
+        claimer.execute("UPDATE chain_head SET seq = %s WHERE id = 1", (first,))
+        started, pid = threading.Event(), []
+        thread, result = _in_thread(
+            _conninfo(s), [("INSERT INTO posting (entry_id, account_id, commodity, amount) VALUES (%s, %s, 'USD', 0)",
+                            (first, _cash(s)))], started, pid)
+        thread.join(10)
+        claimer.rollback()
+    assert isinstance(result[0], psycopg.errors.ForeignKeyViolation)
+    assert result[0].diag.constraint_name == "fk_posting_entry_id_entry"
+    assert s.scalar(sa.select(sa.func.count()).select_from(Posting).where(Posting.entry_id == first)) == 0
     assert verify(s).ok

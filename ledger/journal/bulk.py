@@ -55,7 +55,7 @@ from ledger.core.money import (
 from ledger.db import clock_of, from_stored, minor_to_stored
 from ledger.journal.models import Account, AccountBalance, AccountMonthTotal, ChainHead, Entry, head_moved
 from ledger.journal.periods import guard_dates
-from ledger.journal.service import EntrySpec, add_to, lock_chain
+from ledger.journal.service import EntrySpec, add_to, claim_numbers, lock_chain
 
 #: The guard triggers an import's batch sets aside on SQLite, inside its transaction, and the
 #: set-based check that stands for each (``_sqlite_rows``).
@@ -329,6 +329,7 @@ def write(session: Session, drafts: Sequence[Draft], accounts: Accounts) -> None
     now = clock_of(session).now()
     # MAINTAINED TABLES: each engine's writer below adds the batch to them (``_maintain``).
     if postgres:
+        claim_numbers(session, head.seq, len(drafts))
         seq, prev = _postgres_rows(session, drafts, head.seq, head.hash, now)
     else:
         seq, prev = _sqlite_write(session, drafts, head.seq, head.hash, now)

@@ -20,9 +20,10 @@ Invariants (each enforced by the database itself, see the first migration, and r
   into a closed one (``periods.guard_dates``).
 
 On PostgreSQL the keys of the postings and the entry's reversed entry are not foreign-key
-constraints but triggers that check a statement's keys at once (migrations 0029 and 0030,
+constraints but triggers that check a statement's keys at once (migrations 0029 and 0031,
 ``KEYS_AS_TRIGGERS``); the models keep them, for the ORM's joins and for SQLite, where they
-stay constraints.
+stay constraints. A posting's entry is found there by the chain head's deferred key to the entry
+it was moved over before the postings were written (0031, ``POSTGRESQL_ONLY``).
 """
 
 from __future__ import annotations
@@ -38,25 +39,26 @@ from ledger.db import Amount, Base, BigId
 
 #: The foreign keys PostgreSQL checks by triggers instead of constraints: a posting's account and
 #: engagement and an entry's reversed entry once per statement (migration 0029), a posting's entry
-#: at the commit once a transaction (0030).
+#: by the chain head: no posting beyond it, and its key to the entry at the commit (0031).
 KEYS_AS_TRIGGERS = frozenset({"fk_posting_account_id_account", "fk_posting_engagement_id_engagement",
                               "fk_entry_reverses_id_entry", "fk_posting_entry_id_entry"})
 
-#: PostgreSQL's own tables, not the models': 0030's ``posting_check`` (one row a session: the least
-#: entry id its transaction's postings name, from which its deferred trigger checks at the commit
-#: that every posting's entry is written).
-POSTGRESQL_ONLY_TABLES = frozenset({"posting_check"})
+#: PostgreSQL's own columns and keys, not the models': the chain head's entry (``nullif(seq, 0)``)
+#: and its deferred key to ``entry``, which finds at the commit the entry the head was moved over
+#: before its postings were written (migration 0031).
+POSTGRESQL_ONLY = frozenset({("chain_head", "entry_id"), ("chain_head", "fk_chain_head_entry_id_entry")})
 
 
 def schema_compared(dialect: str):
     """An Alembic ``include_object`` for comparing the models with a database of ``dialect``: on
     PostgreSQL it leaves out the keys ``KEYS_AS_TRIGGERS`` (there they are triggers) and the
-    tables ``POSTGRESQL_ONLY_TABLES``."""
+    columns and keys ``POSTGRESQL_ONLY``."""
     def include(obj, name, type_, reflected, compare_to) -> bool:
         if dialect != "postgresql":
             return True
+        table = getattr(getattr(obj, "table", None), "name", None)
         return not ((type_ == "foreign_key_constraint" and name in KEYS_AS_TRIGGERS)
-                    or (type_ == "table" and name in POSTGRESQL_ONLY_TABLES))
+                    or (table, name) in POSTGRESQL_ONLY)
     return include
 
 

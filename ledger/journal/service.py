@@ -88,6 +88,16 @@ def lock_chain(session: Session) -> ChainPosition:
         f"SELECT seq, hash FROM chain_head WHERE id = 1{lock}").one())  # nosec B608
 
 
+def claim_numbers(session: Session, head: int, count: int) -> None:
+    """Move the chain head's number over the ``count`` entries a writer numbers after ``head``,
+    before it writes their postings (PostgreSQL, migration 0031: a posting beyond the head is
+    refused, and the head's key finds its entry at the commit, so no posting is left without its
+    entry); the writer sets the hash with the number when the entries are written. SQLite keeps
+    the key from each posting to its entry, and needs no claim."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection().exec_driver_sql("UPDATE chain_head SET seq = %s WHERE id = 1", (head + count,))
+
+
 def open_account(
     session: Session, name: str, commodities: Sequence[str], opened_on: dt.date | None = None
 ) -> Account:
@@ -218,6 +228,7 @@ def post_entries(session: Session, specs: Sequence[EntrySpec], field: str = "pos
     facts.load_periods(session)
     if append.dates_need_guard(session, facts, dates)[0]:
         guard_dates(session, dates)
+    claim_numbers(session, seq, len(specs))
     posting_rows: list[tuple] = []
     engagement_deltas: dict[tuple[str, int, int, str], int] = defaultdict(int)
     entry_rows: list[tuple] = []

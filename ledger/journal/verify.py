@@ -42,11 +42,14 @@ SQLITE_TRIGGERS = {"entry_no_update", "entry_no_delete", "posting_no_update", "p
                    "posting_entry_open", "entry_balanced", "posting_detail_no_update",
                    "posting_detail_no_delete", "posting_detail_entry_open", "entry_detail_agrees"}
 #: PostgreSQL checks postings and entries once per statement (migration 0020), and with them the
-#: postings' and entries' references (0029, 0030): an account or engagement a posting names is
-#: neither deleted nor renumbered, and a statement's postings have their entries at the commit.
+#: postings' and entries' references (0029): an account or engagement a posting names is neither
+#: deleted nor renumbered.
 PG_TRIGGERS = {"entry_no_update_delete", "posting_no_update_delete", "posting_entry_open",
                "entry_sealed", "posting_detail_no_update_delete", "posting_detail_entry_open",
-               "account_referenced", "engagement_referenced", "posting_check_at_commit"}
+               "account_referenced", "engagement_referenced"}
+#: And a transaction's postings have their entries at the commit: the chain head's key to the entry
+#: it was moved over before them (0031).
+PG_KEYS = {"fk_chain_head_entry_id_entry"}
 
 
 @dataclass
@@ -67,6 +70,10 @@ def _installed_triggers(session: Session) -> set[str]:
     else:
         rows = session.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
     return {r[0] for r in rows}
+
+
+def _installed_keys(session: Session) -> set[str]:
+    return set(session.execute(text("SELECT conname FROM pg_constraint WHERE contype = 'f'")).scalars())
 
 
 def verify(session: Session, extra_checks=()) -> Report:
@@ -155,6 +162,9 @@ def verify(session: Session, extra_checks=()) -> Report:
     missing = expected - _installed_triggers(session)
     for name in sorted(missing):
         report.problems.append(f"the database guard trigger {name} is missing: rows could be altered")
+    if session.get_bind().dialect.name == "postgresql":
+        for name in sorted(PG_KEYS - _installed_keys(session)):
+            report.problems.append(f"the database key {name} is missing: a posting could be left without its entry")
     report.checks.append("guards")
     report.problems.extend(check_balances(session))
     report.problems.extend(check_engagement_totals(session))
