@@ -3,9 +3,9 @@ a transaction's postings have their entries without a row of its own to check th
 
 0030 checked a posting's entry at the commit from a row the transaction wrote for it
 (``posting_check``) and a PL/pgSQL constraint trigger on that row. A one-entry call paid for the
-row's version, the deferred event and the trigger's three queries: measured 2026-12-04 with
-``procedure_bench.py --functions``, about 26 µs at the commit and most of the 40 µs 0029/0030 added
-to the postings' trigger, which took two writers from 1.67 × pgledger to 1.49 ×.
+row's version, the deferred event and the trigger's three queries (``procedure_bench.py
+--functions``, 2026-12-04: 37.5–39.5 µs at the commit, and 15 µs of the postings' trigger), which
+took two writers from 1.67 × pgledger to 1.49 ×.
 
 Every writer already moves one row a transaction: the chain head. Here it moves first — the
 writer claims the entry numbers it will write, then writes their postings and detail, then the
@@ -29,6 +29,11 @@ entries — and three rules make the head's move the whole check:
 right after it numbers and hashes the entries; ``ledger import`` and the Python path for a close's
 detail move the head's number first and its hash at the end (``journal.bulk.write``,
 ``journal.service``). SQLite keeps its key from a posting to its entry and needs none of this.
+
+Measured the same day against 0030, alternating on a noisy machine: the commit's check and 15 µs
+of the postings' trigger gone, the gap check +15 µs in ``entry_sealed``; ``pgbench`` at one client
+medians 0.95–1.05 ×; two Python writers median 1.56 × pgledger over 13 rounds against 0030's
+1.45 ×; the import and eight writers unchanged within the noise (docs/performance.md).
 
 Revision ID: 0031
 Revises: 0030
