@@ -11,7 +11,9 @@ Invariants (each enforced by the database itself, see the first migration, and r
 - ``PostingDetail``: a posting's breakdown by engagement (a close's capital postings), sealed by
   its entry like the postings, immutable, and covered by the entry's hash.
 - ``ChainHead``: one row, the last ``(seq, hash)``; writers lock it (``FOR UPDATE`` on PostgreSQL, the
-  database write lock on SQLite), so the chain cannot fork.
+  database write lock on SQLite), so the chain cannot fork. On PostgreSQL a writer moves it over
+  the entries it numbers before it writes their postings, and entries are numbered without a gap
+  (migration 0031).
 - ``Books``: one row, what the journal must know of the partnership to keep its books — the
   currency, the period kind and the first day — written once at founding. The journal reads them
   from here, never from the areas built on it.
