@@ -32,8 +32,9 @@ detail move the head's number first and its hash at the end (``journal.bulk.writ
 
 Measured the same day against 0030, alternating on a noisy machine: the commit's check and 15 µs
 of the postings' trigger gone, the gap check +15 µs in ``entry_sealed``; ``pgbench`` at one client
-medians 0.95–1.05 ×; two Python writers median 1.56 × pgledger over 13 rounds against 0030's
-1.45 ×; the import and eight writers unchanged within the noise (docs/performance.md).
+medians 0.95–1.05 ×; two Python writers median 1.48 × pgledger over 25 rounds, as 0030's; the
+import and eight writers unchanged within the noise (docs/performance.md). What it gives for
+certain: no table or per-session row, and detail lines and the numbering's gaps checked too.
 
 Revision ID: 0031
 Revises: 0030
