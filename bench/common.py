@@ -1,4 +1,5 @@
-"""Shared bench helpers: a throwaway migrated database on either engine, a synthetic charter."""
+"""Shared bench helpers: a throwaway migrated database on either engine, a synthetic charter, and a
+PostgreSQL database's migrations swapped in turn (``migrate``, ``vacuum_queue``) for A/B runs."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import tempfile
 import time
 import uuid
 from contextlib import contextmanager
+from pathlib import Path
 
 import sqlalchemy as sa
 
+ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
@@ -161,3 +164,34 @@ def year_of_work(app, n_engagements: int, months: int, *, seed: int, subcontract
         s.execute(sa.text("ANALYZE"))
         s.commit()
     return closes
+
+
+def admin(url: str):
+    """A psycopg connection to ``url`` in autocommit (for VACUUM and the statistics functions)."""
+    import psycopg
+
+    return psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+
+
+def migrate(url: str, revision: str) -> None:
+    """The database at ``url`` upgraded to head, or downgraded to ``revision``."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.attributes["url"] = url
+    if revision == "head":
+        command.upgrade(config, "head")
+    else:
+        command.downgrade(config, revision)
+
+
+def vacuum_queue(url: str) -> None:
+    """The append queue's tables vacuumed, so that neither revision of a swap inherits the other's dead rows."""
+    with admin(url) as conn:
+        # The queue's tables of whichever revision is in: 0016's request and answer tables, or
+        # 0028's slots (which need no vacuum, but get the same treatment).
+        tables = [t for (t,) in conn.execute("SELECT relname FROM pg_class WHERE relkind = 'r' AND relname "
+                                             "IN ('append_request', 'append_result', 'append_slot')")]
+        conn.execute("VACUUM " + ", ".join(sorted(tables)))

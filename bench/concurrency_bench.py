@@ -11,12 +11,18 @@ entries/s, the ratios against the targets (8 writers >= 3,000/s and >= 2x pgledg
 >= 1.5x pgledger hot) and the load average, then runs ``verify`` over everything posted.
 
     .venv/bin/python bench/concurrency_bench.py [--writers 8 2] [--seconds 10] [--mode group|commit|direct]
-                                               [--rounds 1]
+                                               [--rounds 1] [--against REV]
 
 ``--rounds N`` runs ours and pgledger's ``hot`` alternately N times for each writer count (``pairs``
 once) and prints each round's ratio and their median: this VM's speed drifts by more than the
 changes measured here from one minute to the next, and a ratio of neighbouring runs, repeated,
 carries less of it than one pair.
+
+``--against REV`` (with ``--rounds``) measures a migration's effect on the writers: each round runs
+ours at REV (the database migrated down to it) and at head, in alternating order, and pgledger's
+``hot`` once, and prints both sides' ratios to the same peer run, head / REV, and their medians.
+The writers' Python is head's either way, so REV must be one head's Python still runs against
+(a change to the server's side only, as 0031 against 0030).
 
 Modes: ``group`` (default) through the group-commit appender (``ledger.journal.group``), the
 fastest at 8 writers and at 2; ``commit`` with ``post_and_commit``, the append and its COMMIT in
@@ -41,7 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import PG_ADMIN, database, found_synthetic, machine, migrated_app  # noqa: E402
+from bench.common import PG_ADMIN, database, found_synthetic, machine, migrate, migrated_app, vacuum_queue  # noqa: E402
 
 TARGET = 3000
 PEER = Path(os.environ.get("PGLEDGER_DIR", ROOT.parent / "shared" / "peers" / "pgledger"))
@@ -195,6 +201,8 @@ def main() -> None:
     ap.add_argument("--mode", choices=["direct", "commit", "group"], default="group")
     ap.add_argument("--rounds", type=int, default=1,
                     help="ours and pgledger hot alternately this many times a writer count; the median ratio")
+    ap.add_argument("--against", metavar="REV",
+                    help="an earlier revision whose server side to swap in turn with head's, each round")
     ap.add_argument("--engine", choices=["postgresql", "sqlite"], default="postgresql",
                     help="sqlite: our writers alone (one writer at a time by design; no peer)")
     args = ap.parse_args()
@@ -211,7 +219,11 @@ def main() -> None:
         from ledger.runtime.database import get_session
 
         found_synthetic(app)
-        for w in args.writers:
+        if args.against:
+            against(url, args)
+            app.extensions["ledger.engine"].dispose()
+            migrate(url, "head")
+        for w in args.writers if not args.against else ():
             need = 2.0 if w >= 8 else 1.5
             ratios = []
             for r in range(args.rounds):
@@ -241,6 +253,33 @@ def main() -> None:
             report = full_verify(get_session())
         app.extensions["ledger.engine"].dispose()
     print(f"verify {'ok' if report.ok else 'FAILED: ' + '; '.join(report.problems[:3])} at {report.entries:,} entries")
+
+
+def against(url: str, args) -> None:
+    """Each round: ours at ``args.against`` and at head, in alternating order, then pgledger ``hot``."""
+    for w in args.writers:
+        need = 2.0 if w >= 8 else 1.5
+        ratios: dict[str, list[float]] = {args.against: [], "head": []}
+        for r in range(args.rounds):
+            rates = {}
+            for revision in (args.against, "head") if r % 2 == 0 else ("head", args.against):
+                migrate(url, revision)
+                vacuum_queue(url)
+                rates[revision] = ours(url, w, args.seconds, args.mode)[0]
+            hot, hot_line = peer(w, args.seconds, "hot")
+            if hot is None:
+                print(f"  pgledger hot: {hot_line}")
+                return
+            for revision, rate in rates.items():
+                ratios[revision].append(rate / hot)
+            print(f"{w} writers, round {r + 1}: {args.against} {rates[args.against]:,.0f}, head {rates['head']:,.0f} "
+                  f"entries/s -> head / {args.against} {rates['head'] / rates[args.against]:.2f}x; pgledger hot "
+                  f"{hot:,.0f}/s -> {rates[args.against] / hot:.2f}x / {rates['head'] / hot:.2f}x; "
+                  f"load average {os.getloadavg()[0]:.2f}")
+        for revision, values in ratios.items():
+            print(f"  {w} writers, {revision} / pgledger hot over {len(values)} rounds: "
+                  f"{' '.join(f'{x:.2f}' for x in values)}; median {statistics.median(values):.2f}x "
+                  f"(target >= {need:g}x)")
 
 
 def sqlite(args) -> None:

@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import database, found_synthetic, machine, migrated_app  # noqa: E402
+from bench.common import admin, database, found_synthetic, machine, migrate, migrated_app, vacuum_queue  # noqa: E402
 
 
 def pgbench() -> str | None:
@@ -91,52 +91,24 @@ def run(tool: str, url: str, script: str, clients: int, seconds: float) -> float
     return float(re.search(r"tps = ([\d.]+)", out).group(1))
 
 
-def _admin(url: str):
-    import psycopg
-
-    return psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
-
-
 def count_functions(url: str) -> None:
     """The scratch database's sessions count their PL/pgSQL functions' calls and times."""
-    with _admin(url) as conn:
+    with admin(url) as conn:
         conn.execute(f"ALTER DATABASE {conn.info.dbname} SET track_functions = 'pl'")
 
 
 def reset_counts(url: str) -> None:
-    with _admin(url) as conn:
+    with admin(url) as conn:
         conn.execute("SELECT pg_stat_reset()")
 
 
 def function_times(url: str) -> str:
     """Each counted function's calls and own µs a call since ``reset_counts``, slowest first (the
     clients' counts reach the statistics when their sessions end, as ``pgbench``'s have)."""
-    with _admin(url) as conn:
+    with admin(url) as conn:
         rows = conn.execute("SELECT funcname, calls, self_time * 1000 / calls FROM pg_stat_user_functions "
                             "WHERE calls > 0 ORDER BY self_time DESC").fetchall()
     return "; ".join(f"{name} {calls:,} x {us:.1f} µs" for name, calls, us in rows)
-
-
-def migrate(url: str, revision: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(ROOT / "migrations"))
-    config.attributes["url"] = url
-    if revision == "head":
-        command.upgrade(config, "head")
-    else:
-        command.downgrade(config, revision)
-
-
-def vacuum_queue(url: str) -> None:
-    with _admin(url) as conn:
-        # The queue's tables of whichever revision is in: 0016's request and answer tables, or
-        # 0028's slots (which need no vacuum, but get the same treatment).
-        tables = [t for (t,) in conn.execute("SELECT relname FROM pg_class WHERE relkind = 'r' AND relname "
-                                             "IN ('append_request', 'append_result', 'append_slot')")]
-        conn.execute("VACUUM " + ", ".join(sorted(tables)))
 
 
 def main() -> None:
