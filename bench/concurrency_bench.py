@@ -221,65 +221,81 @@ def main() -> None:
         found_synthetic(app)
         if args.against:
             against(url, args)
-            app.extensions["ledger.engine"].dispose()
-            migrate(url, "head")
-        for w in args.writers if not args.against else ():
-            need = 2.0 if w >= 8 else 1.5
-            ratios = []
-            for r in range(args.rounds):
-                rate, client, server = ours(url, w, args.seconds, args.mode)
-                hot, hot_line = peer(w, args.seconds, "hot")
-                shapes = [("hot", hot, hot_line)]
-                if r == 0:
-                    pairs, pairs_line = peer(w, args.seconds, "pairs")
-                    shapes.append(("pairs", pairs, pairs_line))
-                round_note = f" (round {r + 1} of {args.rounds})" if args.rounds > 1 else ""
-                print(f"{w} writers: ours {rate:,.0f} entries/s ({rate / TARGET:.2f} x the {TARGET:,}/s target); "
-                      f"load average {os.getloadavg()[0]:.2f}{round_note}")
-                print(f"  {bound(client, server)}")
-                for shape, value, line in shapes:
-                    if value is None:
-                        print(f"  pgledger {shape}: {line}")
-                    else:
-                        note = f" (target >= {need:g}x)" if shape == "hot" else ""
-                        print(f"  pgledger {shape}: {value:,.0f} transfers/s -> ours / pgledger = {rate / value:.2f}x{note}")
-                if hot is not None:
-                    ratios.append(rate / hot)
-            if len(ratios) > 1:
-                print(f"  {w} writers, ours / pgledger hot over {len(ratios)} rounds: "
-                      f"{' '.join(f'{x:.2f}' for x in ratios)}; median {statistics.median(ratios):.2f}x "
-                      f"(target >= {need:g}x)")
+            app.extensions["ledger.engine"].dispose()  # its pooled sessions planned against the swapped functions
+        else:
+            alongside(url, args)
         with app.app_context():
             report = full_verify(get_session())
         app.extensions["ledger.engine"].dispose()
     print(f"verify {'ok' if report.ok else 'FAILED: ' + '; '.join(report.problems[:3])} at {report.entries:,} entries")
 
 
-def against(url: str, args) -> None:
-    """Each round: ours at ``args.against`` and at head, in alternating order, then pgledger ``hot``."""
+def _need(writers: int) -> float:
+    """The issue's ratio to pgledger ``hot``: 2 x at 8 writers, 1.5 x at 2."""
+    return 2.0 if writers >= 8 else 1.5
+
+
+def _medians(writers: int, label: str, ratios: list[float]) -> None:
+    print(f"  {writers} writers, {label} / pgledger hot over {len(ratios)} rounds: "
+          f"{' '.join(f'{x:.2f}' for x in ratios)}; median {statistics.median(ratios):.2f}x "
+          f"(target >= {_need(writers):g}x)")
+
+
+def alongside(url: str, args) -> None:
+    """Each round: ours, then pgledger ``hot`` (and ``pairs`` in the first round)."""
     for w in args.writers:
-        need = 2.0 if w >= 8 else 1.5
-        ratios: dict[str, list[float]] = {args.against: [], "head": []}
+        need = _need(w)
+        ratios = []
         for r in range(args.rounds):
-            rates = {}
-            for revision in (args.against, "head") if r % 2 == 0 else ("head", args.against):
-                migrate(url, revision)
-                vacuum_queue(url)
-                rates[revision] = ours(url, w, args.seconds, args.mode)[0]
+            rate, client, server = ours(url, w, args.seconds, args.mode)
             hot, hot_line = peer(w, args.seconds, "hot")
-            if hot is None:
-                print(f"  pgledger hot: {hot_line}")
-                return
-            for revision, rate in rates.items():
-                ratios[revision].append(rate / hot)
-            print(f"{w} writers, round {r + 1}: {args.against} {rates[args.against]:,.0f}, head {rates['head']:,.0f} "
-                  f"entries/s -> head / {args.against} {rates['head'] / rates[args.against]:.2f}x; pgledger hot "
-                  f"{hot:,.0f}/s -> {rates[args.against] / hot:.2f}x / {rates['head'] / hot:.2f}x; "
-                  f"load average {os.getloadavg()[0]:.2f}")
-        for revision, values in ratios.items():
-            print(f"  {w} writers, {revision} / pgledger hot over {len(values)} rounds: "
-                  f"{' '.join(f'{x:.2f}' for x in values)}; median {statistics.median(values):.2f}x "
-                  f"(target >= {need:g}x)")
+            shapes = [("hot", hot, hot_line)]
+            if r == 0:
+                pairs, pairs_line = peer(w, args.seconds, "pairs")
+                shapes.append(("pairs", pairs, pairs_line))
+            round_note = f" (round {r + 1} of {args.rounds})" if args.rounds > 1 else ""
+            print(f"{w} writers: ours {rate:,.0f} entries/s ({rate / TARGET:.2f} x the {TARGET:,}/s target); "
+                  f"load average {os.getloadavg()[0]:.2f}{round_note}")
+            print(f"  {bound(client, server)}")
+            for shape, value, line in shapes:
+                if value is None:
+                    print(f"  pgledger {shape}: {line}")
+                else:
+                    note = f" (target >= {need:g}x)" if shape == "hot" else ""
+                    print(f"  pgledger {shape}: {value:,.0f} transfers/s -> ours / pgledger = {rate / value:.2f}x{note}")
+            if hot is not None:
+                ratios.append(rate / hot)
+        if len(ratios) > 1:
+            _medians(w, "ours", ratios)
+
+
+def against(url: str, args) -> None:
+    """Each round: ours at ``args.against`` and at head, in alternating order, then pgledger ``hot``;
+    the database is left at head."""
+    try:
+        for w in args.writers:
+            ratios: dict[str, list[float]] = {args.against: [], "head": []}
+            for r in range(args.rounds):
+                rates = {}
+                for revision in (args.against, "head") if r % 2 == 0 else ("head", args.against):
+                    migrate(url, revision)
+                    vacuum_queue(url)
+                    rates[revision] = ours(url, w, args.seconds, args.mode)[0]
+                hot, hot_line = peer(w, args.seconds, "hot")
+                if hot is None:
+                    print(f"  pgledger hot: {hot_line}")
+                    return
+                for revision, rate in rates.items():
+                    ratios[revision].append(rate / hot)
+                print(f"{w} writers, round {r + 1}: {args.against} {rates[args.against]:,.0f}, head "
+                      f"{rates['head']:,.0f} entries/s -> head / {args.against} "
+                      f"{rates['head'] / rates[args.against]:.2f}x; pgledger hot {hot:,.0f}/s -> "
+                      f"{rates[args.against] / hot:.2f}x / {rates['head'] / hot:.2f}x; "
+                      f"load average {os.getloadavg()[0]:.2f}")
+            for revision, values in ratios.items():
+                _medians(w, revision, values)
+    finally:
+        migrate(url, "head")
 
 
 def sqlite(args) -> None:

@@ -11,7 +11,8 @@ what ``service.post_entries`` spends per entry on generality:
 - ``write``: under the chain's lock, ``periods.guard_dates`` once for the batch's dates, then the
   hash chain in one loop, and the rows in bulk — PostgreSQL ``COPY`` (the guards are statement
   triggers on the transition tables, migration 0020, run once per ``COPY``, and so are the
-  references' checks, 0029 and 0030) of text the draft already holds, all but the entry's number
+  references' checks, 0029 and 0031, after ``service.claim_numbers`` moved the chain head over the
+  batch) of text the draft already holds, all but the entry's number
   and hashes (``draft`` builds it where the import parses, in its reader, so it overlaps the
   server's work on the batch before); SQLite one
   ``executemany`` per table, with the per-row guard triggers set aside *inside* the transaction

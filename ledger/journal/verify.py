@@ -158,11 +158,11 @@ def verify(session: Session, extra_checks=()) -> Report:
         report.problems.append(
             f"the chain head says entry {head.seq} but the ledger ends at entry {report.entries}"
         )
-    expected = PG_TRIGGERS if session.get_bind().dialect.name == "postgresql" else SQLITE_TRIGGERS
-    missing = expected - _installed_triggers(session)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    missing = (PG_TRIGGERS if postgres else SQLITE_TRIGGERS) - _installed_triggers(session)
     for name in sorted(missing):
         report.problems.append(f"the database guard trigger {name} is missing: rows could be altered")
-    if session.get_bind().dialect.name == "postgresql":
+    if postgres:
         for name in sorted(PG_KEYS - _installed_keys(session)):
             report.problems.append(f"the database key {name} is missing: a posting could be left without its entry")
     report.checks.append("guards")

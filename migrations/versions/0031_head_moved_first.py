@@ -141,11 +141,15 @@ _CONTIGUOUS = """SELECT min(a.id), max(a.id), count(*), (SELECT coalesce(max(e.i
          END IF;"""
 
 
+def _sealed_0029() -> str:
+    """``ledger_entries_sealed`` as 0029 made it."""
+    before = _revision("0029")
+    return before._sealed(before.GUARDS).replace("{detail}", before.GUARDS._detail_condition())
+
+
 def sealed_function() -> str:
     """0029's ``ledger_entries_sealed`` with the entries' numbering checked."""
-    before = _revision("0029")
-    text = before._sealed(before.GUARDS).replace("{detail}", before.GUARDS._detail_condition())
-    text = _once(text, "DECLARE missing bigint;", "DECLARE below bigint; added_n bigint; missing bigint;")
+    text = _once(_sealed_0029(), "DECLARE missing bigint;", "DECLARE below bigint; added_n bigint; missing bigint;")
     return _once(text, _NUMBERED, _CONTIGUOUS)
 
 
@@ -170,13 +174,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    before = _revision("0030")
     op.execute(_revision("0027").append_function())
-    op.execute(_revision("0029")._sealed(_revision("0029").GUARDS)
-               .replace("{detail}", _revision("0029").GUARDS._detail_condition()))
+    op.execute(_sealed_0029())
     op.execute(next(s for s in _revision("0006").PG if "FUNCTION ledger_detail_entry_open" in s)
                .replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"))
-    for sql in before.UPGRADE[:-1]:  # posting_check, its check and the postings' function as 0030 made them
+    for sql in _revision("0030").UPGRADE[:-1]:  # posting_check, its check and the postings' function as 0030 made them
         op.execute(sql)
     op.execute(f"ALTER TABLE chain_head DROP CONSTRAINT {HEAD_KEY}")
     op.execute("ALTER TABLE chain_head DROP COLUMN entry_id")
