@@ -270,6 +270,7 @@ def import_lines(session: Session, lines: Iterable[str], currency: str,
     each batch's drafts piled up (about 1 s of a million postings' parsing). Whatever cycles a
     batch leaves are collected after it, and everything else when the import ends."""
     result = ImportResult()
+    keys = _KeyLookup()
     accounts = bulk.Accounts(session, currency)
     engine = session.get_bind().dialect.name
     size = BATCH.get(engine, 5_000)
@@ -282,7 +283,7 @@ def import_lines(session: Session, lines: Iterable[str], currency: str,
         for kind, read, payload in reader:
             result.read += read
             if kind == "batch":
-                _write_batch(session, payload, result, accounts, commit)
+                _write_batch(session, payload, result, accounts, commit, keys)
                 # Emptied, not only let go: the reader still holds the list until it reads on,
                 # and the collection below would walk every draft in it (about 10 ms a batch).
                 payload.clear()
@@ -560,10 +561,36 @@ class _Forked(_Counting):
 _READERS = {"inline": _Inline, "thread": _Reader, "process": _Forked}
 
 
+@dataclass
+class _KeyLookup:
+    """Whether the next batch's keys are looked up in the ledger before it is written.
+
+    A fresh import's keys are new: looking up every batch's 5,000 keys before writing them is a
+    round trip and as many index probes, about 5 % of a PostgreSQL import, that find nothing. So
+    a batch whose lookup found none sends the next one straight to the write, and the entries'
+    unique key (``uq_entry_idempotency_key``) refuses a key the ledger has: that batch is rolled
+    back and written again with its keys looked up, and the lookups go on until a batch finds
+    none — an import run again after a crash looks up the batches it wrote before, and stops
+    looking where the new ones begin. Only an import that commits its own batches (the CLI) skips
+    a lookup: a batch in the caller's transaction cannot be rolled back alone."""
+
+    look: bool = True
+
+
+def _key_taken(exc: BaseException) -> bool:
+    """Whether ``exc`` (the driver's, or SQLAlchemy's around it) is an entry's idempotency key the
+    ledger already has: PostgreSQL's unique violation on that key, SQLite's on that column."""
+    error = getattr(exc, "orig", None) or exc
+    if getattr(error, "sqlstate", None) == "23505":
+        return getattr(getattr(error, "diag", None), "constraint_name", None) == "uq_entry_idempotency_key"
+    return "UNIQUE constraint failed: entry.idempotency_key" in str(error)
+
+
 def _write_batch(session: Session, batch: list[tuple[int, bulk.Draft]], result: ImportResult,
-                 accounts: bulk.Accounts, commit: bool) -> None:
-    """Write a batch of checked lines through ``bulk.write``, skipping known keys; a batch it
-    declines goes line by line through ``_post_slowly``, which names the first bad line.
+                 accounts: bulk.Accounts, commit: bool, keys: _KeyLookup) -> None:
+    """Write a batch of checked lines through ``bulk.write``, skipping known keys (looked up first
+    or found by the write: ``_KeyLookup``); a batch it declines goes line by line through
+    ``_post_slowly``, which names the first bad line.
 
     When it commits (the CLI), the batch is its own transaction (``bulk.batch_transaction``: on
     SQLite, with the connection's per-row foreign-key checks set aside for it and the batch's
@@ -571,32 +598,42 @@ def _write_batch(session: Session, batch: list[tuple[int, bulk.Draft]], result: 
     accounts, the books) is committed first, which only ends its read."""
     if commit and session.in_transaction():
         session.commit()
-    try:
-        if commit:
-            with bulk.batch_transaction(session):
-                todo = _write_new(session, batch, accounts)
-        else:
-            todo = _write_new(session, batch, accounts)
-    except (ValidationError, Conflict):
-        session.rollback()
-        _post_slowly(session, [(lineno, accounts.spec(d)) for lineno, d in batch], result, commit)
-        return
+    look = keys.look or not commit
+    while True:
+        try:
+            if commit:
+                with bulk.batch_transaction(session):
+                    todo, known = _write_new(session, batch, accounts, look)
+            else:
+                todo, known = _write_new(session, batch, accounts, look)
+            break
+        except (ValidationError, Conflict):
+            session.rollback()
+            _post_slowly(session, [(lineno, accounts.spec(d)) for lineno, d in batch], result, commit)
+            return
+        except Exception as exc:
+            if look or not _key_taken(exc):
+                raise
+            session.rollback()  # (rolled back already: the batch's transaction ended with the error)
+            look = True
+    keys.look = known
     result.skipped += len(batch) - len(todo)
     result.imported += len(todo)
     result.postings += sum(len(d.legs) for d in todo)
 
 
-def _write_new(session: Session, batch: list[tuple[int, bulk.Draft]], accounts: bulk.Accounts) -> list[bulk.Draft]:
-    """``bulk.write`` the batch's drafts whose keys the ledger (and the batch before them) lacks;
-    returns them."""
-    existing = _existing(session, [d.key for _, d in batch])
+def _write_new(session: Session, batch: list[tuple[int, bulk.Draft]], accounts: bulk.Accounts,
+               look: bool) -> tuple[list[bulk.Draft], bool]:
+    """``bulk.write`` the batch's drafts whose keys the ledger (when ``look``: looked up first)
+    and the batch before them lack; returns them, and whether the lookup found a key."""
+    existing = _existing(session, [d.key for _, d in batch]) if look else set()
     todo, seen = [], set()
     for _lineno, d in batch:
         if d.key not in existing and d.key not in seen:
             seen.add(d.key)
             todo.append(d)
     bulk.write(session, todo, accounts)
-    return todo
+    return todo, bool(existing)
 
 
 def _existing(session: Session, keys: list[str]) -> set[str]:
