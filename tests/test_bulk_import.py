@@ -530,6 +530,18 @@ def test_every_query_of_the_engagement_index_can_still_use_it(session, where):
     assert "ix_posting_engagement_id" in plan, plan
 
 
+def _spy_on_lookups(monkeypatch) -> list[str]:
+    """The first key of each batch whose keys the import looks up (``importer._existing``), in order."""
+    looked: list[str] = []
+    existing = importer._existing
+
+    def spy(session, keys):
+        looked.append(keys[0])
+        return existing(session, keys)
+    monkeypatch.setattr(importer, "_existing", spy)
+    return looked
+
+
 def test_a_batch_after_one_with_no_known_key_is_written_without_looking_its_keys_up(founded, runner, tmp_path,
                                                                                   monkeypatch):
     """``importer._KeyLookup``: the first batch's keys are looked up; after a batch whose lookup found
@@ -537,18 +549,12 @@ def test_a_batch_after_one_with_no_known_key_is_written_without_looking_its_keys
     unique key, and that batch is rolled back and written again with its keys looked up. Every key
     once, in the file's order, whichever way each batch went."""
     monkeypatch.setattr(importer, "BATCH", dict.fromkeys(importer.BATCH, 10))
-    looked: list[list[str]] = []
-    existing = importer._existing
-
-    def spy(session, keys):
-        looked.append(keys)
-        return existing(session, keys)
-    monkeypatch.setattr(importer, "_existing", spy)
+    looked = _spy_on_lookups(monkeypatch)
     first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
     first.write_text("".join(_line(f"k{i}", "m") + "\n" for i in range(30)))
     result = runner.invoke(args=["import", str(first)])
     assert result.exit_code == 0, result.output
-    assert [keys[0] for keys in looked] == ["k0"]  # k10 and k20 went straight to the write
+    assert looked == ["k0"]  # k10 and k20 went straight to the write
     # Ten known keys, ten new, ten new, then a key of the third batch again with nine new ones.
     keys = [f"k{i}" for i in range(20, 50)] + ["k35"] + [f"k{i}" for i in range(50, 59)]
     second.write_text("".join(_line(key, "m") + "\n" for key in keys))
@@ -558,7 +564,7 @@ def test_a_batch_after_one_with_no_known_key_is_written_without_looking_its_keys
     assert "imported 29 entries (58 postings), skipped 11 already in the ledger" in result.output
     # Looked up: the first batch (all known), the next (none known: the third is not looked up),
     # and the fourth once the write refused its k35.
-    assert [keys[0] for keys in looked] == ["k20", "k30", "k35"]
+    assert looked == ["k20", "k30", "k35"]
     with founded.app_context():
         s = get_session()
         assert _keys_in_chain_order(s) == [f"k{i}" for i in range(59)]
@@ -570,13 +576,7 @@ def test_a_batch_after_one_with_no_known_key_is_written_without_looking_its_keys
 def test_an_import_in_the_callers_transaction_looks_up_every_batch(founded, monkeypatch):
     """A batch in the caller's transaction cannot be rolled back alone: its keys are always looked up."""
     monkeypatch.setattr(importer, "BATCH", dict.fromkeys(importer.BATCH, 10))
-    looked: list[str] = []
-    existing = importer._existing
-
-    def spy(session, keys):
-        looked.append(keys[0])
-        return existing(session, keys)
-    monkeypatch.setattr(importer, "_existing", spy)
+    looked = _spy_on_lookups(monkeypatch)
     with founded.app_context():
         s = get_session()
         result = importer.import_lines(s, [_line(f"k{i}", "m") for i in range(30)], "USD", commit=False)
