@@ -24,6 +24,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Annotated
 
@@ -182,3 +184,26 @@ def clock_of(session: Session) -> Clock:
 
 def is_postgres(session_or_conn) -> bool:
     return session_or_conn.get_bind().dialect.name == "postgresql"
+
+
+@contextmanager
+def outside_transaction(session: Session) -> Iterator[None]:
+    """Statements run inside this block on the session's connection open no transaction on
+    PostgreSQL when none is open yet: each is its own (autocommit), which saves the ``BEGIN``'s
+    round trip. For a request's first read (the API's caller and key: ``api.transaction``), whose
+    answer holds nothing the transaction after it relies on but what is committed; the session's
+    transaction begins at its next statement, as before. SQLite's transactions begin in process."""
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    from psycopg.pq import TransactionStatus  # PostgreSQL's alone (a SQLite command starts without it)
+
+    conn = session.connection().connection.driver_connection
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        yield
+        return
+    conn.autocommit = True
+    try:
+        yield
+    finally:
+        conn.autocommit = False

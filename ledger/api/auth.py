@@ -36,7 +36,8 @@ class Unauthenticated(LedgerError):
 #: The caller of a token and, in the same round trip, what the caller's ``Idempotency-Key`` (``key``
 #: bound) answered before, if anything: an unsafe request with a key asks both, built once.
 _CALLER_AND_RECORD = (TOKEN_CALLER
-                      .add_columns(IdempotencyRecord.request_hash, IdempotencyRecord.status, IdempotencyRecord.body)
+                      .add_columns(IdempotencyRecord.request_hash, IdempotencyRecord.status, IdempotencyRecord.body,
+                                   IdempotencyRecord.entry_id)
                       .outerjoin(IdempotencyRecord, sa.and_(IdempotencyRecord.user_id == User.id,
                                                             IdempotencyRecord.key == sa.bindparam("key"))))
 

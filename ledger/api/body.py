@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, request
@@ -85,10 +86,15 @@ def idempotency_key() -> str | None:
     return key
 
 
-def replay(stored: idempotency.StoredResponse, request_hash: str):
+def replay(stored: idempotency.StoredResponse, request_hash: str, answer: Callable[[int], str] | None = None):
+    """The first response to this key (``answer`` rebuilds it from the entry a record names), or a
+    409 when the key came with another request."""
     if stored.fingerprint != request_hash:
         raise Conflict(f"this {IDEMPOTENCY_HEADER} was already used with another request",
                        {IDEMPOTENCY_HEADER: ["already used with another request"]})
-    response = current_app.response_class(stored.body, status=stored.status, mimetype="application/json")
+    # A record names its entry only when written by a view that rebuilds from it (``Claim``), and
+    # the same fingerprint means the same method and path: that view's ``answer``.
+    body = stored.body if stored.body is not None else answer(stored.entry_id)
+    response = current_app.response_class(body, status=stored.status, mimetype="application/json")
     response.headers["Idempotent-Replayed"] = "true"
     return response

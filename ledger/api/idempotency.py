@@ -4,7 +4,7 @@
   and the body in canonical JSON (sorted keys, no spaces), so two bodies that differ only in key
   order or whitespace are the same request.
 - A request's key is looked up with its token, in one query (``api.auth.authenticate``, which
-  reads the record's three columns as ``StoredResponse``); ``find`` looks it up again after a lost
+  reads the record's columns as ``StoredResponse``); ``find`` looks it up again after a lost
   race (below); ``remember`` stores the key, the fingerprint and the response
   (status and body) in the caller's session. The caller adds it in the *same* transaction as the
   write it answers, so either both commit or neither does: a crash between them cannot leave a
@@ -12,6 +12,10 @@
 - The unique constraint on ``(user_id, key)`` settles a race: of two concurrent requests with one
   key, the second to commit gets an ``IntegrityError``, rolls back everything it wrote, and
   answers from the record the first one left (or 409 if its body differs).
+- A view that commits its own write may store the record in that same round trip instead
+  (``Claim.with_entry``: ``POST /ledger/entries``). The response does not exist yet then, so the
+  record names the entry it wrote and a replay rebuilds the answer from it (the view's
+  ``requires(answer=…)``); an entry never changes, so that is the first answer, byte for byte.
 - Only successes are stored: a request refused with a 4xx wrote nothing, so repeating it (perhaps
   after fixing the cause) runs it again.
 
@@ -20,6 +24,7 @@ Services never call this: the API layer (``ledger.api.transaction.requires``) do
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
@@ -39,11 +44,33 @@ MAX_KEY_LENGTH = 200
 
 @dataclass(frozen=True, slots=True)
 class StoredResponse:
-    """The response a key got the first time, and the fingerprint of the request that got it."""
+    """The response a key got the first time, and the fingerprint of the request that got it: its
+    body, or (``body`` None) the entry it wrote, to rebuild the body from (``Claim.with_entry``)."""
 
     fingerprint: str
     status: int
-    body: str
+    body: str | None
+    entry_id: int | None = None
+
+
+@dataclass(slots=True)
+class Claim:
+    """A request's key not answered yet (``g.idempotency``, set by the guard). By default the guard
+    stores the response with the commit. A view that commits its write itself may store the
+    record in the same round trip instead (``with_entry``); the guard then only closes the session."""
+
+    user_id: int
+    key: str
+    request_hash: str
+    now: dt.datetime
+    written: bool = False
+
+    def with_entry(self, status: int) -> tuple[str, tuple]:
+        """The record's ``INSERT`` naming the entry at the head of the chain — the one the same
+        transaction appended, its lock held to the commit — for ``journal.post_and_commit``'s
+        ``also``. A replay rebuilds the answer from that entry (``requires(answer=…)``)."""
+        self.written = True
+        return _INSERT_WITH_ENTRY, (self.user_id, self.key, self.request_hash, status, self.now)
 
 
 def canonical_json(value: Any) -> str:
@@ -61,14 +88,20 @@ def find(session: Session, user_id: int, key: str) -> StoredResponse | None:
     return None if row is None else StoredResponse(*row)
 
 
-#: Built once (every unsafe request with a key runs it); the three columns, no entity to load.
-_FIND = (select(IdempotencyRecord.request_hash, IdempotencyRecord.status, IdempotencyRecord.body)
+#: Built once (every unsafe request with a key runs it); the four columns, no entity to load.
+_FIND = (select(IdempotencyRecord.request_hash, IdempotencyRecord.status, IdempotencyRecord.body,
+                IdempotencyRecord.entry_id)
          .where(IdempotencyRecord.user_id == sa.bindparam("user_id"), IdempotencyRecord.key == sa.bindparam("key")))
 
 
 #: The record's INSERT, sent by the driver with its COMMIT (``remember_and_commit``).
 _INSERT = ("INSERT INTO idempotency_record (user_id, key, request_hash, status, body, created_at) "
            "VALUES (%s, %s, %s, %s, %s, %s)")
+
+
+#: ``Claim.with_entry``'s record: the entry is the chain's head (``chain_head.seq``, its id).
+_INSERT_WITH_ENTRY = ("INSERT INTO idempotency_record (user_id, key, request_hash, status, entry_id, created_at) "
+                      "SELECT %s, %s, %s, %s, seq, %s FROM chain_head WHERE id = 1")
 
 
 def remember_and_commit(session: Session, user_id: int, key: str, request_hash: str, status: int,

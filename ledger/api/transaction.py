@@ -21,7 +21,9 @@ Adding an area (periods, vesting, proposals…) takes a module and one line::
 What ``requires(*roles)`` does, in order, for every request it guards:
 1. authenticates ``Authorization: Bearer TOKEN`` (``401`` when missing, unknown or revoked) and
    puts the caller in ``g.caller`` (``api.auth``: ``viewer()``, ``current_user()``,
-   ``current_partner()``); an unsafe request's ``Idempotency-Key`` is looked up in the same query;
+   ``current_partner()``); an unsafe request's ``Idempotency-Key`` is looked up in the same query,
+   read as its own statement before the request's transaction begins (no ``BEGIN`` round trip on
+   PostgreSQL: ``db.outside_transaction``);
 2. checks the role: ``"admin"``, ``"treasurer"``, ``"partner"`` or ``"any"`` (every signed-in
    user). **An admin may do whatever a treasurer may**: naming ``"treasurer"`` admits admins too.
    Ownership ("self") is the service's or the read model's rule, given ``api.auth.viewer()``;
@@ -31,7 +33,9 @@ What ``requires(*roles)`` does, in order, for every request it guards:
    first response, with another request it is a ``409``;
 4. runs the view in the request's one session (``ledger.runtime.database.get_session()``) and commits
    only if the answer is a success (storing the idempotency record in that same transaction);
-   anything else rolls back. A ``LedgerError`` becomes its problem+json; an unexpected exception
+   anything else rolls back. A view given ``answer`` (``POST /ledger/entries``) may commit its
+   entry itself, with the key's record in the same round trip (``g.idempotency``, an
+   ``idempotency.Claim``); ``answer`` rebuilds a replay's body from the entry the record names. A ``LedgerError`` becomes its problem+json; an unexpected exception
    is logged and answered with a problem+json 500 (a bug: the tests show no input produces one).
 
 ``public`` marks the few endpoints that need no token (``/health``). Every route under ``/api/v1``
@@ -66,6 +70,7 @@ from ledger.api.body import (
     replay,
 )
 from ledger.core.errors import Conflict, Forbidden, LedgerError
+from ledger.db import clock_of, outside_transaction
 from ledger.runtime.database import get_session
 from ledger.runtime.http import api_error_response, ledger_error_response, problem, server_error_response
 
@@ -85,17 +90,21 @@ def with_doc(wrapper: Callable, **doc: Any) -> None:
     wrapper._apidoc["manual_doc"] = deepupdate(deepcopy(wrapper._apidoc.get("manual_doc", {})), doc)
 
 
-def guarded(view: Callable, args, kwargs, roles: frozenset[str] | None):
+def guarded(view: Callable, args, kwargs, roles: frozenset[str] | None, answer: Callable[[int], str] | None = None):
     session = get_session()
-    key = request_hash = stored = None
+    key = request_hash = stored = claim = None
     caller = None
     unsafe = request.method in UNSAFE_METHODS
     try:
         if roles is not None:
             # The key's record comes with the caller, in one query; the key itself is checked
             # below, after the body, as before (a malformed one is simply not looked up).
-            caller, stored = authenticate(session, plausible_key(request.headers.get(IDEMPOTENCY_HEADER))
-                                          if unsafe else None)
+            # Read as its own statement (no BEGIN's round trip on PostgreSQL): the view's
+            # transaction begins after it; a record committed since is met at the key's unique
+            # constraint, as it would be inside the transaction.
+            with outside_transaction(session):
+                caller, stored = authenticate(session, plausible_key(request.headers.get(IDEMPOTENCY_HEADER))
+                                              if unsafe else None)
             if caller.role not in roles:
                 raise Forbidden(f"a {caller.role} may not do this; it takes: {', '.join(sorted(roles))}")
             g.caller = caller
@@ -107,12 +116,15 @@ def guarded(view: Callable, args, kwargs, roles: frozenset[str] | None):
                 request_hash = idempotency.fingerprint(request.method, path, body)
                 if stored is not None:
                     session.rollback()
-                    return replay(stored, request_hash)
+                    return replay(stored, request_hash, answer)
+                if answer is not None:  # the view may store the record with its own commit
+                    claim = g.idempotency = idempotency.Claim(caller.id, key, request_hash, clock_of(session).now())
         response = current_app.make_response(view(*args, **kwargs))
         if response.status_code >= 400:
             session.rollback()
             return response
-        if key is not None:  # the record and the commit in one round trip on PostgreSQL
+        if key is not None and (claim is None or not claim.written):
+            # the record and the commit in one round trip on PostgreSQL
             idempotency.remember_and_commit(session, caller.id, key, request_hash, response.status_code,
                                             response.get_data(as_text=True))
         else:
@@ -126,7 +138,7 @@ def guarded(view: Callable, args, kwargs, roles: frozenset[str] | None):
             session.rollback()
             if stored is not None:
                 try:
-                    return replay(stored, request_hash)
+                    return replay(stored, request_hash, answer)
                 except LedgerError as exc:
                     return ledger_error_response(exc)
         return ledger_error_response(Conflict("another request changed the same data at the same time; retry"))
@@ -152,14 +164,18 @@ def guarded(view: Callable, args, kwargs, roles: frozenset[str] | None):
         return server_error_response(exc)
 
 
-def requires(*roles: str) -> Callable[[Callable], Callable]:
-    """Guard a view: see the module docstring. Put it right under ``@bp.route``."""
+def requires(*roles: str, answer: Callable[[int], str] | None = None) -> Callable[[Callable], Callable]:
+    """Guard a view: see the module docstring. Put it right under ``@bp.route``.
+
+    ``answer``: for a view that commits its one entry itself and stores its ``Idempotency-Key``'s
+    record in the same round trip (``g.idempotency.with_entry``, given to ``journal.post_and_commit``):
+    the response body rebuilt from that entry's id, byte for byte the first one, for replays."""
     allowed = allowed_roles(roles)
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapper(*args, **kwargs):
-            return guarded(view, args, kwargs, allowed)
+            return guarded(view, args, kwargs, allowed, answer)
 
         wrapper.access = tuple(roles)
         wrapper.allowed_roles = allowed

@@ -61,16 +61,20 @@ class SignInThrottle(Base):
 
 
 class IdempotencyRecord(Base):
-    """A POST's ``Idempotency-Key`` with the hash of its request and the response it got."""
+    """A POST's ``Idempotency-Key`` with the hash of its request and the response it got: its
+    ``body``, or the entry it wrote (``entry_id``) when the record was written with the entry, before
+    the response existed (``POST /ledger/entries``; a replay rebuilds the answer from the entry)."""
 
     __tablename__ = "idempotency_record"
-    __table_args__ = (sa.UniqueConstraint("user_id", "key", name="uq_idempotency_user_key"),)
+    __table_args__ = (sa.UniqueConstraint("user_id", "key", name="uq_idempotency_user_key"),
+                      sa.CheckConstraint("body IS NOT NULL OR entry_id IS NOT NULL", name="answer"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("app_user.id"))
     key: Mapped[str] = mapped_column(sa.String(200))
     request_hash: Mapped[str] = mapped_column(sa.String(64))
     status: Mapped[int]
-    body: Mapped[str] = mapped_column(sa.Text)
+    body: Mapped[str | None] = mapped_column(sa.Text)
+    entry_id: Mapped[int | None] = mapped_column(sa.BigInteger, sa.ForeignKey("entry.id"))
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
 

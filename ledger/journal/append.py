@@ -128,19 +128,25 @@ def text_arrays(params) -> list:
 COPY_DETAIL = 2000
 
 
+#: A statement with its parameters, written with ``%s`` marks (SQLite's driver gets ``?``).
+Statement = tuple[str, tuple]
+
+
 class Refused(Exception):
     """``ledger_append`` refused what the cache said, in a call sent with its ``COMMIT``: the
     transaction was rolled back."""
 
 
 def append(session: Session, specs: Sequence, accounts: dict[str, AccountFacts], first_pid: str,
-           last_pid: str, commit: bool = False) -> list[int] | None:
+           last_pid: str, commit: bool = False, also: Statement | None = None) -> list[int] | None:
     """Append ``specs`` (already validated) in one call; their ids, or None when the function
     refused what the cache said (nothing was written).
 
     ``commit``: send the transaction's ``COMMIT`` in the same pipeline as the call, so the server
     commits as soon as the call ends, without waiting for this process (the lock is released by
-    the server alone). A refusal then raises ``Refused`` (the commit became a rollback)."""
+    the server alone). A refusal then raises ``Refused`` (the commit became a rollback). ``also``
+    (with ``commit`` only): one more statement, sent between the call and the ``COMMIT`` in that
+    pipeline (``service.post_and_commit``)."""
     import psycopg  # PostgreSQL's alone: a command on SQLite starts without it (0.1 s)
 
     params, now = call_args(session, specs, accounts, first_pid, last_pid)
@@ -152,7 +158,14 @@ def append(session: Session, specs: Sequence, accounts: dict[str, AccountFacts],
         if commit:
             with conn.pipeline():
                 cursor.execute(_CALL, params, prepare=True)
-                conn.commit()
+                if also is not None:
+                    # Its own cursor: the call's keeps the call's row. COMMIT as a statement, not
+                    # ``conn.commit()``: nothing is awaited inside the block, so a refused call or
+                    # a refused ``also`` raises once, when the pipeline ends (and skips the COMMIT).
+                    conn.cursor().execute(also[0], also[1], prepare=True)
+                    conn.execute("COMMIT")
+                else:
+                    conn.commit()
         else:
             cursor.execute(_CALL, params, prepare=True)
         status, first_id, prev, hashes = cursor.fetchone()
@@ -196,6 +209,14 @@ def append(session: Session, specs: Sequence, accounts: dict[str, AccountFacts],
 
 
 __all__ = ["AccountFacts", "JournalFacts", "append", "dates_need_guard", "forget", "journal_facts"]
+
+
+def in_transaction(session: Session) -> bool:
+    """Whether the session's connection is inside a transaction at the server (not after a
+    pipelined ``COMMIT``)."""
+    from psycopg.pq import TransactionStatus
+
+    return session.connection().connection.driver_connection.info.transaction_status != TransactionStatus.IDLE
 
 
 def refused_again() -> Conflict:

@@ -303,28 +303,41 @@ def _validate(session: Session, specs: Sequence[EntrySpec], field: str, accounts
                                f"({spec.date.isoformat()} is later)", {f"{where}[{i}].account": ["closed"]})
 
 
-def post_and_commit(session: Session, specs: Sequence[EntrySpec], field: str = "postings") -> list[int]:
+def post_and_commit(session: Session, specs: Sequence[EntrySpec], field: str = "postings",
+                    also: append.Statement | None = None) -> list[int]:
     """``post_entries``, then commit the session's transaction — on PostgreSQL in the same round
     trip as the append (``append.append(commit=True)``), so the chain's lock is released by the
     server alone, never waiting on this process. For a caller whose transaction is the entries
-    alone (a writer posting one entry per call, the group appender): on a refusal the transaction
-    is rolled back and the entries posted again from fresh reads, raising the refusal's error.
-    The one service that commits: the caller asks for exactly that."""
+    alone (a writer posting one entry per call, the group appender, an API request): on a refusal
+    the transaction is rolled back and the entries posted again from fresh reads, raising the
+    refusal's error. The one service that commits: the caller asks for exactly that.
+
+    ``also``: one more statement in the same transaction, after the entries and before the commit
+    (on PostgreSQL in the same round trip): the row that answers for them elsewhere — an API
+    request's idempotency record. Written with ``%s`` marks, it may read ``chain_head.seq``, the
+    last entry's id: its own transaction's, since the chain's lock is held to the commit. An error
+    it raises (a unique key taken first) rolls the entries back with it."""
     if session.get_bind().dialect.name != "postgresql":
         ids = post_entries(session, specs, field)
+        if also is not None:
+            session.connection().exec_driver_sql(also[0].replace("%s", "?"), also[1])
         session.commit()
         return ids
     try:
-        ids = _post_postgres(session, specs, field, commit=True)
+        ids = _post_postgres(session, specs, field, commit=True, also=also)
     except append.Refused:
         session.rollback()
         ids = _post_postgres(session, specs, field, fresh=True)
+    # Posted again from fresh reads (a refusal, the cache out of date), the entries are not
+    # committed yet, nor is ``also`` written: both go now.
+    if also is not None and append.in_transaction(session):
+        session.connection().exec_driver_sql(*also)
     session.commit()  # after the pipelined COMMIT: closes SQLAlchemy's side of the transaction
     return ids
 
 
 def _post_postgres(session: Session, specs: Sequence[EntrySpec], field: str, fresh: bool = False,
-                   commit: bool = False) -> list[int]:
+                   commit: bool = False, also: append.Statement | None = None) -> list[int]:
     """PostgreSQL: validate from the cached facts, then append in one server-side call
     (``append.append``). Whatever the call refuses is posted again from fresh reads (``fresh``):
     the lock, ``guard_dates`` and the accounts read from the database answer the refusal."""
@@ -345,7 +358,9 @@ def _post_postgres(session: Session, specs: Sequence[EntrySpec], field: str, fre
         guard_dates(session, dates)  # refuses with the period's error, creates the period rows
         facts.load_periods(session)
         guard, first_pid, last_pid = append.dates_need_guard(session, facts, dates)
-    ids = append.append(session, specs, facts.accounts, first_pid, last_pid, commit=commit and not fresh)
+    commit = commit and not fresh
+    ids = append.append(session, specs, facts.accounts, first_pid, last_pid, commit=commit,
+                        also=also if commit else None)
     if ids is None:
         if fresh:
             raise append.refused_again()
@@ -536,17 +551,24 @@ def check_amount(session: Session, amount: Decimal, field: str = "amount", commo
                               {field: [decimals_allowed(commodity)]}) from None
 
 
-def post_manual(session: Session, date: dt.date, memo: str, legs: Sequence[Leg]) -> Entry:
+def post_manual(session: Session, date: dt.date, memo: str, legs: Sequence[Leg], *, commit: bool = False,
+                also: append.Statement | None = None) -> Entry:
     """A journal entry as the treasurer wrote it (errors name ``postings[i].…``); its date is
     checked first, so a closed period is the answer before any leg's problem.
 
     The date is checked from the journal's cached facts when they accept it (the append re-checks
     it under the lock); when they cannot, or when the entry is refused for any reason, the
-    authoritative ``guard_dates`` runs first, so its error is the answer whatever the cache knew."""
+    authoritative ``guard_dates`` runs first, so its error is the answer whatever the cache knew.
+
+    ``commit`` (and ``also``): commit with the append, as ``post_and_commit`` does — for a caller
+    whose transaction is this entry alone (an API request: its idempotency record is ``also``)."""
     facts = append.journal_facts(session)
     if append.dates_need_guard(session, facts, [date])[0]:
         guard_dates(session, [date])
     try:
+        if commit:
+            spec = EntrySpec(date, memo, list(legs), "manual")
+            return session.get(Entry, post_and_commit(session, [spec], also=also)[0])
         return post_entry(session, date=date, memo=memo, legs=legs, source_type="manual")
     except (ValidationError, Conflict):
         guard_dates(session, [date])  # a period closed since the cache read it answers first
