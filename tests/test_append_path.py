@@ -725,3 +725,36 @@ def test_kill_9_mid_batch_loses_no_acknowledged_entry(founded, db_url, tmp_path)
         memos = dict(s.execute(sa.select(Entry.id, Entry.memo)).all())
         for entry_id, memo in acked:
             assert memos.get(entry_id) == memo
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="pipelines are PostgreSQL's (psycopg); SQLite commits in process")
+def test_a_pipeline_raises_its_first_error_once_and_logs_nothing(founded, caplog):
+    """``append.pipelined``: the failed statement's error, raised once, and the rest (the COMMIT
+    among them) skipped. The second statement is sent late, so psycopg finds the first one's
+    error already arrived and raises it inside the pipeline — which, left to propagate, makes the
+    pipeline's end log the abort a second time (seen under the HTTP bench's retry storm)."""
+    import psycopg
+
+    from ledger.journal.append import pipelined
+
+    class Late:
+        def __init__(self, cursor):
+            self.cursor = cursor
+
+        def execute(self, *args, **kwargs):
+            time.sleep(0.2)
+            return self.cursor.execute(*args, **kwargs)
+
+    with founded.app_context():
+        conn = get_session().connection().connection.driver_connection
+        conn.execute("CREATE TEMP TABLE pipelined_probe (n int)")
+        conn.commit()
+        with caplog.at_level("WARNING"), pytest.raises(psycopg.errors.DivisionByZero):
+            pipelined(conn, [(conn.cursor(), "INSERT INTO pipelined_probe VALUES (1 / %s)", (0,)),
+                             (Late(conn.cursor()), "INSERT INTO pipelined_probe VALUES (%s)", (2,)),
+                             (conn.cursor(), "COMMIT", None)])
+        assert [r.getMessage() for r in caplog.records if r.name.startswith("psycopg")] == []
+        conn.rollback()
+        pipelined(conn, [(conn.cursor(), "INSERT INTO pipelined_probe VALUES (%s)", (3,)),
+                         (conn.cursor(), "COMMIT", None)])
+        assert conn.execute("SELECT n FROM pipelined_probe").fetchall() == [(3,)]

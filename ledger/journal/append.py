@@ -156,16 +156,9 @@ def append(session: Session, specs: Sequence, accounts: dict[str, AccountFacts],
     cursor = conn.cursor()
     try:
         if commit:
-            with conn.pipeline():
-                cursor.execute(_CALL, params, prepare=True)
-                if also is not None:
-                    # Its own cursor: the call's keeps the call's row. COMMIT as a statement, not
-                    # ``conn.commit()``: nothing is awaited inside the block, so a refused call or
-                    # a refused ``also`` raises once, when the pipeline ends (and skips the COMMIT).
-                    conn.cursor().execute(also[0], also[1], prepare=True)
-                    conn.execute("COMMIT")
-                else:
-                    conn.commit()
+            # ``also`` on its own cursor: the call's keeps the call's row.
+            pipelined(conn, [(cursor, _CALL, params), *([(conn.cursor(), *also)] if also is not None else ()),
+                             (conn.cursor(), "COMMIT", None)])
         else:
             cursor.execute(_CALL, params, prepare=True)
         status, first_id, prev, hashes = cursor.fetchone()
@@ -209,6 +202,28 @@ def append(session: Session, specs: Sequence, accounts: dict[str, AccountFacts],
 
 
 __all__ = ["AccountFacts", "JournalFacts", "append", "dates_need_guard", "forget", "journal_facts"]
+
+
+def pipelined(conn, statements: Sequence[tuple]) -> None:
+    """Send ``statements`` (cursor, query, parameters) in one pipeline: one round trip. A statement
+    that fails makes the server skip the rest (a ``COMMIT`` among them). Its error is raised once,
+    after the pipeline ends: psycopg raises it from whichever ``execute`` finds its result already
+    arrived, and had it left the block then, the pipeline's end would log the abort a second time
+    ("error ignored terminating … pipeline aborted")."""
+    import psycopg
+
+    error = None
+    try:
+        with conn.pipeline():
+            try:
+                for cursor, query, params in statements:
+                    cursor.execute(query, params, prepare=params is not None)
+            except psycopg.Error as exc:
+                error = exc
+    except psycopg.Error as exc:
+        error = error or exc
+    if error is not None:
+        raise error
 
 
 def in_transaction(session: Session) -> bool:
