@@ -193,17 +193,20 @@ def outside_transaction(session: Session) -> Iterator[None]:
     round trip. For a request's first read (the API's caller and key: ``api.transaction``), whose
     answer holds nothing the transaction after it relies on but what is committed; the session's
     transaction begins at its next statement, as before. SQLite's transactions begin in process."""
-    if session.get_bind().dialect.name != "postgresql":
+    if not is_postgres(session) or transaction_open(session):
         yield
         return
-    from psycopg.pq import TransactionStatus  # PostgreSQL's alone (a SQLite command starts without it)
-
     conn = session.connection().connection.driver_connection
-    if conn.info.transaction_status != TransactionStatus.IDLE:
-        yield
-        return
     conn.autocommit = True
     try:
         yield
     finally:
         conn.autocommit = False
+
+
+def transaction_open(session: Session) -> bool:
+    """PostgreSQL: whether the session's connection is inside a transaction at the server — not
+    before its first statement, nor after a ``COMMIT`` sent with the last one (``journal.append``)."""
+    from psycopg.pq import TransactionStatus  # PostgreSQL's alone (a SQLite command starts without it)
+
+    return session.connection().connection.driver_connection.info.transaction_status != TransactionStatus.IDLE

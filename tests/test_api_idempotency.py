@@ -8,7 +8,7 @@ import threading
 
 import pytest
 import sqlalchemy as sa
-from helpers.api import assert_problem
+from helpers.api import assert_problem, blind_first_key_lookup
 
 from ledger.auth.models import IdempotencyRecord
 from ledger.runtime.database import get_session
@@ -116,19 +116,9 @@ def test_a_lost_race_on_the_key_rolls_back_and_replays(booked, founded, monkeypa
     """The race's losing side, forced: its lookup (made with the token's, in one query) misses the
     first request's record, so it writes, hits the unique key at commit, rolls everything back and
     answers with the stored response."""
-    from ledger.api import transaction
-
     first = booked.ok("POST", "/engagements/ENG-1/invoices", INVOICE, key="race")
     entries = booked.entry_count()
-    real_authenticate = transaction.authenticate
-    calls = []
-
-    def blind_once(session, key=None):
-        caller, stored = real_authenticate(session, key)
-        calls.append(stored)
-        return caller, (None if len(calls) == 1 else stored)
-
-    monkeypatch.setattr(transaction, "authenticate", blind_once)
+    calls = blind_first_key_lookup(monkeypatch)
     again = booked.post("/engagements/ENG-1/invoices", INVOICE, key="race")
     assert calls[0] is not None  # the record was there, and the lookup was made blind to it
     assert (again.status_code, again.get_json()) == (201, first)

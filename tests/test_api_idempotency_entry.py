@@ -9,7 +9,7 @@ import logging
 
 import pytest
 import sqlalchemy as sa
-from helpers.api import assert_problem
+from helpers.api import assert_problem, blind_first_key_lookup
 from helpers.engine import ENGINE
 
 from ledger.auth.models import IdempotencyRecord
@@ -79,19 +79,9 @@ def test_a_lost_race_on_the_key_takes_the_entry_back_and_replays(booked, founded
     takes the entry back with it, and the answer is the first one, rebuilt. Nothing is logged: the
     refusal is raised once (psycopg logs a pipeline's abort a second time when the first error is
     raised inside the pipeline, as it can be when its results arrive early)."""
-    from ledger.api import transaction
-
     first = booked.post("/ledger/entries", ENTRY, key="race")
     entries, balance = booked.entry_count(), booked.trial_balance()
-    real_authenticate = transaction.authenticate
-    calls = []
-
-    def blind_once(session, key=None):
-        caller, found = real_authenticate(session, key)
-        calls.append(found)
-        return caller, (None if len(calls) == 1 else found)
-
-    monkeypatch.setattr(transaction, "authenticate", blind_once)
+    calls = blind_first_key_lookup(monkeypatch)
     with caplog.at_level(logging.WARNING):
         again = booked.post("/ledger/entries", ENTRY, key="race")
     assert [r.getMessage() for r in caplog.records if r.name.startswith("psycopg")] == []

@@ -35,8 +35,9 @@ What ``requires(*roles)`` does, in order, for every request it guards:
    only if the answer is a success (storing the idempotency record in that same transaction);
    anything else rolls back. A view given ``answer`` (``POST /ledger/entries``) may commit its
    entry itself, with the key's record in the same round trip (``g.idempotency``, an
-   ``idempotency.Claim``); ``answer`` rebuilds a replay's body from the entry the record names. A ``LedgerError`` becomes its problem+json; an unexpected exception
-   is logged and answered with a problem+json 500 (a bug: the tests show no input produces one).
+   ``idempotency.Claim``); ``answer`` rebuilds a replay's body from the entry the record names.
+   A ``LedgerError`` becomes its problem+json; an unexpected exception is logged and answered
+   with a problem+json 500 (a bug: the tests show no input produces one).
 
 ``public`` marks the few endpoints that need no token (``/health``). Every route under ``/api/v1``
 must carry one or the other: ``tests/test_api_access.py`` walks ``app.url_map`` and fails on a

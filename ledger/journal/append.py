@@ -226,13 +226,5 @@ def pipelined(conn, statements: Sequence[tuple]) -> None:
         raise error
 
 
-def in_transaction(session: Session) -> bool:
-    """Whether the session's connection is inside a transaction at the server (not after a
-    pipelined ``COMMIT``)."""
-    from psycopg.pq import TransactionStatus
-
-    return session.connection().connection.driver_connection.info.transaction_status != TransactionStatus.IDLE
-
-
 def refused_again() -> Conflict:
     return Conflict("the ledger changed while these entries were posted; try again")

@@ -47,7 +47,7 @@ from ledger.core.entries import (
 )
 from ledger.core.errors import Conflict, NotFound, ValidationError
 from ledger.core.money import MAX_STORED_UNITS, MoneyError, check_places, decimals_allowed, to_minor
-from ledger.db import clock_of, minor_to_stored, to_stored
+from ledger.db import clock_of, minor_to_stored, to_stored, transaction_open
 from ledger.journal import append
 from ledger.journal.facts import read_accounts
 from ledger.journal.models import (
@@ -330,7 +330,7 @@ def post_and_commit(session: Session, specs: Sequence[EntrySpec], field: str = "
         ids = _post_postgres(session, specs, field, fresh=True)
     # Posted again from fresh reads (a refusal, the cache out of date), the entries are not
     # committed yet, nor is ``also`` written: both go now.
-    if also is not None and append.in_transaction(session):
+    if also is not None and transaction_open(session):
         session.connection().exec_driver_sql(*also)
     session.commit()  # after the pipelined COMMIT: closes SQLAlchemy's side of the transaction
     return ids

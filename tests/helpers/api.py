@@ -70,3 +70,22 @@ def assert_problem(response, status: int, field: str | None = None):
     if field is not None:
         assert field in body["errors"], body
     return body
+
+
+def blind_first_key_lookup(monkeypatch) -> list:
+    """Force a lost race on an ``Idempotency-Key``: the next request's lookup (the caller's and the
+    key's, in one query) is made blind to the key's record, so it writes as if first and meets the
+    record at the key's unique constraint. Returns the lookups' findings, in order: the first one
+    is what the blinded lookup really found (a test asserts it was there)."""
+    from ledger.api import transaction
+
+    real_authenticate = transaction.authenticate
+    found: list = []
+
+    def blind_once(session, key=None):
+        caller, stored = real_authenticate(session, key)
+        found.append(stored)
+        return caller, (None if len(found) == 1 else stored)
+
+    monkeypatch.setattr(transaction, "authenticate", blind_once)
+    return found
