@@ -216,3 +216,40 @@ def test_0029_to_0031_trade_the_keys_for_triggers_and_back_with_the_ledger_intac
     with app.app_context():
         report = full_verify(get_session())
         assert report.ok, report.problems
+
+
+def test_0032_keeps_every_key_down_and_up_again(make_app, fresh_db_url, charter_file):
+    """Records that name their entry (0032) go down to 0031 with a stand-in body naming the entry
+    (the key still refuses a second entry), and a record with a body is untouched both ways; at
+    head a record must have one or the other."""
+    from ledger.auth.service import add_user_or_set_password
+    from ledger.runtime.database import get_session
+
+    app, runner = _a_ledger_with_a_closed_month(make_app, fresh_db_url, charter_file)
+    with app.app_context():
+        s = get_session()
+        user, _ = add_user_or_set_password(s, "t@example.org", "treasurer", password="a long enough password")
+        s.commit()
+        user_id = user.id
+    app.extensions["ledger.engine"].dispose()
+    engine = sa.create_engine(fresh_db_url)
+    insert = ("INSERT INTO idempotency_record (user_id, key, request_hash, status, body, entry_id, created_at) "
+              "VALUES (?, ?, 'h', 201, ?, ?, '2026-02-01 00:00:00+00:00')")
+    if engine.dialect.name == "postgresql":
+        insert = insert.replace("?", "%s")
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(insert, (user_id, "with-entry", None, 1))
+            conn.exec_driver_sql(insert, (user_id, "with-body", '{"code": "acme"}', None))
+        with pytest.raises(sa.exc.IntegrityError, match="answer"), engine.begin() as conn:
+            conn.exec_driver_sql(insert, (user_id, "neither", None, None))
+        assert runner.invoke(args=["db", "downgrade", "0031"]).exit_code == 0
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT key, body FROM idempotency_record ORDER BY key").all()
+        assert [tuple(r) for r in rows] == [("with-body", '{"code": "acme"}'), ("with-entry", '{"id": 1}')]
+        assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT key, body, entry_id FROM idempotency_record ORDER BY key").all()
+        assert [tuple(r) for r in rows] == [("with-body", '{"code": "acme"}', None), ("with-entry", '{"id": 1}', None)]
+    finally:
+        engine.dispose()
