@@ -44,6 +44,15 @@ def test_the_replay_is_the_first_answer_byte_for_byte(booked, founded):
     assert booked.ok("GET", "/ledger/verify")["ok"] is True
 
 
+def test_an_admin_gets_the_same_replay(booked, founded):
+    first = booked.post("/ledger/entries", ENTRY, key="by-admin", role="admin")
+    assert first.status_code == 201
+    again = booked.post("/ledger/entries", ENTRY, key="by-admin", role="admin")
+    assert (again.status_code, again.get_data()) == (201, first.get_data())
+    # Keys are the user's: the treasurer's same key is a request of its own.
+    assert booked.post("/ledger/entries", ENTRY, key="by-admin").get_json()["id"] == first.get_json()["id"] + 1
+
+
 def test_the_key_with_another_request_is_a_conflict(booked, founded):
     booked.ok("POST", "/ledger/entries", ENTRY, key="k", status=201)
     entries = booked.entry_count()
