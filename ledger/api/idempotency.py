@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from ledger.auth.models import IdempotencyRecord
 from ledger.db import clock_of
+from ledger.journal.append import RowFor
 
 MAX_KEY_LENGTH = 200
 
@@ -65,12 +66,12 @@ class Claim:
     now: dt.datetime
     written: bool = False
 
-    def with_entry(self, status: int) -> tuple[str, tuple]:
-        """The record's ``INSERT`` naming the entry at the head of the chain — the one the same
-        transaction appended, its lock held to the commit — for ``journal.post_and_commit``'s
-        ``also``. A replay rebuilds the answer from that entry (``requires(answer=…)``)."""
+    def with_entry(self, status: int) -> RowFor:
+        """The record as a row naming the entry it answers, written with it (``also`` of
+        ``journal.post_and_commit``). A replay rebuilds the answer from that entry
+        (``requires(answer=…)``)."""
         self.written = True
-        return _INSERT_WITH_ENTRY, (self.user_id, self.key, self.request_hash, status, self.now)
+        return RowFor(_INSERT_NAMING_ENTRY, (self.user_id, self.key, self.request_hash, status, self.now))
 
 
 def canonical_json(value: Any) -> str:
@@ -99,9 +100,8 @@ _INSERT = ("INSERT INTO idempotency_record (user_id, key, request_hash, status, 
            "VALUES (%s, %s, %s, %s, %s, %s)")
 
 
-#: ``Claim.with_entry``'s record: the entry is the chain's head (``chain_head.seq``, its id).
-_INSERT_WITH_ENTRY = ("INSERT INTO idempotency_record (user_id, key, request_hash, status, entry_id, created_at) "
-                      "SELECT %s, %s, %s, %s, seq, %s FROM chain_head WHERE id = 1")
+#: ``Claim.with_entry``'s record: the entry's id last, filled by the journal.
+_INSERT_NAMING_ENTRY = "INSERT INTO idempotency_record (user_id, key, request_hash, status, created_at, entry_id)"
 
 
 def remember_and_commit(session: Session, user_id: int, key: str, request_hash: str, status: int,

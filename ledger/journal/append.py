@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -31,7 +32,7 @@ from sqlalchemy.orm.util import identity_key
 from ledger.core import periods as P
 from ledger.core.entries import beyond_storage, canonical_parts, detail_digest
 from ledger.core.errors import Conflict
-from ledger.db import clock_of, minor_to_stored, to_stored
+from ledger.db import clock_of, minor_to_stored, to_stored, transaction_open
 from ledger.journal.facts import AccountFacts, JournalFacts, forget, journal_facts
 from ledger.journal.models import Entry, head_moved
 from ledger.journal.periods import MAX_FUTURE
@@ -128,8 +129,26 @@ def text_arrays(params) -> list:
 COPY_DETAIL = 2000
 
 
-#: A statement with its parameters, written with ``%s`` marks (SQLite's driver gets ``?``).
-Statement = tuple[str, tuple]
+@dataclass(frozen=True, slots=True)
+class RowFor:
+    """A row to insert with the entries, in their transaction, naming the first one: ``insert`` is
+    a constant ``INSERT INTO table (columns…, entry column)``; ``values`` fill every column but the
+    last, which gets the entry's id (an API request's idempotency record: ``api.idempotency``)."""
+
+    insert: str
+    values: tuple
+
+    def with_call(self) -> str:
+        """The call and the row's ``INSERT`` as one statement (PostgreSQL): the row takes its id
+        from the call's answer."""
+        marks = "%s, " * len(self.values)
+        # Bandit B608 silenced: ``insert`` is a constant of the caller's; every value is bound.
+        return (f"WITH a AS MATERIALIZED ({_CALL}), r AS ({self.insert} SELECT {marks}a.o_first_id "  # nosec B608
+                "FROM a WHERE a.o_status = 'ok') SELECT * FROM a")
+
+    def after(self, entry_id: int, mark: str) -> tuple[str, tuple]:
+        """The row's ``INSERT`` once the entries are written (SQLite's path, a refusal's fresh one)."""
+        return f"{self.insert} VALUES ({', '.join([mark] * (len(self.values) + 1))})", (*self.values, entry_id)
 
 
 class Refused(Exception):
@@ -138,15 +157,15 @@ class Refused(Exception):
 
 
 def append(session: Session, specs: Sequence, accounts: dict[str, AccountFacts], first_pid: str,
-           last_pid: str, commit: bool = False, also: Statement | None = None) -> list[int] | None:
+           last_pid: str, commit: bool = False, also: RowFor | None = None) -> list[int] | None:
     """Append ``specs`` (already validated) in one call; their ids, or None when the function
     refused what the cache said (nothing was written).
 
-    ``commit``: send the transaction's ``COMMIT`` in the same pipeline as the call, so the server
-    commits as soon as the call ends, without waiting for this process (the lock is released by
-    the server alone). A refusal then raises ``Refused`` (the commit became a rollback). ``also``
-    (with ``commit`` only): one more statement, sent between the call and the ``COMMIT`` in that
-    pipeline (``service.post_and_commit``)."""
+    ``commit``: commit as the call ends, in the same round trip, so the server releases the lock
+    without waiting for this process. With no transaction open yet, the call is a statement of its
+    own (autocommit); else the ``COMMIT`` follows it in one pipeline. A refusal then raises
+    ``Refused`` (nothing was written; the transaction rolled back). ``also`` (with ``commit``
+    only): a row inserted in the same statement, naming the first entry (``RowFor``)."""
     import psycopg  # PostgreSQL's alone: a command on SQLite starts without it (0.1 s)
 
     params, now = call_args(session, specs, accounts, first_pid, last_pid)
@@ -156,9 +175,15 @@ def append(session: Session, specs: Sequence, accounts: dict[str, AccountFacts],
     cursor = conn.cursor()
     try:
         if commit:
-            # ``also`` on its own cursor: the call's keeps the call's row.
-            pipelined(conn, [(cursor, _CALL, params), *([(conn.cursor(), *also)] if also is not None else ()),
-                             (conn.cursor(), "COMMIT", None)])
+            call, args = (_CALL, params) if also is None else (also.with_call(), [*params, *also.values])
+            if transaction_open(session):
+                pipelined(conn, [(cursor, call, args), (conn.cursor(), "COMMIT", None)])
+            else:  # one statement, its own transaction: no BEGIN, no COMMIT, no pipeline to run
+                conn.autocommit = True
+                try:
+                    cursor.execute(call, args, prepare=True)
+                finally:
+                    conn.autocommit = False
         else:
             cursor.execute(_CALL, params, prepare=True)
         status, first_id, prev, hashes = cursor.fetchone()

@@ -304,7 +304,7 @@ def _validate(session: Session, specs: Sequence[EntrySpec], field: str, accounts
 
 
 def post_and_commit(session: Session, specs: Sequence[EntrySpec], field: str = "postings",
-                    also: append.Statement | None = None) -> list[int]:
+                    also: append.RowFor | None = None) -> list[int]:
     """``post_entries``, then commit the session's transaction — on PostgreSQL in the same round
     trip as the append (``append.append(commit=True)``), so the chain's lock is released by the
     server alone, never waiting on this process. For a caller whose transaction is the entries
@@ -312,15 +312,13 @@ def post_and_commit(session: Session, specs: Sequence[EntrySpec], field: str = "
     the transaction is rolled back and the entries posted again from fresh reads, raising the
     refusal's error. The one service that commits: the caller asks for exactly that.
 
-    ``also``: one more statement in the same transaction, after the entries and before the commit
-    (on PostgreSQL in the same round trip): the row that answers for them elsewhere — an API
-    request's idempotency record. Written with ``%s`` marks, it may read ``chain_head.seq``, the
-    last entry's id: its own transaction's, since the chain's lock is held to the commit. An error
-    it raises (a unique key taken first) rolls the entries back with it."""
+    ``also``: a row written in the same transaction, naming the first entry (on PostgreSQL in the
+    call's own statement): what answers for the entries elsewhere — an API request's idempotency
+    record. An error it raises (a unique key taken first) takes the entries back with it."""
     if session.get_bind().dialect.name != "postgresql":
         ids = post_entries(session, specs, field)
         if also is not None:
-            session.connection().exec_driver_sql(also[0].replace("%s", "?"), also[1])
+            session.connection().exec_driver_sql(*also.after(ids[0], "?"))
         session.commit()
         return ids
     try:
@@ -331,13 +329,13 @@ def post_and_commit(session: Session, specs: Sequence[EntrySpec], field: str = "
     # Posted again from fresh reads (a refusal, the cache out of date), the entries are not
     # committed yet, nor is ``also`` written: both go now.
     if also is not None and transaction_open(session):
-        session.connection().exec_driver_sql(*also)
-    session.commit()  # after the pipelined COMMIT: closes SQLAlchemy's side of the transaction
+        session.connection().exec_driver_sql(*also.after(ids[0], "%s"))
+    session.commit()  # after the server's commit: closes SQLAlchemy's side of the transaction
     return ids
 
 
 def _post_postgres(session: Session, specs: Sequence[EntrySpec], field: str, fresh: bool = False,
-                   commit: bool = False, also: append.Statement | None = None) -> list[int]:
+                   commit: bool = False, also: append.RowFor | None = None) -> list[int]:
     """PostgreSQL: validate from the cached facts, then append in one server-side call
     (``append.append``). Whatever the call refuses is posted again from fresh reads (``fresh``):
     the lock, ``guard_dates`` and the accounts read from the database answer the refusal."""
@@ -552,7 +550,7 @@ def check_amount(session: Session, amount: Decimal, field: str = "amount", commo
 
 
 def post_manual(session: Session, date: dt.date, memo: str, legs: Sequence[Leg], *, commit: bool = False,
-                also: append.Statement | None = None) -> Entry:
+                also: append.RowFor | None = None) -> Entry:
     """A journal entry as the treasurer wrote it (errors name ``postings[i].…``); its date is
     checked first, so a closed period is the answer before any leg's problem.
 
