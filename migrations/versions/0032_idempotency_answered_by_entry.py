@@ -1,12 +1,12 @@
 """An idempotency record may answer with the entry it was written with, instead of a stored body.
 
-``POST /api/v1/ledger/entries`` with an ``Idempotency-Key`` writes its record in the same round
-trip as the append and its ``COMMIT`` (on PostgreSQL one pipeline: the call, the record's
-``INSERT``, the ``COMMIT``), so the chain's lock is released by the server alone, never waiting on
-the worker to build the response. The response does not exist yet when the record is written, so
-the record names the entry (``entry_id``, the head of the chain its own transaction moved) and a
-replay rebuilds the answer from it: an entry never changes, so the answer is the first one, byte
-for byte (``tests/test_api_idempotency_entry.py``).
+``POST /api/v1/ledger/entries`` with an ``Idempotency-Key`` writes its record with the entry and
+commits in the same round trip (on PostgreSQL the call and the record's ``INSERT`` are one
+statement, its own transaction), so the chain's lock is released by the server alone, never
+waiting on the worker to build the response. The response does not exist yet when the record is
+written, so the record names the entry (``entry_id``, from the call's answer) and a replay
+rebuilds the answer from it: an entry never changes, so the answer is the first one, byte for
+byte (``tests/test_api_idempotency_entry.py``).
 
 - ``entry_id``: the entry the request wrote (nullable; a foreign key to ``entry``).
 - ``body`` becomes nullable; ``ck_idempotency_record_answer``: a record has a body or an entry.
