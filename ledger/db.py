@@ -191,8 +191,10 @@ def outside_transaction(session: Session) -> Iterator[None]:
     """Statements run inside this block on the session's connection open no transaction on
     PostgreSQL when none is open yet: each is its own (autocommit), which saves the ``BEGIN``'s
     round trip. For a request's first read (the API's caller and key: ``api.transaction``), whose
-    answer holds nothing the transaction after it relies on but what is committed; the session's
-    transaction begins at its next statement, as before. SQLite's transactions begin in process."""
+    answer holds nothing the transaction after it relies on but what is committed, and for an
+    append that is a whole transaction in one statement (``journal.append``, committing); the
+    session's transaction begins at its next statement, as before. SQLite's transactions begin in
+    process."""
     if not is_postgres(session) or transaction_open(session):
         yield
         return

@@ -129,7 +129,7 @@ def test_a_lost_race_on_the_key_rolls_back_and_replays(booked, founded, monkeypa
 
 def test_a_storm_of_retries_on_a_manual_entry_writes_it_once(booked, founded):
     """Six clients send one manual entry with one key at the same moment (the API's hot path: the
-    record's INSERT and the COMMIT in one round trip on PostgreSQL): one entry, one record, and
+    entry and its record written and committed in one statement on PostgreSQL): one entry, one record, and
     every client the same answer; then every key of a second storm, each its own entry."""
     entry = {"date": "2026-02-03", "memo": "retried", "postings": [
         {"account": "Assets:Cash", "amount": "7.00"}, {"account": "Equity:Capital:Ben", "amount": "-7.00"}]}

@@ -1,6 +1,6 @@
 """``POST /ledger/entries`` stores its ``Idempotency-Key`` with the entry, in the append's own
-commit (on PostgreSQL one round trip: the call, the record, the ``COMMIT``): the record names the
-entry and a replay rebuilds the answer from it. The answer must be the first one byte for byte,
+commit (on PostgreSQL the call and the record are one statement, its own transaction): the record
+names the entry and a replay rebuilds the answer from it. The answer must be the first one byte for byte,
 the record and the entry must stand or fall together, and every other rule of the key holds."""
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from sqlalchemy.orm.util import identity_key
 from ledger.core import periods as P
 from ledger.core.entries import beyond_storage, canonical_parts, detail_digest
 from ledger.core.errors import Conflict
-from ledger.db import clock_of, minor_to_stored, to_stored, transaction_open
+from ledger.db import clock_of, minor_to_stored, outside_transaction, to_stored, transaction_open
 from ledger.journal.facts import AccountFacts, JournalFacts, forget, journal_facts
 from ledger.journal.models import Entry, head_moved
 from ledger.journal.periods import MAX_FUTURE
@@ -146,9 +146,13 @@ class RowFor:
         return (f"WITH a AS MATERIALIZED ({_CALL}), r AS ({self.insert} SELECT {marks}a.o_first_id "  # nosec B608
                 "FROM a WHERE a.o_status = 'ok') SELECT * FROM a")
 
-    def after(self, entry_id: int, mark: str) -> tuple[str, tuple]:
-        """The row's ``INSERT`` once the entries are written (SQLite's path, a refusal's fresh one)."""
-        return f"{self.insert} VALUES ({', '.join([mark] * (len(self.values) + 1))})", (*self.values, entry_id)
+    def write_after(self, session: Session, entry_id: int) -> None:
+        """Insert the row once the entries are written, in their transaction (SQLite's path, and a
+        refusal's fresh one on PostgreSQL)."""
+        conn = session.connection()
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(f"{self.insert} VALUES ({', '.join([mark] * (len(self.values) + 1))})",
+                             (*self.values, entry_id))
 
 
 class Refused(Exception):
@@ -179,11 +183,8 @@ def append(session: Session, specs: Sequence, accounts: dict[str, AccountFacts],
             if transaction_open(session):
                 pipelined(conn, [(cursor, call, args), (conn.cursor(), "COMMIT", None)])
             else:  # one statement, its own transaction: no BEGIN, no COMMIT, no pipeline to run
-                conn.autocommit = True
-                try:
+                with outside_transaction(session):
                     cursor.execute(call, args, prepare=True)
-                finally:
-                    conn.autocommit = False
         else:
             cursor.execute(_CALL, params, prepare=True)
         status, first_id, prev, hashes = cursor.fetchone()

@@ -318,7 +318,7 @@ def post_and_commit(session: Session, specs: Sequence[EntrySpec], field: str = "
     if session.get_bind().dialect.name != "postgresql":
         ids = post_entries(session, specs, field)
         if also is not None:
-            session.connection().exec_driver_sql(*also.after(ids[0], "?"))
+            also.write_after(session, ids[0])
         session.commit()
         return ids
     try:
@@ -329,7 +329,7 @@ def post_and_commit(session: Session, specs: Sequence[EntrySpec], field: str = "
     # Posted again from fresh reads (a refusal, the cache out of date), the entries are not
     # committed yet, nor is ``also`` written: both go now.
     if also is not None and transaction_open(session):
-        session.connection().exec_driver_sql(*also.after(ids[0], "%s"))
+        also.write_after(session, ids[0])
     session.commit()  # after the server's commit: closes SQLAlchemy's side of the transaction
     return ids
 
