@@ -137,12 +137,15 @@ def storm_process(port: int, token: str, keys: list[str], threads: int, out) -> 
     out.put(answers)
 
 
-def serve(url: str, worker_class: str, workers: int, threads: int) -> tuple[subprocess.Popen, int]:
+def serve(url: str, worker_class: str, workers: int, threads: int, app: str = "ledger:create_app()",
+          env: dict | None = None) -> tuple[subprocess.Popen, int]:
+    """gunicorn serving ``app`` (a ``module:callable()`` spec from the project's root) on a free port,
+    once its ``GET /api/v1/health`` answers 200."""
     port = free_port()
     cmd = [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
            "--worker-class", worker_class, "--threads", str(threads), "--log-level", "warning",
-           "--keep-alive", "30", "ledger:create_app()"]
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench"}
+           "--keep-alive", "30", app]
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench", **(env or {})}
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)  # nosec B603
     for _ in range(200):
         try:

@@ -1,0 +1,307 @@
+"""Where a posted entry's time goes over HTTP: the same gunicorn, the same 8 clients, in layers.
+
+``http_bench.py`` measures ``POST /api/v1/ledger/entries`` as the product serves it. This script
+serves the same request through thinner stacks, in the same run and against the same database, to
+show what each layer costs on this machine and so what bounds the endpoint:
+
+- ``wsgi``: a bare WSGI callable that reads the body, parses it and answers 201 with a JSON id —
+  the floor of gunicorn's sync worker, the kernel's loopback and the Python clients;
+- ``wsgi+db``: the same plus one autocommit ``SELECT 1`` on a kept psycopg connection (a round trip);
+- ``flask``: a minimal Flask app, one route that reads the JSON and answers it (Flask's own cost);
+- ``services``: the endpoint's work without Flask, flask-smorest, webargs and the API's guard — the
+  caller and key in one query, ``EntryIn`` loaded, the entry posted by ``journal.post_manual`` with
+  its key's record in the append's statement, answered through ``EntryOut`` — what the request would
+  cost if the web framework cost nothing (a measuring harness for the happy path, not a way to serve:
+  anything else is a 500 here);
+- ``endpoint``: the product's own app.
+
+Each layer runs ``--rounds`` times with each worker count (gunicorn ``sync``), alternating; the run
+prints entries (answers) per second, p99 latency and each layer's ratio to the endpoint in the same
+round. ``--in-process N`` first measures the worker's CPU a request of ``services`` and ``endpoint``
+without gunicorn or clients (``time.process_time`` over N requests, alternating, three rounds): the
+web framework's share of the worker's CPU, free of the machine's scheduling. Last, ``verify`` and a
+count of the acknowledged entries (nothing lost or doubled).
+
+    .venv/bin/python bench/http_floor.py [--seconds 8] [--rounds 2] [--workers 2 3] [--in-process 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import database, found_synthetic, machine, migrated_app  # noqa: E402
+from bench.http_bench import PATH, TARGET, body, percentile, run_load, serve, stop  # noqa: E402
+
+LAYERS = ("wsgi", "wsgi+db", "flask", "services", "endpoint")
+SPEC = {layer: "bench.http_floor:layer_app()" for layer in LAYERS} | {"endpoint": "ledger:create_app()"}
+
+
+def _json_response(start_response, status: str, payload: bytes) -> list[bytes]:
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+    return [payload]
+
+
+def _bare_app(round_trip: bool):
+    """``wsgi`` and ``wsgi+db``: read, parse, answer a fresh id (the clients refuse an id twice)."""
+    ids = itertools.count(os.getpid() * 10**7)
+    conn = None
+
+    def app(environ, start_response):
+        nonlocal conn
+        if environ["REQUEST_METHOD"] == "GET":
+            return _json_response(start_response, "200 OK", b'{"status":"ok"}')
+        data = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
+        if round_trip:
+            import psycopg
+
+            if conn is None:
+                url = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+                conn = psycopg.connect(url, autocommit=True)
+            conn.execute("SELECT 1").fetchone()
+        return _json_response(start_response, "201 Created",
+                              json.dumps({"id": next(ids), "memo": data["memo"]}).encode())
+
+    return app
+
+
+def _flask_app():
+    from flask import Flask, jsonify, request
+
+    app = Flask(__name__)
+    ids = itertools.count(os.getpid() * 10**7)
+
+    @app.get("/api/v1/health")
+    def health():
+        return {"status": "ok"}
+
+    @app.post(PATH)
+    def create():
+        data = request.get_json()
+        return jsonify({"id": next(ids), "memo": data["memo"]}), 201
+
+    return app
+
+
+def services_app():
+    """The endpoint's work with no web framework around it (see the module docstring)."""
+    from ledger import create_app
+    from ledger.api import idempotency
+    from ledger.api.auth import _CALLER_AND_RECORD
+    from ledger.api.journal import EntryIn, EntryOut, entry_out
+    from ledger.auth.service import Caller, hash_token
+    from ledger.core.entries import Leg
+    from ledger.db import clock_of, outside_transaction
+    from ledger.journal import service as journal
+    from ledger.journal.periods import books_currency
+    from ledger.read import entries as reads
+
+    product = create_app()
+    make_session = product.extensions["ledger.sessionmaker"]
+    entry_in, entry_out_schema = EntryIn(), EntryOut()
+
+    def app(environ, start_response):
+        if environ["REQUEST_METHOD"] == "GET":
+            return _json_response(start_response, "200 OK", b'{"status":"ok"}')
+        raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")[2].strip()
+        key = environ["HTTP_IDEMPOTENCY_KEY"]
+        payload = json.loads(raw)
+        session = make_session()
+        try:
+            with outside_transaction(session):
+                row = session.connection().execute(_CALLER_AND_RECORD,
+                                                   {"token_hash": hash_token(token), "key": key}).first()
+            caller = Caller(*row[:4])
+            if row[4] is not None or caller.role not in ("treasurer", "admin"):
+                raise RuntimeError("the harness answers fresh keys of a treasurer only")
+            data = entry_in.load(payload)
+            claim = idempotency.Claim(caller.id, key, idempotency.fingerprint("POST", PATH, payload),
+                                      clock_of(session).now())
+            currency = books_currency(session)
+            legs = [Leg(p["account"], p["amount"], p["commodity"] or currency) for p in data["postings"]]
+            entry = journal.post_manual(session, data["date"], data["memo"], legs, commit=True,
+                                        also=claim.with_entry(201))
+            out = product.json.dumps(entry_out_schema.dump(entry_out(reads.posted_view(entry, legs)))) + "\n"
+        finally:
+            session.close()
+        return _json_response(start_response, "201 Created", out.encode())
+
+    return app
+
+
+def layer_app():
+    """gunicorn's factory: the layer named by ``HTTP_FLOOR_LAYER``."""
+    layer = os.environ["HTTP_FLOOR_LAYER"]
+    if layer in ("wsgi", "wsgi+db"):
+        return _bare_app(round_trip=layer == "wsgi+db")
+    if layer == "flask":
+        return _flask_app()
+    if layer == "services":
+        return services_app()
+    raise SystemExit(f"no layer {layer!r}")
+
+
+class CpuSplit:
+    """The cores each kind of process used over the middle of a run (``/proc``, Linux): gunicorn's
+    workers, PostgreSQL's backends, the clients (multiprocessing's children); the rest is idle or
+    other. Started with the run, it samples from 1.5 s in to 1.5 s before the end."""
+
+    KINDS = ("gunicorn", "postgres", "clients")
+
+    def __init__(self, seconds: float):
+        self.seconds, self.cores = seconds, None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _kind(cmdline: str) -> str | None:
+        if "gunicorn" in cmdline:
+            return "gunicorn"
+        if cmdline.startswith("postgres"):
+            return "postgres"
+        return "clients" if "multiprocessing" in cmdline else None
+
+    def _snapshot(self) -> dict[str, tuple[str, int]]:
+        seen = {}
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+                cmdline = Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            kind = self._kind(cmdline)
+            if kind:
+                seen[pid] = (kind, int(fields[11]) + int(fields[12]))  # utime + stime, in ticks
+        return seen
+
+    def _run(self) -> None:
+        if self.seconds < 4 or not Path("/proc/self/stat").exists():
+            return
+        time.sleep(1.5)
+        before, t0 = self._snapshot(), time.perf_counter()
+        time.sleep(self.seconds - 3)
+        after, span = self._snapshot(), time.perf_counter() - t0
+        ticks = dict.fromkeys(self.KINDS, 0)
+        for pid, (kind, used) in after.items():
+            ticks[kind] += used - before.get(pid, (kind, 0))[1]
+        self.cores = {kind: n / os.sysconf("SC_CLK_TCK") / span for kind, n in ticks.items()}
+
+    def describe(self, rate: float) -> str:
+        self.thread.join()
+        if not self.cores:
+            return ""
+        parts = ", ".join(f"{kind} {c:.2f} ({c / rate * 1000:.2f} ms a request)" for kind, c in self.cores.items())
+        return f"; cores busy: {parts}, idle {max(0.0, os.cpu_count() - sum(self.cores.values())):.2f}"
+
+
+def in_process(url: str, token: str, requests: int) -> None:
+    """The worker's CPU a request of ``services`` and ``endpoint``, alternating, no gunicorn."""
+    from werkzeug.test import EnvironBuilder
+
+    from ledger import create_app
+
+    os.environ.update(DATABASE_URL=url, SECRET_KEY="bench")
+    apps = {"services": services_app(), "endpoint": create_app()}
+
+    def run(name: str, tag: str, n: int) -> float:
+        cpu = 0.0
+        for i in range(n):
+            environ = EnvironBuilder(path=PATH, method="POST", data=body(f"{tag}{i}"), headers={
+                "Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                "Idempotency-Key": f"{tag}{i}"}).get_environ()
+            status: list[str] = []
+            t0 = time.process_time()
+            b"".join(apps[name](environ, lambda s, _h, _e=None, status=status: status.append(s)))
+            cpu += time.process_time() - t0
+            if not status[0].startswith("201"):
+                raise SystemExit(f"{name} answered {status[0]}")
+        return cpu / n * 1000
+
+    for name in apps:
+        run(name, f"warm-{name}-", 200)
+    for r in range(3):
+        ms = {name: run(name, f"cpu{r}-{name}-", requests) for name in apps}
+        print(f"in process, round {r + 1}: worker CPU a request: services {ms['services']:.3f} ms, endpoint "
+              f"{ms['endpoint']:.3f} ms; the web framework's share {1 - ms['services'] / ms['endpoint']:.0%}",
+              flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=8)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--workers", type=int, nargs="+", default=[2, 3])
+    ap.add_argument("--layers", nargs="+", choices=LAYERS, default=list(LAYERS))
+    ap.add_argument("--in-process", type=int, default=3000, help="requests a round in process (0: skip)")
+    args = ap.parse_args()
+    print(f"# posting over HTTP in layers on PostgreSQL, {args.clients} clients, {args.seconds:g} s a run — "
+          f"{machine()}; load average {os.getloadavg()[0]:.2f}")
+    with database("postgresql") as url:
+        app = migrated_app(url)
+        from sqlalchemy import select
+
+        from ledger.auth.service import add_user_or_set_password, create_token
+        from ledger.journal.models import Entry
+        from ledger.partnership.integrity import full_verify
+        from ledger.runtime.database import get_session
+
+        found_synthetic(app)
+        with app.app_context():
+            s = get_session()
+            user, _ = add_user_or_set_password(s, "bench-treasurer@bench.test", "treasurer",
+                                               password="bench treasurer password")
+            token = create_token(s, user)
+            s.commit()
+        if args.in_process:
+            in_process(url, token, args.in_process)
+        acknowledged: set[int] = set()
+        rates: dict[tuple[str, int], list[float]] = {}
+        for r in range(args.rounds):
+            for workers in args.workers:
+                endpoint = None
+                for layer in sorted(args.layers, key=lambda x: x == "endpoint", reverse=True):
+                    proc, port = serve(url, "sync", workers, 1, app=SPEC[layer], env={"HTTP_FLOOR_LAYER": layer})
+                    split = CpuSplit(args.seconds)
+                    split.thread.start()
+                    try:
+                        rate, latencies, ids, failures = run_load(port, token, args.clients, args.seconds,
+                                                                  f"{layer}{workers}r{r}-")
+                    finally:
+                        stop(proc)
+                    if layer in ("services", "endpoint"):
+                        acknowledged.update(ids)
+                    endpoint = rate if layer == "endpoint" else endpoint
+                    rates.setdefault((layer, workers), []).append(rate)
+                    ratio = f"; {rate / endpoint:.2f} x the endpoint" if endpoint else ""
+                    print(f"round {r + 1}, sync {workers} workers, {layer:>8}: {rate:,.0f}/s ({rate / TARGET:.2f} x the "
+                          f"{TARGET:,}/s target{ratio}); p99 {percentile(latencies, 0.99) * 1000:.1f} ms, median "
+                          f"{statistics.median(latencies) * 1000:.1f} ms; {failures} failed; "
+                          f"load average {os.getloadavg()[0]:.2f}{split.describe(rate)}", flush=True)
+        for (layer, workers), values in sorted(rates.items(), key=lambda kv: (kv[0][1], LAYERS.index(kv[0][0]))):
+            base = statistics.median(rates.get(("endpoint", workers), [0])) or None
+            ratio = f" = {statistics.median(values) / base:.2f} x the endpoint" if base else ""
+            print(f"median, sync {workers}, {layer:>8}: {statistics.median(values):,.0f}/s{ratio}; "
+                  f"the machine's cores over the rate: {os.cpu_count() / statistics.median(values) * 1000:.2f} ms a request")
+        with app.app_context():
+            s = get_session()
+            stored = len(acknowledged & set(s.scalars(select(Entry.id))))
+            report = full_verify(s)
+        app.extensions["ledger.engine"].dispose()
+    print(f"acknowledged entries: {len(acknowledged):,}, missing from the ledger: {len(acknowledged) - stored}")
+    print(f"verify {'ok' if report.ok else 'FAILED: ' + '; '.join(report.problems[:3])} at {report.entries:,} entries")
+
+
+if __name__ == "__main__":
+    main()
