@@ -208,6 +208,22 @@ def run_load(port: int, token: str, clients: int, seconds: float, tag: str) -> t
     return len(results) / elapsed, [e for _, e in results], ids, len(failures)
 
 
+def founded_with_treasurer(app) -> str:
+    """Found the bench's partnership in ``app``'s database and give it a treasurer; the treasurer's
+    API token."""
+    from ledger.auth.service import add_user_or_set_password, create_token
+    from ledger.runtime.database import get_session
+
+    found_synthetic(app)
+    with app.app_context():
+        s = get_session()
+        user, _ = add_user_or_set_password(s, "bench-treasurer@bench.test", "treasurer",
+                                           password="bench treasurer password")
+        token = create_token(s, user)
+        s.commit()
+    return token
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=8)
@@ -221,18 +237,11 @@ def main() -> None:
         app = migrated_app(url)
         from sqlalchemy import func, select
 
-        from ledger.auth.service import add_user_or_set_password, create_token
         from ledger.journal.models import Entry
         from ledger.partnership.integrity import full_verify
         from ledger.runtime.database import get_session
 
-        found_synthetic(app)
-        with app.app_context():
-            s = get_session()
-            user, _ = add_user_or_set_password(s, "bench-treasurer@bench.test", "treasurer",
-                                               password="bench treasurer password")
-            token = create_token(s, user)
-            s.commit()
+        token = founded_with_treasurer(app)
         acknowledged: set[int] = set()
         for text in args.configs:
             cls, workers, threads = parse_config(text)

@@ -40,8 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import database, found_synthetic, machine, migrated_app  # noqa: E402
-from bench.http_bench import PATH, TARGET, body, percentile, run_load, serve, stop  # noqa: E402
+from bench.common import database, machine, migrated_app  # noqa: E402
+from bench.http_bench import PATH, TARGET, body, founded_with_treasurer, percentile, run_load, serve, stop  # noqa: E402
 
 LAYERS = ("wsgi", "wsgi+db", "flask", "services", "endpoint")
 SPEC = {layer: "bench.http_floor:layer_app()" for layer in LAYERS} | {"endpoint": "ledger:create_app()"}
@@ -252,18 +252,11 @@ def main() -> None:
         app = migrated_app(url)
         from sqlalchemy import select
 
-        from ledger.auth.service import add_user_or_set_password, create_token
         from ledger.journal.models import Entry
         from ledger.partnership.integrity import full_verify
         from ledger.runtime.database import get_session
 
-        found_synthetic(app)
-        with app.app_context():
-            s = get_session()
-            user, _ = add_user_or_set_password(s, "bench-treasurer@bench.test", "treasurer",
-                                               password="bench treasurer password")
-            token = create_token(s, user)
-            s.commit()
+        token = founded_with_treasurer(app)
         if args.in_process:
             in_process(url, token, args.in_process)
         acknowledged: set[int] = set()
