@@ -13,14 +13,22 @@ show what each layer costs on this machine and so what bounds the endpoint:
   its key's record in the append's statement, answered through ``EntryOut`` — what the request would
   cost if the web framework cost nothing (a measuring harness for the happy path, not a way to serve:
   anything else is a 500 here);
+- ``driver``: the same rules with no ORM session or SQLAlchemy Core a request either — the caller's
+  query and the append (with the key's record in its statement) straight on a psycopg connection,
+  the checks (``service._validate``), the period check and the call's arguments (``append``) from the
+  journal's cached facts, the answer built as a dict: what a serving path without the web framework
+  and the ORM's per-request machinery would cost (a harness as ``services`` is; the answer is the
+  endpoint's, byte for byte, but for the id and hashes);
 - ``endpoint``: the product's own app.
 
 Each layer runs ``--rounds`` times with each worker count (gunicorn ``sync``), alternating; the run
 prints entries (answers) per second, p99 latency and each layer's ratio to the endpoint in the same
-round. ``--in-process N`` first measures the worker's CPU a request of ``services`` and ``endpoint``
-without gunicorn or clients (``time.process_time`` over N requests, alternating, three rounds): the
-web framework's share of the worker's CPU, free of the machine's scheduling. Last, ``verify`` and a
-count of the acknowledged entries (nothing lost or doubled).
+round. ``--in-process N`` first measures the worker's CPU a request of ``driver``, ``services`` and
+``endpoint`` without gunicorn or clients (``time.process_time`` over N requests, alternating, three
+rounds): the web framework's share of the worker's CPU and the ORM's, free of the machine's
+scheduling; and it checks that the harnesses answer what the endpoint answers (each harness's
+answer to a key, replayed by the endpoint, byte for byte). Last, ``verify`` and a count of the
+acknowledged entries (nothing lost or doubled).
 
     .venv/bin/python bench/http_floor.py [--seconds 8] [--rounds 2] [--workers 2 3] [--in-process 3000]
 """
@@ -43,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import database, machine, migrated_app  # noqa: E402
 from bench.http_bench import PATH, TARGET, body, founded_with_treasurer, percentile, run_load, serve, stop  # noqa: E402
 
-LAYERS = ("wsgi", "wsgi+db", "flask", "services", "endpoint")
+LAYERS = ("wsgi", "wsgi+db", "flask", "driver", "services", "endpoint")
 SPEC = {layer: "bench.http_floor:layer_app()" for layer in LAYERS} | {"endpoint": "ledger:create_app()"}
 
 
@@ -132,10 +140,76 @@ def services_app():
             legs = [Leg(p["account"], p["amount"], p["commodity"] or currency) for p in data["postings"]]
             entry = journal.post_manual(session, data["date"], data["memo"], legs, commit=True,
                                         also=claim.with_entry(201))
-            out = product.json.dumps(entry_out_schema.dump(entry_out(reads.posted_view(entry, legs)))) + "\n"
+            out = product.json.dumps(entry_out_schema.dump(entry_out(reads.posted_view(entry, legs))),
+                                      separators=(",", ":")) + "\n"
         finally:
             session.close()
         return _json_response(start_response, "201 Created", out.encode())
+
+    return app
+
+
+def driver_app():
+    """The endpoint's rules with no ORM session a request either: the caller's query and the append
+    straight on a psycopg connection, the checks (``service._validate``), the canonical form and the
+    call's arguments (``append.call_args``) from the journal's cached facts, the answer as a dict."""
+    import psycopg
+    from sqlalchemy.dialects import postgresql
+
+    from ledger import create_app
+    from ledger.api import idempotency
+    from ledger.api.auth import _CALLER_AND_RECORD
+    from ledger.api.journal import EntryIn
+    from ledger.auth.service import hash_token
+    from ledger.core.entries import Leg
+    from ledger.core.money import fmt
+    from ledger.journal import append
+    from ledger.journal.periods import books_currency
+    from ledger.journal.service import EntrySpec, _validate
+
+    product = create_app()
+    session = product.extensions["ledger.sessionmaker"]()  # the cached facts' reads, on a miss only
+    facts = append.journal_facts(session)
+    currency = books_currency(session)
+    session.rollback()
+    compiled = _CALLER_AND_RECORD.compile(dialect=postgresql.psycopg.dialect())
+    caller_sql, caller_params = str(compiled), dict(compiled.params)
+    url = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    conn = psycopg.connect(url, autocommit=True)
+    entry_in = EntryIn()
+
+    def app(environ, start_response):
+        if environ["REQUEST_METHOD"] == "GET":
+            return _json_response(start_response, "200 OK", b'{"status":"ok"}')
+        raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")[2].strip()
+        key = environ["HTTP_IDEMPOTENCY_KEY"]
+        payload = json.loads(raw)
+        row = conn.execute(caller_sql, caller_params | {"token_hash": hash_token(token), "key": key},
+                           prepare=True).fetchone()
+        if row is None or row[4] is not None or row[1] not in ("treasurer", "admin"):
+            raise RuntimeError("the harness answers fresh keys of a treasurer only")
+        data = entry_in.load(payload)
+        legs = [Leg(p["account"], p["amount"], p["commodity"] or currency) for p in data["postings"]]
+        spec = EntrySpec(data["date"], data["memo"], legs, "manual")
+        _validate(session, [spec], "postings", facts.resolve(session, {leg.account for leg in legs}))
+        guard, first_pid, last_pid = append.dates_need_guard(session, facts, [spec.date])
+        if guard:
+            raise RuntimeError("the harness posts in open periods the cache knows")
+        if session.in_transaction():
+            session.rollback()
+        params, now = append.call_args(session, [spec], facts.accounts, first_pid, last_pid)
+        record = idempotency.Claim(row[0], key, idempotency.fingerprint("POST", PATH, payload), now).with_entry(201)
+        status, first_id, prev, hashes = conn.execute(
+            record.with_call(), [*append.text_arrays(params), True, *record.values], prepare=True).fetchone()
+        if status != "ok":
+            raise RuntimeError(f"the append answered {status}")
+        out = {"id": first_id, "date": spec.date.isoformat(), "memo": spec.memo, "source_type": "manual",
+               "source_ref": "", "reverses": None, "hash": hashes[0], "prev_hash": prev, "detail": [],
+               "postings": [{"account": leg.account, "amount": fmt(leg.amount, leg.commodity),
+                             "commodity": leg.commodity, "kind": None, "engagement": None} for leg in legs]}
+        answer = product.json.dumps(out, separators=(",", ":")) + "\n"  # as Flask's jsonify writes it
+        return _json_response(start_response, "201 Created", answer.encode())
 
     return app
 
@@ -149,6 +223,8 @@ def layer_app():
         return _flask_app()
     if layer == "services":
         return services_app()
+    if layer == "driver":
+        return driver_app()
     raise SystemExit(f"no layer {layer!r}")
 
 
@@ -212,7 +288,7 @@ def in_process(url: str, token: str, requests: int) -> None:
     from ledger import create_app
 
     os.environ.update(DATABASE_URL=url, SECRET_KEY="bench")
-    apps = {"services": services_app(), "endpoint": create_app()}
+    apps = {"driver": driver_app(), "services": services_app(), "endpoint": create_app()}
 
     def run(name: str, tag: str, n: int) -> float:
         cpu = 0.0
@@ -228,13 +304,22 @@ def in_process(url: str, token: str, requests: int) -> None:
                 raise SystemExit(f"{name} answered {status[0]}")
         return cpu / n * 1000
 
+    def answer(name: str, key: str) -> bytes:
+        environ = EnvironBuilder(path=PATH, method="POST", data=body("the same request"), headers={
+            "Authorization": f"Bearer {token}", "Content-Type": "application/json", "Idempotency-Key": key}).get_environ()
+        return b"".join(apps[name](environ, lambda _s, _h, _e=None: None))
+
+    for name in ("driver", "services"):
+        same = answer(name, f"same-{name}") == answer("endpoint", f"same-{name}")
+        print(f"the {name} harness's answer, replayed by the endpoint: {'the same bytes' if same else 'DIFFERENT'}")
     for name in apps:
         run(name, f"warm-{name}-", 200)
     for r in range(3):
         ms = {name: run(name, f"cpu{r}-{name}-", requests) for name in apps}
-        print(f"in process, round {r + 1}: worker CPU a request: services {ms['services']:.3f} ms, endpoint "
-              f"{ms['endpoint']:.3f} ms; the web framework's share {1 - ms['services'] / ms['endpoint']:.0%}",
-              flush=True)
+        print(f"in process, round {r + 1}: worker CPU a request: driver {ms['driver']:.3f} ms, services "
+              f"{ms['services']:.3f} ms, endpoint {ms['endpoint']:.3f} ms; the web framework's share "
+              f"{1 - ms['services'] / ms['endpoint']:.0%}, the ORM session's and Core's a further "
+              f"{(ms['services'] - ms['driver']) / ms['endpoint']:.0%}", flush=True)
 
 
 def main() -> None:
@@ -273,7 +358,7 @@ def main() -> None:
                                                                   f"{layer}{workers}r{r}-")
                     finally:
                         stop(proc)
-                    if layer in ("services", "endpoint"):
+                    if layer in ("driver", "services", "endpoint"):
                         acknowledged.update(ids)
                     endpoint = rate if layer == "endpoint" else endpoint
                     rates.setdefault((layer, workers), []).append(rate)
