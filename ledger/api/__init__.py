@@ -14,6 +14,7 @@ from importlib import import_module
 
 from flask import Flask
 
+from ledger.api import direct
 from ledger.api.openapi import make_api
 
 #: The modules whose ``bp`` is registered, in order. Add yours here.
@@ -34,3 +35,4 @@ def init_app(app: Flask) -> None:
     for name in BLUEPRINTS:
         api.register_blueprint(import_module(name).bp)
     app.extensions["ledger.api"] = api
+    direct.init_app(app)  # a posted entry's plain request, in front of Flask (PostgreSQL)

@@ -38,9 +38,11 @@ from ledger.journal.models import Entry, head_moved
 from ledger.journal.periods import MAX_FUTURE
 
 
-def dates_need_guard(session: Session, facts: JournalFacts, dates: Sequence[dt.date]) -> tuple[bool, str, str]:
+def dates_need_guard(session: Session | None, facts: JournalFacts, dates: Sequence[dt.date],
+                     today: dt.date | None = None) -> tuple[bool, str, str]:
     """Whether the cached facts cannot accept ``dates`` without the authoritative guard, and the
-    first and last period ids (for the function's own check under the lock)."""
+    first and last period ids (for the function's own check under the lock). ``today`` is the
+    session's clock's unless given (a caller with no session: facts already loaded)."""
     if facts.books is None or facts.latest is None:
         facts.load_periods(session)
     if facts.books is None:
@@ -48,7 +50,7 @@ def dates_need_guard(session: Session, facts: JournalFacts, dates: Sequence[dt.d
     kind, starts_on = facts.books
     first, last = min(dates), max(dates)
     first_pid, last_pid = P.period_id(first, kind), P.period_id(last, kind)
-    horizon = clock_of(session).today() + MAX_FUTURE
+    horizon = (today or clock_of(session).today()) + MAX_FUTURE
     ok = (starts_on <= first and last <= horizon and (facts.closed is None or first_pid > facts.closed)
           and facts.latest is not None and last_pid <= facts.latest)
     return not ok, first_pid, last_pid
@@ -68,11 +70,11 @@ _CALL = (
 )
 
 
-def call_args(session: Session, specs: Sequence, accounts: dict[str, AccountFacts], first_pid: str,
-              last_pid: str) -> tuple[tuple, dt.datetime]:
+def call_args(session: Session | None, specs: Sequence, accounts: dict[str, AccountFacts], first_pid: str,
+              last_pid: str, now: dt.datetime | None = None) -> tuple[tuple, dt.datetime]:
     """``ledger_append``'s arguments for ``specs`` (all but ``refuse``), built before the lock:
     each entry's canonical form around its id, its posting rows and its detail rows; and the
-    time the entries are stamped with."""
+    time the entries are stamped with (``now``, else the session's clock's)."""
     e_cols: list[list] = [[] for _ in range(9)]
     p_cols: list[list] = [[] for _ in range(6)]
     d_cols: list[list] = [[] for _ in range(7)]
@@ -99,7 +101,7 @@ def call_args(session: Session, specs: Sequence, accounts: dict[str, AccountFact
                 account_id = used[a] = accounts[a].id
                 for col, value in zip(d_cols, (n, no, account_id, c, k, e, m * scale[c]), strict=True):
                     col.append(value)
-    now = clock_of(session).now()
+    now = now or clock_of(session).now()
     return (*e_cols, now, *p_cols, *d_cols, list(used.values()), list(used.keys()), first_pid, last_pid), now
 
 

@@ -80,7 +80,11 @@ _FACTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def journal_facts(session: Session) -> JournalFacts:
-    engine = session.get_bind()
+    return engine_facts(session.get_bind())
+
+
+def engine_facts(engine: sa.Engine) -> JournalFacts:
+    """The cached facts of ``engine``'s database (``journal_facts`` for a caller with no session)."""
     facts = _FACTS.get(engine)
     if facts is None:
         facts = _FACTS[engine] = JournalFacts()

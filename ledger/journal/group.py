@@ -42,6 +42,8 @@ has one writer at a time: it posts with ``post_and_commit``.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import sqlalchemy as sa
@@ -64,10 +66,23 @@ _CALL = ("CALL ledger_post("  # nosec B608
 _idle: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _take(session: Session) -> tuple[sa.Engine, psycopg.Connection]:
-    """An idle autocommit connection to ``session``'s database, opened when none is idle (one
-    per concurrent writer, closed when the engine is disposed)."""
-    engine = session.get_bind()
+@contextmanager
+def driver_connection(engine: sa.Engine) -> Iterator[psycopg.Connection]:
+    """An idle autocommit connection to ``engine``'s database for the block, kept for the next
+    caller after it (one per concurrent caller, closed when the engine is disposed); closed instead
+    when the block raises, as a connection in doubt. For the group appender and for a delivery
+    path that writes through ``service.post_direct`` without an ORM session."""
+    engine, conn = _take(engine)
+    try:
+        yield conn
+    except BaseException:
+        conn.close()
+        raise
+    _idle[engine].append(conn)
+
+
+def _take(engine: sa.Engine) -> tuple[sa.Engine, psycopg.Connection]:
+    """An idle autocommit connection to ``engine``'s database, opened when none is idle."""
     idle = _idle.get(engine)
     if idle is None:
         idle = _idle[engine] = []
@@ -109,15 +124,9 @@ def _post_grouped(session: Session, spec: EntrySpec, field: str) -> int:
     if guard:  # a period to create or a date to refuse: the authoritative path
         return post_and_commit(session, [spec], field)[0]
     args, _now = append.call_args(session, [spec], facts.accounts, first_pid, last_pid)
-    engine, conn = _take(session)
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute(_CALL, text_arrays(args))
-            status, entry_id, detail = cursor.fetchone()
-    except BaseException:
-        conn.close()  # a connection in doubt is not reused
-        raise
-    _idle[engine].append(conn)
+    with driver_connection(session.get_bind()) as conn, conn.cursor() as cursor:
+        cursor.execute(_CALL, text_arrays(args))
+        status, entry_id, detail = cursor.fetchone()
     if status == "ok":
         return entry_id
     if status == "error" and detail and detail.startswith("23505") and spec.idempotency_key:

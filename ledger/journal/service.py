@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from ledger.core.clock import Clock
 from ledger.core.entries import (
     Leg,
     beyond_storage,
@@ -49,7 +50,7 @@ from ledger.core.errors import Conflict, NotFound, ValidationError
 from ledger.core.money import MAX_STORED_UNITS, MoneyError, check_places, decimals_allowed, to_minor
 from ledger.db import clock_of, minor_to_stored, to_stored, transaction_open
 from ledger.journal import append
-from ledger.journal.facts import read_accounts
+from ledger.journal.facts import JournalFacts, read_accounts
 from ledger.journal.models import (
     Account,
     AccountBalance,
@@ -332,6 +333,45 @@ def post_and_commit(session: Session, specs: Sequence[EntrySpec], field: str = "
         also.write_after(session, ids[0])
     session.commit()  # after the server's commit: closes SQLAlchemy's side of the transaction
     return ids
+
+
+class Posted(NamedTuple):
+    """An entry ``post_direct`` wrote: what its answer needs without reading it back."""
+
+    id: int
+    prev_hash: str
+    hash: str
+    created_at: dt.datetime
+
+
+def post_direct(conn, facts: JournalFacts, clock: Clock, spec: EntrySpec, also: append.RowFor,
+                field: str = "postings") -> Posted | None:
+    """PostgreSQL: append ``spec`` with ``also`` (a row naming it: an API request's idempotency
+    record) in one autocommit statement on the driver connection ``conn``, checked from the
+    journal's cached ``facts`` alone — for a delivery path that answers with no ORM session
+    (``api.direct``). ``None`` when the facts cannot accept the entry without reads (an account or
+    a period not cached, a date the authoritative guard must see) or when ``ledger_append``
+    refused what they said: nothing was written, and the caller posts through
+    ``post_and_commit``, whose reads answer. An entry the checks refuse raises their error, as
+    ``post_and_commit`` would (nothing written either); so does a database error (a key ``also``
+    names, taken first)."""
+    import psycopg  # PostgreSQL's alone
+
+    if facts.books is None or facts.latest is None or not {leg.account for leg in spec.legs} <= facts.accounts.keys():
+        return None
+    guard, first_pid, last_pid = append.dates_need_guard(None, facts, [spec.date], today=clock.today())
+    if guard:
+        return None
+    _validate(None, [spec], field, facts.accounts)
+    params, now = append.call_args(None, [spec], facts.accounts, first_pid, last_pid, now=clock.now())
+    try:
+        row = conn.execute(also.with_call(), [*append.text_arrays(params), True, *also.values], prepare=True).fetchone()
+    except psycopg.errors.RaiseException as exc:
+        if str(exc).startswith("ledger_append refused"):
+            return None
+        raise
+    status, first_id, prev, hashes = row
+    return Posted(first_id, prev, hashes[0], now) if status == "ok" else None
 
 
 def _post_postgres(session: Session, specs: Sequence[EntrySpec], field: str, fresh: bool = False,

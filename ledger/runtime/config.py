@@ -46,6 +46,8 @@ def load(app: Flask, test_config: dict | None) -> None:
         LOGIN_MAX_DELAY_SECONDS=3600,
         LOGIN_FORGET_SECONDS=86400,
         TRUSTED_PROXIES=int(os.environ.get("TRUSTED_PROXIES", "0") or 0),
+        # ``POST /api/v1/ledger/entries``' plain request answered without Flask (``api.direct``).
+        API_DIRECT_ENTRIES=os.environ.get("API_DIRECT_ENTRIES", "1") != "0",
         # Telling partners (CONTRACT §9): unset SMTP_URL, messages wait in the outbox.
         SMTP_URL=os.environ.get("SMTP_URL") or None,
         MAIL_FROM=os.environ.get("MAIL_FROM") or "Practice Ledger <ledger@localhost>",

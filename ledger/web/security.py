@@ -30,31 +30,10 @@ from flask import Flask, current_app, request
 from flask_wtf.csrf import CSRFProtect
 
 from ledger.auth.throttle import Policy
-from ledger.runtime.http import is_api_request
+from ledger.runtime.http import is_api_request, security_headers
 
 csrf = CSRFProtect()
 
-CSP = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "font-src 'self'",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
-
-HEADERS = {
-    "Content-Security-Policy": CSP,
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
-    "Cross-Origin-Opener-Policy": "same-origin",
-}
 
 
 #: POSTs whose credential is a signed token in their URL, not a session: the unsubscribe link of a
@@ -76,10 +55,8 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _headers(response):
-        for name, value in HEADERS.items():
+        for name, value in security_headers(current_app.config):
             response.headers.setdefault(name, value)
-        if current_app.config.get("SESSION_COOKIE_SECURE"):
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if request.endpoint != "assets.static" and not is_api_request():
             response.headers.setdefault("Cache-Control", "no-store")
         return response
