@@ -19,15 +19,17 @@ show what each layer costs on this machine and so what bounds the endpoint:
   journal's cached facts, the answer built as a dict: what a serving path without the web framework
   and the ORM's per-request machinery would cost (a harness as ``services`` is; the answer is the
   endpoint's, byte for byte, but for the id and hashes);
-- ``endpoint``: the product's own app.
+- ``app``: the product with its direct path off (``API_DIRECT_ENTRIES=0``): every request through
+  Flask, the guard and the ORM session;
+- ``endpoint``: the product as it serves (``api.direct`` in front of the app).
 
 Each layer runs ``--rounds`` times with each worker count (gunicorn ``sync``), alternating; the run
 prints entries (answers) per second, p99 latency and each layer's ratio to the endpoint in the same
-round. ``--in-process N`` first measures the worker's CPU a request of ``driver``, ``services`` and
-``endpoint`` without gunicorn or clients (``time.process_time`` over N requests, alternating, three
-rounds): the web framework's share of the worker's CPU and the ORM's, free of the machine's
-scheduling; and it checks that the harnesses answer what the endpoint answers (each harness's
-answer to a key, replayed by the endpoint, byte for byte). Last, ``verify`` and a count of the
+round. ``--in-process N`` first measures the worker's CPU a request of ``driver``, ``services``,
+``app`` and ``endpoint`` without gunicorn or clients (``time.process_time`` over N requests,
+alternating, three rounds): the web framework's share of the app's CPU and the ORM's, free of the
+machine's scheduling; and it checks that each answers what the app answers (its answer to a key,
+replayed by the app, byte for byte). Last, ``verify`` and a count of the
 acknowledged entries (nothing lost or doubled).
 
     .venv/bin/python bench/http_floor.py [--seconds 8] [--rounds 2] [--workers 2 3] [--in-process 3000]
@@ -51,8 +53,11 @@ sys.path.insert(0, str(ROOT))
 from bench.common import database, machine, migrated_app  # noqa: E402
 from bench.http_bench import PATH, TARGET, body, founded_with_treasurer, percentile, run_load, serve, stop  # noqa: E402
 
-LAYERS = ("wsgi", "wsgi+db", "flask", "driver", "services", "endpoint")
-SPEC = {layer: "bench.http_floor:layer_app()" for layer in LAYERS} | {"endpoint": "ledger:create_app()"}
+LAYERS = ("wsgi", "wsgi+db", "flask", "driver", "services", "app", "endpoint")
+SPEC = {layer: "bench.http_floor:layer_app()" for layer in LAYERS} | {"app": "ledger:create_app()",
+                                                                     "endpoint": "ledger:create_app()"}
+#: The environment of each layer's gunicorn: ``app`` is the product with its direct path off.
+ENV = {layer: {"HTTP_FLOOR_LAYER": layer} for layer in LAYERS} | {"app": {"API_DIRECT_ENTRIES": "0"}}
 
 
 def _json_response(start_response, status: str, payload: bytes) -> list[bytes]:
@@ -288,7 +293,8 @@ def in_process(url: str, token: str, requests: int) -> None:
     from ledger import create_app
 
     os.environ.update(DATABASE_URL=url, SECRET_KEY="bench")
-    apps = {"driver": driver_app(), "services": services_app(), "endpoint": create_app()}
+    apps = {"driver": driver_app(), "services": services_app(), "app": create_app({"API_DIRECT_ENTRIES": False}),
+            "endpoint": create_app()}
 
     def run(name: str, tag: str, n: int) -> float:
         cpu = 0.0
@@ -309,17 +315,17 @@ def in_process(url: str, token: str, requests: int) -> None:
             "Authorization": f"Bearer {token}", "Content-Type": "application/json", "Idempotency-Key": key}).get_environ()
         return b"".join(apps[name](environ, lambda _s, _h, _e=None: None))
 
-    for name in ("driver", "services"):
-        same = answer(name, f"same-{name}") == answer("endpoint", f"same-{name}")
-        print(f"the {name} harness's answer, replayed by the endpoint: {'the same bytes' if same else 'DIFFERENT'}")
+    for name in ("driver", "services", "endpoint"):
+        same = answer(name, f"same-{name}") == answer("app", f"same-{name}")
+        print(f"the {name}'s answer, replayed by the app: {'the same bytes' if same else 'DIFFERENT'}")
     for name in apps:
         run(name, f"warm-{name}-", 200)
     for r in range(3):
         ms = {name: run(name, f"cpu{r}-{name}-", requests) for name in apps}
         print(f"in process, round {r + 1}: worker CPU a request: driver {ms['driver']:.3f} ms, services "
-              f"{ms['services']:.3f} ms, endpoint {ms['endpoint']:.3f} ms; the web framework's share "
-              f"{1 - ms['services'] / ms['endpoint']:.0%}, the ORM session's and Core's a further "
-              f"{(ms['services'] - ms['driver']) / ms['endpoint']:.0%}", flush=True)
+              f"{ms['services']:.3f} ms, the app (Flask's path) {ms['app']:.3f} ms, the endpoint {ms['endpoint']:.3f} ms; "
+              f"of the app's, the web framework {1 - ms['services'] / ms['app']:.0%} and the ORM session's and "
+              f"Core's machinery {(ms['services'] - ms['driver']) / ms['app']:.0%}", flush=True)
 
 
 def main() -> None:
@@ -350,7 +356,7 @@ def main() -> None:
             for workers in args.workers:
                 endpoint = None
                 for layer in sorted(args.layers, key=lambda x: x == "endpoint", reverse=True):
-                    proc, port = serve(url, "sync", workers, 1, app=SPEC[layer], env={"HTTP_FLOOR_LAYER": layer})
+                    proc, port = serve(url, "sync", workers, 1, app=SPEC[layer], env=ENV[layer])
                     split = CpuSplit(args.seconds)
                     split.thread.start()
                     try:
@@ -358,7 +364,7 @@ def main() -> None:
                                                                   f"{layer}{workers}r{r}-")
                     finally:
                         stop(proc)
-                    if layer in ("driver", "services", "endpoint"):
+                    if layer in ("driver", "services", "app", "endpoint"):
                         acknowledged.update(ids)
                     endpoint = rate if layer == "endpoint" else endpoint
                     rates.setdefault((layer, workers), []).append(rate)
