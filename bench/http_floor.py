@@ -106,6 +106,13 @@ def _flask_app():
     return app
 
 
+def _plain_request(environ) -> tuple[str, str, dict]:
+    """The token, the ``Idempotency-Key`` and the body of a harness's request (the bench's own)."""
+    raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")[2].strip()
+    return token, environ["HTTP_IDEMPOTENCY_KEY"], json.loads(raw)
+
+
 def services_app():
     """The endpoint's work with no web framework around it (see the module docstring)."""
     from ledger import create_app
@@ -126,10 +133,7 @@ def services_app():
     def app(environ, start_response):
         if environ["REQUEST_METHOD"] == "GET":
             return _json_response(start_response, "200 OK", b'{"status":"ok"}')
-        raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")[2].strip()
-        key = environ["HTTP_IDEMPOTENCY_KEY"]
-        payload = json.loads(raw)
+        token, key, payload = _plain_request(environ)
         session = make_session()
         try:
             with outside_transaction(session):
@@ -186,10 +190,7 @@ def driver_app():
     def app(environ, start_response):
         if environ["REQUEST_METHOD"] == "GET":
             return _json_response(start_response, "200 OK", b'{"status":"ok"}')
-        raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")[2].strip()
-        key = environ["HTTP_IDEMPOTENCY_KEY"]
-        payload = json.loads(raw)
+        token, key, payload = _plain_request(environ)
         row = conn.execute(caller_sql, caller_params | {"token_hash": hash_token(token), "key": key},
                            prepare=True).fetchone()
         if row is None or row[4] is not None or row[1] not in ("treasurer", "admin"):
