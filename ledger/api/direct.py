@@ -48,7 +48,6 @@ from ledger.core.entries import Leg
 from ledger.core.errors import LedgerError
 from ledger.journal.facts import engine_facts
 from ledger.journal.group import driver_connection
-from ledger.journal.models import Entry
 from ledger.journal.service import EntrySpec, post_direct
 from ledger.read import entries as reads
 from ledger.runtime.http import API_PREFIX, security_headers
@@ -145,10 +144,7 @@ class DirectEntries:
                 return None
         if posted is None:
             return None
-        entry = Entry(id=posted.id, date=spec.date, memo=spec.memo, source_type=spec.source_type,
-                      source_ref=spec.source_ref, policy_version=None, reverses_id=None, hash=posted.hash,
-                      prev_hash=posted.prev_hash, created_at=posted.created_at)
-        body = self.entry_out.dump(entry_out(reads.posted_view(entry, legs)))
+        body = self.entry_out.dump(entry_out(reads.posted_view(posted, legs)))
         return (self.app.json.dumps(body, separators=(",", ":")) + "\n").encode()  # as ``jsonify`` writes it
 
 

@@ -336,9 +336,16 @@ def post_and_commit(session: Session, specs: Sequence[EntrySpec], field: str = "
 
 
 class Posted(NamedTuple):
-    """An entry ``post_direct`` wrote: what its answer needs without reading it back."""
+    """An entry ``post_direct`` wrote, as written: an ``Entry``'s columns without an ORM instance
+    (``read.entries.posted_view`` takes either)."""
 
     id: int
+    date: dt.date
+    memo: str
+    source_type: str
+    source_ref: str
+    policy_version: int | None
+    reverses_id: int | None
     prev_hash: str
     hash: str
     created_at: dt.datetime
@@ -371,7 +378,10 @@ def post_direct(conn, facts: JournalFacts, clock: Clock, spec: EntrySpec, also: 
             return None
         raise
     status, first_id, prev, hashes = row
-    return Posted(first_id, prev, hashes[0], now) if status == "ok" else None
+    if status != "ok":
+        return None
+    return Posted(first_id, spec.date, spec.memo, spec.source_type, spec.source_ref, spec.policy_version,
+                  spec.reverses_id, prev, hashes[0], now)
 
 
 def _post_postgres(session: Session, specs: Sequence[EntrySpec], field: str, fresh: bool = False,

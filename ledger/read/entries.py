@@ -28,6 +28,7 @@ from ledger.core.access import Viewer, may_open_entry, sees_capital_of
 from ledger.core.entries import ACCOUNT_RE, Leg, reversal_refusal
 from ledger.core.errors import Forbidden, NotFound, ValidationError
 from ledger.journal.models import Account, Entry, Posting, PostingDetail
+from ledger.journal.service import Posted
 from ledger.practices.models import Engagement, Partner, Practice
 from ledger.practices.service import get_partnership
 
@@ -184,10 +185,11 @@ def entry_view(session: Session, entry_id: int, viewer: Viewer) -> EntryView:
     return _mask(view, capital)
 
 
-def posted_view(entry: Entry, legs: Sequence[Leg]) -> EntryView:
+def posted_view(entry: Entry | Posted, legs: Sequence[Leg]) -> EntryView:
     """The entry a treasurer just posted, as ``entry_view`` would show it to them, built from what
     was sent instead of read back: its ``legs`` are its postings, in order; nothing reverses it
-    yet; it has no detail. Legs tagged with an engagement are not for this (their refs are read)."""
+    yet; it has no detail. Legs tagged with an engagement are not for this (their refs are read).
+    ``entry`` is the ``Entry`` or, from ``journal.service.post_direct``, its columns as written."""
     if any(leg.engagement_id is not None for leg in legs):
         raise ValueError("posted_view takes legs without engagements; read the entry with entry_view")
     return EntryView(
