@@ -117,7 +117,7 @@ def services_app():
     """The endpoint's work with no web framework around it (see the module docstring)."""
     from ledger import create_app
     from ledger.api import idempotency
-    from ledger.api.auth import _CALLER_AND_RECORD
+    from ledger.api.auth import CALLER_AND_RECORD
     from ledger.api.journal import EntryIn, EntryOut, entry_out
     from ledger.auth.service import Caller, hash_token
     from ledger.core.entries import Leg
@@ -137,7 +137,7 @@ def services_app():
         session = make_session()
         try:
             with outside_transaction(session):
-                row = session.connection().execute(_CALLER_AND_RECORD,
+                row = session.connection().execute(CALLER_AND_RECORD,
                                                    {"token_hash": hash_token(token), "key": key}).first()
             caller = Caller(*row[:4])
             if row[4] is not None or caller.role not in ("treasurer", "admin"):
@@ -167,7 +167,7 @@ def driver_app():
 
     from ledger import create_app
     from ledger.api import idempotency
-    from ledger.api.auth import _CALLER_AND_RECORD
+    from ledger.api.auth import CALLER_AND_RECORD
     from ledger.api.journal import EntryIn
     from ledger.auth.service import hash_token
     from ledger.core.entries import Leg
@@ -181,7 +181,7 @@ def driver_app():
     facts = append.journal_facts(session)
     currency = books_currency(session)
     session.rollback()
-    compiled = _CALLER_AND_RECORD.compile(dialect=postgresql.psycopg.dialect())
+    compiled = CALLER_AND_RECORD.compile(dialect=postgresql.psycopg.dialect())
     caller_sql, caller_params = str(compiled), dict(compiled.params)
     url = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
     conn = psycopg.connect(url, autocommit=True)

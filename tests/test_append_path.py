@@ -415,13 +415,14 @@ def test_a_lone_writer_lets_go_of_the_turn_before_the_flush_and_is_answered_afte
         for step in steps:  # in this order, each after the one before
             at = branch.index(step, at) + len(step)
         assert post_grouped(s, EntrySpec(DAY, "alone", _legs(), "manual")) == 2
-        engine, conn = group._take(s.get_bind())
+        engine = s.get_bind()
+        conn = group._take(engine)
         group._idle[engine].append(conn)
         n = 40
         before = wal_syncs(conn)
         for i in range(n):
             post_grouped(s, EntrySpec(DAY, f"alone {i}", _legs(), "manual"))
-        assert group._take(s.get_bind())[1] is conn  # the same connection wrote them all
+        assert group._take(engine) is conn  # the same connection wrote them all
         try:
             assert wal_syncs(conn) - before >= n  # each answer waited for a flush
             assert conn.execute("SHOW synchronous_commit").fetchone()[0] == "on"
@@ -445,7 +446,8 @@ def test_a_writers_cache_is_checked_once_before_the_turn(founded, db_url):
     with founded.app_context():
         s = get_session()
         assert post_grouped(s, EntrySpec(DAY, "warm", _legs(), "manual")) == 2
-        engine, conn = group._take(s.get_bind())
+        engine = s.get_bind()
+        conn = group._take(engine)
         conn.execute("SET track_functions = 'pl'")
         group._idle[engine].append(conn)
 
@@ -457,7 +459,7 @@ def test_a_writers_cache_is_checked_once_before_the_turn(founded, db_url):
 
         before = calls()
         assert post_grouped(s, EntrySpec(DAY, "checked once", _legs(), "manual")) == 3
-        assert group._take(s.get_bind())[1] is conn
+        assert group._take(engine) is conn
         group._idle[engine].append(conn)
         after = calls()
         assert after["ledger_append"] - before.get("ledger_append", 0) == 1

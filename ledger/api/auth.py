@@ -35,7 +35,7 @@ class Unauthenticated(LedgerError):
 
 #: The caller of a token and, in the same round trip, what the caller's ``Idempotency-Key`` (``key``
 #: bound) answered before, if anything: an unsafe request with a key asks both, built once.
-_CALLER_AND_RECORD = (TOKEN_CALLER
+CALLER_AND_RECORD = (TOKEN_CALLER
                       .add_columns(IdempotencyRecord.request_hash, IdempotencyRecord.status, IdempotencyRecord.body,
                                    IdempotencyRecord.entry_id)
                       .outerjoin(IdempotencyRecord, sa.and_(IdempotencyRecord.user_id == User.id,
@@ -55,7 +55,7 @@ def authenticate(session: Session, key: str | None = None) -> tuple[Caller, Stor
     if len(token) <= 200 and key is None:
         caller = caller_for_token(session, token)
     elif len(token) <= 200:  # on the session's connection as Core: plain rows, no ORM layer to pass
-        row = session.connection().execute(_CALLER_AND_RECORD, {"token_hash": hash_token(token), "key": key}).first()
+        row = session.connection().execute(CALLER_AND_RECORD, {"token_hash": hash_token(token), "key": key}).first()
         if row is not None:
             caller, stored = caller_and_record(row)
     if caller is None:
@@ -64,7 +64,7 @@ def authenticate(session: Session, key: str | None = None) -> tuple[Caller, Stor
 
 
 def caller_and_record(row) -> tuple[Caller, StoredResponse | None]:
-    """A row of ``_CALLER_AND_RECORD`` (run through the session, or by ``api.direct`` on the driver)."""
+    """A row of ``CALLER_AND_RECORD`` (run through the session, or by ``api.direct`` on the driver)."""
     return Caller(*row[:4]), StoredResponse(*row[4:]) if row[4] is not None else None
 
 

@@ -40,7 +40,7 @@ from marshmallow import ValidationError as SchemaError
 from werkzeug.http import parse_options_header
 
 from ledger.api import idempotency
-from ledger.api.auth import _CALLER_AND_RECORD, allowed_roles, caller_and_record
+from ledger.api.auth import CALLER_AND_RECORD, allowed_roles, caller_and_record
 from ledger.api.body import IDEMPOTENCY_HEADER, parse_json, plausible_key
 from ledger.api.journal import EntryIn, EntryOut, entry_out
 from ledger.auth.service import hash_token
@@ -70,7 +70,7 @@ class DirectEntries:
         self.app, self.next = app, app.wsgi_app
         self.engine = app.extensions["ledger.engine"]
         self.clock = app.extensions["ledger.sessionmaker"].kw["info"]["clock"]
-        compiled = _CALLER_AND_RECORD.compile(dialect=self.engine.dialect)
+        compiled = CALLER_AND_RECORD.compile(dialect=self.engine.dialect)
         self.caller_sql, self.caller_params = str(compiled), dict(compiled.params)
         self.entry_in, self.entry_out = EntryIn(), EntryOut()
 
@@ -113,11 +113,13 @@ class DirectEntries:
     def _answer(self, environ: dict, raw: bytes) -> bytes | None:
         """The 201's body once the entry is committed; ``None`` when the request is not the plain
         case after all (nothing written)."""
+        if len(raw) != int(environ["CONTENT_LENGTH"]):  # cut short: the app says what that is
+            return None
         try:
             payload = parse_json(raw)
         except LedgerError:
             return None
-        if len(raw) != int(environ["CONTENT_LENGTH"]) or not isinstance(payload, dict):
+        if not isinstance(payload, dict):
             return None
         token = environ["HTTP_AUTHORIZATION"].partition(" ")[2].strip()
         key = environ[_KEY_ENVIRON]

@@ -72,7 +72,7 @@ def driver_connection(engine: sa.Engine) -> Iterator[psycopg.Connection]:
     caller after it (one per concurrent caller, closed when the engine is disposed); closed instead
     when the block raises, as a connection in doubt. For the group appender and for a delivery
     path that writes through ``service.post_direct`` without an ORM session."""
-    engine, conn = _take(engine)
+    conn = _take(engine)
     try:
         yield conn
     except BaseException:
@@ -81,17 +81,17 @@ def driver_connection(engine: sa.Engine) -> Iterator[psycopg.Connection]:
     _idle[engine].append(conn)
 
 
-def _take(engine: sa.Engine) -> tuple[sa.Engine, psycopg.Connection]:
+def _take(engine: sa.Engine) -> psycopg.Connection:
     """An idle autocommit connection to ``engine``'s database, opened when none is idle."""
     idle = _idle.get(engine)
     if idle is None:
         idle = _idle[engine] = []
         event.listen(engine, "engine_disposed", lambda _e: _close_all(idle))
     try:
-        return engine, idle.pop()
+        return idle.pop()
     except IndexError:
         dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        return engine, psycopg.connect(dsn, autocommit=True)
+        return psycopg.connect(dsn, autocommit=True)
 
 
 def _close_all(idle: list) -> None:
