@@ -14,7 +14,9 @@ show what each layer costs on this machine and so what bounds the endpoint:
   cost if the web framework cost nothing (a measuring harness for the happy path, not a way to serve:
   anything else is a 500 here);
 - ``driver``: the same rules with no ORM session or SQLAlchemy Core a request either — the caller's
-  query and the append (with the key's record in its statement) straight on a psycopg connection,
+  query and the append (with the key's record in its statement) straight on a psycopg connection
+  (two round trips, as the endpoint made them until its caller's checks went into the append's
+  statement on 2026-12-05),
   the checks (``service._validate``), the period check and the call's arguments (``append``) from the
   journal's cached facts, the answer built as a dict: what a serving path without the web framework
   and the ORM's per-request machinery would cost (a harness as ``services`` is; the answer is the
@@ -207,7 +209,7 @@ def driver_app():
         params, now = append.call_args(session, [spec], facts.accounts, first_pid, last_pid)
         record = idempotency.Claim(row[0], key, idempotency.fingerprint("POST", PATH, payload), now).with_entry(201)
         status, first_id, prev, hashes = conn.execute(
-            record.with_call(), [*append.text_arrays(params), True, *record.values], prepare=True).fetchone()
+            record.with_call(), record.arguments([*append.text_arrays(params), True]), prepare=True).fetchone()
         if status != "ok":
             raise RuntimeError(f"the append answered {status}")
         out = {"id": first_id, "date": spec.date.isoformat(), "memo": spec.memo, "source_type": "manual",

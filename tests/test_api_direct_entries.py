@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+import time
 
 import psycopg
 import pytest
 import sqlalchemy as sa
 from helpers.engine import ENGINE
 
-from ledger.api import direct
+from ledger.api import direct, idempotency
 from ledger.auth.models import IdempotencyRecord
 from ledger.core.clock import FixedClock
 from ledger.journal.models import Entry
@@ -87,7 +89,8 @@ def test_a_replay_through_the_direct_path_is_the_apps(warm, api, founded, taken)
     first = api.post("/ledger/entries", ENTRY, key="k")
     founded.config["API_DIRECT_ENTRIES"] = True
     again = api.post("/ledger/entries", ENTRY, key="k")
-    assert taken == [] and again.get_data() == first.get_data() and again.headers["Idempotent-Replayed"] == "true"
+    # The direct path's statement found the key used (no row, nothing called); the app replays.
+    assert taken == [None] and again.get_data() == first.get_data() and again.headers["Idempotent-Replayed"] == "true"
     assert api.post("/ledger/entries", {**ENTRY, "memo": "other"}, key="k").status_code == 409
 
 
@@ -145,23 +148,69 @@ def test_every_other_request_is_answered_as_if_the_path_were_not_there(warm, api
     assert api.entry_count() == entries + 3 and api.ok("GET", "/ledger/verify")["ok"] is True
 
 
+def _admin_connection(founded) -> psycopg.Connection:
+    url = founded.extensions["ledger.engine"].url
+    return psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
+
+
 @pg_only
-def test_a_key_taken_in_a_race_is_answered_by_the_app_with_the_winner(warm, api, monkeypatch, taken):
-    first = api.post("/ledger/entries", ENTRY, key="race")
+def test_a_key_taken_in_a_race_is_answered_by_the_app_with_the_winner(warm, api, founded, taken):
+    first = api.post("/ledger/entries", ENTRY, key="first")
     assert first.status_code == 201 and taken[-1] is not None
-    # The next lookup is blind to the record: the direct path writes as if first, meets the key's
-    # unique constraint in the same statement (nothing written), and the app replays the winner.
-    real = direct.caller_and_record
-    monkeypatch.setattr(direct, "caller_and_record", lambda row: (real(row)[0], None))
     entries = api.entry_count()
-    again = api.post("/ledger/entries", ENTRY, key="race")
+    # Another request holds the key, its record written and not committed yet: the direct path's
+    # condition cannot see it, so it appends, then waits on the key's unique index. The other
+    # commits (once this one is seen waiting): the direct statement fails whole, nothing written.
+    with founded.app_context():
+        session = get_session()
+        user_id = session.scalar(sa.select(IdempotencyRecord.user_id).where(IdempotencyRecord.key == "first"))
+    other = _admin_connection(founded)
+    other.execute("INSERT INTO idempotency_record (user_id, key, request_hash, status, created_at, entry_id) "
+                  "VALUES (%s, 'race', %s, 201, now(), %s)",
+                  [user_id, idempotency.fingerprint("POST", direct.PATH, ENTRY), first.get_json()["id"]])
+
+    def commit_once_waited_on():
+        with _admin_connection(founded) as watch:
+            for _ in range(200):
+                if watch.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0]:
+                    break
+                time.sleep(0.05)
+        other.commit()
+
+    winner = threading.Thread(target=commit_once_waited_on)
+    winner.start()
+    try:
+        again = api.post("/ledger/entries", ENTRY, key="race")
+    finally:
+        winner.join()
+        other.close()
+    # The app answers with the winner's entry, as a replay; the direct path's append raised (it
+    # answered nothing, not even "no"), and took its entry number back with it.
     assert (again.status_code, again.get_data()) == (201, first.get_data())
     assert again.headers["Idempotent-Replayed"] == "true"
-    assert api.entry_count() == entries and len(taken) == 1  # the direct path's append raised
-    # The lost statement took its entry number back with it: the next entry follows on, no gap.
-    monkeypatch.setattr(direct, "caller_and_record", real)
+    assert len(taken) == 1 and api.entry_count() == entries
     nxt = api.ok("POST", "/ledger/entries", ENTRY, key="after", status=201)
-    assert nxt["id"] == entries + 1 and api.ok("GET", "/ledger/verify")["ok"] is True
+    assert nxt["id"] == entries + 1 and taken[-1] is not None and api.ok("GET", "/ledger/verify")["ok"] is True
+
+
+@pg_only
+def test_the_callers_checks_go_ahead_of_the_append_in_its_statement(warm, api, founded, taken):
+    """A request the guard would refuse reaches the append's statement (the checks are in it) and
+    the function is not called: had it been, its entry would be committed (only the record waits
+    on the caller's row), and the chain head moved."""
+    def head():
+        with _admin_connection(founded) as conn:
+            return conn.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
+
+    before, entries = head(), api.entry_count()
+    refused = [api.post("/ledger/entries", ENTRY, key="k1", role="partner"),
+               api.post("/ledger/entries", ENTRY, key="k2", role=None, headers={"Authorization": "Bearer nope"}),
+               api.post("/ledger/entries", ENTRY, key="warm-up")]  # a used key: the app replays it
+    assert [r.status_code for r in refused] == [403, 401, 201] and refused[2].headers["Idempotent-Replayed"] == "true"
+    assert taken == [None, None, None]  # each went as far as the statement, which answered no row
+    assert head() == before and api.entry_count() == entries
+    api.ok("POST", "/ledger/entries", ENTRY, key="k3", status=201)
+    assert taken[-1] is not None and head() != before
 
 
 @pg_only

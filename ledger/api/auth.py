@@ -42,6 +42,17 @@ CALLER_AND_RECORD = (TOKEN_CALLER
                                                             IdempotencyRecord.key == sa.bindparam("key"))))
 
 
+#: The caller's user id (``user_id``) when the token (``token_hash`` bound) is live, its user active
+#: with one of ``roles`` (bound, a list), and the ``Idempotency-Key`` (``key`` bound) not used by that
+#: user before: every check the guard makes before a write with a new key goes ahead, as a query of
+#: one row or none (PostgreSQL: ``= ANY``). ``api.direct`` sends it as the condition of its append
+#: (``journal.append.Given``), so the checks and the write are one round trip.
+CALLER_WITH_NEW_KEY = (TOKEN_CALLER.with_only_columns(User.id.label("user_id"))
+                       .where(User.role == sa.any_(sa.bindparam("roles", type_=sa.ARRAY(sa.String))),
+                              ~sa.exists().where(IdempotencyRecord.user_id == User.id,
+                                                 IdempotencyRecord.key == sa.bindparam("key"))))
+
+
 def authenticate(session: Session, key: str | None = None) -> tuple[Caller, StoredResponse | None]:
     """The caller of ``Authorization: Bearer TOKEN`` (401 unless it is a live token of an active
     user) and, when ``key`` is given, the response the caller's earlier request with that

@@ -10,16 +10,18 @@ takes a request only when it is the plain case:
 - ``POST`` to exactly this path, no query string, the app not in debug mode;
 - ``Content-Type: application/json``, a ``Content-Length`` within ``MAX_CONTENT_LENGTH``;
 - ``Authorization: Bearer`` a token, and a well-formed ``Idempotency-Key``;
-- a body the guard's strict parser accepts (``body.parse_json``), a token of a treasurer or an
-  admin, a key not used before (``auth.caller_and_record``, the guard's one query);
-- an entry ``EntryIn`` loads and the journal's cached facts accept (``service.post_direct``:
-  ``_validate``, the period check and the call's arguments, the append with the key's record in
-  its one statement).
+- a body the guard's strict parser accepts (``body.parse_json``) and an entry ``EntryIn`` loads and
+  the journal's cached facts accept (``service.post_direct``: ``_validate``, the period check and
+  the call's arguments);
+- a token of a treasurer or an admin and a key not used before (``auth.CALLER_WITH_NEW_KEY``: the
+  guard's checks as one query), checked in the append's own statement ahead of the call, the key's
+  record written in it too: one round trip checks and writes, or writes nothing.
 
 Every other request — and every request this layer gives up on before the append committed (a
-refusal, a key taken in a race, a connection lost, anything it did not expect) — goes to Flask
-with its body as it came, and is answered there exactly as before. Nothing was written when it
-gives up, so the Flask path's answer is the answer (a replay, if a racing request took the key).
+refusal, a caller or key the statement's checks did not find, a key taken in a race, a connection
+lost, anything it did not expect) — goes to Flask with its body as it came, and is answered there
+exactly as before. Nothing was written when it gives up, so the Flask path's answer is the answer
+(a replay, if a racing request took the key).
 The rules are not copied here: each is the function the Flask path calls. The answer is built by
 ``journal.entry_out`` and written as ``jsonify`` writes it, with the headers ``after_request``
 adds (``runtime.http.security_headers``); a replay through Flask gives the same bytes.
@@ -40,12 +42,13 @@ from marshmallow import ValidationError as SchemaError
 from werkzeug.http import parse_options_header
 
 from ledger.api import idempotency
-from ledger.api.auth import CALLER_AND_RECORD, allowed_roles, caller_and_record
+from ledger.api.auth import CALLER_WITH_NEW_KEY, allowed_roles
 from ledger.api.body import IDEMPOTENCY_HEADER, parse_json, plausible_key
 from ledger.api.journal import EntryIn, EntryOut, entry_out
 from ledger.auth.service import hash_token
 from ledger.core.entries import Leg
 from ledger.core.errors import LedgerError
+from ledger.journal.append import Given
 from ledger.journal.facts import engine_facts
 from ledger.journal.group import driver_connection
 from ledger.journal.service import EntrySpec, post_direct
@@ -54,7 +57,7 @@ from ledger.runtime.http import API_PREFIX, security_headers
 
 PATH = API_PREFIX + "/ledger/entries"
 #: The roles ``create_entry`` admits (``requires("treasurer")``).
-ROLES = allowed_roles(("treasurer",))
+ROLES = sorted(allowed_roles(("treasurer",)))
 _KEY_ENVIRON = "HTTP_" + IDEMPOTENCY_HEADER.upper().replace("-", "_")
 #: Flask's on every answer of the app: flask-login's ``after_request`` reads the session cookie's
 #: "remember" mark, and a session read makes Flask add it (the test compares the headers).
@@ -70,8 +73,11 @@ class DirectEntries:
         self.app, self.next = app, app.wsgi_app
         self.engine = app.extensions["ledger.engine"]
         self.clock = app.extensions["ledger.sessionmaker"].kw["info"]["clock"]
-        compiled = CALLER_AND_RECORD.compile(dialect=self.engine.dialect)
-        self.caller_sql, self.caller_params = str(compiled), dict(compiled.params)
+        # The caller's checks, compiled once with ``%s`` marks: they go ahead of the append's own.
+        compiled = CALLER_WITH_NEW_KEY.compile(dialect=type(self.engine.dialect)(paramstyle="format"))
+        if compiled.positiontup != ["token_hash", "roles", "key"]:
+            raise RuntimeError(f"the caller's query binds {compiled.positiontup}, not its token, roles and key")
+        self.caller_sql = str(compiled)
         self.entry_in, self.entry_out = EntryIn(), EntryOut()
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -121,25 +127,23 @@ class DirectEntries:
             return None
         if not isinstance(payload, dict):
             return None
+        facts = engine_facts(self.engine)
+        if facts.currency is None:
+            return None
+        try:
+            data = self.entry_in.load(payload)
+        except SchemaError:
+            return None
+        legs = [Leg(p["account"], p["amount"], p["commodity"] or facts.currency) for p in data["postings"]]
+        spec = EntrySpec(data["date"], data["memo"], legs, "manual")
         token = environ["HTTP_AUTHORIZATION"].partition(" ")[2].strip()
         key = environ[_KEY_ENVIRON]
-        facts = engine_facts(self.engine)
+        # The guard's checks (a live token of a treasurer or an admin, a key not used before) go in
+        # the append's statement, ahead of the call: one round trip checks and writes, or writes nothing.
+        caller = Given(self.caller_sql, (hash_token(token), ROLES, key))
+        record = idempotency.record_under(caller, key, idempotency.fingerprint("POST", PATH, payload),
+                                          self.clock.now(), 201)
         with driver_connection(self.engine) as conn:
-            row = conn.execute(self.caller_sql, {**self.caller_params, "token_hash": hash_token(token), "key": key},
-                               prepare=True).fetchone()
-            if row is None:
-                return None
-            caller, stored = caller_and_record(row)
-            if caller.role not in ROLES or stored is not None or facts.currency is None:
-                return None
-            try:
-                data = self.entry_in.load(payload)
-            except SchemaError:
-                return None
-            legs = [Leg(p["account"], p["amount"], p["commodity"] or facts.currency) for p in data["postings"]]
-            spec = EntrySpec(data["date"], data["memo"], legs, "manual")
-            record = idempotency.Claim(caller.id, key, idempotency.fingerprint("POST", PATH, payload),
-                                       self.clock.now()).with_entry(201)
             try:
                 posted = post_direct(conn, facts, self.clock, spec, record)
             except LedgerError:

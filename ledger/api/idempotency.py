@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from ledger.auth.models import IdempotencyRecord
 from ledger.db import clock_of
-from ledger.journal.append import RowFor
+from ledger.journal.append import Column, Given, RowFor
 
 MAX_KEY_LENGTH = 200
 
@@ -72,6 +72,13 @@ class Claim:
         (``requires(answer=…)``)."""
         self.written = True
         return RowFor(_INSERT_NAMING_ENTRY, (self.user_id, self.key, self.request_hash, status, self.now))
+
+
+def record_under(caller: Given, key: str, request_hash: str, now: dt.datetime, status: int) -> RowFor:
+    """The record of a request whose caller is not read yet: written with its entry, in the
+    append's statement, under ``caller`` (``auth.CALLER_WITH_NEW_KEY``'s query), whose row's
+    ``user_id`` is the record's user. No such row: no entry and no record (``api.direct``)."""
+    return RowFor(_INSERT_NAMING_ENTRY, (Column("user_id"), key, request_hash, status, now), caller)
 
 
 def canonical_json(value: Any) -> str:

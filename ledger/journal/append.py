@@ -132,25 +132,61 @@ COPY_DETAIL = 2000
 
 
 @dataclass(frozen=True, slots=True)
+class Given:
+    """A condition the call is sent under, in its own statement (PostgreSQL): ``select``, a query
+    of one row or none with ``%s`` marks for ``values``. The entries are appended only when it
+    yields its row, and that row's columns can fill the row written with them (``Column`` in
+    ``RowFor.values``): an API request's caller and key, checked in the round trip that writes
+    (``api.direct``)."""
+
+    select: str
+    values: tuple
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """In ``RowFor.values``: the value of the ``Given`` row's column ``name``."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class RowFor:
     """A row to insert with the entries, in their transaction, naming the first one: ``insert`` is
     a constant ``INSERT INTO table (columns…, entry column)``; ``values`` fill every column but the
-    last, which gets the entry's id (an API request's idempotency record: ``api.idempotency``)."""
+    last, which gets the entry's id (an API request's idempotency record: ``api.idempotency``).
+    ``given``: the condition the whole statement writes under (``Given``)."""
 
     insert: str
     values: tuple
+    given: Given | None = None
 
     def with_call(self) -> str:
         """The call and the row's ``INSERT`` as one statement (PostgreSQL): the row takes its id
-        from the call's answer."""
-        marks = "%s, " * len(self.values)
-        # Bandit B608 silenced: ``insert`` is a constant of the caller's; every value is bound.
-        return (f"WITH a AS MATERIALIZED ({_CALL}), r AS ({self.insert} SELECT {marks}a.o_first_id "  # nosec B608
-                "FROM a WHERE a.o_status = 'ok') SELECT * FROM a")
+        from the call's answer. With ``given``, its query runs first and the call only when it
+        found its row: a pseudo-constant condition, which PostgreSQL checks once, before it runs
+        the function at all (a ``One-Time Filter``); no row, no entry, no row inserted and no row
+        answered."""
+        row = "".join(f"g.{v.name}, " if type(v) is Column else "%s, " for v in self.values)
+        # Bandit B608 silenced: ``insert`` and ``given.select`` are the caller's constants; every value is bound.
+        if self.given is None:
+            return (f"WITH a AS MATERIALIZED ({_CALL}), r AS ({self.insert} SELECT {row}a.o_first_id "  # nosec B608
+                    "FROM a WHERE a.o_status = 'ok') SELECT * FROM a")
+        return (f"WITH g AS MATERIALIZED ({self.given.select}), "  # nosec B608
+                f"a AS MATERIALIZED ({_CALL} WHERE EXISTS (SELECT FROM g)), "
+                f"r AS ({self.insert} SELECT {row}a.o_first_id FROM a CROSS JOIN g WHERE a.o_status = 'ok') "
+                "SELECT * FROM a")
+
+    def arguments(self, call: Sequence) -> list:
+        """The statement's parameters, ``call`` being the call's own (``with_call``'s order)."""
+        return [*(self.given.values if self.given else ()), *call, *(v for v in self.values if type(v) is not Column)]
 
     def write_after(self, session: Session, entry_id: int) -> None:
         """Insert the row once the entries are written, in their transaction (SQLite's path, and a
-        refusal's fresh one on PostgreSQL)."""
+        refusal's fresh one on PostgreSQL). A row with a ``given`` condition goes with the call
+        only (``post_direct``)."""
+        if self.given is not None:
+            raise ValueError("a row written under a given condition is written in the call's statement only")
         conn = session.connection()
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         conn.exec_driver_sql(f"{self.insert} VALUES ({', '.join([mark] * (len(self.values) + 1))})",
@@ -174,6 +210,8 @@ def append(session: Session, specs: Sequence, accounts: dict[str, AccountFacts],
     only): a row inserted in the same statement, naming the first entry (``RowFor``)."""
     import psycopg  # PostgreSQL's alone: a command on SQLite starts without it (0.1 s)
 
+    if also is not None and also.given is not None:
+        raise ValueError("a row written under a given condition goes through service.post_direct")
     params, now = call_args(session, specs, accounts, first_pid, last_pid)
     session.flush()  # the call must see what this session has pending (an account just opened)
     conn = session.connection().connection.driver_connection
@@ -181,7 +219,7 @@ def append(session: Session, specs: Sequence, accounts: dict[str, AccountFacts],
     cursor = conn.cursor()
     try:
         if commit:
-            call, args = (_CALL, params) if also is None else (also.with_call(), [*params, *also.values])
+            call, args = (_CALL, params) if also is None else (also.with_call(), also.arguments(params))
             if transaction_open(session):
                 pipelined(conn, [(cursor, call, args), (conn.cursor(), "COMMIT", None)])
             else:  # one statement, its own transaction: no BEGIN, no COMMIT, no pipeline to run

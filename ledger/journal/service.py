@@ -361,7 +361,9 @@ def post_direct(conn, facts: JournalFacts, clock: Clock, spec: EntrySpec, also: 
     refused what they said: nothing was written, and the caller posts through
     ``post_and_commit``, whose reads answer. An entry the checks refuse raises their error, as
     ``post_and_commit`` would (nothing written either); so does a database error (a key ``also``
-    names, taken first)."""
+    names, taken first). With ``also.given`` (``append.Given``: an API request's caller and key),
+    the statement checks that condition before it calls, and ``None`` is also the answer when it
+    did not hold (nothing was written): one round trip for the checks and the write."""
     import psycopg  # PostgreSQL's alone
 
     if facts.books is None or facts.latest is None or not {leg.account for leg in spec.legs} <= facts.accounts.keys():
@@ -372,11 +374,14 @@ def post_direct(conn, facts: JournalFacts, clock: Clock, spec: EntrySpec, also: 
     _validate(None, [spec], field, facts.accounts)
     params, now = append.call_args(None, [spec], facts.accounts, first_pid, last_pid, now=clock.now())
     try:
-        row = conn.execute(also.with_call(), [*append.text_arrays(params), True, *also.values], prepare=True).fetchone()
+        row = conn.execute(also.with_call(), also.arguments([*append.text_arrays(params), True]),
+                           prepare=True).fetchone()
     except psycopg.errors.RaiseException as exc:
         if str(exc).startswith("ledger_append refused"):
             return None
         raise
+    if row is None:  # ``also.given`` found no row: nothing was called
+        return None
     status, first_id, prev, hashes = row
     if status != "ok":
         return None
