@@ -18,6 +18,7 @@ from helpers.engine import ENGINE
 from ledger.api import direct, idempotency
 from ledger.auth.models import IdempotencyRecord
 from ledger.core.clock import FixedClock
+from ledger.journal import append
 from ledger.journal.models import Entry
 from ledger.runtime.database import get_session
 
@@ -211,6 +212,39 @@ def test_the_callers_checks_go_ahead_of_the_append_in_its_statement(warm, api, f
     assert head() == before and api.entry_count() == entries
     api.ok("POST", "/ledger/entries", ENTRY, key="k3", status=201)
     assert taken[-1] is not None and head() != before
+
+
+@pg_only
+def test_the_answer_waits_for_the_flush_that_covers_the_entry(warm, api, founded, monkeypatch):
+    """The append's commit lets go of the chain without waiting for the WAL flush; the answer still
+    waits for a flush past that commit (``append.FLUSHED``): acknowledged means on disk."""
+    real, seen = direct.post_direct, []
+    admin = _admin_connection(founded)
+    admin.autocommit = True
+
+    class Watched:  # the driver connection, noting the WAL's end after each statement but the flush's
+        def __init__(self, conn):
+            self.conn = conn
+
+        def execute(self, sql, *args, **kwargs):
+            cursor = self.conn.execute(sql, *args, **kwargs)
+            if sql != append.FLUSHED:
+                seen.append(admin.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0])
+            return cursor
+
+    def spy(conn, *args, **kwargs):
+        posted = real(Watched(conn), *args, **kwargs)
+        flushed = admin.execute("SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn", [seen[-1]]).fetchone()[0]
+        seen.append(flushed)
+        return posted
+
+    monkeypatch.setattr(direct, "post_direct", spy)
+    try:
+        for n in range(5):
+            assert api.post("/ledger/entries", ENTRY, key=f"flushed-{n}").status_code == 201
+    finally:
+        admin.close()
+    assert len(seen) == 10 and seen[1::2] == [True] * 5
 
 
 @pg_only

@@ -15,7 +15,9 @@ takes a request only when it is the plain case:
   the call's arguments);
 - a token of a treasurer or an admin and a key not used before (``auth.CALLER_WITH_NEW_KEY``: the
   guard's checks as one query), checked in the append's own statement ahead of the call, the key's
-  record written in it too: one round trip checks and writes, or writes nothing.
+  record written in it too: one round trip checks and writes, or writes nothing. Its commit lets
+  go of the chain before the WAL flush, and a second statement waits for the flush before the
+  answer (``post_direct``).
 
 Every other request — and every request this layer gives up on before the append committed (a
 refusal, a caller or key the statement's checks did not find, a key taken in a race, a connection

@@ -131,6 +131,17 @@ def text_arrays(params) -> list:
 COPY_DETAIL = 2000
 
 
+#: The answer of ``RowFor.with_call``'s statement; the second makes its commit one that is not
+#: waited for (the chain's lock is let go at once), and ``FLUSHED`` then waits for the WAL flush
+#: that covers it (migration 0026's early release, for one statement).
+_ANSWER = "SELECT * FROM a"
+_ANSWER_NOT_WAITED = "SELECT a.* FROM a CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) s"
+#: A transaction of its own that writes one WAL record: its synchronous commit waits for the flush
+#: up to its record, which comes after every commit before it (PostgreSQL flushes at commit only
+#: for a transaction that wrote WAL).
+FLUSHED = "SELECT pg_logical_emit_message(true, 'ledger_post', '')"
+
+
 @dataclass(frozen=True, slots=True)
 class Given:
     """A condition the call is sent under, in its own statement (PostgreSQL): ``select``, a query
@@ -161,21 +172,22 @@ class RowFor:
     values: tuple
     given: Given | None = None
 
-    def with_call(self) -> str:
+    def with_call(self, release_early: bool = False) -> str:
         """The call and the row's ``INSERT`` as one statement (PostgreSQL): the row takes its id
         from the call's answer. With ``given``, its query runs first and the call only when it
         found its row: a pseudo-constant condition, which PostgreSQL checks once, before it runs
         the function at all (a ``One-Time Filter``); no row, no entry, no row inserted and no row
-        answered."""
+        answered. ``release_early``: the statement's commit is not waited for (the caller then
+        sends ``FLUSHED`` before it answers)."""
         row = "".join(f"g.{v.name}, " if type(v) is Column else "%s, " for v in self.values)
+        answer = _ANSWER_NOT_WAITED if release_early else _ANSWER
         # Bandit B608 silenced: ``insert`` and ``given.select`` are the caller's constants; every value is bound.
         if self.given is None:
             return (f"WITH a AS MATERIALIZED ({_CALL}), r AS ({self.insert} SELECT {row}a.o_first_id "  # nosec B608
-                    "FROM a WHERE a.o_status = 'ok') SELECT * FROM a")
+                    f"FROM a WHERE a.o_status = 'ok') {answer}")
         return (f"WITH g AS MATERIALIZED ({self.given.select}), "  # nosec B608
                 f"a AS MATERIALIZED ({_CALL} WHERE EXISTS (SELECT FROM g)), "
-                f"r AS ({self.insert} SELECT {row}a.o_first_id FROM a CROSS JOIN g WHERE a.o_status = 'ok') "
-                "SELECT * FROM a")
+                f"r AS ({self.insert} SELECT {row}a.o_first_id FROM a CROSS JOIN g WHERE a.o_status = 'ok') {answer}")
 
     def arguments(self, call: Sequence) -> list:
         """The statement's parameters, ``call`` being the call's own (``with_call``'s order)."""

@@ -363,7 +363,14 @@ def post_direct(conn, facts: JournalFacts, clock: Clock, spec: EntrySpec, also: 
     ``post_and_commit`` would (nothing written either); so does a database error (a key ``also``
     names, taken first). With ``also.given`` (``append.Given``: an API request's caller and key),
     the statement checks that condition before it calls, and ``None`` is also the answer when it
-    did not hold (nothing was written): one round trip for the checks and the write."""
+    did not hold (nothing was written): one round trip for the checks and the write.
+
+    The statement's commit lets go of the chain without waiting for the WAL flush (migration
+    0026's early release, as a lone ``ledger_post`` writer does): the next append runs during this
+    one's flush. ``append.FLUSHED`` then waits for a flush past it before this returns, so an
+    entry is answered only once it is on disk. (A connection lost in between raises: the entry may
+    be committed, and the caller's fallback answers from what the database holds — the key's
+    record, replayed.)"""
     import psycopg  # PostgreSQL's alone
 
     if facts.books is None or facts.latest is None or not {leg.account for leg in spec.legs} <= facts.accounts.keys():
@@ -374,7 +381,7 @@ def post_direct(conn, facts: JournalFacts, clock: Clock, spec: EntrySpec, also: 
     _validate(None, [spec], field, facts.accounts)
     params, now = append.call_args(None, [spec], facts.accounts, first_pid, last_pid, now=clock.now())
     try:
-        row = conn.execute(also.with_call(), also.arguments([*append.text_arrays(params), True]),
+        row = conn.execute(also.with_call(release_early=True), also.arguments([*append.text_arrays(params), True]),
                            prepare=True).fetchone()
     except psycopg.errors.RaiseException as exc:
         if str(exc).startswith("ledger_append refused"):
@@ -385,6 +392,7 @@ def post_direct(conn, facts: JournalFacts, clock: Clock, spec: EntrySpec, also: 
     status, first_id, prev, hashes = row
     if status != "ok":
         return None
+    conn.execute(append.FLUSHED, prepare=True)  # acknowledged means on disk
     return Posted(first_id, spec.date, spec.memo, spec.source_type, spec.source_ref, spec.policy_version,
                   spec.reverses_id, prev, hashes[0], now)
 
