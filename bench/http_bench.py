@@ -224,6 +224,24 @@ def founded_with_treasurer(app) -> str:
     return token
 
 
+def checked(app, acknowledged: set[int]) -> tuple[int, str]:
+    """After a run: how many ``acknowledged`` entries the ledger lacks, and ``full_verify``'s
+    verdict as the line both HTTP benches print. Disposes of ``app``'s engine."""
+    from sqlalchemy import select
+
+    from ledger.journal.models import Entry
+    from ledger.partnership.integrity import full_verify
+    from ledger.runtime.database import get_session
+
+    with app.app_context():
+        s = get_session()
+        lost = len(acknowledged - set(s.scalars(select(Entry.id))))
+        report = full_verify(s)
+    app.extensions["ledger.engine"].dispose()
+    verdict = "ok" if report.ok else "FAILED: " + "; ".join(report.problems[:3])
+    return lost, f"verify {verdict} at {report.entries:,} entries"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=8)
@@ -238,7 +256,6 @@ def main() -> None:
         from sqlalchemy import func, select
 
         from ledger.journal.models import Entry
-        from ledger.partnership.integrity import full_verify
         from ledger.runtime.database import get_session
 
         token = founded_with_treasurer(app)
@@ -280,16 +297,14 @@ def main() -> None:
             s = get_session()
             stored = dict(s.execute(select(Entry.memo, func.count()).where(Entry.memo.like("storm %"))
                                     .group_by(Entry.memo)).all())
-            lost = len(acknowledged - set(s.scalars(select(Entry.id).where(Entry.id.in_(acknowledged)))))
-            report = full_verify(s)
-        app.extensions["ledger.engine"].dispose()
+        lost, verdict = checked(app, acknowledged)
     one_each = all(len(v) == 1 for v in by_key.values()) and len(by_key) == len(keys)
     exactly_once = len(stored) == len(keys) and set(stored.values()) == {1}
     print(f"retry storm: {len(keys)} keys x {args.clients} simultaneous requests; answers by status {statuses}; "
           f"{'every key answered with one entry' if one_each else 'KEYS ANSWERED WITH SEVERAL ENTRIES'}; "
           f"{'one entry per key in the ledger' if exactly_once else 'DOUBLED OR MISSING ENTRIES'}")
     print(f"acknowledged entries missing from the ledger: {lost}")
-    print(f"verify {'ok' if report.ok else 'FAILED: ' + '; '.join(report.problems[:3])} at {report.entries:,} entries")
+    print(verdict)
 
 
 if __name__ == "__main__":

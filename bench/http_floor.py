@@ -53,7 +53,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import database, machine, migrated_app  # noqa: E402
-from bench.http_bench import PATH, TARGET, body, founded_with_treasurer, percentile, run_load, serve, stop  # noqa: E402
+from bench.http_bench import (  # noqa: E402
+    PATH,
+    TARGET,
+    body,
+    checked,
+    founded_with_treasurer,
+    percentile,
+    run_load,
+    serve,
+    stop,
+)
 
 LAYERS = ("wsgi", "wsgi+db", "flask", "driver", "services", "app", "endpoint")
 SPEC = {layer: "bench.http_floor:layer_app()" for layer in LAYERS} | {"app": "ledger:create_app()",
@@ -344,12 +354,6 @@ def main() -> None:
           f"{machine()}; load average {os.getloadavg()[0]:.2f}")
     with database("postgresql") as url:
         app = migrated_app(url)
-        from sqlalchemy import select
-
-        from ledger.journal.models import Entry
-        from ledger.partnership.integrity import full_verify
-        from ledger.runtime.database import get_session
-
         token = founded_with_treasurer(app)
         if args.in_process:
             in_process(url, token, args.in_process)
@@ -381,13 +385,9 @@ def main() -> None:
             ratio = f" = {statistics.median(values) / base:.2f} x the endpoint" if base else ""
             print(f"median, sync {workers}, {layer:>8}: {statistics.median(values):,.0f}/s{ratio}; "
                   f"the machine's cores over the rate: {os.cpu_count() / statistics.median(values) * 1000:.2f} ms a request")
-        with app.app_context():
-            s = get_session()
-            stored = len(acknowledged & set(s.scalars(select(Entry.id))))
-            report = full_verify(s)
-        app.extensions["ledger.engine"].dispose()
-    print(f"acknowledged entries: {len(acknowledged):,}, missing from the ledger: {len(acknowledged) - stored}")
-    print(f"verify {'ok' if report.ok else 'FAILED: ' + '; '.join(report.problems[:3])} at {report.entries:,} entries")
+        lost, verdict = checked(app, acknowledged)
+    print(f"acknowledged entries: {len(acknowledged):,}, missing from the ledger: {lost}")
+    print(verdict)
 
 
 if __name__ == "__main__":
