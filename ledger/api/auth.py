@@ -68,14 +68,14 @@ def authenticate(session: Session, key: str | None = None) -> tuple[Caller, Stor
     elif len(token) <= 200:  # on the session's connection as Core: plain rows, no ORM layer to pass
         row = session.connection().execute(CALLER_AND_RECORD, {"token_hash": hash_token(token), "key": key}).first()
         if row is not None:
-            caller, stored = caller_and_record(row)
+            caller, stored = _caller_and_record(row)
     if caller is None:
         raise Unauthenticated("the token is unknown or revoked")
     return caller, stored
 
 
-def caller_and_record(row) -> tuple[Caller, StoredResponse | None]:
-    """A row of ``CALLER_AND_RECORD`` (run through the session, or by ``api.direct`` on the driver)."""
+def _caller_and_record(row) -> tuple[Caller, StoredResponse | None]:
+    """A row of ``CALLER_AND_RECORD``: the caller, and the key's stored response if any."""
     return Caller(*row[:4]), StoredResponse(*row[4:]) if row[4] is not None else None
 
 
