@@ -19,7 +19,21 @@ PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@1
 
 
 def machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+    """What ran the bench, with a yardstick of its speed: the figures of two sessions' machines
+    differ by more than most changes (2026-12-05: a VM 3-5 x slower than the session before), and a
+    ratio to an earlier figure means something only when this reads alike."""
+    return (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}; "
+            f"10,000 additions in Python {python_loop() * 1e6:,.0f} µs")
+
+
+def python_loop() -> float:
+    """Seconds for ``sum(range(10000))``, the best of 20: this interpreter's speed on this machine."""
+    best = float("inf")
+    for _ in range(20):
+        started = time.perf_counter()
+        sum(range(10000))
+        best = min(best, time.perf_counter() - started)
+    return best
 
 
 @contextmanager
