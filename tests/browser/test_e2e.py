@@ -30,7 +30,8 @@ import pytest
 from charters import WORKED_CHARTER
 from helpers.engine import ENGINE, create_pg_database, drop_pg_database, migrate
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(
+    ENGINE == "postgresql", reason="the browser drives the pages the web tests drive on both engines: it runs once, in the SQLite run")]
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"
