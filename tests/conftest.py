@@ -69,21 +69,22 @@ def _empty(url: str) -> None:
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         tables = conn.exec_driver_sql(
-            "SELECT t.relname, coalesce(st.n_dead_tup, 0) FROM pg_class t "
+            "SELECT t.relname, coalesce(st.n_dead_tup, 0), r.rolsuper FROM pg_class t "
             "JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = 'public' "
+            "JOIN pg_roles r ON r.rolname = current_user "
             "LEFT JOIN pg_stat_user_tables st ON st.relid = t.oid "
             "WHERE t.relkind IN ('r', 'p') AND t.relname <> 'alembic_version'").all()
-        superuser = conn.exec_driver_sql("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").scalar()
+        superuser = tables[0][2]
         rows = dict(conn.exec_driver_sql(" UNION ALL ".join(
             f"SELECT '{name}', (SELECT count(*) FROM (SELECT FROM \"{name}\" LIMIT {_DELETE_UP_TO + 1}) x) "
-            f"WHERE EXISTS (SELECT FROM \"{name}\")" for name, _dead in tables)).all())
+            f"WHERE EXISTS (SELECT FROM \"{name}\")" for name, _dead, _super in tables)).all())
         if superuser:
-            big = [name for name, dead in tables if rows.get(name, 0) > _DELETE_UP_TO or dead > _DEAD_AT_MOST]
-            small = [name for name, n in rows.items() if name not in big]
+            big = {name for name, dead, _super in tables if rows.get(name, 0) > _DELETE_UP_TO or dead > _DEAD_AT_MOST}
+            small = [name for name in rows if name not in big]
         else:
-            big, small = [name for name, _dead in tables], []
+            big, small = {name for name, _dead, _super in tables}, []
         if big:
-            conn.exec_driver_sql("TRUNCATE " + ", ".join(f'"{t}"' for t in big) + " RESTART IDENTITY CASCADE")
+            conn.exec_driver_sql("TRUNCATE " + ", ".join(f'"{t}"' for t in sorted(big)) + " RESTART IDENTITY CASCADE")
         if small:
             conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
             for name in small:
