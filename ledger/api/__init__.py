@@ -34,5 +34,6 @@ def init_app(app: Flask) -> None:
     api = make_api(app)
     for name in BLUEPRINTS:
         api.register_blueprint(import_module(name).bp)
+    api.complete()  # the document is built when first read (``openapi.LedgerApi``)
     app.extensions["ledger.api"] = api
     direct.init_app(app)  # a posted entry's plain request, in front of Flask (PostgreSQL)

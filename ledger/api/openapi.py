@@ -3,6 +3,9 @@
 - ``make_api`` builds the Api (its document at ``/api/v1/openapi.json``, generated from the
   marshmallow schemas), the bearer scheme and the path converters.
 - Errors are documented, and answered, as problem+json (``LedgerApi``; ``runtime.http``).
+- The document is built when it is first read (``LedgerApi.spec``), not when the app is made:
+  converting every blueprint's schemas took a third of ``create_app`` (a worker's start, a CLI
+  command's, every test's app), and most apps never serve ``/openapi.json``.
 - ``ApiDocPlugin`` declares the ``Idempotency-Key`` header on every POST.
 - URL converters: ``<code:...>`` (``[a-z0-9-]{2,32}``), ``<ref:...>`` (engagement refs) and
   ``<period:...>`` (``2026-01``, ``2026-Q1``); ids use
@@ -14,6 +17,8 @@
 from __future__ import annotations
 
 import http
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import marshmallow as ma
@@ -69,11 +74,65 @@ class ApiDocPlugin(BasePlugin):
 
 
 class LedgerApi(Api):
-    """flask-smorest's Api, answering problem+json (documented as such) instead of its own errors."""
+    """flask-smorest's Api, answering problem+json (documented as such) instead of its own errors,
+    and documenting its blueprints and error responses when its document is first read: until
+    ``complete()`` (the app made), ``spec`` is the document as it stands; after it, reading
+    ``spec`` first does the documenting that registration put off, in registration order, so the
+    document is the one flask-smorest would have built at once (a test compares them). ``LAZY``
+    off documents at once, as flask-smorest does."""
 
     ERROR_SCHEMA = ProblemSchema
+    LAZY = True
+
+    def __init__(self, *args, **kwargs):
+        self._undocumented: list[Callable[[], None]] = []
+        self._complete = self._documented = self._documenting = False
+        self._lock = threading.RLock()
+        super().__init__(*args, **kwargs)
+
+    @property
+    def spec(self):
+        if self._complete and not self._documented:
+            with self._lock:  # one thread documents; another waits for the whole document
+                if not (self._documented or self._documenting):  # (documenting reads spec too)
+                    self._documenting = True
+                    for document in self._undocumented:
+                        document()
+                    self._undocumented.clear()
+                    self._documented = True
+        return self._spec
+
+    @spec.setter
+    def spec(self, value):
+        self._spec = value
+
+    def complete(self) -> None:
+        """Every blueprint registered: reading ``spec`` from now on documents what was put off."""
+        self._complete = True
+
+    def register_blueprint(self, blp, *, parameters=None, **options):
+        """Register ``blp`` with the app now and document its views when the document is read
+        (flask-smorest's ``register_blueprint``, its two halves apart)."""
+        if not self.LAZY:
+            return super().register_blueprint(blp, parameters=parameters, **options)
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+
+        def document() -> None:
+            blp.register_views_in_doc(self, self._app, self._spec, name=name, parameters=parameters)
+            self._spec.tag({"name": name, "description": blp.description})
+
+        self._undocumented.append(document)
+        return None
 
     def _register_responses(self):
+        if self.LAZY:
+            self._undocumented.append(self._document_responses)
+        else:
+            self._document_responses()
+
+    def _document_responses(self):
         for status in http.HTTPStatus:
             response: dict[str, Any] = {"description": status.phrase}
             if not (100 <= status < 200) and status not in (204, 304):
