@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -60,12 +61,14 @@ JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.seqrelid AN
 _DELETE_UP_TO, _DEAD_AT_MOST = 1000, 20000
 
 
-def _empty(url: str) -> None:
+def _empty(url: str, snapshot: Snapshot | None = None) -> None:
     """Empty every table of the template, as ``TRUNCATE … RESTART IDENTITY CASCADE`` of them all
     would and at a tenth of its cost: the non-empty small tables by ``DELETE`` with the triggers
     set aside for the transaction (``session_replication_role = replica``: the immutability guards
     stay installed and untouched), the large or bloated ones by ``TRUNCATE``, the owned sequences
-    restarted. A role that may not set triggers aside (not a superuser) truncates them all."""
+    restarted. A role that may not set triggers aside (not a superuser) truncates them all. With
+    ``snapshot``, the tables then hold its rows and the sequences its values, in the same
+    transaction (the triggers still aside: the rows are the ones the service wrote)."""
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         tables = conn.exec_driver_sql(
@@ -85,22 +88,108 @@ def _empty(url: str) -> None:
             big, small = {name for name, _dead, _super in tables}, []
         if big:
             conn.exec_driver_sql("TRUNCATE " + ", ".join(f'"{t}"' for t in sorted(big)) + " RESTART IDENTITY CASCADE")
-        if small:
+        if small or snapshot:
             conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
             for name in small:
                 conn.exec_driver_sql(f'DELETE FROM "{name}"')
         conn.exec_driver_sql(_RESTART)
-        conn.exec_driver_sql("INSERT INTO chain_head (id, seq, hash) VALUES (1, 0, '%s')" % ("0" * 64))
+        if snapshot is None:
+            conn.exec_driver_sql("INSERT INTO chain_head (id, seq, hash) VALUES (1, 0, '%s')" % ("0" * 64))
+        else:
+            for name, columns in snapshot.tables:
+                conn.exec_driver_sql(f'INSERT INTO public."{name}" ({columns}) OVERRIDING SYSTEM VALUE '
+                                     f'SELECT {columns} FROM {_SNAPSHOT}."{name}"')
+            for sequence, value, called in snapshot.sequences:
+                conn.exec_driver_sql("SELECT setval(%s::regclass, %s, %s)", (sequence, value, called))
     engine.dispose()
+    _SUPERUSER[url] = superuser
+
+
+#: Whether the role of each template's URL may set triggers aside (read by its first ``_empty``).
+_SUPERUSER: dict[str, bool] = {}
+#: The schema of the PostgreSQL template that keeps the founded partnership's rows.
+_SNAPSHOT = "founded_snapshot"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The founded partnership as ``ledger init`` of the worked charter writes it: on SQLite a
+    database file to copy; on PostgreSQL the tables with rows and the sequences' values, kept in
+    ``_SNAPSHOT`` beside the template's tables."""
+
+    path: Path | None = None
+    tables: tuple[tuple[str, str], ...] = ()  # each table with rows, and its columns but the generated
+    sequences: tuple[tuple[str, int, bool], ...] = ()
+
+
+def _found(url: str, folder: Path) -> None:
+    """``ledger init`` of the worked charter in ``url``'s database, as ``founded`` runs it."""
+    charter = folder / "charter.toml"
+    charter.write_text(WORKED_CHARTER)
+    app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "test"})
+    result = app.test_cli_runner().invoke(args=["init", str(charter)])
+    assert result.exit_code == 0, result.output
+    app.extensions["ledger.engine"].dispose()
+
+
+@pytest.fixture(scope="session")
+def founded_snapshot(template_url, tmp_path_factory) -> Snapshot | None:
+    """The worked charter founded once for the session (``founded`` restores it in a test's
+    database rather than founding again: a third of a test's setup); ``None`` where the
+    PostgreSQL role may not set triggers aside to restore it."""
+    folder = tmp_path_factory.mktemp("founded")
+    if ENGINE != "postgresql":
+        path = folder / "ledger.db"
+        shutil.copy(template_url.removeprefix("sqlite:///"), path)
+        _found(f"sqlite:///{path}", folder)
+        return Snapshot(path=path)
+    _empty(template_url)
+    if not _SUPERUSER[template_url]:
+        return None
+    _found(template_url, folder)
+    engine = sa.create_engine(template_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {_SNAPSHOT} CASCADE")
+        conn.exec_driver_sql(f"CREATE SCHEMA {_SNAPSHOT}")
+        names = conn.exec_driver_sql(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> 'alembic_version' "
+            "ORDER BY c.relname").scalars().all()
+        tables = tuple(name for name in names
+                       if conn.exec_driver_sql(f'SELECT EXISTS (SELECT FROM public."{name}")').scalar())
+        for name in tables:
+            conn.exec_driver_sql(f'CREATE TABLE {_SNAPSHOT}."{name}" AS TABLE public."{name}"')
+        written = conn.exec_driver_sql(
+            "SELECT table_name, string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) "
+            "FROM information_schema.columns WHERE table_schema = 'public' AND is_generated = 'NEVER' "
+            "GROUP BY table_name").all()
+        columns = dict(written)
+        sequences = tuple(conn.exec_driver_sql(
+            "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), coalesce(last_value, start_value), "
+            "last_value IS NOT NULL FROM pg_sequences WHERE schemaname = 'public'").all())
+    engine.dispose()
+    return Snapshot(tables=tuple((name, columns[name]) for name in tables),
+                    sequences=tuple(tuple(row) for row in sequences))
+
+
+def _restores_snapshot(request) -> bool:
+    """Whether this test's ``founded`` is this file's, on this file's ``app``, ``db_url`` and
+    ``charter_file``: then the founded partnership it would make is the session's snapshot."""
+    defs = request.node._fixtureinfo.name2fixturedefs
+    return "founded" in defs and all(
+        name in defs and defs[name][-1].func.__code__.co_filename == __file__
+        for name in ("founded", "app", "db_url", "charter_file"))
 
 
 @pytest.fixture
-def db_url(template_url, tmp_path):
-    """A migrated, empty database for this test alone."""
+def db_url(template_url, tmp_path, request):
+    """A migrated, empty database for this test alone; for a test founding the worked charter
+    the conftest's way (``founded``), the session's founded snapshot instead."""
+    snapshot = request.getfixturevalue("founded_snapshot") if _restores_snapshot(request) else None
     if ENGINE == "postgresql":
-        _empty(template_url)
+        _empty(template_url, snapshot)
         return template_url
-    src = Path(template_url.removeprefix("sqlite:///"))
+    src = snapshot.path if snapshot is not None else Path(template_url.removeprefix("sqlite:///"))
     dst = tmp_path / "ledger.db"
     shutil.copy(src, dst)
     return f"sqlite:///{dst}"
@@ -156,8 +245,13 @@ def charter_file(tmp_path):
 
 
 @pytest.fixture
-def founded(app, runner, charter_file):
-    """The app with the worked example's partnership founded through the CLI."""
+def founded(app, runner, charter_file, request):
+    """The app with the worked example's partnership founded through the CLI (``ledger init``):
+    once a session, restored in this test's database by ``db_url`` (``founded_snapshot``), unless
+    the module brings its own ``app``, ``db_url`` or ``charter_file``, or the role may not restore
+    it (then founded here)."""
+    if _restores_snapshot(request) and request.getfixturevalue("founded_snapshot") is not None:
+        return app
     result = runner.invoke(args=["init", str(charter_file)])
     assert result.exit_code == 0, result.output
     return app
