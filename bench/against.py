@@ -76,10 +76,11 @@ def run(tree: Path, command: list[str]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     usage="%(prog)s REVISION [--rounds N] -- BENCH [ARGS ...]",
+                                     epilog="after --: a bench script (a path in the tree) and its arguments")
     parser.add_argument("revision", help="the git revision to measure the working tree against")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--", dest="command", metavar="BENCH ARGS", help="a bench script and its arguments")
     argv = sys.argv[1:]
     at = argv.index("--") if "--" in argv else len(argv)
     opts, command = parser.parse_args(argv[:at]), argv[at + 1:]

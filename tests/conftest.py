@@ -61,22 +61,28 @@ JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.seqrelid AN
 _DELETE_UP_TO, _DEAD_AT_MOST = 1000, 20000
 
 
-def _empty(url: str, snapshot: Snapshot | None = None) -> None:
+#: The template's tables (``alembic_version`` aside), in name order: each one's dead rows, and whether
+#: the role is a superuser (may set triggers aside).
+_TABLES = (
+    "SELECT t.relname, coalesce(st.n_dead_tup, 0), r.rolsuper FROM pg_class t "
+    "JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = 'public' "
+    "JOIN pg_roles r ON r.rolname = current_user "
+    "LEFT JOIN pg_stat_user_tables st ON st.relid = t.oid "
+    "WHERE t.relkind IN ('r', 'p') AND t.relname <> 'alembic_version' ORDER BY t.relname")
+
+
+def _empty(url: str, snapshot: Snapshot | None = None) -> bool:
     """Empty every table of the template, as ``TRUNCATE … RESTART IDENTITY CASCADE`` of them all
     would and at a tenth of its cost: the non-empty small tables by ``DELETE`` with the triggers
     set aside for the transaction (``session_replication_role = replica``: the immutability guards
     stay installed and untouched), the large or bloated ones by ``TRUNCATE``, the owned sequences
     restarted. A role that may not set triggers aside (not a superuser) truncates them all. With
     ``snapshot``, the tables then hold its rows and the sequences its values, in the same
-    transaction (the triggers still aside: the rows are the ones the service wrote)."""
+    transaction (the triggers still aside: the rows are the ones the service wrote). Whether the
+    role is a superuser."""
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        tables = conn.exec_driver_sql(
-            "SELECT t.relname, coalesce(st.n_dead_tup, 0), r.rolsuper FROM pg_class t "
-            "JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = 'public' "
-            "JOIN pg_roles r ON r.rolname = current_user "
-            "LEFT JOIN pg_stat_user_tables st ON st.relid = t.oid "
-            "WHERE t.relkind IN ('r', 'p') AND t.relname <> 'alembic_version'").all()
+        tables = conn.exec_driver_sql(_TABLES).all()
         superuser = tables[0][2]
         rows = dict(conn.exec_driver_sql(" UNION ALL ".join(
             f"SELECT '{name}', (SELECT count(*) FROM (SELECT FROM \"{name}\" LIMIT {_DELETE_UP_TO + 1}) x) "
@@ -102,11 +108,8 @@ def _empty(url: str, snapshot: Snapshot | None = None) -> None:
             for sequence, value, called in snapshot.sequences:
                 conn.exec_driver_sql("SELECT setval(%s::regclass, %s, %s)", (sequence, value, called))
     engine.dispose()
-    _SUPERUSER[url] = superuser
+    return superuser
 
-
-#: Whether the role of each template's URL may set triggers aside (read by its first ``_empty``).
-_SUPERUSER: dict[str, bool] = {}
 #: The schema of the PostgreSQL template that keeps the founded partnership's rows.
 _SNAPSHOT = "founded_snapshot"
 
@@ -143,18 +146,14 @@ def founded_snapshot(template_url, tmp_path_factory) -> Snapshot | None:
         shutil.copy(template_url.removeprefix("sqlite:///"), path)
         _found(f"sqlite:///{path}", folder)
         return Snapshot(path=path)
-    _empty(template_url)
-    if not _SUPERUSER[template_url]:
+    if not _empty(template_url):
         return None
     _found(template_url, folder)
     engine = sa.create_engine(template_url)
     with engine.begin() as conn:
         conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {_SNAPSHOT} CASCADE")
         conn.exec_driver_sql(f"CREATE SCHEMA {_SNAPSHOT}")
-        names = conn.exec_driver_sql(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> 'alembic_version' "
-            "ORDER BY c.relname").scalars().all()
+        names = conn.exec_driver_sql(_TABLES).scalars().all()
         tables = tuple(name for name in names
                        if conn.exec_driver_sql(f'SELECT EXISTS (SELECT FROM public."{name}")').scalar())
         for name in tables:
