@@ -18,7 +18,7 @@ from helpers.engine import ENGINE
 from ledger.api import direct, idempotency
 from ledger.auth.models import IdempotencyRecord
 from ledger.core.clock import FixedClock
-from ledger.journal import append
+from ledger.journal import append, wire
 from ledger.journal.models import Entry
 from ledger.runtime.database import get_session
 
@@ -222,22 +222,21 @@ def test_the_answer_waits_for_the_flush_that_covers_the_entry(warm, api, founded
     admin = _admin_connection(founded)
     admin.autocommit = True
 
-    class Watched:  # the driver connection, noting the WAL's end after each statement but the flush's
-        def __init__(self, conn):
-            self.conn = conn
+    sent = wire.Statement.rows
 
-        def execute(self, sql, *args, **kwargs):
-            cursor = self.conn.execute(sql, *args, **kwargs)
-            if sql != append.FLUSHED:
-                seen.append(admin.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0])
-            return cursor
+    def watched(statement, conn, params):  # each statement sent, noting the WAL's end after it but the flush's
+        answer = sent(statement, conn, params)
+        if statement is not wire.statement(append.FLUSHED):
+            seen.append(admin.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0])
+        return answer
 
     def spy(conn, *args, **kwargs):
-        posted = real(Watched(conn), *args, **kwargs)
+        posted = real(conn, *args, **kwargs)
         flushed = admin.execute("SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn", [seen[-1]]).fetchone()[0]
         seen.append(flushed)
         return posted
 
+    monkeypatch.setattr(wire.Statement, "rows", watched)
     monkeypatch.setattr(direct, "post_direct", spy)
     try:
         for n in range(5):

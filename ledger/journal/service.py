@@ -373,6 +373,8 @@ def post_direct(conn, facts: JournalFacts, clock: Clock, spec: EntrySpec, also: 
     record, replayed.)"""
     import psycopg  # PostgreSQL's alone
 
+    from ledger.journal import wire
+
     if facts.books is None or facts.latest is None or not {leg.account for leg in spec.legs} <= facts.accounts.keys():
         return None
     guard, first_pid, last_pid = append.dates_need_guard(None, facts, [spec.date], today=clock.today())
@@ -381,8 +383,7 @@ def post_direct(conn, facts: JournalFacts, clock: Clock, spec: EntrySpec, also: 
     _validate(None, [spec], field, facts.accounts)
     params, now = append.call_args(None, [spec], facts.accounts, first_pid, last_pid, now=clock.now())
     try:
-        row = conn.execute(also.with_call(release_early=True), also.arguments([*append.text_arrays(params), True]),
-                           prepare=True).fetchone()
+        row = wire.statement(also.with_call(release_early=True)).one(conn, also.arguments([*params, True]))
     except psycopg.errors.RaiseException as exc:
         if str(exc).startswith("ledger_append refused"):
             return None
@@ -390,11 +391,12 @@ def post_direct(conn, facts: JournalFacts, clock: Clock, spec: EntrySpec, also: 
     if row is None:  # ``also.given`` found no row: nothing was called
         return None
     status, first_id, prev, hashes = row
-    if status != "ok":
+    if status != b"ok":
         return None
-    conn.execute(append.FLUSHED, prepare=True)  # acknowledged means on disk
-    return Posted(first_id, spec.date, spec.memo, spec.source_type, spec.source_ref, spec.policy_version,
-                  spec.reverses_id, prev, hashes[0], now)
+    wire.statement(append.FLUSHED).rows(conn, ())  # acknowledged means on disk
+    return Posted(int(first_id), spec.date, spec.memo, spec.source_type, spec.source_ref, spec.policy_version,
+                  spec.reverses_id, wire.as_str(prev), wire.as_words(hashes)[0], now)
+
 
 
 def _post_postgres(session: Session, specs: Sequence[EntrySpec], field: str, fresh: bool = False,
