@@ -36,7 +36,6 @@ from ledger.db import clock_of, minor_to_stored, outside_transaction, to_stored,
 from ledger.journal.facts import AccountFacts, JournalFacts, forget, journal_facts
 from ledger.journal.models import Entry, head_moved
 from ledger.journal.periods import MAX_FUTURE
-from ledger.journal.wire import array_literal
 
 
 def dates_need_guard(session: Session | None, facts: JournalFacts, dates: Sequence[dt.date],
@@ -104,6 +103,23 @@ def call_args(session: Session | None, specs: Sequence, accounts: dict[str, Acco
                     col.append(value)
     now = now or clock_of(session).now()
     return (*e_cols, now, *p_cols, *d_cols, list(used.values()), list(used.keys()), first_pid, last_pid), now
+
+
+def array_literal(values) -> str:
+    """``values`` as PostgreSQL's text form of an array (``{1,NULL,"a \\"b\\""}``): every element but
+    a NULL quoted, a backslash and a double quote escaped. Sent as a text parameter cast to the
+    array's type; about a quarter of what psycopg's generic list adaptation costs a call."""
+    if not values:
+        return "{}"
+    out = []
+    for v in values:
+        if v is None:
+            out.append("NULL")
+        elif type(v) is int:
+            out.append(str(v))
+        else:
+            out.append('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return "{" + ",".join(out) + "}"
 
 
 def text_arrays(params) -> list:

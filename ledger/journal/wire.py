@@ -23,28 +23,13 @@ from collections.abc import Sequence
 import psycopg
 from psycopg import errors, pq
 
+from ledger.journal.append import array_literal
+
 _OK = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK)
 _GONE = "26000"  # invalid_sql_statement_name: the name was dropped (DISCARD ALL by a pooler)
 
 # The statements each connection has prepared, by name.
 _prepared: weakref.WeakKeyDictionary[psycopg.Connection, set[bytes]] = weakref.WeakKeyDictionary()
-
-
-def array_literal(values) -> str:
-    """``values`` as PostgreSQL's text form of an array (``{1,NULL,"a \\"b\\""}``): every element but
-    a NULL quoted, a backslash and a double quote escaped. Sent as a text parameter cast to the
-    array's type; about a quarter of what psycopg's generic list adaptation costs a call."""
-    if not values:
-        return "{}"
-    out = []
-    for v in values:
-        if v is None:
-            out.append("NULL")
-        elif type(v) is int:
-            out.append(str(v))
-        else:
-            out.append('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"')
-    return "{" + ",".join(out) + "}"
 
 
 def text(value) -> bytes | None:
