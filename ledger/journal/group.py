@@ -2,8 +2,8 @@
 
 ``post_grouped`` validates its entry before the lock from the cached facts (as ``post_entries``
 does), then makes one call on its own autocommit connection (one per thread and database, kept
-open): ``CALL ledger_post(…)`` (migrations 0021, 0022, 0024, 0026–0028), with the arrays sent as
-text parameters through libpq itself (``wire``). In the database, the writer's cached facts are checked
+open): ``CALL ledger_post(…)`` (migrations 0021, 0022, 0024, 0026–0028), sent through libpq itself
+with every parameter as text (``wire``). In the database, the writer's cached facts are checked
 first, before it asks for anything (a stale cache is answered at once, 0027), and then:
 
 - when nobody is draining (the turn, an advisory lock, is free), the writer appends its entry and
@@ -58,7 +58,7 @@ from ledger.journal.service import EntrySpec, _names, _validate, post_and_commit
 
 # One call: the procedure appends the entry, or queues it and waits for its answer (migrations 0021, 0022).
 # Bandit B608 silenced: the types are constants (models.APPEND_PARAMS); every value is a parameter.
-# Sent through libpq itself (``wire``): one call an entry, so psycopg's cursor would be a sixth of
+# Sent through libpq itself (``wire``): one call an entry, so psycopg's cursor would be a fifth of
 # the writer's CPU.
 _CALL = wire.Statement("CALL ledger_post("  # nosec B608
                        + ", ".join(f"%s::{k}[]" if a else f"%s::{k}" for _n, k, a in APPEND_PARAMS)

@@ -398,7 +398,6 @@ def post_direct(conn, facts: JournalFacts, clock: Clock, spec: EntrySpec, also: 
                   spec.reverses_id, wire.as_str(prev), wire.as_words(hashes)[0], now)
 
 
-
 def _post_postgres(session: Session, specs: Sequence[EntrySpec], field: str, fresh: bool = False,
                    commit: bool = False, also: append.RowFor | None = None) -> list[int]:
     """PostgreSQL: validate from the cached facts, then append in one server-side call
