@@ -635,26 +635,29 @@ def test_a_writer_cancelled_while_it_holds_the_turn_does_not_keep_it(founded, db
 
     thread = threading.Thread(target=writer)
     thread.start()
-    with psycopg.connect(dsn, autocommit=True) as admin:
-        deadline = time.monotonic() + 20
-        while True:  # the writer holds the turn and waits for the chain's row
-            pid = admin.execute("SELECT pid FROM pg_stat_activity WHERE query LIKE 'CALL ledger_post%' "
-                                "AND wait_event_type = 'Lock'").fetchone()
-            if pid:
-                break
-            assert time.monotonic() < deadline, "the writer never waited on the chain"
-            time.sleep(0.02)
-        assert admin.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                             "AND pid = %s", pid).fetchone()[0] == 1
-        admin.execute("SELECT pg_cancel_backend(%s)", pid)
-        thread.join(timeout=20)
-        assert len(outcome) == 1 and isinstance(outcome[0], psycopg.errors.QueryCanceled)
-        blocker.rollback()
+    try:
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            deadline = time.monotonic() + 20
+            while True:  # the writer holds the turn and waits for the chain's row
+                pid = admin.execute("SELECT pid FROM pg_stat_activity WHERE query LIKE 'CALL ledger_post%' "
+                                    "AND wait_event_type = 'Lock'").fetchone()
+                if pid:
+                    break
+                assert time.monotonic() < deadline, "the writer never waited on the chain"
+                time.sleep(0.02)
+            assert admin.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                                 "AND pid = %s", pid).fetchone()[0] == 1
+            admin.execute("SELECT pg_cancel_backend(%s)", pid)
+            thread.join(timeout=20)
+            assert len(outcome) == 1 and isinstance(outcome[0], psycopg.errors.QueryCanceled)
+            blocker.rollback()
+            deadline = time.monotonic() + 20
+            while admin.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").fetchone()[0]:
+                assert time.monotonic() < deadline, "the turn was kept"
+                time.sleep(0.02)
+    finally:  # a failure above must not leave the chain's row held: the test would hang, not fail
         blocker.close()
-        deadline = time.monotonic() + 20
-        while admin.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").fetchone()[0]:
-            assert time.monotonic() < deadline, "the turn was kept"
-            time.sleep(0.02)
+        thread.join(timeout=20)
     with founded.app_context():
         s = get_session()
         assert post_grouped(s, EntrySpec(DAY, "next", _legs(), "manual")) == 2
