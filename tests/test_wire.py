@@ -91,3 +91,23 @@ def test_a_statement_is_prepared_once_a_connection_and_again_when_dropped(conn):
     conn.execute("DEALLOCATE ALL")  # a pooler's reset: the server forgets, this process does not
     assert ask.one(conn, [9]) == (b"10",)
     assert count.one(conn, [ask.name.decode()]) == (b"1",)
+
+
+@pg_only
+def test_the_driver_connection_speaks_utf8_and_a_lost_one_raises_operational_error(founded, monkeypatch):
+    import psycopg
+
+    from ledger.journal.group import _idle, driver_connection
+
+    engine = founded.extensions["ledger.engine"]
+    monkeypatch.setenv("PGCLIENTENCODING", "LATIN1")  # what libpq would take if the connection did not say
+    assert not _idle.get(engine)  # so the connection below is made now, under that environment
+    ask = wire.Statement("SELECT current_setting('client_encoding'), %s::text")
+    with pytest.raises(psycopg.OperationalError), driver_connection(engine) as conn:
+        assert ask.one(conn, ["caf\u00e9"]) == (b"UTF8", "caf\u00e9".encode())
+        with psycopg.connect(engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
+                             autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [conn.info.backend_pid])
+        ask.one(conn, ["again"])
+    with driver_connection(engine) as fresh:  # the lost one was closed, not kept: a new one answers
+        assert ask.one(fresh, ["x"]) == (b"UTF8", b"x")

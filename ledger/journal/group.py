@@ -93,7 +93,7 @@ def _take(engine: sa.Engine) -> psycopg.Connection:
         return idle.pop()
     except IndexError:
         dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        return psycopg.connect(dsn, autocommit=True)
+        return psycopg.connect(dsn, autocommit=True, client_encoding="UTF8")  # ``wire`` speaks UTF-8
 
 
 def _close_all(idle: list) -> None:

@@ -5,8 +5,10 @@ parameter, its prepared-statement cache, building the result), two to three time
 cost for the same round trip. The group appender's writer and the API's direct path make one
 call an entry, so a ``Statement`` sends its call with libpq's ``PQexecPrepared``: prepared once a
 connection under a name drawn from its text, every parameter sent as text (the statement casts
-each one: ``%s::date[]``), the answer's columns read as text. Errors are psycopg's, from the
-result (``errors.error_from_result``): a caller catches what it caught from ``execute``.
+each one: ``%s::date[]``), the answer's columns read as text, both in UTF-8 (the connection's
+client encoding: ``group.driver_connection`` sets it). Errors are psycopg's, from the result
+(``errors.error_from_result``; a lost connection ``OperationalError``): a caller catches what it
+caught from ``execute``.
 
 libpq's call blocks in C, with the GIL released: a signal is handled once the answer is in.
 Only for autocommit connections that nothing else holds (``group.driver_connection``).
@@ -94,7 +96,11 @@ def statement(sql: str) -> Statement:
 
 
 def _check(conn: psycopg.Connection, result: pq.abc.PGresult) -> None:
+    """Raise what psycopg's cursor would have: a lost connection as ``OperationalError``, anything
+    else as the class of its SQLSTATE."""
     if result.status not in _OK:
+        if conn.pgconn.status == pq.ConnStatus.BAD:
+            raise psycopg.OperationalError(result.get_error_message(conn.info.encoding) or "the connection was lost")
         raise errors.error_from_result(result, encoding=conn.info.encoding)
 
 
