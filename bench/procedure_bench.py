@@ -78,7 +78,8 @@ def call_script(app) -> str:
         assert not guard, "the bench's date needs the authoritative path"
         args, _now = append.call_args(session, [spec], facts.accounts, first, last)
         session.rollback()
-    return _CALL.replace("%s", "{}").format(*(_literal(a) for a in text_arrays(args))) + ";\n"
+    literals = [_literal(a) for a in text_arrays(args)]
+    return re.sub(r"\$(\d+)", lambda m: literals[int(m.group(1)) - 1], _CALL.sql.decode()) + ";\n"
 
 
 def run(tool: str, url: str, script: str, clients: int, seconds: float) -> float:
