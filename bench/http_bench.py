@@ -13,7 +13,17 @@ against the acknowledgements (nothing lost, nothing doubled).
 
 A configuration is ``CLASS:WORKERS`` or ``CLASS:WORKERSxTHREADS`` (gunicorn's ``sync`` or
 ``gthread``). The clients are threads of two processes, so their own Python shares the two cores
-with gunicorn and PostgreSQL, as a real client on this machine would.
+with gunicorn and PostgreSQL, as a real client on this machine would: about 0.3 ms of the cores a
+request (``http_floor.py`` measures it), a sixth of what a request costs in all.
+
+With ``--client wrk`` each configuration is measured a second time, right after the first, with
+``wrk`` (C, two threads) as the C clients: one connection each, one request in flight on it,
+each request its own key (a Lua script), every answer's status read and each 201's entry id kept
+for the count of acknowledged entries. That is how HTTP servers are usually measured, and it
+leaves the cores to the server under test; both figures are printed, each with its own latency
+(wrk's from the request's write to its answer). Skipped with the reason where ``wrk`` is not found
+(``WRK``, then ``PATH``; Debian's package ``wrk``). The retry storm stays with the Python clients,
+whose barrier sends a key's requests at one moment.
 """
 
 from __future__ import annotations
@@ -23,11 +33,14 @@ import http.client
 import json
 import multiprocessing as mp
 import os
+import resource
+import shutil
 import signal
 import socket
 import statistics
-import subprocess  # nosec B404 - starts gunicorn from this venv, a fixed argument list
+import subprocess  # nosec B404 - starts gunicorn from this venv and wrk, fixed argument lists
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -208,6 +221,89 @@ def run_load(port: int, token: str, clients: int, seconds: float, tag: str) -> t
     return len(results) / elapsed, [e for _, e in results], ids, len(failures)
 
 
+#: wrk's script: each request its own key and memo (thread number and count), every 201's entry id
+#: kept, and at the end the totals, wrk's latency percentiles (µs) and the ids written to ``OUT``.
+WRK_SCRIPT = r"""
+local token, path, tag, out = "TOKEN", "PATH", "TAG", "OUT"
+local threads, made = {}, 0
+
+function setup(thread)
+  made = made + 1
+  thread:set("tid", made)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  sent, ok, failed, ids = 0, 0, 0, {}
+end
+
+function request()
+  sent = sent + 1
+  local key = tag .. tid .. "-" .. sent
+  local body = '{"date": "2026-01-05", "memo": "' .. key .. '", "postings": ['
+    .. '{"account": "Assets:Cash", "amount": "1.00"}, {"account": "Equity:Capital:P001", "amount": "-1.00"}]}'
+  return wrk.format("POST", path, {["Authorization"] = "Bearer " .. token,
+    ["Content-Type"] = "application/json", ["Idempotency-Key"] = key}, body)
+end
+
+function response(status, headers, body)
+  if status == 201 then
+    ok = ok + 1
+    ids[ok] = tonumber(string.match(body, '"id":(%d+)'))
+  else
+    failed = failed + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local f = io.open(out, "w")
+  f:write(string.format("duration_us %d\n", summary.duration))
+  for _, q in ipairs({50, 95, 99}) do
+    f:write(string.format("p%d %d\n", q, latency:percentile(q)))
+  end
+  local e = summary.errors
+  f:write(string.format("socket_errors %d\n", e.connect + e.read + e.write + e.timeout))
+  for _, t in ipairs(threads) do
+    f:write(string.format("failed %d\n", t:get("failed")))
+    for _, id in ipairs(t:get("ids")) do
+      f:write(string.format("id %d\n", id))
+    end
+  end
+  f:close()
+end
+"""
+
+
+def wrk() -> str | None:
+    """The ``wrk`` to run (``WRK``, else the one on ``PATH``), if it is there and runs."""
+    return shutil.which(os.environ.get("WRK") or "wrk")
+
+
+def run_wrk(tool: str, port: int, token: str, clients: int, seconds: float, tag: str) -> tuple[float, dict, list, int]:
+    """``run_load`` with ``wrk`` as the clients: entries/s, the latency percentiles (s) with wrk's own
+    CPU a request (``cpu``), the entry ids answered 201 and the requests that were not (failed
+    answers and socket errors)."""
+    tag = f"{tag}{uuid.uuid4().hex[:8]}-"
+    with tempfile.TemporaryDirectory() as tmp:
+        out, script = Path(tmp) / "out.txt", Path(tmp) / "post.lua"
+        script.write_text(WRK_SCRIPT.replace("TOKEN", token).replace("PATH", PATH)
+                          .replace("TAG", tag).replace("OUT", str(out)))
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([tool, "-t", str(min(2, clients)), "-c", str(clients), "-d", f"{max(1, round(seconds))}s",  # nosec B603
+                        "-s", str(script), f"http://127.0.0.1:{port}{PATH}"], check=True, capture_output=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        lines = [line.split() for line in out.read_text().splitlines()]
+    ids = [int(v) for k, v in lines if k == "id"]
+    found = {k: int(v) for k, v in lines if k != "id" and k != "failed"}
+    failures = sum(int(v) for k, v in lines if k == "failed") + found["socket_errors"]
+    if len(set(ids)) != len(ids):
+        raise SystemExit("an entry id was answered twice in one run: a replay was counted as a post")
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    quantiles = {q: found[f"p{q}"] / 1e6 for q in (50, 95, 99)}
+    quantiles["cpu"] = cpu / max(1, len(ids))  # wrk's own CPU a request (its threads on the two cores)
+    return len(ids) / (found["duration_us"] / 1e6), quantiles, ids, failures
+
+
 def founded_with_treasurer(app) -> str:
     """Found the bench's partnership in ``app``'s database and give it a treasurer; the treasurer's
     API token."""
@@ -242,13 +338,24 @@ def checked(app, acknowledged: set[int]) -> tuple[int, str]:
     return lost, f"verify {verdict} at {report.entries:,} entries"
 
 
+def report(what: str, rate: float, quantiles: dict, failures: int) -> None:
+    """One configuration's line: its rate against the target, its latency and its failures."""
+    print(f"{what}: {rate:,.0f} entries/s ({rate / TARGET:.2f} x the {TARGET:,}/s target); latency median "
+          f"{quantiles[50] * 1000:.1f} ms, p95 {quantiles[95] * 1000:.1f} ms, p99 {quantiles[99] * 1000:.1f} ms; "
+          f"{failures} failed; load average {os.getloadavg()[0]:.2f}"
+          + (f"; the clients' own CPU {quantiles['cpu'] * 1000:.2f} ms a request" if "cpu" in quantiles else ""))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--configs", nargs="+", default=["sync:4", "gthread:2x4", "gthread:4x2"])
     ap.add_argument("--storm-keys", type=int, default=50)
+    ap.add_argument("--client", choices=["python", "wrk"], default="python",
+                    help="wrk: each configuration measured again with wrk as the clients")
     args = ap.parse_args()
+    tool = wrk() if args.client == "wrk" else None
     print(f"# posting over HTTP on PostgreSQL, {args.clients} clients, {args.seconds:g} s per configuration — "
           f"{machine()}; load average {os.getloadavg()[0]:.2f}")
     with database("postgresql") as url:
@@ -266,14 +373,19 @@ def main() -> None:
             try:
                 rate, latencies, ids, failures = run_load(port, token, args.clients, args.seconds,
                                                           f"{cls}{workers}x{threads}-")
+                acknowledged.update(ids)
+                quantiles = {q: percentile(latencies, q / 100) for q in (95, 99)}
+                quantiles[50] = statistics.median(latencies)
+                report(f"gunicorn {cls} {workers} workers x {threads} threads", rate, quantiles, failures)
+                if args.client == "wrk" and tool is None:
+                    print("  wrk: skipped, not found (set WRK, or install Debian's wrk)")
+                elif tool is not None:
+                    rate, quantiles, ids, failures = run_wrk(tool, port, token, args.clients, args.seconds,
+                                                             f"wrk-{cls}{workers}x{threads}-")
+                    acknowledged.update(ids)
+                    report(f"  the same, {args.clients} clients by wrk", rate, quantiles, failures)
             finally:
                 stop(proc)
-            acknowledged.update(ids)
-            print(f"gunicorn {cls} {workers} workers x {threads} threads: {rate:,.0f} entries/s "
-                  f"({rate / TARGET:.2f} x the {TARGET:,}/s target); latency median "
-                  f"{statistics.median(latencies) * 1000:.1f} ms, p95 {percentile(latencies, 0.95) * 1000:.1f} ms, "
-                  f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms; {failures} failed; "
-                  f"load average {os.getloadavg()[0]:.2f}")
         # The retry storm, on the first configuration.
         cls, workers, threads = parse_config(args.configs[0])
         proc, port = serve(url, cls, workers, threads)

@@ -38,8 +38,10 @@ BENCHES = [
       rf"pgledger hot: {RATE} transfers/s|pgledger not found", r"verify ok at [\d,]+ entries"]),
     (["procedure_bench.py", "--clients", "1", "--seconds", "1"], "postgresql",
      [rf"1 clients: {RATE} calls/s|skipped: pgbench not found", r"verify ok|skipped: pgbench not found"]),
-    (["http_bench.py", "--seconds", "1", "--configs", "sync:2", "--storm-keys", "3"], "postgresql",
-     [rf"gunicorn sync 2 workers x 1 threads: {RATE} entries/s .* p99", r"every key answered with one entry",
+    (["http_bench.py", "--seconds", "1", "--configs", "sync:2", "--storm-keys", "3", "--client", "wrk"], "postgresql",
+     [rf"gunicorn sync 2 workers x 1 threads: {RATE} entries/s .* p99 {RATE} ms; 0 failed",
+      rf"the same, 8 clients by wrk: {RATE} entries/s .* p99 {RATE} ms; 0 failed.* CPU {RATE} ms a request"
+      r"|wrk: skipped, not found", r"every key answered with one entry",
       r"acknowledged entries missing from the ledger: 0", r"verify ok"]),
     (["http_floor.py", "--seconds", "1", "--rounds", "1", "--workers", "2", "--in-process", "20",
       "--layers", "wsgi", "endpoint"], "postgresql",
