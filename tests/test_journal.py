@@ -133,18 +133,6 @@ def test_database_refuses_deleting_an_entry(s):
     s.rollback()
 
 
-def test_database_refuses_an_unbalanced_entry(s):
-    acc = s.execute(sa.text("SELECT id FROM account WHERE name = 'Assets:Cash'")).scalar_one()
-    now = dt.datetime.now(dt.UTC)
-    with pytest.raises((IntegrityError, DBAPIError)):
-        _raw(s, "INSERT INTO posting (entry_id, account_id, commodity, amount) VALUES (500, :a, 'USD', 100)", a=acc)
-        _raw(s, "INSERT INTO posting (entry_id, account_id, commodity, amount) VALUES (500, :a, 'USD', -99)", a=acc)
-        _raw(s, "INSERT INTO entry (id, date, memo, source_type, source_ref, prev_hash, hash, created_at) "
-                "VALUES (500, '2026-01-02', 'x', 'manual', '', 'p', 'h', :now)", now=now)
-        s.commit()
-    s.rollback()
-
-
 def test_database_refuses_a_posting_added_to_a_written_entry(s):
     e = cash_to_capital(s)
     s.commit()
