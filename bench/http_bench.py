@@ -9,10 +9,11 @@ key at the same moment; every answer must carry one and the same entry, and the 
 exactly one entry per key. Last, ``verify`` over everything posted, and a count of the entries
 against the acknowledgements (nothing lost, nothing doubled).
 
-    .venv/bin/python bench/http_bench.py [--clients 8] [--seconds 10] [--configs sync:4 gthread:2x4]
+    .venv/bin/python bench/http_bench.py [--clients 8] [--seconds 10] [--configs sync:2 sync:3] [--client wrk]
 
 A configuration is ``CLASS:WORKERS`` or ``CLASS:WORKERSxTHREADS`` (gunicorn's ``sync`` or
-``gthread``). The clients are threads of two processes, so their own Python shares the two cores
+``gthread``; by default ``sync:2 sync:3``, between which the serving configuration was chosen:
+docs/operations.md). The clients are threads of two processes, so their own Python shares the two cores
 with gunicorn and PostgreSQL, as a real client on this machine would: about 0.3 ms of the cores a
 request (``http_floor.py`` measures it), a sixth of what a request costs in all.
 
@@ -350,7 +351,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=10)
-    ap.add_argument("--configs", nargs="+", default=["sync:4", "gthread:2x4", "gthread:4x2"])
+    ap.add_argument("--configs", nargs="+", default=["sync:2", "sync:3"])
     ap.add_argument("--storm-keys", type=int, default=50)
     ap.add_argument("--client", choices=["python", "wrk"], default="python",
                     help="wrk: each configuration measured again with wrk as the clients")
