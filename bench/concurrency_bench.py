@@ -270,30 +270,37 @@ def alongside(url: str, args) -> None:
 
 
 def against(url: str, args) -> None:
-    """Each round: ours at ``args.against`` and at head, in alternating order, then pgledger ``hot``;
-    the database is left at head."""
+    """Each round: ours at ``args.against`` and at head, in alternating order, then pgledger ``hot``
+    (where it is found); each round's head / REV and their median; the database is left at head."""
     try:
         for w in args.writers:
             ratios: dict[str, list[float]] = {args.against: [], "head": []}
+            changes = []
             for r in range(args.rounds):
                 rates = {}
                 for revision in (args.against, "head") if r % 2 == 0 else ("head", args.against):
                     migrate(url, revision)
                     vacuum_queue(url)
                     rates[revision] = ours(url, w, args.seconds, args.mode)[0]
+                changes.append(rates["head"] / rates[args.against])
                 hot, hot_line = peer(w, args.seconds, "hot")
                 if hot is None:
-                    print(f"  pgledger hot: {hot_line}")
-                    return
-                for revision, rate in rates.items():
-                    ratios[revision].append(rate / hot)
+                    peer_part = ""
+                    if r == 0:
+                        print(f"  pgledger hot: {hot_line}")
+                else:
+                    for revision, rate in rates.items():
+                        ratios[revision].append(rate / hot)
+                    peer_part = (f"; pgledger hot {hot:,.0f}/s -> {rates[args.against] / hot:.2f}x / "
+                                 f"{rates['head'] / hot:.2f}x")
                 print(f"{w} writers, round {r + 1}: {args.against} {rates[args.against]:,.0f}, head "
-                      f"{rates['head']:,.0f} entries/s -> head / {args.against} "
-                      f"{rates['head'] / rates[args.against]:.2f}x; pgledger hot {hot:,.0f}/s -> "
-                      f"{rates[args.against] / hot:.2f}x / {rates['head'] / hot:.2f}x; "
+                      f"{rates['head']:,.0f} entries/s -> head / {args.against} {changes[-1]:.2f}x{peer_part}; "
                       f"load average {os.getloadavg()[0]:.2f}")
+            print(f"  {w} writers, head / {args.against} over {len(changes)} rounds: "
+                  f"{' '.join(f'{x:.2f}' for x in changes)}; median {statistics.median(changes):.2f}x")
             for revision, values in ratios.items():
-                _medians(w, revision, values)
+                if values:
+                    _medians(w, revision, values)
     finally:
         migrate(url, "head")
 
