@@ -13,18 +13,19 @@ against the acknowledgements (nothing lost, nothing doubled).
 
 A configuration is ``CLASS:WORKERS`` or ``CLASS:WORKERSxTHREADS`` (gunicorn's ``sync`` or
 ``gthread``; by default ``sync:2 sync:3``, between which the serving configuration was chosen:
-docs/operations.md). The clients are threads of two processes, so their own Python shares the two cores
-with gunicorn and PostgreSQL, as a real client on this machine would: about 0.3 ms of the cores a
-request (``http_floor.py`` measures it), a sixth of what a request costs in all.
+docs/operations.md). The clients are threads of two processes, so their own Python shares the
+two cores with gunicorn and PostgreSQL, as a real client on this machine would: about 0.3 ms of
+the cores a request (``http_floor.py`` measures it), a sixth of what a request costs in all.
 
 With ``--client wrk`` each configuration is measured a second time, right after the first, with
-``wrk`` (C, two threads) as the C clients: one connection each, one request in flight on it,
-each request its own key (a Lua script), every answer's status read and each 201's entry id kept
-for the count of acknowledged entries. That is how HTTP servers are usually measured, and it
-leaves the cores to the server under test; both figures are printed, each with its own latency
-(wrk's from the request's write to its answer). Skipped with the reason where ``wrk`` is not found
-(``WRK``, then ``PATH``; Debian's package ``wrk``). The retry storm stays with the Python clients,
-whose barrier sends a key's requests at one moment.
+``wrk`` (written in C; two threads) as the clients, as many as ``--clients``: one connection
+each, one request in flight on it, each request its own key (a Lua script), every answer's
+status read and each 201's entry id kept for the count of acknowledged entries. That is how HTTP
+servers are usually measured, and it leaves the cores to the server under test; both figures are
+printed, each with its own latency (wrk's from the request's write to its answer), and wrk's own
+CPU a request. Skipped with the reason where ``wrk`` is not found (``WRK``, then ``PATH``;
+Debian's package ``wrk``). The retry storm stays with the Python clients, whose barrier sends a
+key's requests at one moment.
 """
 
 from __future__ import annotations
