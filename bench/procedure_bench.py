@@ -53,8 +53,9 @@ def pgbench() -> str | None:
     return candidates[-1] if candidates else None
 
 
-def _literal(value) -> str:
-    return "NULL" if value is None else "'" + str(value).replace("'", "''") + "'"
+def _literal(value: bytes | None) -> str:
+    """A parameter's text (``wire.text``) as an SQL literal."""
+    return "NULL" if value is None else "'" + value.decode().replace("'", "''") + "'"
 
 
 def call_script(app) -> str:
@@ -62,8 +63,7 @@ def call_script(app) -> str:
     ``group.post_grouped`` builds them."""
     from ledger.core import chart
     from ledger.core.entries import Leg
-    from ledger.journal import append
-    from ledger.journal.append import text_arrays
+    from ledger.journal import append, wire
     from ledger.journal.group import _CALL
     from ledger.journal.service import EntrySpec, _names
     from ledger.runtime.database import get_session
@@ -78,7 +78,7 @@ def call_script(app) -> str:
         assert not guard, "the bench's date needs the authoritative path"
         args, _now = append.call_args(session, [spec], facts.accounts, first, last)
         session.rollback()
-    literals = [_literal(a) for a in text_arrays(args)]
+    literals = [_literal(wire.text(a)) for a in args]  # each parameter's text, as ``wire`` sends it
     return re.sub(r"\$(\d+)", lambda m: literals[int(m.group(1)) - 1], _CALL.sql.decode()) + ";\n"
 
 

@@ -15,11 +15,11 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 from helpers.engine import ENGINE
+from helpers.postings import claimed, next_entry
 from sqlalchemy.exc import IntegrityError
 
 from ledger.core import chart
 from ledger.journal.models import Entry, Posting
-from ledger.journal.service import claim_numbers
 
 USD, EUR = "USD", "EUR"
 
@@ -32,9 +32,7 @@ def _write(s, entries: list[list[tuple[str, int]]]) -> int:
     """Each entry's postings (commodity, amount; on cash, then Ana's capital, in turn) in one
     statement, then the entries in one statement, after moving the chain head over them (as a
     writer does on PostgreSQL); the first entry's id."""
-    first = (s.scalar(sa.select(sa.func.max(Entry.id))) or 0) + 1
-    if ENGINE == "postgresql":
-        claim_numbers(s, first - 1, len(entries))
+    first = claimed(s, len(entries))
     accounts = [_account(s, chart.CASH), _account(s, chart.capital("ana"))]
     rows = [f"({first + n}, {accounts[i % 2]}, '{commodity}', {amount})"
             for n, legs in enumerate(entries) for i, (commodity, amount) in enumerate(legs)]
@@ -68,7 +66,7 @@ def test_an_entry_whose_postings_do_not_balance_is_refused_and_nothing_is_writte
     before = _counts(s)
     entries = [bad] if place == "alone" else [BALANCED, [(USD, 7), (EUR, 3), (EUR, -3), (USD, -7)], bad, BALANCED]
     with pytest.raises(IntegrityError, match="unbalanced entry") as caught:
-        first = (s.scalar(sa.select(sa.func.max(Entry.id))) or 0) + 1
+        first = next_entry(s)
         _write(s, entries)
         s.commit()
     s.rollback()

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 from helpers.engine import ENGINE
-from helpers.postings import engagement, invoice
+from helpers.postings import claimed, engagement, invoice, next_entry
 from sqlalchemy.exc import IntegrityError
 
 from ledger.core import chart
@@ -32,18 +32,6 @@ FOREIGN_KEY = "(?i)foreign key"  # SQLite: "FOREIGN KEY constraint failed"; Post
 
 def _cash(s) -> int:
     return s.execute(sa.text("SELECT id FROM account WHERE name = :n"), {"n": chart.CASH}).scalar_one()
-
-
-def _next_entry(s) -> int:
-    return (s.scalar(sa.select(sa.func.max(Entry.id))) or 0) + 1
-
-
-def _claimed(s, count: int = 1) -> int:
-    """The next entry's number, with the chain head moved over ``count`` entries from it, as a
-    writer moves it before it writes their postings (PostgreSQL; SQLite needs no claim)."""
-    first = _next_entry(s)
-    claim_numbers(s, first - 1, count)
-    return first
 
 
 def _counts(s) -> tuple[int, int]:
@@ -72,7 +60,7 @@ def test_a_posting_naming_no_row_is_refused_and_writes_nothing(s, column, referr
     before = _counts(s)
     values = {"account_id": _cash(s), "engagement_id": None} | {column: MISSING}
     exc = _refused(s, "INSERT INTO posting (entry_id, account_id, commodity, amount, engagement_id) "
-                      "VALUES (:e, :account_id, 'USD', 0, :engagement_id)", e=_claimed(s), **values)
+                      "VALUES (:e, :account_id, 'USD', 0, :engagement_id)", e=claimed(s), **values)
     constraint = f"fk_posting_{column}_{referred}"
     assert constraint in KEYS_AS_TRIGGERS
     _postgres_error(exc, constraint, f'Key ({column})=({MISSING}) is not present in table "{referred}".')
@@ -81,7 +69,7 @@ def test_a_posting_naming_no_row_is_refused_and_writes_nothing(s, column, referr
 
 def test_one_missing_key_among_many_in_one_statement_is_found_and_named(s):
     """The set-wise check finds the one bad key among a statement's many good ones (the least, if several)."""
-    cash, first = _cash(s), _claimed(s)
+    cash, first = _cash(s), claimed(s)
     rows = ", ".join(f"({first}, {cash}, 'USD', {n})" for n in range(50))
     exc = _refused(s, f"INSERT INTO posting (entry_id, account_id, commodity, amount) VALUES {rows}, "
                       f"({first}, {MISSING + 7}, 'USD', 0), ({first}, {MISSING}, 'USD', 0)")
@@ -89,7 +77,7 @@ def test_one_missing_key_among_many_in_one_statement_is_found_and_named(s):
 
 
 def test_an_entry_reversing_no_entry_is_refused_and_writes_nothing(s):
-    before, cash, n = _counts(s), _cash(s), _claimed(s)
+    before, cash, n = _counts(s), _cash(s), claimed(s)
     ana = s.execute(sa.text("SELECT id FROM account WHERE name = :n"), {"n": chart.capital("ana")}).scalar_one()
     with pytest.raises(IntegrityError, match=FOREIGN_KEY) as caught:
         for account, amount in ((cash, 100), (ana, -100)):
@@ -213,9 +201,9 @@ def test_a_posting_naming_a_row_being_deleted_waits_and_is_refused_only_if_the_d
         deleter.execute("DELETE FROM account WHERE id = %s", (spare,))
         started, pid = threading.Event(), []
         thread, result = _in_thread(
-            _conninfo(s), [("UPDATE chain_head SET seq = %s WHERE id = 1", (_next_entry(s),)),
+            _conninfo(s), [("UPDATE chain_head SET seq = %s WHERE id = 1", (next_entry(s),)),
                            ("INSERT INTO posting (entry_id, account_id, commodity, amount) VALUES (%s, %s, 'USD', 0)",
-                            (_next_entry(s), spare))], started, pid)
+                            (next_entry(s), spare))], started, pid)
         started.wait(5)
         assert _waiting_on_a_lock(s, pid[0])
         deleter.commit() if deleter_commits else deleter.rollback()
@@ -249,7 +237,7 @@ def _entries(s, ids: list[int]) -> None:
 def test_a_posting_beyond_the_chain_head_is_refused_and_writes_nothing(s):
     """A posting for an entry no writer has moved the head over: on PostgreSQL refused at once,
     with the posting key's error naming the least such entry; on SQLite by the key at the commit."""
-    before, first = _counts(s), _next_entry(s)
+    before, first = _counts(s), next_entry(s)
     with pytest.raises(IntegrityError, match=FOREIGN_KEY) as caught:
         _postings(s, [(first + 2, 1), (first + 1, 2)])
         s.commit()
@@ -268,11 +256,11 @@ def _detail(s, entry_id: int) -> None:
 def test_detail_for_an_entry_the_head_is_not_moved_over_is_refused(s):
     """Detail lines had no key to their entry on PostgreSQL; since 0031 the head holds them as it
     holds the postings: refused beyond the head, and at the commit if their entry never comes."""
-    first = _next_entry(s)
+    first = next_entry(s)
     with pytest.raises(IntegrityError, match="the chain head is not moved over it"):
         _detail(s, first)
     s.rollback()
-    _claimed(s)
+    claimed(s)
     _detail(s, first)
     with pytest.raises(IntegrityError, match="fk_chain_head_entry_id_entry"):
         s.commit()
@@ -287,7 +275,7 @@ def test_detail_for_an_entry_the_head_is_not_moved_over_is_refused(s):
 def test_a_posting_whose_entry_is_never_written_is_refused_at_the_commit(s, statements, written, missing):
     """The head moved over the entries, their postings written, not every entry: on PostgreSQL the
     head's key finds no entry at the head (written without a gap, so the head's is the last)."""
-    before, first = _counts(s), _claimed(s, max(max(ids) for ids in statements) + 1)
+    before, first = _counts(s), claimed(s, max(max(ids) for ids in statements) + 1)
     with pytest.raises(IntegrityError, match=FOREIGN_KEY) as caught:
         for ids in statements:
             _postings(s, [(first + i, 10 + i) for i in ids])
@@ -304,7 +292,7 @@ def test_an_entry_leaving_a_gap_in_the_chain_is_refused(s):
     """Entries 0, 1 and 3 of four with postings: on PostgreSQL entry 3 is refused as it is written
     (the chain is numbered without a gap, so the head's entry stands for all below it); on SQLite
     the missing entry's postings fail their key at the commit."""
-    before, first = _counts(s), _claimed(s, 4)
+    before, first = _counts(s), claimed(s, 4)
     with pytest.raises(IntegrityError, match="entry .* is not written" if ENGINE == "postgresql" else FOREIGN_KEY):
         _postings(s, [(first, 10), (first + 1, 11)])
         _postings(s, [(first + 2, 12), (first + 3, 13)])
@@ -317,12 +305,12 @@ def test_an_entry_leaving_a_gap_in_the_chain_is_refused(s):
 def test_postings_rolled_back_to_a_savepoint_are_not_checked_at_the_commit(s):
     """An orphan statement undone by a savepoint's rollback takes its check with it (on PostgreSQL
     the head's move with it): the entry written after it commits."""
-    first = _next_entry(s)
+    first = next_entry(s)
     nested = s.begin_nested()
     claim_numbers(s, first - 1, 8)
     _postings(s, [(first + 7, 1)])
     nested.rollback()
-    _claimed(s)
+    claimed(s)
     _postings(s, [(first, 3)])
     _entries(s, [first])
     s.commit()
@@ -334,7 +322,7 @@ def test_postings_rolled_back_to_a_savepoint_are_not_checked_at_the_commit(s):
 def test_a_posting_for_an_entry_another_transaction_claimed_is_refused(s):
     """A moved the head and has not committed; B's posting for A's entry sees the head where it
     was (A's move is not B's to see) and is refused at once, without waiting for A."""
-    first = _next_entry(s)
+    first = next_entry(s)
     with psycopg.connect(_conninfo(s)) as claimer:
         claimer.execute("UPDATE chain_head SET seq = %s WHERE id = 1", (first,))
         started, pid = threading.Event(), []

@@ -1,5 +1,7 @@
 """Engagements and postings written straight to the journal (``post_entry``, no booking service):
-the worked January of ``tests/test_close.py`` is built from these (the ``posted_january`` fixture)."""
+the worked January of ``tests/test_close.py`` is built from these (the ``posted_january`` fixture).
+And the next entry's number, claimed as a writer claims it, for tests that write rows straight into
+the tables (``next_entry``, ``claimed``)."""
 
 from __future__ import annotations
 
@@ -10,10 +12,24 @@ import sqlalchemy as sa
 
 from ledger.core import chart
 from ledger.core.entries import Leg
-from ledger.journal.service import open_account, post_entry
+from ledger.journal.models import Entry
+from ledger.journal.service import claim_numbers, open_account, post_entry
 from ledger.practices.models import Client, Engagement, Partner, Practice
 
 D = Decimal
+
+
+def next_entry(s) -> int:
+    """The number the next entry written gets."""
+    return (s.scalar(sa.select(sa.func.max(Entry.id))) or 0) + 1
+
+
+def claimed(s, count: int = 1) -> int:
+    """The next entry's number, with the chain head moved over ``count`` entries from it, as a
+    writer moves it before it writes their postings (PostgreSQL; SQLite needs no claim)."""
+    first = next_entry(s)
+    claim_numbers(s, first - 1, count)
+    return first
 
 
 def engagement(s, ref, practice, originator, client="acme"):
