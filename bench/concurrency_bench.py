@@ -71,7 +71,7 @@ def writer(url: str, n: int, seconds: float, mode: str, ready, counts, cpu) -> N
     def post(s, i: int) -> None:
         if mode == "commit":  # the append and its COMMIT in one round trip
             post_and_commit(s, [entry(i)])
-        elif mode == "group":
+        elif mode in ("group", "appender"):
             from ledger.journal.group import post_grouped
             post_grouped(s, entry(i))
         else:  # what a request does: post_entry, then the request's commit
@@ -82,6 +82,9 @@ def writer(url: str, n: int, seconds: float, mode: str, ready, counts, cpu) -> N
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
     with app.app_context():
         s = get_session()
+        if mode == "appender":
+            from ledger.journal import appender
+            appender.attach(s.get_bind(), socket_path(url))
         post(s, 0)  # warm up: the connection, the prepared statement and the facts cache
         ready.wait()  # every writer imported, connected and warmed up: the clock starts for all
         deadline = time.perf_counter() + seconds
@@ -144,9 +147,37 @@ class ServerCPU:
         return sum(self.last[p] - self.first[p] for p in self.last) if self.last else None
 
 
+def socket_path(url: str) -> str:
+    """The bench's appender socket for ``url``'s database (``--mode appender``)."""
+    return f"/tmp/ledger-bench-{url.rsplit('/', 1)[-1]}.sock"  # nosec B108 - a scratch socket, this user's
+
+
+def serve_appender(url: str, ready) -> None:
+    from ledger.journal.appender import Appender
+
+    Appender(url.replace("postgresql+psycopg://", "postgresql://"), socket_path(url)).serve(ready.set)
+
+
 def ours(url: str, writers: int, seconds: float, mode: str) -> tuple[float, float, float | None]:
-    """Entries/s, and the writers' and the server's CPU seconds per entry over the window."""
+    """Entries/s, and the writers' and the server's CPU seconds per entry over the window (with
+    ``--mode appender`` the appender process's CPU counts as the writers')."""
     ctx = mp.get_context("spawn")
+    served = None
+    if mode == "appender":
+        up = ctx.Event()
+        served = ctx.Process(target=serve_appender, args=(url, up), daemon=True)
+        served.start()
+        if not up.wait(60):
+            raise SystemExit("the appender did not start")
+    try:
+        return _ours(ctx, url, writers, seconds, mode, served)
+    finally:
+        if served is not None:
+            served.terminate()
+            served.join()
+
+
+def _ours(ctx, url: str, writers: int, seconds: float, mode: str, served) -> tuple[float, float, float | None]:
     ready = ctx.Barrier(writers + 1)
     counts = ctx.Array("l", writers)
     cpu = ctx.Array("d", writers)
@@ -160,15 +191,18 @@ def ours(url: str, writers: int, seconds: float, mode: str) -> tuple[float, floa
             p.kill()
         raise SystemExit("a writer failed before the start") from None
     t0 = time.perf_counter()
+    appender_cpu = ServerCPU._cpu(served.pid) if served is not None else 0.0
     with ServerCPU(url) if url.startswith("postgresql") else nullcontext() as server:
         for p in procs:
             p.join()
     elapsed = time.perf_counter() - t0
+    if served is not None:
+        appender_cpu = ServerCPU._cpu(served.pid) - appender_cpu
     if any(p.exitcode for p in procs):
         raise SystemExit("a writer failed")
     entries = sum(counts[:])
     server_cpu = server.seconds if server is not None else None
-    return entries / elapsed, sum(cpu[:]) / entries, (server_cpu / entries if server_cpu is not None else None)
+    return entries / elapsed, (sum(cpu[:]) + appender_cpu) / entries, (server_cpu / entries if server_cpu is not None else None)
 
 
 def bound(client: float, server: float | None) -> str:
@@ -198,7 +232,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--writers", type=int, nargs="+", default=[8, 2])
     ap.add_argument("--seconds", type=float, default=10)
-    ap.add_argument("--mode", choices=["direct", "commit", "group"], default="group")
+    ap.add_argument("--mode", choices=["direct", "commit", "group", "appender"], default="group")
     ap.add_argument("--rounds", type=int, default=1,
                     help="ours and pgledger hot alternately this many times a writer count; the median ratio")
     ap.add_argument("--against", metavar="REV",

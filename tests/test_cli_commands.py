@@ -22,7 +22,7 @@ INVOCATIONS = [
     ["token", "create", "a@example.com"], ["token", "revoke", "a@example.com"],
     ["verify"], ["export", "beancount"], ["export", "hledger"], ["import", "{journal}"],
     ["close", "2026-01"], ["statement", "ana", "2026-01"], ["export-ocf", "{out}"],
-    ["notify", "remind"], ["notify", "send"], ["demo"],
+    ["notify", "remind"], ["notify", "send"], ["demo"], ["appender", "--socket", "{socket}"],
 ]
 #: ``demo`` migrates the database itself: an unmigrated one is what it starts from.
 UNMIGRATED = [args for args in INVOCATIONS if args != ["demo"]]
@@ -52,7 +52,8 @@ def test_every_command_and_group_has_the_shared_error_boundary():
 def _args(args, tmp_path, charter_file):
     journal = tmp_path / "journal.jsonl"
     journal.write_text("")
-    return [a.format(charter=charter_file, journal=journal, out=tmp_path / "ocf") for a in args]
+    return [a.format(charter=charter_file, journal=journal, out=tmp_path / "ocf", socket=tmp_path / "a.sock")
+            for a in args]
 
 
 @pytest.mark.parametrize("args", UNMIGRATED, ids=" ".join)
@@ -70,7 +71,8 @@ def test_a_database_that_is_not_migrated_is_a_message_and_exit_1(args, make_app,
 
 
 @pytest.mark.parametrize("args", [["verify"], ["notify", "send"], ["statement", "ana", "2026-01"],
-                                  ["db", "upgrade"], ["db", "current"], ["demo"]], ids=" ".join)
+                                  ["db", "upgrade"], ["db", "current"], ["demo"], ["appender", "--socket", "a.sock"]],
+                         ids=" ".join)
 def test_a_database_that_cannot_be_reached_is_a_message_and_exit_1(args, make_app, tmp_path):
     url = ("postgresql+psycopg://nobody@127.0.0.1:1/none" if "postgresql" in os.environ.get("TEST_ENGINE", "")
            else f"sqlite:///{tmp_path / 'no-such-folder' / 'ledger.db'}")

@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("ledger.cli.partnership", "demo_command"),
     "export-ocf": ("ledger.cli.equity", "export_ocf_command"),
     "notify": ("ledger.cli.notify", "notify_group"),
+    "appender": ("ledger.cli.appender", "appender_command"),
 }
 
 

@@ -52,7 +52,7 @@ from sqlalchemy.orm import Session
 
 from ledger.core.entries import beyond_storage
 from ledger.core.errors import Conflict, ValidationError
-from ledger.journal import append, wire
+from ledger.journal import append, appender, wire
 from ledger.journal.models import APPEND_PARAMS, Entry
 from ledger.journal.service import EntrySpec, _names, _validate, post_and_commit
 
@@ -126,9 +126,13 @@ def _post_grouped(session: Session, spec: EntrySpec, field: str) -> int:
     if guard:  # a period to create or a date to refuse: the authoritative path
         return post_and_commit(session, [spec], field)[0]
     args, _now = append.call_args(session, [spec], facts.accounts, first_pid, last_pid)
-    with driver_connection(session.get_bind()) as conn:
-        status, entry_id, detail = _CALL.one(conn, args)
-    status, entry_id, detail = wire.as_str(status), wire.as_int(entry_id), wire.as_str(detail)
+    answer = _through_appender(session.get_bind(), spec, args)
+    if answer is not None:
+        status, entry_id, detail = answer
+    else:
+        with driver_connection(session.get_bind()) as conn:
+            status, entry_id, detail = _CALL.one(conn, args)
+        status, entry_id, detail = wire.as_str(status), wire.as_int(entry_id), wire.as_str(detail)
     if status == "ok":
         return entry_id
     if status == "error" and detail and detail.startswith("23505") and spec.idempotency_key:
@@ -142,3 +146,23 @@ def _post_grouped(session: Session, spec: EntrySpec, field: str) -> int:
         facts.clear()
         return post_and_commit(session, [spec], field)[0]
     raise Conflict(f"the entry was refused: {detail or 'no answer from the appender'}", {field: ["refused"]})
+
+
+def _through_appender(engine: sa.Engine, spec: EntrySpec, args) -> tuple | None:
+    """The dedicated appender's answer (``appender``), or ``None`` when the entry goes through
+    ``ledger_post`` instead: no appender attached, none answering (nothing was sent), or — for a
+    keyed entry only — the appender lost after the request went: the key's uniqueness makes the
+    second attempt safe, and answers the entry the lost batch wrote, if it did. An unkeyed entry
+    whose answer was lost raises ``appender.Lost`` (it may be written: only its caller can tell)."""
+    try:
+        client = appender.client_for(engine)
+    except appender.Lost:
+        return None
+    if client is None:
+        return None
+    try:
+        return client.call(args)
+    except appender.Lost:
+        if spec.idempotency_key is None:
+            raise
+        return None

@@ -48,6 +48,8 @@ def load(app: Flask, test_config: dict | None) -> None:
         TRUSTED_PROXIES=int(os.environ.get("TRUSTED_PROXIES", "0") or 0),
         # ``POST /api/v1/ledger/entries``' plain request answered without Flask (``api.direct``).
         API_DIRECT_ENTRIES=os.environ.get("API_DIRECT_ENTRIES", "1") != "0",
+        # The dedicated appender's socket (PostgreSQL; ``ledger appender``): grouped entries go through it.
+        APPENDER_SOCKET=os.environ.get("LEDGER_APPENDER_SOCKET") or None,
         # Telling partners (CONTRACT §9): unset SMTP_URL, messages wait in the outbox.
         SMTP_URL=os.environ.get("SMTP_URL") or None,
         MAIL_FROM=os.environ.get("MAIL_FROM") or "Practice Ledger <ledger@localhost>",

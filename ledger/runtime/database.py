@@ -15,6 +15,10 @@ def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["ledger.engine"] = engine
     app.extensions["ledger.sessionmaker"] = make_sessionmaker(engine, app.config.get("CLOCK") or SYSTEM_CLOCK)
+    if app.config.get("APPENDER_SOCKET") and engine.dialect.name == "postgresql":
+        from ledger.journal import appender  # its socket and psycopg only where one is configured
+
+        appender.attach(engine, app.config["APPENDER_SOCKET"])  # grouped entries go through it
     app.teardown_appcontext(close_session)
 
 

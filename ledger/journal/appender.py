@@ -1,0 +1,370 @@
+"""The dedicated appender (PostgreSQL): one process appends every local writer's entries, each
+batch in one ``ledger_append`` call and one commit.
+
+``group.post_grouped``'s writers, when an appender serves their database (``attach``), do not
+call the database themselves: each validates its entry from the cached facts and builds its
+``ledger_append`` arguments as before (``append.call_args``), then sends them over a Unix socket
+to the appender and waits for its answer. The appender reads every request that has arrived,
+concatenates them in arrival order into one call (the chain's one total order; entry numbers
+shifted, accounts merged, the batch stamped with its latest writer's time), sends it as one
+autocommit statement and answers each writer: ``ok`` and its entry's id, once the commit is on
+disk. While a batch is in the database the next one gathers in the socket buffers: the batch is
+as large as the writers waiting, one round trip, one chain lock and one WAL flush for all of them,
+and the server does no queueing at all (the in-database queue of ``ledger_post`` costs each
+writer a call, a turn and a wake-up: ``docs/performance.md``, "Twenty-fourth pass").
+
+When the batch's call does not answer ``ok`` — a writer's cached facts stale, a period closed,
+a key used twice, a sum past BIGINT — nothing was written, and each request is appended again
+alone, getting its own answer: ``ok``, a refusal (``stale``, ``closed``, ``periods``: its writer
+posts again from fresh reads, as ``post_grouped`` always did) or ``error`` with the database's
+SQLSTATE and message. A writer's answer is its own whichever way its entry went.
+
+Crash safety is the database's: a batch is one transaction. A writer killed after sending leaves
+a request that is appended and never answered; the appender killed mid-batch leaves that batch
+committed or not at all, its writers answered with an error (the socket closed: ``Lost``) and
+nothing acknowledged lost. A lost database connection during a call answers that batch's
+writers ``Lost`` too (the commit's fate unknown; a keyed entry's retry finds its entry) and the
+appender connects again for the next.
+
+The wire: a frame is a 4-byte big-endian length and a ``marshal`` payload (a local socket between
+processes of one installation: the same Python on both ends). A request is ``ledger_append``'s
+arguments as ``call_args`` builds them, dates and times in ISO 8601; an answer is ``(status,
+entry_id, detail)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import marshal
+import os
+import selectors
+import socket
+import struct
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+
+import psycopg
+import sqlalchemy as sa
+
+from ledger.journal import wire
+from ledger.journal.append import FLUSHED, array_literal
+from ledger.journal.models import APPEND_PARAMS
+
+_FRAME = struct.Struct(">I")
+#: At most this many entries in one call; the rest wait for the next batch.
+BATCH = 256
+
+_NAMES = [n for n, _k, _a in APPEND_PARAMS]
+_E_DATE, _E_CREATED = _NAMES.index("e_date"), _NAMES.index("e_created")
+_P_ENTRY, _D_ENTRY = _NAMES.index("p_entry"), _NAMES.index("d_entry")
+_A_ID, _A_NAME = _NAMES.index("a_id"), _NAMES.index("a_name")
+_FIRST, _LAST = _NAMES.index("first_period"), _NAMES.index("last_period")
+_CONCATENATED = [i for i, (_n, _k, a) in enumerate(APPEND_PARAMS)
+                 if a and i not in (_P_ENTRY, _D_ENTRY, _A_ID, _A_NAME)]
+
+# ``ledger_append`` with ``refuse`` and ``checked`` false: a refusal is an answer, and the writers'
+# cached facts are checked by the call itself (step 1).
+# Bandit B608 silenced: the types are constants (models.APPEND_PARAMS); every value is a parameter.
+_CALL = wire.Statement("SELECT o_status, o_first_id FROM ledger_append("  # nosec B608
+                       + ", ".join(f"%s::{k}[]" if a else f"%s::{k}" for _n, k, a in APPEND_PARAMS)
+                       + ", false, false)")
+
+
+class AlreadyServed(RuntimeError):
+    """Another appender answers at the socket's path."""
+
+
+class Lost(ConnectionError):
+    """The appender or its database went away before answering: the entry may be written or not
+    (a keyed entry's retry answers which)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The writer's side
+
+
+def _send(sock: socket.socket, payload: object) -> None:
+    data = marshal.dumps(payload)
+    sock.sendall(_FRAME.pack(len(data)) + data)
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes:
+    chunks, left = [], size
+    while left:
+        chunk = sock.recv(left)
+        if not chunk:
+            raise Lost("the appender closed the connection before answering")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def request_of(args: Sequence) -> list:
+    """``ledger_append``'s arguments as ``append.call_args`` builds them, as the wire carries them:
+    dates and the time in ISO 8601, everything else as it is."""
+    request = list(args)
+    request[_E_DATE] = [d.isoformat() for d in request[_E_DATE]]
+    request[_E_CREATED] = request[_E_CREATED].isoformat()
+    return request
+
+
+class Client:
+    """One writer's connection to the appender at ``path`` (a thread's own)."""
+
+    def __init__(self, path: str):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.sock.connect(path)
+        except OSError as exc:
+            self.sock.close()
+            raise Lost(f"no appender answers at {path}: {exc}") from exc
+
+    def call(self, args: Sequence) -> tuple[str, int | None, str | None]:
+        """Send one request (``ledger_append``'s arguments, as ``call_args`` builds them) and wait
+        for its answer."""
+        try:
+            _send(self.sock, request_of(args))
+            (size,) = _FRAME.unpack(_recv_exactly(self.sock, _FRAME.size))
+            status, entry_id, detail = marshal.loads(_recv_exactly(self.sock, size))
+        except OSError as exc:
+            self.close()
+            raise exc if isinstance(exc, Lost) else Lost(f"the appender's connection failed: {exc}") from exc
+        return status, entry_id, detail
+
+    def close(self) -> None:
+        self.sock.close()
+
+    __del__ = close  # a thread's client goes with the thread
+
+
+_paths: weakref.WeakKeyDictionary[sa.Engine, str] = weakref.WeakKeyDictionary()
+_clients = threading.local()
+
+
+def attach(engine: sa.Engine, path: str | None) -> None:
+    """Post ``engine``'s grouped entries through the appender at ``path`` (``None``: directly)."""
+    if path is None:
+        _paths.pop(engine, None)
+    else:
+        _paths[engine] = path
+
+
+def client_for(engine: sa.Engine) -> Client | None:
+    """This thread's connection to the appender serving ``engine``, or ``None`` when none is
+    attached; ``Lost`` when one is attached but does not answer (nothing was sent)."""
+    path = _paths.get(engine)
+    if path is None:
+        return None
+    clients = getattr(_clients, "by_path", None)
+    if clients is None:
+        clients = _clients.by_path = {}
+    client = clients.get(path)
+    if client is None or client.sock.fileno() < 0:
+        client = clients[path] = Client(path)
+    return client
+
+
+# ---------------------------------------------------------------------------------------------
+# The appender's side
+
+
+def merged(requests: Sequence[Sequence]) -> list:
+    """One ``ledger_append`` call's arguments for ``requests`` in order: arrays concatenated,
+    each request's entry numbers shifted past the entries before it, the accounts' ids and names
+    merged, the periods' span widened and the batch stamped with its latest writer's time."""
+    out: list = [None] * len(APPEND_PARAMS)
+    for i in _CONCATENATED:
+        out[i] = [v for r in requests for v in r[i]]
+    p_entry, d_entry, accounts = [], [], {}
+    shift = 0
+    for r in requests:
+        p_entry.extend(n + shift for n in r[_P_ENTRY])
+        d_entry.extend(n + shift for n in r[_D_ENTRY])
+        accounts.update(zip(r[_A_ID], r[_A_NAME], strict=True))
+        shift += len(r[_E_DATE])
+    out[_P_ENTRY], out[_D_ENTRY] = p_entry, d_entry
+    out[_A_ID], out[_A_NAME] = list(accounts), list(accounts.values())
+    out[_E_CREATED] = max((r[_E_CREATED] for r in requests), key=dt.datetime.fromisoformat)
+    out[_FIRST] = min(r[_FIRST] for r in requests)
+    out[_LAST] = max(r[_LAST] for r in requests)
+    return out
+
+
+def _texts(args: Sequence) -> list:
+    return [array_literal(v) if type(v) is list else v for v in args]
+
+
+def _error(exc: psycopg.Error) -> str:
+    return f"{exc.sqlstate or ''}: {exc}".strip()
+
+
+class Appender:
+    """Serves the socket at ``path`` for the database ``dsn`` (a libpq connection string or URL)
+    until ``stop`` is set. ``connect`` opens a database connection (psycopg's, autocommit).
+
+    Two threads, two connections. The appending thread reads the writers' requests and appends
+    each batch with a commit it does not wait to see flushed (``synchronous_commit`` off on its
+    connection), so the chain is free for the next batch at once; it hands the batch's answers to
+    the flushing thread, which waits for the WAL flush past every commit handed to it (one
+    ``append.FLUSHED``: a synchronous commit of its own, after theirs) and only then answers their
+    writers. Batches are appended during the previous ones' flush, and one flush covers every
+    batch committed before it: an answered entry is on disk."""
+
+    def __init__(self, dsn: str, path: str, connect: Callable[[str], psycopg.Connection] | None = None):
+        self.dsn, self.path = dsn, path
+        self.connect = connect or (lambda d: psycopg.connect(d, autocommit=True, client_encoding="UTF8"))
+        self.conn: psycopg.Connection | None = None
+        self.stop = threading.Event()
+        self.batches = self.entries = 0
+        self._flushing: list[tuple[list, list]] = []
+        self._wake = threading.Condition()
+
+    def serve(self, ready: Callable[[], None] | None = None) -> None:
+        if os.path.exists(self.path):
+            try:
+                Client(self.path).close()
+            except Lost:
+                os.unlink(self.path)  # a dead appender's socket
+            else:
+                raise AlreadyServed(f"an appender already serves {self.path}")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(self.path)
+        os.chmod(self.path, 0o600)  # this user's writers only
+        listener.listen(128)
+        listener.setblocking(False)
+        sel = selectors.DefaultSelector()
+        sel.register(listener, selectors.EVENT_READ)
+        buffers: dict[socket.socket, bytearray] = {}
+        pending: list[tuple[socket.socket, list]] = []
+        self.conn = self._appending_connection()
+        flusher = threading.Thread(target=self._flush_loop, name="ledger-appender-flush", daemon=True)
+        flusher.start()
+        if ready:
+            ready()
+        try:
+            while not self.stop.is_set():
+                for key, _mask in sel.select(0 if pending else 0.2):
+                    sock = key.fileobj
+                    if sock is listener:
+                        conn, _addr = listener.accept()
+                        conn.setblocking(True)
+                        sel.register(conn, selectors.EVENT_READ)
+                        buffers[conn] = bytearray()
+                        continue
+                    try:
+                        data = sock.recv(1 << 16)
+                    except OSError:
+                        data = b""
+                    if not data:  # the writer went away; a request it sent is still appended
+                        sel.unregister(sock)
+                        del buffers[sock]
+                        sock.close()
+                        continue
+                    buf = buffers[sock]
+                    buf += data
+                    while len(buf) >= _FRAME.size:
+                        (size,) = _FRAME.unpack_from(buf)
+                        if len(buf) < _FRAME.size + size:
+                            break
+                        pending.append((sock, marshal.loads(bytes(buf[_FRAME.size:_FRAME.size + size]))))
+                        del buf[:_FRAME.size + size]
+                if pending:
+                    batch, pending = pending[:BATCH], pending[BATCH:]
+                    answers = self._append([r for _s, r in batch])
+                    if answers is None:
+                        _lost(sock for sock, _r in batch)
+                    else:
+                        with self._wake:
+                            self._flushing.append(([sock for sock, _r in batch], answers))
+                            self._wake.notify()
+        finally:
+            with self._wake:
+                self._wake.notify()
+            flusher.join()
+            sel.close()
+            for sock in buffers:
+                sock.close()
+            listener.close()
+            if os.path.exists(self.path):
+                os.unlink(self.path)
+            if self.conn is not None:
+                self.conn.close()
+
+    def _appending_connection(self) -> psycopg.Connection:
+        conn = self.connect(self.dsn)
+        conn.execute("SET synchronous_commit = off")  # the flushing thread waits for the flush
+        return conn
+
+    def _append(self, requests: list[list]) -> list[tuple] | None:
+        """Each request's answer, or ``None`` when the database connection was lost (the batch's
+        fate unknown)."""
+        try:
+            status, first_id = _CALL.one(self.conn, _texts(merged(requests)))
+        except psycopg.OperationalError:
+            return self._reconnect()
+        except psycopg.Error:
+            status = b"error"
+        self.batches += 1
+        if status == b"ok":
+            first = int(first_id)
+            self.entries += len(requests)
+            return [("ok", first + n, None) for n in range(len(requests))]
+        answers = []
+        for request in requests:  # nothing was written: each alone, with its own answer
+            try:
+                status, first_id = _CALL.one(self.conn, _texts(request))
+            except psycopg.OperationalError:
+                return self._reconnect()
+            except psycopg.Error as exc:
+                answers.append(("error", None, _error(exc)))
+                continue
+            answers.append((status.decode(), wire.as_int(first_id), None))
+        return answers
+
+    def _reconnect(self) -> None:
+        try:
+            self.conn.close()
+        finally:
+            self.conn = self._appending_connection()
+
+    def _flush_loop(self) -> None:
+        conn = None
+        while True:
+            with self._wake:
+                while not self._flushing and not self.stop.is_set():
+                    self._wake.wait()
+                handed, self._flushing = self._flushing, []
+            if not handed:
+                break  # stopped, and nothing left to answer
+            try:
+                if conn is None:
+                    conn = self.connect(self.dsn)
+                _FLUSHED.rows(conn, ())
+            except psycopg.Error:
+                if conn is not None:
+                    conn.close()
+                conn = None
+                for socks, _answers in handed:
+                    _lost(socks)
+                continue
+            for socks, answers in handed:
+                for sock, answer in zip(socks, answers, strict=True):
+                    try:
+                        _send(sock, answer)
+                    except OSError:
+                        pass  # the writer went away; its entry stands
+        if conn is not None:
+            conn.close()
+
+
+_FLUSHED = wire.Statement(FLUSHED)
+
+
+def _lost(socks) -> None:
+    """Tell each writer its answer is lost (the appending thread closes the socket on its EOF)."""
+    for sock in socks:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass

@@ -1,0 +1,355 @@
+"""The dedicated appender (PostgreSQL, ``journal.appender``): writers' requests merged into one
+``ledger_append`` call exactly as if one caller had sent all their entries; a batch one
+transaction; a refusal or a key used twice its own writer's alone; a writer answered only after
+the WAL flush past its batch; kill -9 of the appender or of a writer losing no acknowledged entry;
+no appender answering, the entry posted directly; and ``ledger appender`` serving and stopping."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from helpers.engine import ENGINE
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.core import chart
+from ledger.core.entries import Leg
+from ledger.journal import append, appender, wire
+from ledger.journal.facts import AccountFacts
+from ledger.journal.group import post_grouped
+from ledger.journal.models import Entry
+from ledger.journal.service import EntrySpec
+from ledger.journal.verify import verify
+from ledger.runtime.database import get_session
+
+DAY = dt.date(2026, 1, 10)
+NOW = dt.datetime(2026, 1, 10, 9, 30, tzinfo=dt.UTC)
+PG_ONLY = pytest.mark.skipif(ENGINE != "postgresql", reason="the appender is PostgreSQL's; SQLite has one writer")
+
+
+def _legs(amount: str = "1.00", partner: str = "ben") -> list[Leg]:
+    return [Leg(chart.CASH, Decimal(amount), "USD"), Leg(chart.capital(partner), -Decimal(amount), "USD")]
+
+
+def _dsn(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def _short_socket() -> str:
+    """A socket path well inside the 108 bytes a Unix socket's name may take."""
+    folder = tempfile.mkdtemp(prefix="lga", dir="/tmp")  # nosec B108 - this test's own folder
+    return os.path.join(folder, "a.sock")
+
+
+_ACCOUNTS = {name: AccountFacts(n, name, frozenset({"USD", "EUR"}), None)
+             for n, name in enumerate([chart.CASH, *(chart.capital(p) for p in ("ann", "ben", "cy"))], 1)}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(1, 10**7), st.sampled_from(["ann", "ben", "cy"]), st.text(max_size=12),
+                                   st.sampled_from(["USD", "EUR"]), st.integers(0, 27),
+                                   st.one_of(st.none(), st.text(min_size=1, max_size=8))),
+                         min_size=1, max_size=3), min_size=1, max_size=6))
+def test_requests_merged_are_the_call_of_all_their_entries_at_once(requests):
+    def spec(cents, partner, memo, commodity, day, key):
+        amount = Decimal(cents) / 100
+        return EntrySpec(DAY + dt.timedelta(days=day), memo, [
+            Leg(chart.CASH, amount, commodity), Leg(chart.capital(partner), -amount, commodity)], "manual",
+            idempotency_key=key)
+
+    batches = [[spec(*e) for e in request] for request in requests]
+    firsts = [f"2026-{1 + n % 3:02d}" for n in range(len(batches))]
+    sent = [appender.request_of(append.call_args(None, specs, _ACCOUNTS, first, "2026-03",
+                                                 now=NOW + dt.timedelta(seconds=n % 4))[0])
+            for n, (specs, first) in enumerate(zip(batches, firsts, strict=True))]
+    everything = [s for specs in batches for s in specs]
+    latest = NOW + dt.timedelta(seconds=max(n % 4 for n in range(len(batches))))
+    at_once = append.call_args(None, everything, _ACCOUNTS, min(firsts), "2026-03", now=latest)[0]
+    assert appender.merged(sent) == appender.request_of(at_once)
+
+
+@pytest.fixture
+def served(founded, db_url):
+    """An appender serving the test's database from a thread, attached to the app's engine."""
+    path = _short_socket()
+    server = appender.Appender(_dsn(db_url), path)
+    up = threading.Event()
+    thread = threading.Thread(target=server.serve, args=(up.set,), daemon=True)
+    thread.start()
+    assert up.wait(10)
+    engine = founded.extensions["ledger.engine"]
+    appender.attach(engine, path)
+    yield server
+    appender.attach(engine, None)
+    server.stop.set()
+    thread.join(10)
+    shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+
+
+def _requests(session, specs: list[EntrySpec]) -> list[list]:
+    """Each spec's request as a writer sends it."""
+    facts = append.journal_facts(session)
+    accounts = facts.resolve(session, {leg.account for spec in specs for leg in spec.legs})
+    _guard, first, last = append.dates_need_guard(session, facts, [spec.date for spec in specs])
+    return [appender.request_of(append.call_args(session, [spec], accounts, first, last)[0]) for spec in specs]
+
+
+@pytest.fixture
+def standalone(db_url):
+    """An appender that is not serving, its appending connection open: ``_append`` called directly."""
+    server = appender.Appender(_dsn(db_url), "unused")
+    server.conn = server._appending_connection()
+    yield server
+    server.conn.close()
+
+
+@PG_ONLY
+def test_a_batch_is_one_call_and_one_transaction(founded, standalone):
+    with founded.app_context():
+        s = get_session()
+        requests = _requests(s, [EntrySpec(DAY, f"b{i}", _legs(f"{i}.00"), "manual") for i in range(1, 5)])
+        s.rollback()
+        answers = standalone._append(requests)
+        assert answers == [("ok", n, None) for n in range(2, 6)]
+        assert (standalone.batches, standalone.entries) == (1, 4)
+        assert s.scalar(sa.text("SELECT count(DISTINCT xmin::text) FROM entry WHERE id BETWEEN 2 AND 5")) == 1
+        assert [m for (m,) in s.execute(sa.select(Entry.memo).where(Entry.id > 1).order_by(Entry.id))] == \
+            ["b1", "b2", "b3", "b4"]
+        report = verify(s)
+        assert report.ok, report.problems
+
+
+@PG_ONLY
+def test_a_refusal_or_a_key_used_twice_in_a_batch_is_its_own_writers_alone(founded, standalone):
+    with founded.app_context():
+        s = get_session()
+        specs = [EntrySpec(DAY, "first", _legs(), "manual", idempotency_key="k1"),
+                 EntrySpec(DAY, "stale", _legs(), "manual"),
+                 EntrySpec(DAY, "twice", _legs(), "manual", idempotency_key="k1"),
+                 EntrySpec(DAY, "last", _legs(), "manual")]
+        requests = _requests(s, specs)
+        s.rollback()
+        names = requests[1][append_index("a_name")]
+        requests[1][append_index("a_name")] = [f"{n}:renamed" for n in names]  # what a stale cache would hold
+        answers = standalone._append(requests)
+        assert answers[0] == ("ok", 2, None)
+        assert answers[1] == ("stale", None, None)
+        assert answers[2][0] == "error" and answers[2][2].startswith("23505")
+        assert answers[3] == ("ok", 3, None)
+        assert [m for (m,) in s.execute(sa.select(Entry.memo).where(Entry.id > 1).order_by(Entry.id))] == ["first", "last"]
+        assert verify(s).ok
+
+
+def append_index(name: str) -> int:
+    return [n for n, _k, _a in appender.APPEND_PARAMS].index(name)
+
+
+@PG_ONLY
+def test_writers_through_the_appender_get_their_own_ids_in_one_chain(founded, served):
+    writers, each = 4, 15
+    got: dict[int, list[int]] = {}
+    errors = []
+
+    def writer(n):
+        try:
+            with founded.app_context():
+                s = get_session()
+                got[n] = [post_grouped(s, EntrySpec(DAY, f"w{n}-{i}", _legs(), "manual", idempotency_key=f"w{n}-{i}"))
+                          for i in range(each)]
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    ids = [i for n in got for i in got[n]]
+    assert sorted(ids) == list(range(2, 2 + writers * each))
+    assert served.entries == writers * each  # every entry went through the appender
+    with founded.app_context():
+        s = get_session()
+        report = verify(s)
+        assert report.ok, report.problems
+        memos = dict(s.execute(sa.select(Entry.id, Entry.memo)).all())
+        for n, mine in got.items():
+            assert [memos[i] for i in mine] == [f"w{n}-{i}" for i in range(each)]
+        # A key used again answers the entry that has it, through the appender as without it.
+        again = post_grouped(s, EntrySpec(DAY, "w0-0", _legs(), "manual", idempotency_key="w0-0"))
+        assert again == got[0][0]
+        # A stale cache is posted again from fresh reads: the account renamed behind the cache.
+        facts = append.journal_facts(s)
+        cached = facts.accounts[chart.CASH]
+        facts.accounts[chart.CASH] = AccountFacts(cached.id + 1, cached.name, cached.commodities, None)
+        fresh = post_grouped(s, EntrySpec(DAY, "after a stale cache", _legs(), "manual"))
+        assert s.get(Entry, fresh).memo == "after a stale cache" and verify(s).ok
+
+
+@PG_ONLY
+def test_a_writer_is_answered_only_after_the_flush_past_its_batch(founded, served, db_url, monkeypatch):
+    # The flush waits for a lock this test holds: the entry is committed, its writer not yet answered.
+    monkeypatch.setattr(appender, "_FLUSHED", wire.Statement(
+        "SELECT pg_advisory_lock(4242), pg_advisory_unlock(4242), " + append.FLUSHED.removeprefix("SELECT ")))
+    holder = psycopg.connect(_dsn(db_url), autocommit=True)
+    holder.execute("SELECT pg_advisory_lock(4242)")
+    answered: list[int] = []
+
+    def writer():
+        with founded.app_context():
+            answered.append(post_grouped(get_session(), EntrySpec(DAY, "held", _legs(), "manual")))
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while holder.execute("SELECT count(*) FROM entry WHERE memo = 'held'").fetchone()[0] == 0:
+            assert time.monotonic() < deadline, "the entry was never committed"
+            time.sleep(0.02)
+        time.sleep(0.3)
+        assert answered == []  # committed, not yet flushed as far as the appender knows: no answer
+    finally:
+        holder.execute("SELECT pg_advisory_unlock(4242)")
+        holder.close()
+    thread.join(10)
+    assert answered == [2]
+
+
+@PG_ONLY
+def test_no_appender_answering_the_entry_is_posted_directly(founded):
+    engine = founded.extensions["ledger.engine"]
+    appender.attach(engine, "/nonexistent/appender.sock")
+    try:
+        with founded.app_context():
+            s = get_session()
+            assert post_grouped(s, EntrySpec(DAY, "direct", _legs(), "manual")) == 2
+            assert verify(s).ok
+    finally:
+        appender.attach(engine, None)
+
+
+def _appender_process(url: str, path: str) -> None:
+    appender.Appender(_dsn(url), path).serve()
+
+
+def _killable_writer(url: str, n: int, path: str, socket_path: str) -> None:
+    from ledger import create_app
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test"})
+    with app.app_context(), open(path, "a", encoding="utf-8") as out:
+        s = get_session()
+        appender.attach(s.get_bind(), socket_path)
+        i = 0
+        while True:
+            i += 1
+            memo = f"k{n}-{os.getpid()}-{i}"
+            try:
+                entry_id = post_grouped(s, EntrySpec(DAY, memo, _legs(), "manual"))
+            except appender.Lost:
+                continue  # unanswered: written or not, never acknowledged
+            out.write(json.dumps([entry_id, memo]) + "\n")  # acknowledged: written only after the flush
+            out.flush()
+
+
+def _wait_for(path: str) -> None:
+    deadline = time.monotonic() + 30
+    while not os.path.exists(path):
+        assert time.monotonic() < deadline, "the appender did not start"
+        time.sleep(0.05)
+
+
+@PG_ONLY
+def test_kill_9_of_the_appender_or_a_writer_loses_no_acknowledged_entry(founded, db_url, tmp_path):
+    ctx = mp.get_context("spawn")
+    acks, sock = str(tmp_path / "acks.jsonl"), _short_socket()
+    server = ctx.Process(target=_appender_process, args=(db_url, sock))
+    server.start()
+    _wait_for(sock)
+    writers = [ctx.Process(target=_killable_writer, args=(db_url, n, acks, sock)) for n in range(4)]
+    for p in writers:
+        p.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (not os.path.exists(acks) or os.path.getsize(acks) < 200):
+            time.sleep(0.2)
+        for round_ in range(4):  # the appender killed mid-stream and started again; a writer too
+            time.sleep(0.4)
+            os.kill(server.pid, signal.SIGKILL)
+            server.join()
+            time.sleep(0.2)  # writers post directly meanwhile
+            server = ctx.Process(target=_appender_process, args=(db_url, sock))
+            server.start()
+            victim = writers[round_]
+            os.kill(victim.pid, signal.SIGKILL)
+            victim.join()
+            writers[round_] = ctx.Process(target=_killable_writer, args=(db_url, 10 + round_, acks, sock))
+            writers[round_].start()
+        time.sleep(1)
+    finally:
+        for p in [*writers, server]:
+            os.kill(p.pid, signal.SIGKILL)
+            p.join()
+        shutil.rmtree(os.path.dirname(sock), ignore_errors=True)
+    with open(acks, encoding="utf-8") as lines:
+        acked = [json.loads(line) for line in lines if line.endswith("\n")]
+    assert len(acked) > 20
+    with founded.app_context():
+        s = get_session()
+        report = verify(s)
+        assert report.ok, report.problems  # no half entry, no fork, balances agree
+        memos = dict(s.execute(sa.select(Entry.id, Entry.memo)).all())
+        for entry_id, memo in acked:
+            assert memos.get(entry_id) == memo
+
+
+def test_the_appender_command_refuses_sqlite_and_wants_a_socket(founded, runner):
+    result = runner.invoke(args=["appender"])
+    assert result.exit_code == 1
+    if ENGINE == "postgresql":
+        assert "give --socket PATH or set LEDGER_APPENDER_SOCKET" in result.output
+    else:
+        assert "the appender is PostgreSQL's" in result.output
+
+
+@PG_ONLY
+def test_the_appender_command_serves_until_sigterm_and_one_socket_has_one(founded, db_url):
+    sock = _short_socket()
+    env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": "test"}
+    ledger = [str(Path(sys.executable).parent / "ledger")]  # the console script
+    proc = subprocess.Popen([*ledger, "appender", "--socket", sock], env=env, text=True,  # nosec B603
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _wait_for(sock)
+        engine = founded.extensions["ledger.engine"]
+        appender.attach(engine, sock)
+        try:
+            with founded.app_context():
+                assert post_grouped(get_session(), EntrySpec(DAY, "served", _legs(), "manual")) == 2
+        finally:
+            appender.attach(engine, None)
+        second = subprocess.run([*ledger, "appender", "--socket", sock], env=env, text=True,  # nosec B603
+                                capture_output=True, timeout=60, check=False)
+        assert second.returncode == 1 and f"an appender already serves {sock}" in second.stderr
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        shutil.rmtree(os.path.dirname(sock), ignore_errors=True)
+    assert proc.returncode == 0, err
+    assert "stopped: 1 entries appended in 1 batches" in out
+    assert not os.path.exists(sock)
