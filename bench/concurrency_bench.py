@@ -198,6 +198,8 @@ def _ours(ctx, url: str, writers: int, seconds: float, mode: str, served) -> tup
     elapsed = time.perf_counter() - t0
     if served is not None:
         appender_cpu = ServerCPU._cpu(served.pid) - appender_cpu
+        print(f"  the appender process: {appender_cpu / max(sum(counts[:]), 1) * 1000:.3f} ms of CPU an entry "
+              "(counted with the writers')")
     if any(p.exitcode for p in procs):
         raise SystemExit("a writer failed")
     entries = sum(counts[:])
