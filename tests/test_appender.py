@@ -353,3 +353,35 @@ def test_the_appender_command_serves_until_sigterm_and_one_socket_has_one(founde
     assert proc.returncode == 0, err
     assert "stopped: 1 entries appended in 1 batches" in out
     assert not os.path.exists(sock)
+
+
+def test_only_this_users_processes_are_read_on_either_end():
+    import socket
+
+    here, there = socket.socketpair()
+    try:
+        assert appender.same_user(here) and appender.same_user(there)
+    finally:
+        here.close()
+        there.close()
+    if os.getuid() != 0 or not os.access("/usr/bin/python3", os.X_OK):
+        pytest.skip("another user's process needs root to start it, and a Python outside root's home")
+    path = _short_socket()
+    os.chmod(os.path.dirname(path), 0o755)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    os.chmod(path, 0o777)  # an appender's socket is its owner's alone; opened here to reach the check behind it
+    listener.listen(1)
+    stranger = None
+    try:
+        stranger = subprocess.Popen(["/usr/bin/python3", "-c", "import socket, sys; s = socket.socket(socket.AF_UNIX); "  # nosec B603
+                                     "s.connect(sys.argv[1]); s.recv(1)", path], user=65534)
+        conn, _addr = listener.accept()
+        assert not appender.same_user(conn)
+        conn.close()
+        assert stranger.wait(30) == 0
+    finally:
+        if stranger is not None:
+            stranger.kill()
+        listener.close()
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)

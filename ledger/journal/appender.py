@@ -27,7 +27,9 @@ writers ``Lost`` too (the commit's fate unknown; a keyed entry's retry finds its
 appender connects again for the next.
 
 The wire: a frame is a 4-byte big-endian length and a ``marshal`` payload (a local socket between
-processes of one installation: the same Python on both ends). A request is ``ledger_append``'s
+processes of one installation: the same Python on both ends). ``marshal`` is not for data from
+strangers, so each end checks with the kernel that the other runs as the same user
+(``same_user``) before it reads a byte, and the socket is made readable by its owner alone. A request is ``ledger_append``'s
 arguments as ``call_args`` builds them, dates and times in ISO 8601; an answer is ``(status,
 entry_id, detail)``.
 """
@@ -84,6 +86,17 @@ class Lost(ConnectionError):
 # The writer's side
 
 
+_PEER = struct.Struct("3i")  # SO_PEERCRED's ucred: pid, uid, gid
+
+
+def same_user(sock: socket.socket) -> bool:
+    """Whether the process at the socket's other end runs as this process's user (the kernel's
+    word, ``SO_PEERCRED``): the wire's ``marshal`` is read only from such a peer, which could do
+    anything this user can anyway."""
+    _pid, uid, _gid = _PEER.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEER.size))
+    return uid == os.getuid()
+
+
 def _send(sock: socket.socket, payload: object) -> None:
     data = marshal.dumps(payload)
     sock.sendall(_FRAME.pack(len(data)) + data)
@@ -119,6 +132,9 @@ class Client:
         except OSError as exc:
             self.sock.close()
             raise Lost(f"no appender answers at {path}: {exc}") from exc
+        if not same_user(self.sock):  # another user's socket at the path: never read what it sends
+            self.sock.close()
+            raise Lost(f"the socket at {path} is served by another user")
 
     def call(self, args: Sequence) -> tuple[str, int | None, str | None]:
         """Send one request (``ledger_append``'s arguments, as ``call_args`` builds them) and wait
@@ -126,7 +142,8 @@ class Client:
         try:
             _send(self.sock, request_of(args))
             (size,) = _FRAME.unpack(_recv_exactly(self.sock, _FRAME.size))
-            status, entry_id, detail = marshal.loads(_recv_exactly(self.sock, size))
+            # Bandit B302 silenced: the peer is this user's own appender (``same_user``).
+            status, entry_id, detail = marshal.loads(_recv_exactly(self.sock, size))  # nosec B302
         except OSError as exc:
             self.close()
             raise exc if isinstance(exc, Lost) else Lost(f"the appender's connection failed: {exc}") from exc
@@ -248,6 +265,9 @@ class Appender:
                     sock = key.fileobj
                     if sock is listener:
                         conn, _addr = listener.accept()
+                        if not same_user(conn):  # only this user's writers are read (``marshal``)
+                            conn.close()
+                            continue
                         conn.setblocking(True)
                         sel.register(conn, selectors.EVENT_READ)
                         buffers[conn] = bytearray()
@@ -267,7 +287,9 @@ class Appender:
                         (size,) = _FRAME.unpack_from(buf)
                         if len(buf) < _FRAME.size + size:
                             break
-                        pending.append((sock, marshal.loads(bytes(buf[_FRAME.size:_FRAME.size + size]))))
+                        # Bandit B302 silenced: every peer is this user's own (``same_user``).
+                        request = marshal.loads(bytes(buf[_FRAME.size:_FRAME.size + size]))  # nosec B302
+                        pending.append((sock, request))
                         del buf[:_FRAME.size + size]
                 if pending:
                     batch, pending = pending[:BATCH], pending[BATCH:]
