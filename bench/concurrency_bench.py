@@ -152,10 +152,16 @@ def socket_path(url: str) -> str:
     return f"/tmp/ledger-bench-{url.rsplit('/', 1)[-1]}.sock"  # nosec B108 - a scratch socket, this user's
 
 
-def serve_appender(url: str, ready) -> None:
+def serve_appender(url: str, ready, stats) -> None:
+    """The appender for the run, until SIGTERM; then its batches, entries and flushes into ``stats``."""
+    import signal
+
     from ledger.journal.appender import Appender
 
-    Appender(url.replace("postgresql+psycopg://", "postgresql://"), socket_path(url)).serve(ready.set)
+    served = Appender(url.replace("postgresql+psycopg://", "postgresql://"), socket_path(url))
+    signal.signal(signal.SIGTERM, lambda *_: served.stop.set())
+    served.serve(ready.set)
+    stats[:] = [served.batches, served.entries, served.flushes]
 
 
 def ours(url: str, writers: int, seconds: float, mode: str) -> tuple[float, float, float | None]:
@@ -165,7 +171,8 @@ def ours(url: str, writers: int, seconds: float, mode: str) -> tuple[float, floa
     served = None
     if mode == "appender":
         up = ctx.Event()
-        served = ctx.Process(target=serve_appender, args=(url, up), daemon=True)
+        stats = ctx.Array("l", 3)
+        served = ctx.Process(target=serve_appender, args=(url, up, stats), daemon=True)
         served.start()
         if not up.wait(60):
             raise SystemExit("the appender did not start")
@@ -175,6 +182,10 @@ def ours(url: str, writers: int, seconds: float, mode: str) -> tuple[float, floa
         if served is not None:
             served.terminate()
             served.join()
+            batches, entries, flushes = stats[:]
+            print(f"  the appender: {entries:,} entries in {batches:,} calls ({entries / max(batches, 1):.1f} entries "
+                  f"a call), {flushes:,} flushes ({entries / max(flushes, 1):.1f} entries a flush), "
+                  "warm-up included")
 
 
 def _ours(ctx, url: str, writers: int, seconds: float, mode: str, served) -> tuple[float, float, float | None]:

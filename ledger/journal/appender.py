@@ -233,7 +233,7 @@ class Appender:
         self.connect = connect or (lambda d: psycopg.connect(d, autocommit=True, client_encoding="UTF8"))
         self.conn: psycopg.Connection | None = None
         self.stop = threading.Event()
-        self.batches = self.entries = 0
+        self.batches = self.entries = self.flushes = 0  # what it has done, for its operator
         self._flushing: list[tuple[list, list]] = []
         self._wake = threading.Condition()
 
@@ -363,6 +363,7 @@ class Appender:
                 if conn is None:
                     conn = self.connect(self.dsn)
                 _FLUSHED.rows(conn, ())
+                self.flushes += 1
             except psycopg.Error:
                 if conn is not None:
                     conn.close()
