@@ -385,3 +385,30 @@ def test_only_this_users_processes_are_read_on_either_end():
             stranger.kill()
         listener.close()
         shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+
+
+@PG_ONLY
+def test_a_malformed_request_is_answered_as_such_and_the_appender_serves_on(founded, served):
+    import marshal
+    import socket
+    import struct
+
+    def ask(payload: bytes):
+        """The appender's answer to ``payload``, or ``None`` when it closed the connection."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as raw:
+            raw.connect(served.path)
+            raw.sendall(payload)
+            raw.settimeout(10)
+            head = raw.recv(4, socket.MSG_WAITALL)
+            if not head:
+                return None
+            return marshal.loads(raw.recv(struct.unpack(">I", head)[0], socket.MSG_WAITALL))
+
+    for body in (marshal.dumps([1, 2, 3]), b"\xff\xfe not marshal", marshal.dumps("text")):
+        assert ask(struct.pack(">I", len(body)) + body) == (
+            "error", None, "malformed request: not ledger_append's arguments")
+    assert ask(struct.pack(">I", appender.MAX_FRAME + 1)) is None  # too long to be a request: closed
+    with founded.app_context():
+        s = get_session()
+        assert post_grouped(s, EntrySpec(DAY, "after them", _legs(), "manual")) == 2
+        assert verify(s).ok

@@ -56,6 +56,8 @@ from ledger.journal.models import APPEND_PARAMS
 _FRAME = struct.Struct(">I")
 #: At most this many entries in one call; the rest wait for the next batch.
 BATCH = 256
+#: A frame longer than this is not a writer's request: its connection is closed.
+MAX_FRAME = 64 << 20
 
 _NAMES = [n for n, _k, _a in APPEND_PARAMS]
 _E_DATE, _E_CREATED = _NAMES.index("e_date"), _NAMES.index("e_created")
@@ -208,6 +210,19 @@ def merged(requests: Sequence[Sequence]) -> list:
     return out
 
 
+#: What a request that is not ``ledger_append``'s arguments raises on its way to the call.
+_MALFORMED = (TypeError, ValueError, IndexError, KeyError, AttributeError)
+
+
+def _checked(request) -> list:
+    """``request`` when it has the shape of ``ledger_append``'s arguments (a list of them: arrays
+    where the call takes arrays), else ``ValueError``."""
+    if type(request) is not list or len(request) != len(APPEND_PARAMS) or any(
+            (type(v) is list) != a for v, (_n, _k, a) in zip(request, APPEND_PARAMS, strict=True)):
+        raise ValueError("not ledger_append's arguments")
+    return request
+
+
 def _texts(args: Sequence) -> list:
     return [array_literal(v) if type(v) is list else v for v in args]
 
@@ -285,10 +300,16 @@ class Appender:
                     buf += data
                     while len(buf) >= _FRAME.size:
                         (size,) = _FRAME.unpack_from(buf)
+                        if size > MAX_FRAME:
+                            _lost([sock])  # not a writer of this version: its EOF closes it
+                            break
                         if len(buf) < _FRAME.size + size:
                             break
-                        # Bandit B302 silenced: every peer is this user's own (``same_user``).
-                        request = marshal.loads(bytes(buf[_FRAME.size:_FRAME.size + size]))  # nosec B302
+                        try:
+                            # Bandit B302 silenced: every peer is this user's own (``same_user``).
+                            request = marshal.loads(bytes(buf[_FRAME.size:_FRAME.size + size]))  # nosec B302
+                        except (EOFError, ValueError, TypeError):
+                            request = None  # answered as a malformed request (``_append``)
                         pending.append((sock, request))
                         del buf[:_FRAME.size + size]
                 if pending:
@@ -325,7 +346,7 @@ class Appender:
             status, first_id = _CALL.one(self.conn, _texts(merged(requests)))
         except psycopg.OperationalError:
             return self._reconnect()
-        except psycopg.Error:
+        except (psycopg.Error, *_MALFORMED):
             status = b"error"
         self.batches += 1
         if status == b"ok":
@@ -335,11 +356,14 @@ class Appender:
         answers = []
         for request in requests:  # nothing was written: each alone, with its own answer
             try:
-                status, first_id = _CALL.one(self.conn, _texts(request))
+                status, first_id = _CALL.one(self.conn, _texts(_checked(request)))
             except psycopg.OperationalError:
                 return self._reconnect()
             except psycopg.Error as exc:
                 answers.append(("error", None, _error(exc)))
+                continue
+            except _MALFORMED:
+                answers.append(("error", None, "malformed request: not ledger_append's arguments"))
                 continue
             answers.append((status.decode(), wire.as_int(first_id), None))
         return answers
