@@ -10,7 +10,7 @@ scratch database); where it is absent the peer's rows are skipped with the reaso
 entries/s, the ratios against the targets (8 writers >= 3,000/s and >= 2x pgledger hot; 2 writers
 >= 1.5x pgledger hot) and the load average, then runs ``verify`` over everything posted.
 
-    .venv/bin/python bench/concurrency_bench.py [--writers 8 2] [--seconds 10] [--mode group|commit|direct]
+    .venv/bin/python bench/concurrency_bench.py [--writers 8 2] [--seconds 10] [--mode group|appender|commit|direct]
                                                [--rounds 1] [--against REV]
 
 ``--rounds N`` runs ours and pgledger's ``hot`` alternately N times for each writer count (``pairs``
@@ -24,8 +24,10 @@ ours at REV (the database migrated down to it) and at head, in alternating order
 The writers' Python is head's either way, so REV must be one head's Python still runs against
 (a change to the server's side only, as 0031 against 0030).
 
-Modes: ``group`` (default) through the group-commit appender (``ledger.journal.group``), the
-fastest at 8 writers and at 2; ``commit`` with ``post_and_commit``, the append and its COMMIT in
+Modes: ``group`` (default) through the group-commit appender in the database
+(``ledger.journal.group``); ``appender`` through the dedicated appender (``ledger.journal.appender``:
+the bench starts one process serving a socket for each run and counts its CPU with the writers',
+printing its own share, its calls and its flushes), the fastest at 8 writers; ``commit`` with ``post_and_commit``, the append and its COMMIT in
 one round trip; ``direct`` with ``post_entry`` then ``session.commit()`` (a request's path, one more
 round trip under the lock).
 """
