@@ -17,6 +17,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 from helpers.engine import ENGINE
+from helpers.writers import assert_each_in_order, grouped_writers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -154,34 +155,12 @@ def test_a_manual_entry_answers_a_closed_period_first_whatever_the_cache_knew(fo
 
 
 def test_concurrent_grouped_writers_get_their_own_ids_in_one_chain(founded):
-    writers, each = 4, 15
-    got: dict[int, list[int]] = {}
-    errors = []
+    def memo(n, i):
+        return f"w{n}-{i}"
 
-    def writer(n):
-        try:
-            with founded.app_context():
-                s = get_session()
-                got[n] = [post_grouped(s, EntrySpec(DAY, f"w{n}-{i}", _legs(), "manual", idempotency_key=f"w{n}-{i}"))
-                          for i in range(each)]
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    ids = [i for n in got for i in got[n]]
-    assert sorted(ids) == list(range(2, 2 + writers * each))
-    with founded.app_context():
-        s = get_session()
-        report = verify(s)
-        assert report.ok, report.problems
-        memos = dict(s.execute(sa.select(Entry.id, Entry.memo)).all())
-        for n, mine in got.items():
-            assert [memos[i] for i in mine] == [f"w{n}-{i}" for i in range(each)]
+    got = grouped_writers(founded, 4, 15, lambda n, i: EntrySpec(DAY, memo(n, i), _legs(), "manual",
+                                                                  idempotency_key=memo(n, i)))
+    assert_each_in_order(founded, got, memo)
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 from helpers.engine import ENGINE
+from helpers.writers import assert_each_in_order, grouped_writers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -161,35 +162,15 @@ def append_index(name: str) -> int:
 
 @PG_ONLY
 def test_writers_through_the_appender_get_their_own_ids_in_one_chain(founded, served):
-    writers, each = 4, 15
-    got: dict[int, list[int]] = {}
-    errors = []
+    def memo(n, i):
+        return f"w{n}-{i}"
 
-    def writer(n):
-        try:
-            with founded.app_context():
-                s = get_session()
-                got[n] = [post_grouped(s, EntrySpec(DAY, f"w{n}-{i}", _legs(), "manual", idempotency_key=f"w{n}-{i}"))
-                          for i in range(each)]
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    ids = [i for n in got for i in got[n]]
-    assert sorted(ids) == list(range(2, 2 + writers * each))
-    assert served.entries == writers * each  # every entry went through the appender
+    got = grouped_writers(founded, 4, 15, lambda n, i: EntrySpec(DAY, memo(n, i), _legs(), "manual",
+                                                                  idempotency_key=memo(n, i)))
+    assert_each_in_order(founded, got, memo)
+    assert served.entries == 4 * 15  # every entry went through the appender
     with founded.app_context():
         s = get_session()
-        report = verify(s)
-        assert report.ok, report.problems
-        memos = dict(s.execute(sa.select(Entry.id, Entry.memo)).all())
-        for n, mine in got.items():
-            assert [memos[i] for i in mine] == [f"w{n}-{i}" for i in range(each)]
         # A key used again answers the entry that has it, through the appender as without it.
         again = post_grouped(s, EntrySpec(DAY, "w0-0", _legs(), "manual", idempotency_key="w0-0"))
         assert again == got[0][0]

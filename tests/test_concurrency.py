@@ -4,8 +4,9 @@ write lock)."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from decimal import Decimal
+
+from helpers.writers import in_threads
 
 from ledger.core import chart
 from ledger.core.entries import Leg
@@ -19,25 +20,15 @@ WRITERS, EACH = 4, 25
 
 
 def test_concurrent_writers_keep_one_chain(founded):
-    errors = []
-
     def writer(n):
-        try:
-            with founded.app_context():
-                s = get_session()
-                for i in range(EACH):
-                    post_entry(s, date=dt.date(2026, 1, 10), memo=f"w{n}-{i}", source_type="manual",
-                               legs=[Leg(chart.CASH, Decimal("1.00"), "USD"), Leg(chart.capital("ben"), Decimal("-1.00"), "USD")])
-                    s.commit()
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
-            errors.append(exc)
+        with founded.app_context():
+            s = get_session()
+            for i in range(EACH):
+                post_entry(s, date=dt.date(2026, 1, 10), memo=f"w{n}-{i}", source_type="manual",
+                           legs=[Leg(chart.CASH, Decimal("1.00"), "USD"), Leg(chart.capital("ben"), Decimal("-1.00"), "USD")])
+                s.commit()
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert in_threads(writer, WRITERS) == []
     with founded.app_context():
         s = get_session()
         report = verify(s)

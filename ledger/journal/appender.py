@@ -36,6 +36,7 @@ entry_id, detail)``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import marshal
 import os
@@ -397,10 +398,8 @@ class Appender:
                 continue
             for socks, answers in handed:
                 for sock, answer in zip(socks, answers, strict=True):
-                    try:
+                    with contextlib.suppress(OSError):  # a writer gone away: its entry stands
                         _send(sock, answer)
-                    except OSError:
-                        pass  # the writer went away; its entry stands
         if conn is not None:
             conn.close()
 
@@ -411,7 +410,5 @@ _FLUSHED = wire.Statement(FLUSHED)
 def _lost(socks) -> None:
     """Tell each writer its answer is lost (the appending thread closes the socket on its EOF)."""
     for sock in socks:
-        try:
+        with contextlib.suppress(OSError):  # already closed
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
