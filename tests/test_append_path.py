@@ -6,7 +6,6 @@ id and its own error, one chain, and kill -9 mid-batch losing no acknowledged en
 from __future__ import annotations
 
 import datetime as dt
-import json
 import multiprocessing as mp
 import os
 import signal
@@ -17,7 +16,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 from helpers.engine import ENGINE
-from helpers.writers import assert_each_in_order, grouped_writers
+from helpers.writers import assert_acknowledged_kept, assert_each_in_order, grouped_writers, killable_writer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -663,26 +662,11 @@ def test_array_literals_read_back_as_the_values_sent(founded, values, texts):
         s.rollback()
 
 
-def _killable_writer(url: str, n: int, path: str) -> None:
-    from ledger import create_app
-
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test"})
-    with app.app_context(), open(path, "a", encoding="utf-8") as out:
-        s = get_session()
-        i = 0
-        while True:
-            i += 1
-            memo = f"k{n}-{os.getpid()}-{i}"
-            entry_id = post_grouped(s, EntrySpec(DAY, memo, _legs(), "manual"))
-            out.write(json.dumps([entry_id, memo]) + "\n")  # acknowledged: written only after the commit
-            out.flush()
-
-
 @pytest.mark.skipif(ENGINE != "postgresql", reason="group commit is PostgreSQL's; SQLite has one writer")
 def test_kill_9_mid_batch_loses_no_acknowledged_entry(founded, db_url, tmp_path):
     ctx = mp.get_context("spawn")
     path = str(tmp_path / "acks.jsonl")
-    procs = [ctx.Process(target=_killable_writer, args=(db_url, n, path)) for n in range(4)]
+    procs = [ctx.Process(target=killable_writer, args=(db_url, n, path)) for n in range(4)]
     for p in procs:
         p.start()
     deadline = time.monotonic() + 60
@@ -693,22 +677,13 @@ def test_kill_9_mid_batch_loses_no_acknowledged_entry(founded, db_url, tmp_path)
         victim = procs[round_ % len(procs)]
         os.kill(victim.pid, signal.SIGKILL)
         victim.join()
-        procs[round_ % len(procs)] = ctx.Process(target=_killable_writer, args=(db_url, 10 + round_, path))
+        procs[round_ % len(procs)] = ctx.Process(target=killable_writer, args=(db_url, 10 + round_, path))
         procs[round_ % len(procs)].start()
     time.sleep(1)
     for p in procs:
         os.kill(p.pid, signal.SIGKILL)
         p.join()
-    with open(path, encoding="utf-8") as acks:
-        acked = [json.loads(line) for line in acks if line.endswith("\n")]
-    assert len(acked) > 20
-    with founded.app_context():
-        s = get_session()
-        report = verify(s)
-        assert report.ok, report.problems  # no half entry, no fork, balances agree
-        memos = dict(s.execute(sa.select(Entry.id, Entry.memo)).all())
-        for entry_id, memo in acked:
-            assert memos.get(entry_id) == memo
+    assert_acknowledged_kept(founded, path)
 
 
 @pytest.mark.skipif(ENGINE != "postgresql", reason="pipelines are PostgreSQL's (psycopg); SQLite commits in process")

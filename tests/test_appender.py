@@ -7,7 +7,6 @@ no appender answering, the entry posted directly; and ``ledger appender`` servin
 from __future__ import annotations
 
 import datetime as dt
-import json
 import multiprocessing as mp
 import os
 import shutil
@@ -24,7 +23,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 from helpers.engine import ENGINE
-from helpers.writers import assert_each_in_order, grouped_writers
+from helpers.writers import assert_acknowledged_kept, assert_each_in_order, grouped_writers, killable_writer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -228,25 +227,6 @@ def _appender_process(url: str, path: str) -> None:
     appender.Appender(_dsn(url), path).serve()
 
 
-def _killable_writer(url: str, n: int, path: str, socket_path: str) -> None:
-    from ledger import create_app
-
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test"})
-    with app.app_context(), open(path, "a", encoding="utf-8") as out:
-        s = get_session()
-        appender.attach(s.get_bind(), socket_path)
-        i = 0
-        while True:
-            i += 1
-            memo = f"k{n}-{os.getpid()}-{i}"
-            try:
-                entry_id = post_grouped(s, EntrySpec(DAY, memo, _legs(), "manual"))
-            except appender.Lost:
-                continue  # unanswered: written or not, never acknowledged
-            out.write(json.dumps([entry_id, memo]) + "\n")  # acknowledged: written only after the flush
-            out.flush()
-
-
 def _wait_for(path: str) -> None:
     deadline = time.monotonic() + 30
     while not os.path.exists(path):
@@ -261,7 +241,7 @@ def test_kill_9_of_the_appender_or_a_writer_loses_no_acknowledged_entry(founded,
     server = ctx.Process(target=_appender_process, args=(db_url, sock))
     server.start()
     _wait_for(sock)
-    writers = [ctx.Process(target=_killable_writer, args=(db_url, n, acks, sock)) for n in range(4)]
+    writers = [ctx.Process(target=killable_writer, args=(db_url, n, acks, sock)) for n in range(4)]
     for p in writers:
         p.start()
     try:
@@ -278,7 +258,7 @@ def test_kill_9_of_the_appender_or_a_writer_loses_no_acknowledged_entry(founded,
             victim = writers[round_]
             os.kill(victim.pid, signal.SIGKILL)
             victim.join()
-            writers[round_] = ctx.Process(target=_killable_writer, args=(db_url, 10 + round_, acks, sock))
+            writers[round_] = ctx.Process(target=killable_writer, args=(db_url, 10 + round_, acks, sock))
             writers[round_].start()
         time.sleep(1)
     finally:
@@ -286,16 +266,7 @@ def test_kill_9_of_the_appender_or_a_writer_loses_no_acknowledged_entry(founded,
             os.kill(p.pid, signal.SIGKILL)
             p.join()
         shutil.rmtree(os.path.dirname(sock), ignore_errors=True)
-    with open(acks, encoding="utf-8") as lines:
-        acked = [json.loads(line) for line in lines if line.endswith("\n")]
-    assert len(acked) > 20
-    with founded.app_context():
-        s = get_session()
-        report = verify(s)
-        assert report.ok, report.problems  # no half entry, no fork, balances agree
-        memos = dict(s.execute(sa.select(Entry.id, Entry.memo)).all())
-        for entry_id, memo in acked:
-            assert memos.get(entry_id) == memo
+    assert_acknowledged_kept(founded, acks)
 
 
 def test_the_appender_command_refuses_sqlite_and_wants_a_socket(founded, runner):

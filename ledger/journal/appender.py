@@ -6,12 +6,14 @@ call the database themselves: each validates its entry from the cached facts and
 ``ledger_append`` arguments as before (``append.call_args``), then sends them over a Unix socket
 to the appender and waits for its answer. The appender reads every request that has arrived,
 concatenates them in arrival order into one call (the chain's one total order; entry numbers
-shifted, accounts merged, the batch stamped with its latest writer's time), sends it as one
-autocommit statement and answers each writer: ``ok`` and its entry's id, once the commit is on
-disk. While a batch is in the database the next one gathers in the socket buffers: the batch is
-as large as the writers waiting, one round trip, one chain lock and one WAL flush for all of them,
-and the server does no queueing at all (the in-database queue of ``ledger_post`` costs each
-writer a call, a turn and a wake-up: ``docs/performance.md``, "Twenty-fourth pass").
+shifted, accounts merged, the batch stamped with its latest writer's time) and sends it as one
+autocommit statement whose commit does not wait for the WAL flush, so the chain is free for the
+next batch at once. A second thread then waits for one flush past every batch committed so far
+(``append.FLUSHED``) and only then answers their writers: ``ok`` and each one's entry id, on
+disk. While a batch is in the database the next one gathers in the socket buffers: a batch is as
+large as the writers waiting, one round trip and one chain lock for all of them, and the server
+does no queueing at all (the in-database queue of ``ledger_post`` costs each writer a call, a
+turn and a wake-up: ``docs/performance.md``, "Twenty-fourth pass").
 
 When the batch's call does not answer ``ok`` — a writer's cached facts stale, a period closed,
 a key used twice, a sum past BIGINT — nothing was written, and each request is appended again
@@ -29,9 +31,10 @@ appender connects again for the next.
 The wire: a frame is a 4-byte big-endian length and a ``marshal`` payload (a local socket between
 processes of one installation: the same Python on both ends). ``marshal`` is not for data from
 strangers, so each end checks with the kernel that the other runs as the same user
-(``same_user``) before it reads a byte, and the socket is made readable by its owner alone. A request is ``ledger_append``'s
-arguments as ``call_args`` builds them, dates and times in ISO 8601; an answer is ``(status,
-entry_id, detail)``.
+(``same_user``) before it reads a byte, and the socket is made readable by its owner alone. A
+request is ``ledger_append``'s arguments as ``call_args`` builds them, dates and times in ISO
+8601; an answer is ``(status, entry_id, detail)``. A request that is not is answered ``error``
+(``_checked``), and a frame longer than ``MAX_FRAME`` closes its connection.
 """
 
 from __future__ import annotations

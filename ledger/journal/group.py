@@ -34,6 +34,11 @@ transaction that writes one WAL record (so its commit waits for the flush, which
 entry's), and only then is answered (migration 0026): the next writer appends during that flush. For about a flush's time another session may
 read an entry that a server crash would take back, its writer never answered.
 
+Where a dedicated appender serves the database (``appender.attach``, ``LEDGER_APPENDER_SOCKET``),
+the same arguments go to it over a Unix socket instead of ``ledger_post``, and its answer is
+handled the same way: one process makes every waiting writer's entry one ``ledger_append`` call
+(``appender``). No appender answering, the entry goes through ``ledger_post``.
+
 ``post_grouped`` writes on its own connection, outside the session's transaction: it is for a
 caller whose transaction is the entry alone (the session is only read, on a cache miss). SQLite
 has one writer at a time: it posts with ``post_and_commit``.

@@ -59,3 +59,54 @@ def assert_each_in_order(app, got: dict[int, list[int]], memo: Callable[[int, in
         memos = dict(s.execute(sa.select(Entry.id, Entry.memo)).all())
         for n, mine in got.items():
             assert [memos[i] for i in mine] == [memo(n, i) for i in range(len(mine))]
+
+
+def killable_writer(url: str, n: int, acks: str, socket_path: str | None = None) -> None:
+    """A writer process for the kill -9 tests: posts through ``post_grouped`` (through the
+    appender at ``socket_path`` when given) until killed, appending each acknowledged entry's id
+    and memo to ``acks`` only once it is answered. An answer lost with the appender
+    (``appender.Lost``) is not acknowledged: the writer goes on."""
+    import datetime as dt
+    import json
+    import os
+    from decimal import Decimal
+
+    from ledger import create_app
+    from ledger.core import chart
+    from ledger.core.entries import Leg
+    from ledger.journal import appender
+    from ledger.journal.service import EntrySpec
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test"})
+    legs = [Leg(chart.CASH, Decimal("1.00"), "USD"), Leg(chart.capital("ben"), Decimal("-1.00"), "USD")]
+    with app.app_context(), open(acks, "a", encoding="utf-8") as out:
+        s = get_session()
+        if socket_path:
+            appender.attach(s.get_bind(), socket_path)
+        i = 0
+        while True:
+            i += 1
+            memo = f"k{n}-{os.getpid()}-{i}"
+            try:
+                entry_id = post_grouped(s, EntrySpec(dt.date(2026, 1, 10), memo, legs, "manual"))
+            except appender.Lost:
+                continue  # unanswered: written or not, never acknowledged
+            out.write(json.dumps([entry_id, memo]) + "\n")  # acknowledged: written only once answered
+            out.flush()
+
+
+def assert_acknowledged_kept(app, acks: str) -> None:
+    """Every entry ``killable_writer`` acknowledged is in the ledger with its memo, and ``verify``
+    is green: no half entry, no fork, balances agree."""
+    import json
+
+    with open(acks, encoding="utf-8") as lines:
+        acked = [json.loads(line) for line in lines if line.endswith("\n")]
+    assert len(acked) > 20
+    with app.app_context():
+        s = get_session()
+        report = verify(s)
+        assert report.ok, report.problems
+        memos = dict(s.execute(sa.select(Entry.id, Entry.memo)).all())
+        for entry_id, memo in acked:
+            assert memos.get(entry_id) == memo
