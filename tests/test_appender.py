@@ -152,6 +152,7 @@ def test_a_refusal_or_a_key_used_twice_in_a_batch_is_its_own_writers_alone(found
         assert answers[2][0] == "error" and answers[2][2].startswith("23505")
         assert answers[3] == ("ok", 3, None)
         assert [m for (m,) in s.execute(sa.select(Entry.memo).where(Entry.id > 1).order_by(Entry.id))] == ["first", "last"]
+        assert (standalone.batches, standalone.entries) == (1, 2)  # the batch refused, then two of four alone
         assert verify(s).ok
 
 

@@ -370,6 +370,7 @@ class Appender:
                 answers.append(("error", None, "malformed request: not ledger_append's arguments"))
                 continue
             answers.append((status.decode(), wire.as_int(first_id), None))
+            self.entries += status == b"ok"
         return answers
 
     def _reconnect(self) -> None:
