@@ -124,3 +124,26 @@ def test_an_append_refused_from_the_cache_still_writes_its_record_with_the_entry
     assert stored(founded) == [("fresh", 201, None, first.get_json()["id"])]
     assert booked.post("/ledger/entries", ENTRY, key="fresh").get_data() == first.get_data()
     assert booked.ok("GET", "/ledger/verify")["ok"] is True
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="PostgreSQL lets go of the chain before the flush; SQLite does not")
+def test_a_replay_tells_of_the_entry_only_once_it_is_on_disk(booked, founded, db_url, monkeypatch):
+    import threading
+    import time
+
+    from helpers.writers import flush_held
+
+    from ledger.journal import group
+
+    first = booked.post("/ledger/entries", ENTRY, key="cash-held")
+    assert first.status_code == 201
+    answers: list = []
+    replaying = threading.Thread(target=lambda: answers.append(booked.post("/ledger/entries", ENTRY, key="cash-held")))
+    # The first entry's commit may be seen before its flush: a replay waits for a flush past it.
+    with flush_held(monkeypatch, group, db_url.replace("postgresql+psycopg://", "postgresql://", 1)):
+        replaying.start()
+        time.sleep(0.5)
+        assert answers == []
+    replaying.join(10)
+    assert answers[0].status_code == 201 and answers[0].get_data() == first.get_data()
+    assert answers[0].headers["Idempotent-Replayed"] == "true"

@@ -16,13 +16,20 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 from helpers.engine import ENGINE
-from helpers.writers import assert_acknowledged_kept, assert_each_in_order, grouped_writers, killable_writer
+from helpers.writers import (
+    assert_acknowledged_kept,
+    assert_each_in_order,
+    flush_held,
+    grouped_writers,
+    killable_writer,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.core import chart
 from ledger.core.entries import Leg, canonical_entry, canonical_parts
 from ledger.core.errors import Conflict, ValidationError
+from ledger.journal import group
 from ledger.journal.balances import balance
 from ledger.journal.group import post_grouped
 from ledger.journal.models import Entry
@@ -160,6 +167,28 @@ def test_concurrent_grouped_writers_get_their_own_ids_in_one_chain(founded):
     got = grouped_writers(founded, 4, 15, lambda n, i: EntrySpec(DAY, memo(n, i), _legs(), "manual",
                                                                   idempotency_key=memo(n, i)))
     assert_each_in_order(founded, got, memo)
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="group commit is PostgreSQL's; SQLite has one writer")
+def test_a_key_used_again_is_answered_only_once_its_entry_is_on_disk(founded, db_url, monkeypatch):
+    with founded.app_context():
+        first = post_grouped(get_session(), EntrySpec(DAY, "once", _legs(), "manual", idempotency_key="k-once"))
+    answered: list[int] = []
+
+    def again():
+        with founded.app_context():
+            answered.append(post_grouped(get_session(), EntrySpec(DAY, "once", _legs(), "manual",
+                                                                  idempotency_key="k-once")))
+
+    # The first writer lets go of the chain before its flush: a retry that finds its entry may
+    # find it committed and not yet on disk, and answers only after a flush past it.
+    with flush_held(monkeypatch, group, db_url.replace("postgresql+psycopg://", "postgresql://", 1)):
+        thread = threading.Thread(target=again)
+        thread.start()
+        time.sleep(0.5)
+        assert answered == []
+    thread.join(10)
+    assert answered == [first]
 
 
 @pytest.fixture

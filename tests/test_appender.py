@@ -19,17 +19,22 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from helpers.engine import ENGINE
-from helpers.writers import assert_acknowledged_kept, assert_each_in_order, grouped_writers, killable_writer
+from helpers.writers import (
+    assert_acknowledged_kept,
+    assert_each_in_order,
+    flush_held,
+    grouped_writers,
+    killable_writer,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.core import chart
 from ledger.core.entries import Leg
-from ledger.journal import append, appender, wire
+from ledger.journal import append, appender
 from ledger.journal.facts import AccountFacts
 from ledger.journal.group import post_grouped
 from ledger.journal.models import Entry
@@ -185,28 +190,21 @@ def test_writers_through_the_appender_get_their_own_ids_in_one_chain(founded, se
 @PG_ONLY
 def test_a_writer_is_answered_only_after_the_flush_past_its_batch(founded, served, db_url, monkeypatch):
     # The flush waits for a lock this test holds: the entry is committed, its writer not yet answered.
-    monkeypatch.setattr(appender, "_FLUSHED", wire.Statement(
-        "SELECT pg_advisory_lock(4242), pg_advisory_unlock(4242), " + append.FLUSHED.removeprefix("SELECT ")))
-    holder = psycopg.connect(_dsn(db_url), autocommit=True)
-    holder.execute("SELECT pg_advisory_lock(4242)")
     answered: list[int] = []
 
     def writer():
         with founded.app_context():
             answered.append(post_grouped(get_session(), EntrySpec(DAY, "held", _legs(), "manual")))
 
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
+    with flush_held(monkeypatch, appender, _dsn(db_url)) as holder:
+        thread = threading.Thread(target=writer)
+        thread.start()
         deadline = time.monotonic() + 10
         while holder.execute("SELECT count(*) FROM entry WHERE memo = 'held'").fetchone()[0] == 0:
             assert time.monotonic() < deadline, "the entry was never committed"
             time.sleep(0.02)
         time.sleep(0.3)
         assert answered == []  # committed, not yet flushed as far as the appender knows: no answer
-    finally:
-        holder.execute("SELECT pg_advisory_unlock(4242)")
-        holder.close()
     thread.join(10)
     assert answered == [2]
 

@@ -20,6 +20,7 @@ from flask import current_app, request
 
 from ledger.api import idempotency
 from ledger.core.errors import Conflict, LedgerError, ValidationError
+from ledger.journal.group import wait_for_flush
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -98,6 +99,9 @@ def replay(stored: idempotency.StoredResponse, request_hash: str, answer: Callab
     if stored.fingerprint != request_hash:
         raise Conflict(f"this {IDEMPOTENCY_HEADER} was already used with another request",
                        {IDEMPOTENCY_HEADER: ["already used with another request"]})
+    # What the first request wrote may be committed and not yet on disk (an entry's commit lets go
+    # of the chain before its flush): the replay tells of it only once it is.
+    wait_for_flush(current_app.extensions["ledger.engine"])
     # A record names its entry only when written by a view that rebuilds from it (``Claim``), and
     # the same fingerprint means the same method and path: that view's ``answer``.
     body = stored.body if stored.body is not None else answer(stored.entry_id)

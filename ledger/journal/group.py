@@ -70,6 +70,9 @@ _CALL = wire.Statement("CALL ledger_post("  # nosec B608
                        + ", NULL, NULL, NULL)")
 
 
+#: A flush past every commit before it (``append.FLUSHED``): what an answer waits for.
+_FLUSHED = wire.Statement(append.FLUSHED)
+
 _idle: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -104,6 +107,16 @@ def _take(engine: sa.Engine) -> psycopg.Connection:
 def _close_all(idle: list) -> None:
     while idle:
         idle.pop().close()
+
+
+def wait_for_flush(engine: sa.Engine) -> None:
+    """Return once the WAL is on disk past every commit before this call (PostgreSQL; nothing to
+    wait for on SQLite). For an answer that reports what another call wrote: the append path lets
+    go of the chain before its flush (migration 0026), so an entry can be seen committed and not
+    yet on disk, and a caller told of it — a key's retry, a replay — must not be told before."""
+    if engine.dialect.name == "postgresql":
+        with driver_connection(engine) as conn:
+            _FLUSHED.rows(conn, ())
 
 
 def post_grouped(session: Session, spec: EntrySpec, field: str = "postings") -> int:
@@ -144,6 +157,7 @@ def _post_grouped(session: Session, spec: EntrySpec, field: str) -> int:
         existing = session.scalar(select(Entry.id).where(Entry.idempotency_key == spec.idempotency_key))
         session.rollback()
         if existing is not None:
+            wait_for_flush(session.get_bind())  # another call's entry: answered once on disk
             return existing
     if status == "error" and detail and detail.startswith("22003"):
         raise beyond_storage(field)  # a maintained sum past BIGINT (``service.add_to``'s rule)

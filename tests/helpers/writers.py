@@ -1,11 +1,13 @@
 """Writers in threads, each in its own app context, their exceptions collected (``in_threads``);
-and grouped writers' entries checked to be one chain, each writer's in its own order
-(``grouped_writers``, ``assert_each_in_order``)."""
+grouped writers' entries checked to be one chain, each writer's in its own order
+(``grouped_writers``, ``assert_each_in_order``); the kill -9 tests' writer process and their check
+(``killable_writer``, ``assert_acknowledged_kept``); and flushes held on a lock (``flush_held``)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 
@@ -110,3 +112,22 @@ def assert_acknowledged_kept(app, acks: str) -> None:
         memos = dict(s.execute(sa.select(Entry.id, Entry.memo)).all())
         for entry_id, memo in acked:
             assert memos.get(entry_id) == memo
+
+
+@contextmanager
+def flush_held(monkeypatch, module, dsn: str):
+    """Every flush ``module._FLUSHED`` asks for (``append.FLUSHED``) waits, for the block, on an
+    advisory lock this holds: what was committed is there, what waits for its flush waits."""
+    import psycopg
+
+    from ledger.journal import append, wire
+
+    monkeypatch.setattr(module, "_FLUSHED", wire.Statement(
+        "SELECT pg_advisory_lock(4242), pg_advisory_unlock(4242), " + append.FLUSHED.removeprefix("SELECT ")))
+    holder = psycopg.connect(dsn, autocommit=True)
+    holder.execute("SELECT pg_advisory_lock(4242)")
+    try:
+        yield holder
+    finally:
+        holder.execute("SELECT pg_advisory_unlock(4242)")
+        holder.close()
