@@ -17,12 +17,14 @@ import pytest
 import sqlalchemy as sa
 from helpers.engine import ENGINE
 from helpers.writers import (
+    DAY,
     assert_acknowledged_kept,
     assert_each_in_order,
     flush_held,
     grouped_writers,
     killable_writer,
 )
+from helpers.writers import legs as _legs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -36,12 +38,6 @@ from ledger.journal.models import Entry
 from ledger.journal.service import EntrySpec, post_and_commit, post_entries, post_entry, post_manual
 from ledger.journal.verify import verify
 from ledger.runtime.database import get_session
-
-DAY = dt.date(2026, 1, 10)
-
-
-def _legs(amount: str = "1.00", partner: str = "ben") -> list[Leg]:
-    return [Leg(chart.CASH, Decimal(amount), "USD"), Leg(chart.capital(partner), -Decimal(amount), "USD")]
 
 
 @settings(max_examples=200, deadline=None)

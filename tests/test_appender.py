@@ -23,12 +23,14 @@ import pytest
 import sqlalchemy as sa
 from helpers.engine import ENGINE
 from helpers.writers import (
+    DAY,
     assert_acknowledged_kept,
     assert_each_in_order,
     flush_held,
     grouped_writers,
     killable_writer,
 )
+from helpers.writers import legs as _legs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -42,13 +44,9 @@ from ledger.journal.service import EntrySpec
 from ledger.journal.verify import verify
 from ledger.runtime.database import get_session
 
-DAY = dt.date(2026, 1, 10)
 NOW = dt.datetime(2026, 1, 10, 9, 30, tzinfo=dt.UTC)
 PG_ONLY = pytest.mark.skipif(ENGINE != "postgresql", reason="the appender is PostgreSQL's; SQLite has one writer")
 
-
-def _legs(amount: str = "1.00", partner: str = "ben") -> list[Leg]:
-    return [Leg(chart.CASH, Decimal(amount), "USD"), Leg(chart.capital(partner), -Decimal(amount), "USD")]
 
 
 def _dsn(url: str) -> str:

@@ -5,16 +5,28 @@ grouped writers' entries checked to be one chain, each writer's in its own order
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
+from decimal import Decimal
 
 import sqlalchemy as sa
 
+from ledger.core import chart
+from ledger.core.entries import Leg
 from ledger.journal.group import post_grouped
 from ledger.journal.models import Entry
 from ledger.journal.verify import verify
 from ledger.runtime.database import get_session
+
+#: The day the append path's tests post on.
+DAY = dt.date(2026, 1, 10)
+
+
+def legs(amount: str = "1.00", partner: str = "ben") -> list[Leg]:
+    """Cash in from a partner's capital: the append path's tests' entry."""
+    return [Leg(chart.CASH, Decimal(amount), "USD"), Leg(chart.capital(partner), -Decimal(amount), "USD")]
 
 
 def in_threads(writer: Callable[[int], None], count: int) -> list[BaseException]:
@@ -68,19 +80,14 @@ def killable_writer(url: str, n: int, acks: str, socket_path: str | None = None)
     appender at ``socket_path`` when given) until killed, appending each acknowledged entry's id
     and memo to ``acks`` only once it is answered. An answer lost with the appender
     (``appender.Lost``) is not acknowledged: the writer goes on."""
-    import datetime as dt
     import json
     import os
-    from decimal import Decimal
 
     from ledger import create_app
-    from ledger.core import chart
-    from ledger.core.entries import Leg
     from ledger.journal import appender
     from ledger.journal.service import EntrySpec
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test"})
-    legs = [Leg(chart.CASH, Decimal("1.00"), "USD"), Leg(chart.capital("ben"), Decimal("-1.00"), "USD")]
     with app.app_context(), open(acks, "a", encoding="utf-8") as out:
         s = get_session()
         if socket_path:
@@ -90,7 +97,7 @@ def killable_writer(url: str, n: int, acks: str, socket_path: str | None = None)
             i += 1
             memo = f"k{n}-{os.getpid()}-{i}"
             try:
-                entry_id = post_grouped(s, EntrySpec(dt.date(2026, 1, 10), memo, legs, "manual"))
+                entry_id = post_grouped(s, EntrySpec(DAY, memo, legs(), "manual"))
             except appender.Lost:
                 continue  # unanswered: written or not, never acknowledged
             out.write(json.dumps([entry_id, memo]) + "\n")  # acknowledged: written only once answered
