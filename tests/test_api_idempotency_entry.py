@@ -133,14 +133,13 @@ def test_a_replay_tells_of_the_entry_only_once_it_is_on_disk(booked, founded, db
 
     from helpers.writers import flush_held
 
-    from ledger.journal import group
 
     first = booked.post("/ledger/entries", ENTRY, key="cash-held")
     assert first.status_code == 201
     answers: list = []
     replaying = threading.Thread(target=lambda: answers.append(booked.post("/ledger/entries", ENTRY, key="cash-held")))
     # The first entry's commit may be seen before its flush: a replay waits for a flush past it.
-    with flush_held(monkeypatch, group, db_url.replace("postgresql+psycopg://", "postgresql://", 1)):
+    with flush_held(monkeypatch, db_url.replace("postgresql+psycopg://", "postgresql://", 1)):
         replaying.start()
         time.sleep(0.5)
         assert answers == []

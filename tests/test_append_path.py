@@ -178,7 +178,7 @@ def test_a_key_used_again_is_answered_only_once_its_entry_is_on_disk(founded, db
 
     # The first writer lets go of the chain before its flush: a retry that finds its entry may
     # find it committed and not yet on disk, and answers only after a flush past it.
-    with flush_held(monkeypatch, group, db_url.replace("postgresql+psycopg://", "postgresql://", 1)):
+    with flush_held(monkeypatch, db_url.replace("postgresql+psycopg://", "postgresql://", 1)):
         thread = threading.Thread(target=again)
         thread.start()
         time.sleep(0.5)
@@ -400,7 +400,6 @@ def test_a_lone_writer_lets_go_of_the_turn_before_the_flush_and_is_answered_afte
     writes WAL — whose flush covers the entry's — comes before the answer: one WAL sync a lone
     entry, as before (a commit that writes no WAL would not wait for any). The writer's connection
     keeps its synchronous commits; the turn is free once answered."""
-    from ledger.journal import group
 
     def wal_syncs(conn) -> int:
         conn.execute("SELECT pg_stat_force_next_flush()")  # the writer's backend reports its counts
@@ -444,7 +443,6 @@ def test_a_writers_cache_is_checked_once_before_the_turn(founded, db_url):
     while another session still holds the turn, without waiting for it."""
     import psycopg
 
-    from ledger.journal import group
 
     with founded.app_context():
         s = get_session()

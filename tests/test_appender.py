@@ -194,7 +194,7 @@ def test_a_writer_is_answered_only_after_the_flush_past_its_batch(founded, serve
         with founded.app_context():
             answered.append(post_grouped(get_session(), EntrySpec(DAY, "held", _legs(), "manual")))
 
-    with flush_held(monkeypatch, appender, _dsn(db_url)) as holder:
+    with flush_held(monkeypatch, _dsn(db_url)) as holder:
         thread = threading.Thread(target=writer)
         thread.start()
         deadline = time.monotonic() + 10

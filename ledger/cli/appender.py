@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 
 from ledger.cli.common import Command, fail
 from ledger.journal.appender import AlreadyServed, Appender
+from ledger.journal.group import driver_dsn
 from ledger.journal.periods import get_books
 from ledger.runtime.database import get_session
 
@@ -28,8 +29,9 @@ def appender_command(path: str | None) -> None:
     path = path or current_app.config.get("APPENDER_SOCKET")
     if not path:
         fail("give --socket PATH or set LEDGER_APPENDER_SOCKET")
-    get_books(get_session())  # a database that cannot be reached or is not migrated: the command's message
-    served = Appender(url.replace("postgresql+psycopg://", "postgresql://", 1), path)
+    session = get_session()
+    get_books(session)  # a database that cannot be reached or is not migrated: the command's message
+    served = Appender(driver_dsn(session.get_bind()), path)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: served.stop.set())
     try:

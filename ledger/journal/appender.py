@@ -54,7 +54,7 @@ import psycopg
 import sqlalchemy as sa
 
 from ledger.journal import wire
-from ledger.journal.append import FLUSHED, array_literal
+from ledger.journal.append import array_literal
 from ledger.journal.models import APPEND_PARAMS
 
 _FRAME = struct.Struct(">I")
@@ -300,22 +300,11 @@ class Appender:
                         del buffers[sock]
                         sock.close()
                         continue
-                    buf = buffers[sock]
-                    buf += data
-                    while len(buf) >= _FRAME.size:
-                        (size,) = _FRAME.unpack_from(buf)
-                        if size > MAX_FRAME:
-                            _lost([sock])  # not a writer of this version: its EOF closes it
-                            break
-                        if len(buf) < _FRAME.size + size:
-                            break
-                        try:
-                            # Bandit B302 silenced: every peer is this user's own (``same_user``).
-                            request = marshal.loads(bytes(buf[_FRAME.size:_FRAME.size + size]))  # nosec B302
-                        except (EOFError, ValueError, TypeError):
-                            request = None  # answered as a malformed request (``_append``)
-                        pending.append((sock, request))
-                        del buf[:_FRAME.size + size]
+                    buffers[sock] += data
+                    requests, too_long = _frames(buffers[sock])
+                    pending.extend((sock, request) for request in requests)
+                    if too_long:
+                        _lost([sock])  # not a writer of this version: its EOF closes it
                 if pending:
                     batch, pending = pending[:BATCH], pending[BATCH:]
                     answers = self._append([r for _s, r in batch])
@@ -391,7 +380,7 @@ class Appender:
             try:
                 if conn is None:
                     conn = self.connect(self.dsn)
-                _FLUSHED.rows(conn, ())
+                wire.FLUSHED.rows(conn, ())
                 self.flushes += 1
             except psycopg.Error:
                 if conn is not None:
@@ -408,7 +397,24 @@ class Appender:
             conn.close()
 
 
-_FLUSHED = wire.Statement(FLUSHED)
+def _frames(buf: bytearray) -> tuple[list, bool]:
+    """The requests whole in ``buf``, taken out of it (one that is not ``marshal`` as ``None``,
+    answered as malformed by ``_append``); and whether the next frame is too long to be a request
+    (``MAX_FRAME``)."""
+    requests = []
+    while len(buf) >= _FRAME.size:
+        (size,) = _FRAME.unpack_from(buf)
+        if size > MAX_FRAME:
+            return requests, True
+        if len(buf) < _FRAME.size + size:
+            break
+        try:
+            # Bandit B302 silenced: every peer is this user's own (``same_user``).
+            requests.append(marshal.loads(bytes(buf[_FRAME.size:_FRAME.size + size])))  # nosec B302
+        except (EOFError, ValueError, TypeError):
+            requests.append(None)
+        del buf[:_FRAME.size + size]
+    return requests, False
 
 
 def _lost(socks) -> None:

@@ -70,9 +70,6 @@ _CALL = wire.Statement("CALL ledger_post("  # nosec B608
                        + ", NULL, NULL, NULL)")
 
 
-#: A flush past every commit before it (``append.FLUSHED``): what an answer waits for.
-_FLUSHED = wire.Statement(append.FLUSHED)
-
 _idle: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -91,6 +88,12 @@ def driver_connection(engine: sa.Engine) -> Iterator[psycopg.Connection]:
     _idle[engine].append(conn)
 
 
+def driver_dsn(engine: sa.Engine) -> str:
+    """``engine``'s database as libpq's connection URL (its password included), for a connection
+    of the driver's own: the kept ones here, the dedicated appender's."""
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def _take(engine: sa.Engine) -> psycopg.Connection:
     """An idle autocommit connection to ``engine``'s database, opened when none is idle."""
     idle = _idle.get(engine)
@@ -100,8 +103,7 @@ def _take(engine: sa.Engine) -> psycopg.Connection:
     try:
         return idle.pop()
     except IndexError:
-        dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        return psycopg.connect(dsn, autocommit=True, client_encoding="UTF8")  # ``wire`` speaks UTF-8
+        return psycopg.connect(driver_dsn(engine), autocommit=True, client_encoding="UTF8")  # ``wire`` speaks UTF-8
 
 
 def _close_all(idle: list) -> None:
@@ -116,7 +118,7 @@ def wait_for_flush(engine: sa.Engine) -> None:
     yet on disk, and a caller told of it — a key's retry, a replay — must not be told before."""
     if engine.dialect.name == "postgresql":
         with driver_connection(engine) as conn:
-            _FLUSHED.rows(conn, ())
+            wire.FLUSHED.rows(conn, ())
 
 
 def post_grouped(session: Session, spec: EntrySpec, field: str = "postings") -> int:

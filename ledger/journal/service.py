@@ -393,7 +393,7 @@ def post_direct(conn, facts: JournalFacts, clock: Clock, spec: EntrySpec, also: 
     status, first_id, prev, hashes = row
     if status != b"ok":
         return None
-    wire.statement(append.FLUSHED).rows(conn, ())  # acknowledged means on disk
+    wire.FLUSHED.rows(conn, ())  # acknowledged means on disk
     return Posted(int(first_id), spec.date, spec.memo, spec.source_type, spec.source_ref, spec.policy_version,
                   spec.reverses_id, wire.as_str(prev), wire.as_words(hashes)[0], now)
 

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import psycopg
 from psycopg import errors, pq
 
+from ledger.journal import append
 from ledger.journal.append import array_literal
 
 _OK = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK)
@@ -93,6 +94,12 @@ class Statement:
 def statement(sql: str) -> Statement:
     """The ``Statement`` of ``sql``, made once a process (a caller that builds its text each call)."""
     return Statement(sql)
+
+
+#: A flush past every commit before it (``append.FLUSHED``): what every answer that says "on disk"
+#: waits for — the direct path's, the group writer's on a key another call wrote, the dedicated
+#: appender's, an API replay's (one object: a test holds it on a lock to watch an answer wait).
+FLUSHED = statement(append.FLUSHED)
 
 
 def _check(conn: psycopg.Connection, result: pq.abc.PGresult) -> None:

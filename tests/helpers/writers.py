@@ -122,14 +122,14 @@ def assert_acknowledged_kept(app, acks: str) -> None:
 
 
 @contextmanager
-def flush_held(monkeypatch, module, dsn: str):
-    """Every flush ``module._FLUSHED`` asks for (``append.FLUSHED``) waits, for the block, on an
-    advisory lock this holds: what was committed is there, what waits for its flush waits."""
+def flush_held(monkeypatch, dsn: str):
+    """Every flush an answer waits for (``wire.FLUSHED``) waits, for the block, on an advisory lock
+    this holds: what was committed is there, what waits for its flush waits."""
     import psycopg
 
     from ledger.journal import append, wire
 
-    monkeypatch.setattr(module, "_FLUSHED", wire.Statement(
+    monkeypatch.setattr(wire, "FLUSHED", wire.Statement(
         "SELECT pg_advisory_lock(4242), pg_advisory_unlock(4242), " + append.FLUSHED.removeprefix("SELECT ")))
     holder = psycopg.connect(dsn, autocommit=True)
     holder.execute("SELECT pg_advisory_lock(4242)")
