@@ -284,6 +284,10 @@ def test_the_appender_command_serves_until_sigterm_and_one_socket_has_one(founde
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         _wait_for(sock)
+        with founded.app_context():  # serving holds no transaction open (it would hold back vacuum)
+            assert get_session().scalar(sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state LIKE 'idle in transaction%'")) == 0
         engine = founded.extensions["ledger.engine"]
         appender.attach(engine, sock)
         try:

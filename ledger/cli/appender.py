@@ -32,6 +32,7 @@ def appender_command(path: str | None) -> None:
     session = get_session()
     get_books(session)  # a database that cannot be reached or is not migrated: the command's message
     served = Appender(driver_dsn(session.get_bind()), path)
+    session.rollback()  # that read ends here: a transaction open while serving would hold back vacuum
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: served.stop.set())
     try:
