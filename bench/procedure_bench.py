@@ -13,7 +13,13 @@ neither side inherits the other's dead rows), and prints each round's ratio head
 their median: the effect of a migration on the server's side, measured in one run.
 
     .venv/bin/python bench/procedure_bench.py [--clients 2 8] [--seconds 5] [--against 0026] [--rounds 3]
-                                              [--functions]
+                                              [--idle-reader] [--functions]
+
+With ``--idle-reader`` each round runs twice, vacuuming the tables ``ledger_append`` updates in
+place before each run: alone, then beside a session that began a repeatable-read transaction, read
+the ledger once and went idle (a report, an export or a ``psql`` ``BEGIN`` left open); it prints the
+ratio. Such a session keeps every row version the append path replaces (the chain's head, the
+balances, the month totals) from being pruned, so each call walks a longer chain of dead versions.
 
 With ``--functions`` the scratch database counts its PL/pgSQL functions (``track_functions``) and
 each run also prints, per function, its calls and its own time a call in µs (the time in the
@@ -112,12 +118,42 @@ def function_times(url: str) -> str:
     return "; ".join(f"{name} {calls:,} x {us:.1f} µs" for name, calls, us in rows)
 
 
+def vacuum_maintained(url: str) -> None:
+    """The tables ``ledger_append`` updates in place vacuumed: each run starts with no dead versions."""
+    with admin(url) as conn:
+        conn.execute("VACUUM chain_head, account_balance, account_month_total, engagement_month_total, append_slot")
+
+
+def beside_idle_reader(url: str, clients: int, rounds: int, timed) -> None:
+    """``--idle-reader``: each round, a run alone and a run beside a session idle in a
+    repeatable-read transaction that has read the ledger; the ratio of their rates."""
+    import psycopg
+
+    ratios = []
+    for r in range(1, rounds + 1):
+        vacuum_maintained(url)
+        alone = timed(clients, "alone")
+        vacuum_maintained(url)
+        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as reader:
+            reader.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            reader.execute("SELECT count(*) FROM entry").fetchone()  # its snapshot taken; then idle
+            beside = timed(clients, "beside an idle reader")
+            reader.rollback()
+        ratios.append(beside / alone)
+        print(f"{clients} clients, round {r}: alone {alone:,.0f} calls/s, beside a session idle in a transaction "
+              f"{beside:,.0f} calls/s -> {ratios[-1]:.2f}x; load average {os.getloadavg()[0]:.2f}")
+    print(f"  {clients} clients, beside an idle reader / alone over {rounds} rounds: "
+          f"{' '.join(f'{x:.2f}' for x in ratios)}; median {statistics.median(ratios):.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[2, 8])
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--against", help="an earlier revision to swap in turn with head (e.g. 0026)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--idle-reader", action="store_true",
+                        help="each round alone, then beside a session idle in a repeatable-read transaction")
     parser.add_argument("--functions", action="store_true",
                         help="print each PL/pgSQL function's calls and own time a call after each run")
     opts = parser.parse_args()
@@ -149,6 +185,9 @@ def main() -> None:
             return rate
 
         for clients in opts.clients:
+            if opts.idle_reader:
+                beside_idle_reader(url, clients, opts.rounds, timed)
+                continue
             if not opts.against:
                 print(f"{clients} clients: {timed(clients, 'head'):,.0f} calls/s")
                 continue

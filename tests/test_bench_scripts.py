@@ -44,6 +44,9 @@ BENCHES = [
       rf"2 writers, head / 0032 over 1 rounds: {RATE}; median {RATE}x"]),
     (["procedure_bench.py", "--clients", "1", "--seconds", "1"], "postgresql",
      [rf"1 clients: {RATE} calls/s|skipped: pgbench not found", r"verify ok|skipped: pgbench not found"]),
+    (["procedure_bench.py", "--clients", "1", "--seconds", "1", "--rounds", "1", "--idle-reader"], "postgresql",
+     [rf"1 clients, round 1: alone {RATE} calls/s, beside a session idle in a transaction {RATE} calls/s"
+      r"|skipped: pgbench not found", r"verify ok|skipped: pgbench not found"]),
     (["http_bench.py", "--seconds", "1", "--configs", "sync:2", "--storm-keys", "3", "--client", "wrk"], "postgresql",
      [rf"gunicorn sync 2 workers x 1 threads: {RATE} entries/s .* p99 {RATE} ms; 0 failed",
       rf"the same, 8 clients by wrk: {RATE} entries/s .* p99 {RATE} ms; 0 failed.* CPU {RATE} ms a request"
