@@ -19,6 +19,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from helpers.engine import ENGINE
@@ -280,8 +281,9 @@ def test_the_appender_command_serves_until_sigterm_and_one_socket_has_one(founde
     sock = _short_socket()
     env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": "test"}
     ledger = [str(Path(sys.executable).parent / "ledger")]  # the console script
-    proc = subprocess.Popen([*ledger, "appender", "--socket", sock], env=env, text=True,  # nosec B603
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([*ledger, "appender", "--socket", sock, "--warn-after", "0"], env=env,  # nosec B603
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reader = psycopg.connect(_dsn(db_url))
     try:
         _wait_for(sock)
         with founded.app_context():  # serving holds no transaction open (it would hold back vacuum)
@@ -290,6 +292,7 @@ def test_the_appender_command_serves_until_sigterm_and_one_socket_has_one(founde
                 "AND state LIKE 'idle in transaction%'")) == 0
         engine = founded.extensions["ledger.engine"]
         appender.attach(engine, sock)
+        holder = _holding_a_snapshot(reader)
         try:
             with founded.app_context():
                 assert post_grouped(get_session(), EntrySpec(DAY, "served", _legs(), "manual")) == 2
@@ -302,10 +305,58 @@ def test_the_appender_command_serves_until_sigterm_and_one_socket_has_one(founde
         out, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
+        reader.close()
         shutil.rmtree(os.path.dirname(sock), ignore_errors=True)
     assert proc.returncode == 0, err
     assert "stopped: 1 entries appended in 1 batches" in out
+    assert f"warning: session {holder} (" in err  # the session holding a snapshot open, named
     assert not os.path.exists(sock)
+
+
+def _holding_a_snapshot(conn: psycopg.Connection) -> int:
+    """``conn`` left in a repeatable-read transaction that has read the ledger (its snapshot holds
+    back the vacuum, as a forgotten ``BEGIN`` does); its backend's pid."""
+    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    return conn.execute("SELECT pg_backend_pid() FROM (SELECT count(*) FROM entry) e").fetchone()[0]
+
+
+@PG_ONLY
+def test_the_appender_warns_once_of_each_transaction_held_open_past_its_limit(founded, db_url):
+    told: list[str] = []
+    path = _short_socket()
+    server = appender.Appender(_dsn(db_url), path, warn=told.append, held_after=0)
+    up = threading.Event()
+    thread = threading.Thread(target=server.serve, args=(up.set,), daemon=True)
+    thread.start()
+    assert up.wait(10)
+    engine = founded.extensions["ledger.engine"]
+    appender.attach(engine, path)
+    def post(memo: str) -> None:
+        # Its writer is answered before the flushing thread looks: the look after one flush has
+        # run once the next entry's answer is in (one thread, in turn).
+        with founded.app_context():
+            post_grouped(get_session(), EntrySpec(DAY, memo, _legs(), "manual"))
+
+    try:
+        post("warm")
+        post("warm again")
+        assert told == []  # nobody holds a transaction open
+        with psycopg.connect(_dsn(db_url)) as reader:
+            holder = _holding_a_snapshot(reader)
+            for n in range(3):
+                post(f"held {n}")
+            assert len(told) == 1, told  # once a transaction, not once a flush
+            assert told[0].startswith(f"session {holder} (") and ", idle in transaction) has held" in told[0]
+            reader.rollback()
+            holder_again = _holding_a_snapshot(reader)  # a new transaction of the same session
+            post("again")
+            post("and again")
+            assert len(told) == 2 and told[1].startswith(f"session {holder_again} (")
+    finally:
+        appender.attach(engine, None)
+        server.stop.set()
+        thread.join(10)
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
 
 
 def test_only_this_users_processes_are_read_on_either_end():

@@ -21,8 +21,11 @@ from ledger.runtime.database import get_session
                     "appended in one call and one commit a batch (PostgreSQL). Runs until SIGTERM or Ctrl-C.")
 @click.option("--socket", "path", type=click.Path(dir_okay=False),
               help="the socket's path (default: LEDGER_APPENDER_SOCKET)")
+@click.option("--warn-after", "held_after", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              help="warn of a session of the database holding a transaction open longer than this many seconds "
+                   "(it slows every append down until it ends)")
 @with_appcontext
-def appender_command(path: str | None) -> None:
+def appender_command(path: str | None, held_after: float) -> None:
     url = current_app.config["DATABASE_URL"]
     if not url.startswith("postgresql"):
         fail("the appender is PostgreSQL's: SQLite has one writer at a time, which posts directly")
@@ -31,7 +34,8 @@ def appender_command(path: str | None) -> None:
         fail("give --socket PATH or set LEDGER_APPENDER_SOCKET")
     session = get_session()
     get_books(session)  # a database that cannot be reached or is not migrated: the command's message
-    served = Appender(driver_dsn(session.get_bind()), path)
+    served = Appender(driver_dsn(session.get_bind()), path,
+                      warn=lambda message: click.echo(f"warning: {message}", err=True), held_after=held_after)
     session.rollback()  # that read ends here: a transaction open while serving would hold back vacuum
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: served.stop.set())

@@ -47,6 +47,7 @@ import selectors
 import socket
 import struct
 import threading
+import time
 import weakref
 from collections.abc import Callable, Sequence
 
@@ -77,6 +78,26 @@ _CONCATENATED = [i for i, (_n, _k, a) in enumerate(APPEND_PARAMS)
 _CALL = wire.Statement("SELECT o_status, o_first_id FROM ledger_append("  # nosec B608
                        + ", ".join(f"%s::{k}[]" if a else f"%s::{k}" for _n, k, a in APPEND_PARAMS)
                        + ", false, false)")
+
+
+#: The sessions of this database whose open transaction holds back the vacuum (a snapshot's
+#: ``backend_xmin``) and began more than ``%s`` seconds ago, the oldest first: each one's pid, who
+#: (its application's name, else its user), its state, seconds open and when it began. Another
+#: role's sessions are seen when the appender's role may read every session's statistics
+#: (``pg_read_all_stats``).
+_HOLDERS = wire.Statement(
+    "SELECT pid, coalesce(nullif(application_name, ''), usename), state, "
+    "floor(extract(epoch FROM now() - xact_start))::bigint, xact_start "
+    "FROM pg_stat_activity WHERE datname = current_database() AND backend_xmin IS NOT NULL "
+    "AND pid <> pg_backend_pid() AND xact_start < now() - make_interval(secs => %s::double precision) "
+    "ORDER BY xact_start")
+
+
+def holder_warning(pid: int, who: str, state: str, seconds: int) -> str:
+    """What the appender says of a session that has held a transaction open for ``seconds``."""
+    return (f"session {pid} ({who}, {state}) has held a transaction open for {seconds} s: every append "
+            f"walks past the row versions it keeps until it ends (docs/operations.md, "
+            f"'Sessions that hold back the vacuum')")
 
 
 class AlreadyServed(RuntimeError):
@@ -245,10 +266,20 @@ class Appender:
     the flushing thread, which waits for the WAL flush past every commit handed to it (one
     ``append.FLUSHED``: a synchronous commit of its own, after theirs) and only then answers their
     writers. Batches are appended during the previous ones' flush, and one flush covers every
-    batch committed before it: an answered entry is on disk."""
+    batch committed before it: an answered entry is on disk.
 
-    def __init__(self, dsn: str, path: str, connect: Callable[[str], psycopg.Connection] | None = None):
+    ``warn``, when given, is told (``holder_warning``) of each session of the database that has
+    held a transaction open for more than ``held_after`` seconds, once a transaction: such a
+    session keeps every version of the rows each append updates in place, and the append path
+    slows down the longer it stays (docs/performance.md, twenty-fifth pass). The flushing thread
+    looks after a flush, at most every ``min(held_after, 30)`` seconds."""
+
+    def __init__(self, dsn: str, path: str, connect: Callable[[str], psycopg.Connection] | None = None,
+                 warn: Callable[[str], None] | None = None, held_after: float = 60.0):
         self.dsn, self.path = dsn, path
+        self.warn, self.held_after = warn, held_after
+        self._next_look = 0.0
+        self._told: set[tuple[bytes, bytes]] = set()  # the transactions told of, still open at the last look
         self.connect = connect or (lambda d: psycopg.connect(d, autocommit=True, client_encoding="UTF8"))
         self.conn: psycopg.Connection | None = None
         self.stop = threading.Event()
@@ -393,8 +424,28 @@ class Appender:
                 for sock, answer in zip(socks, answers, strict=True):
                     with contextlib.suppress(OSError):  # a writer gone away: its entry stands
                         _send(sock, answer)
+            try:
+                self._look_for_holders(conn)
+            except psycopg.Error:  # the next flush connects again
+                conn.close()
+                conn = None
         if conn is not None:
             conn.close()
+
+    def _look_for_holders(self, conn: psycopg.Connection) -> None:
+        """``warn`` of each session newly found holding a transaction open past ``held_after``."""
+        if self.warn is None or time.monotonic() < self._next_look:
+            return
+        self._next_look = time.monotonic() + min(self.held_after, 30.0)
+        found = {}
+        for pid, who, state, seconds, began in _HOLDERS.rows(conn, (self.held_after,)):
+            found[(pid, began)] = holder_warning(int(pid), (who or b"?").decode(), (state or b"?").decode(),
+                                                 int(seconds))
+        for key, message in found.items():
+            if key not in self._told:
+                with contextlib.suppress(OSError, ValueError):  # its stream closed: the appender serves on
+                    self.warn(message)
+        self._told = set(found)
 
 
 def _frames(buf: bytearray) -> tuple[list, bool]:
