@@ -16,6 +16,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -87,22 +89,32 @@ def test_requests_merged_are_the_call_of_all_their_entries_at_once(requests):
     assert appender.merged(sent) == appender.request_of(at_once)
 
 
-@pytest.fixture
-def served(founded, db_url):
-    """An appender serving the test's database from a thread, attached to the app's engine."""
+@contextmanager
+def _serving(app, db_url: str, **options) -> Iterator[appender.Appender]:
+    """An appender (``options`` its own) serving the test's database from a thread, attached to
+    ``app``'s engine for the block."""
     path = _short_socket()
-    server = appender.Appender(_dsn(db_url), path)
+    server = appender.Appender(_dsn(db_url), path, **options)
     up = threading.Event()
     thread = threading.Thread(target=server.serve, args=(up.set,), daemon=True)
     thread.start()
     assert up.wait(10)
-    engine = founded.extensions["ledger.engine"]
+    engine = app.extensions["ledger.engine"]
     appender.attach(engine, path)
-    yield server
-    appender.attach(engine, None)
-    server.stop.set()
-    thread.join(10)
-    shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+    try:
+        yield server
+    finally:
+        appender.attach(engine, None)
+        server.stop.set()
+        thread.join(10)
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+
+
+@pytest.fixture
+def served(founded, db_url):
+    """An appender serving the test's database from a thread, attached to the app's engine."""
+    with _serving(founded, db_url) as server:
+        yield server
 
 
 def _requests(session, specs: list[EntrySpec]) -> list[list]:
@@ -323,21 +335,14 @@ def _holding_a_snapshot(conn: psycopg.Connection) -> int:
 @PG_ONLY
 def test_the_appender_warns_once_of_each_transaction_held_open_past_its_limit(founded, db_url):
     told: list[str] = []
-    path = _short_socket()
-    server = appender.Appender(_dsn(db_url), path, warn=told.append, held_after=0)
-    up = threading.Event()
-    thread = threading.Thread(target=server.serve, args=(up.set,), daemon=True)
-    thread.start()
-    assert up.wait(10)
-    engine = founded.extensions["ledger.engine"]
-    appender.attach(engine, path)
+
     def post(memo: str) -> None:
         # Its writer is answered before the flushing thread looks: the look after one flush has
         # run once the next entry's answer is in (one thread, in turn).
         with founded.app_context():
             post_grouped(get_session(), EntrySpec(DAY, memo, _legs(), "manual"))
 
-    try:
+    with _serving(founded, db_url, warn=told.append, held_after=0):
         post("warm")
         post("warm again")
         assert told == []  # nobody holds a transaction open
@@ -352,11 +357,6 @@ def test_the_appender_warns_once_of_each_transaction_held_open_past_its_limit(fo
             post("again")
             post("and again")
             assert len(told) == 2 and told[1].startswith(f"session {holder_again} (")
-    finally:
-        appender.attach(engine, None)
-        server.stop.set()
-        thread.join(10)
-        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
 
 
 def test_only_this_users_processes_are_read_on_either_end():

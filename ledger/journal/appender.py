@@ -80,8 +80,9 @@ _CALL = wire.Statement("SELECT o_status, o_first_id FROM ledger_append("  # nose
                        + ", false, false)")
 
 
-#: The sessions of this database whose open transaction holds back the vacuum (a snapshot's
-#: ``backend_xmin``) and began more than ``%s`` seconds ago, the oldest first: each one's pid, who
+#: The sessions of this database but the appender's own (the first ``%s``) whose open transaction
+#: holds back the vacuum (a snapshot's ``backend_xmin``) and began more than ``%s`` seconds ago,
+#: the oldest first: each one's pid, who
 #: (its application's name, else its user), its state, seconds open and when it began. Another
 #: role's sessions are seen when the appender's role may read every session's statistics
 #: (``pg_read_all_stats``).
@@ -89,7 +90,7 @@ _HOLDERS = wire.Statement(
     "SELECT pid, coalesce(nullif(application_name, ''), usename), state, "
     "floor(extract(epoch FROM now() - xact_start))::bigint, xact_start "
     "FROM pg_stat_activity WHERE datname = current_database() AND backend_xmin IS NOT NULL "
-    "AND pid <> pg_backend_pid() AND xact_start < now() - make_interval(secs => %s::double precision) "
+    "AND pid <> ALL (%s::integer[]) AND xact_start < now() - make_interval(secs => %s::double precision) "
     "ORDER BY xact_start")
 
 
@@ -438,7 +439,8 @@ class Appender:
             return
         self._next_look = time.monotonic() + min(self.held_after, 30.0)
         found = {}
-        for pid, who, state, seconds, began in _HOLDERS.rows(conn, (self.held_after,)):
+        own = [conn.info.backend_pid] + ([self.conn.info.backend_pid] if self.conn is not None else [])
+        for pid, who, state, seconds, began in _HOLDERS.rows(conn, (own, self.held_after)):
             found[(pid, began)] = holder_warning(int(pid), (who or b"?").decode(), (state or b"?").decode(),
                                                  int(seconds))
         for key, message in found.items():
