@@ -82,10 +82,9 @@ _CALL = wire.Statement("SELECT o_status, o_first_id FROM ledger_append("  # nose
 
 #: The sessions of this database but the appender's own (the first ``%s``) whose open transaction
 #: holds back the vacuum (a snapshot's ``backend_xmin``) and began more than ``%s`` seconds ago,
-#: the oldest first: each one's pid, who
-#: (its application's name, else its user), its state, seconds open and when it began. Another
-#: role's sessions are seen when the appender's role may read every session's statistics
-#: (``pg_read_all_stats``).
+#: the oldest first: each one's pid, who (its application's name, else its user), its state,
+#: seconds open and when it began. Another role's sessions are seen when the appender's role may
+#: read every session's statistics (``pg_read_all_stats``).
 _HOLDERS = wire.Statement(
     "SELECT pid, coalesce(nullif(application_name, ''), usename), state, "
     "floor(extract(epoch FROM now() - xact_start))::bigint, xact_start "
