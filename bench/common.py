@@ -180,11 +180,16 @@ def year_of_work(app, n_engagements: int, months: int, *, seed: int, subcontract
     return closes
 
 
+def libpq_url(url: str) -> str:
+    """``url`` (SQLAlchemy's, ``postgresql+psycopg://…``) as libpq reads it."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
 def admin(url: str):
     """A psycopg connection to ``url`` in autocommit (for VACUUM and the statistics functions)."""
     import psycopg
 
-    return psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+    return psycopg.connect(libpq_url(url), autocommit=True)
 
 
 def migrate(url: str, revision: str) -> None:

@@ -49,7 +49,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import PG_ADMIN, database, found_synthetic, machine, migrate, migrated_app, vacuum_queue  # noqa: E402
+from bench.common import (  # noqa: E402
+    PG_ADMIN,
+    database,
+    found_synthetic,
+    libpq_url,
+    machine,
+    migrate,
+    migrated_app,
+    vacuum_queue,
+)
 
 TARGET = 3000
 PEER = Path(os.environ.get("PGLEDGER_DIR", ROOT.parent / "shared" / "peers" / "pgledger"))
@@ -106,7 +115,7 @@ class ServerCPU:
     that ends between two samples loses at most its last 50 ms. ``None`` where /proc cannot be read."""
 
     def __init__(self, url: str):
-        self.dsn = url.replace("postgresql+psycopg://", "postgresql://")
+        self.dsn = libpq_url(url)
         self.first: dict[int, float] = {}
         self.last: dict[int, float] = {}
         self.stop = threading.Event()
@@ -160,7 +169,7 @@ def serve_appender(url: str, ready, stats) -> None:
 
     from ledger.journal.appender import Appender
 
-    served = Appender(url.replace("postgresql+psycopg://", "postgresql://"), socket_path(url))
+    served = Appender(libpq_url(url), socket_path(url))
     signal.signal(signal.SIGTERM, lambda *_: served.stop.set())
     served.serve(ready.set)
     stats[:] = [served.batches, served.entries, served.flushes]
@@ -233,7 +242,7 @@ def peer(writers: int, seconds: float, shape: str) -> tuple[float | None, str]:
     script = PEER / "bench.py"
     if not script.exists():
         return None, f"pgledger not found at {PEER} (set PGLEDGER_DIR): peer skipped"
-    admin = PG_ADMIN.replace("postgresql+psycopg://", "postgresql://")
+    admin = libpq_url(PG_ADMIN)
     out = subprocess.run([sys.executable, str(script), "--writers", str(writers), "--seconds", str(seconds),  # nosec B603
                           "--accounts", "10", "--mode", shape, "--admin-url", admin],
                          capture_output=True, text=True, timeout=seconds * 10 + 120, check=False)

@@ -52,7 +52,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import database, machine, migrated_app  # noqa: E402
+from bench.common import database, libpq_url, machine, migrated_app  # noqa: E402
 from bench.http_bench import (  # noqa: E402
     PATH,
     TARGET,
@@ -91,7 +91,7 @@ def _bare_app(round_trip: bool):
             import psycopg
 
             if conn is None:
-                url = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+                url = libpq_url(os.environ["DATABASE_URL"])
                 conn = psycopg.connect(url, autocommit=True)
             conn.execute("SELECT 1").fetchone()
         return _json_response(start_response, "201 Created",
@@ -195,7 +195,7 @@ def driver_app():
     session.rollback()
     compiled = CALLER_AND_RECORD.compile(dialect=postgresql.psycopg.dialect())
     caller_sql, caller_params = str(compiled), dict(compiled.params)
-    url = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    url = libpq_url(os.environ["DATABASE_URL"])
     conn = psycopg.connect(url, autocommit=True)
     entry_in = EntryIn()
 

@@ -48,7 +48,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import admin, database, found_synthetic, machine, migrate, migrated_app, vacuum_queue  # noqa: E402
+from bench.common import (  # noqa: E402
+    admin,
+    database,
+    found_synthetic,
+    libpq_url,
+    machine,
+    migrate,
+    migrated_app,
+    vacuum_queue,
+)
 
 
 def pgbench() -> str | None:
@@ -134,7 +143,7 @@ def beside_idle_reader(url: str, clients: int, rounds: int, timed) -> None:
         vacuum_maintained(url)
         alone = timed(clients, "alone")
         vacuum_maintained(url)
-        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as reader:
+        with psycopg.connect(libpq_url(url)) as reader:
             reader.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             reader.execute("SELECT count(*) FROM entry").fetchone()  # its snapshot taken; then idle
             beside = timed(clients, "beside an idle reader")

@@ -10,7 +10,7 @@ import logging
 import pytest
 import sqlalchemy as sa
 from helpers.api import assert_problem, blind_first_key_lookup
-from helpers.engine import ENGINE
+from helpers.engine import ENGINE, libpq_url
 
 from ledger.auth.models import IdempotencyRecord
 from ledger.runtime.database import get_session
@@ -139,7 +139,7 @@ def test_a_replay_tells_of_the_entry_only_once_it_is_on_disk(booked, founded, db
     answers: list = []
     replaying = threading.Thread(target=lambda: answers.append(booked.post("/ledger/entries", ENTRY, key="cash-held")))
     # The first entry's commit may be seen before its flush: a replay waits for a flush past it.
-    with flush_held(monkeypatch, db_url.replace("postgresql+psycopg://", "postgresql://", 1)):
+    with flush_held(monkeypatch, libpq_url(db_url)):
         replaying.start()
         time.sleep(0.5)
         assert answers == []

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from helpers.engine import ENGINE
+from helpers.engine import ENGINE, libpq_url
 from helpers.writers import (
     DAY,
     assert_acknowledged_kept,
@@ -178,7 +178,7 @@ def test_a_key_used_again_is_answered_only_once_its_entry_is_on_disk(founded, db
 
     # The first writer lets go of the chain before its flush: a retry that finds its entry may
     # find it committed and not yet on disk, and answers only after a flush past it.
-    with flush_held(monkeypatch, db_url.replace("postgresql+psycopg://", "postgresql://", 1)):
+    with flush_held(monkeypatch, libpq_url(db_url)):
         thread = threading.Thread(target=again)
         thread.start()
         time.sleep(0.5)
@@ -230,7 +230,7 @@ def test_a_drain_appends_the_queue_as_one_call_or_each_request_alone(founded, db
     """Queued requests go in as one ``ledger_append`` (consecutive ids, each its own hash); when one
     of them fails the whole call, each request goes in alone: its own entry, or its own error. Each
     answer is written into its request's slot, the arguments cleared."""
-    dsn = db_url.replace("postgresql+psycopg://", "postgresql://")
+    dsn = libpq_url(db_url)
     with founded.app_context():
         s = get_session()
         assert post_grouped(s, EntrySpec(DAY, "first", _legs(), "manual", idempotency_key="used")) == 2
@@ -275,7 +275,7 @@ def test_the_queue_is_rewritten_in_place_and_forgets_ended_sessions(founded, db_
     of a session that has ended, with nothing pending, is deleted by a later batch."""
     from ledger.journal.models import APPEND_PARAMS
 
-    dsn = db_url.replace("postgresql+psycopg://", "postgresql://")
+    dsn = libpq_url(db_url)
     with founded.app_context():
         s = get_session()
         before = _slot_counts(s)
@@ -337,7 +337,7 @@ def test_a_request_that_waited_too_long_is_never_appended_and_its_writer_posts_f
     ``stale`` and posts again from fresh reads — its entry exactly once."""
     import psycopg
 
-    dsn = db_url.replace("postgresql+psycopg://", "postgresql://")
+    dsn = libpq_url(db_url)
     with founded.app_context():
         s = get_session()
         _queue(s, [EntrySpec(DAY, "left behind", _legs(), "manual")], dsn, sessions)
@@ -468,7 +468,7 @@ def test_a_writers_cache_is_checked_once_before_the_turn(founded, db_url):
         s.execute(sa.text("UPDATE account SET closed_after = :d WHERE name = :n"),
                   {"d": dt.date(2026, 1, 5), "n": chart.capital("ben")})  # behind the cache's back
         s.commit()
-    holder = psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+    holder = psycopg.connect(libpq_url(db_url), autocommit=True)
     holder.execute("SELECT pg_advisory_lock(16016)")
     errors: list[Exception] = []
 
@@ -507,7 +507,7 @@ def test_writers_that_find_the_turn_taken_queue_and_go_in_as_one_batch(founded, 
     entry, in one verified chain, with nothing left in the queue."""
     import psycopg
 
-    holder = psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+    holder = psycopg.connect(libpq_url(db_url), autocommit=True)
     holder.execute("SELECT pg_advisory_lock(16016)")
     got: dict[int, int] = {}
     errors = []
@@ -554,7 +554,7 @@ def test_a_waiters_own_refusal_in_the_shared_batch_is_its_own(founded, db_url):
 
     with founded.app_context():
         first = post_grouped(get_session(), EntrySpec(DAY, "first", _legs(), "manual", idempotency_key="used"))
-    holder = psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+    holder = psycopg.connect(libpq_url(db_url), autocommit=True)
     holder.execute("SELECT pg_advisory_lock(16016)")
     got: dict[str, int] = {}
     errors = []
@@ -622,7 +622,7 @@ def test_a_writer_cancelled_while_it_holds_the_turn_does_not_keep_it(founded, db
     posts, and nothing half-written is left."""
     import psycopg
 
-    dsn = db_url.replace("postgresql+psycopg://", "postgresql://")
+    dsn = libpq_url(db_url)
     blocker = psycopg.connect(dsn)
     blocker.execute("SELECT seq FROM chain_head WHERE id = 1 FOR UPDATE")  # held: the writer waits on it
     outcome: list = []

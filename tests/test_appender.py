@@ -24,7 +24,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import sqlalchemy as sa
-from helpers.engine import ENGINE
+from helpers.engine import ENGINE, libpq_url
 from helpers.writers import (
     DAY,
     assert_acknowledged_kept,
@@ -50,10 +50,6 @@ from ledger.runtime.database import get_session
 NOW = dt.datetime(2026, 1, 10, 9, 30, tzinfo=dt.UTC)
 PG_ONLY = pytest.mark.skipif(ENGINE != "postgresql", reason="the appender is PostgreSQL's; SQLite has one writer")
 
-
-
-def _dsn(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 def _short_socket() -> str:
@@ -94,7 +90,7 @@ def _serving(app, db_url: str, **options) -> Iterator[appender.Appender]:
     """An appender (``options`` its own) serving the test's database from a thread, attached to
     ``app``'s engine for the block."""
     path = _short_socket()
-    server = appender.Appender(_dsn(db_url), path, **options)
+    server = appender.Appender(libpq_url(db_url), path, **options)
     up = threading.Event()
     thread = threading.Thread(target=server.serve, args=(up.set,), daemon=True)
     thread.start()
@@ -128,7 +124,7 @@ def _requests(session, specs: list[EntrySpec]) -> list[list]:
 @pytest.fixture
 def standalone(db_url):
     """An appender that is not serving, its appending connection open: ``_append`` called directly."""
-    server = appender.Appender(_dsn(db_url), "unused")
+    server = appender.Appender(libpq_url(db_url), "unused")
     server.conn = server._appending_connection()
     yield server
     server.conn.close()
@@ -207,7 +203,7 @@ def test_a_writer_is_answered_only_after_the_flush_past_its_batch(founded, serve
         with founded.app_context():
             answered.append(post_grouped(get_session(), EntrySpec(DAY, "held", _legs(), "manual")))
 
-    with flush_held(monkeypatch, _dsn(db_url)) as holder:
+    with flush_held(monkeypatch, libpq_url(db_url)) as holder:
         thread = threading.Thread(target=writer)
         thread.start()
         deadline = time.monotonic() + 10
@@ -234,7 +230,7 @@ def test_no_appender_answering_the_entry_is_posted_directly(founded):
 
 
 def _appender_process(url: str, path: str) -> None:
-    appender.Appender(_dsn(url), path).serve()
+    appender.Appender(libpq_url(url), path).serve()
 
 
 def _wait_for(path: str) -> None:
@@ -295,7 +291,7 @@ def test_the_appender_command_serves_until_sigterm_and_one_socket_has_one(founde
     ledger = [str(Path(sys.executable).parent / "ledger")]  # the console script
     proc = subprocess.Popen([*ledger, "appender", "--socket", sock, "--warn-after", "0"], env=env,  # nosec B603
                             text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    reader = psycopg.connect(_dsn(db_url))
+    reader = psycopg.connect(libpq_url(db_url))
     try:
         _wait_for(sock)
         with founded.app_context():  # serving holds no transaction open (it would hold back vacuum)
@@ -346,7 +342,7 @@ def test_the_appender_warns_once_of_each_transaction_held_open_past_its_limit(fo
         post("warm")
         post("warm again")
         assert told == []  # nobody holds a transaction open
-        with psycopg.connect(_dsn(db_url)) as reader:
+        with psycopg.connect(libpq_url(db_url)) as reader:
             holder = _holding_a_snapshot(reader)
             for n in range(3):
                 post(f"held {n}")

@@ -14,6 +14,11 @@ ENGINE = os.environ.get("TEST_ENGINE", "sqlite")
 PG_ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
+def libpq_url(url: str) -> str:
+    """``url`` (SQLAlchemy's, ``postgresql+psycopg://…``) as libpq reads it."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
 def migrate(url: str) -> None:
     app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "test"})
     runner = app.test_cli_runner()
