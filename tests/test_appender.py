@@ -216,6 +216,66 @@ def test_a_writer_is_answered_only_after_the_flush_past_its_batch(founded, serve
     assert answered == [2]
 
 
+def test_a_lone_request_waits_for_the_flushing_thread_and_a_batch_commits_durably():
+    assert [appender.durable(n) for n in (1, 2, 3, appender.BATCH)] == [False, True, True, True]
+
+
+@PG_ONLY
+def test_a_batch_of_two_or_more_is_on_disk_when_its_call_returns(founded, standalone):
+    # The appending connection's commits do not wait for the flush; a batch's durable call does.
+    # The WAL's insert position read in the call's statement, after the entries were written, is
+    # flushed by the time the call's answer is in.
+    from ledger.journal import wire
+
+    with founded.app_context():
+        s = get_session()
+        requests = _requests(s, [EntrySpec(DAY, f"d{i}", _legs(), "manual") for i in range(3)])
+        s.rollback()
+    assert standalone.conn.execute("SHOW synchronous_commit").fetchone()[0] == "off"
+    values = [wire.text(v) for v in appender._texts(appender.merged(requests))]
+    result = standalone.conn.pgconn.exec_params(
+        b"SELECT s.o_status, pg_current_wal_insert_lsn()::text FROM (" + appender._CALL_DURABLE.sql + b") s", values)
+    assert result.get_value(0, 0) == b"ok", result.get_error_message()
+    written = result.get_value(0, 1).decode()
+    assert standalone.conn.execute("SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn", [written]).fetchone()[0]
+
+
+@PG_ONLY
+def test_writers_queued_behind_a_call_are_answered_without_waiting_for_the_flush(founded, served, db_url, monkeypatch):
+    # The chain held by this test: the first writer's call waits on it, three more writers queue
+    # behind it. Let go, the first (alone) waits for the flush this test also holds; the three,
+    # one batch committed durably, are answered at once.
+    answered: dict[str, int] = {}
+
+    def writer(memo: str):
+        with founded.app_context():
+            answered[memo] = post_grouped(get_session(), EntrySpec(DAY, memo, _legs(), "manual"))
+
+    with flush_held(monkeypatch, libpq_url(db_url)) as holder, \
+            psycopg.connect(libpq_url(db_url)) as chain:
+        chain.execute("SELECT 1 FROM chain_head FOR UPDATE")
+        threads = [threading.Thread(target=writer, args=("first",))]
+        threads[0].start()
+        deadline = time.monotonic() + 10
+        while not holder.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                 "AND query LIKE '%%ledger_append%%'").fetchone()[0]:
+            assert time.monotonic() < deadline, "the first call never waited for the chain"
+            time.sleep(0.02)
+        threads += [threading.Thread(target=writer, args=(f"queued {n}",)) for n in range(3)]
+        for thread in threads[1:]:
+            thread.start()
+        time.sleep(0.5)  # their requests sent, waiting behind the first call
+        assert answered == {}
+        chain.rollback()
+        for thread in threads[1:]:
+            thread.join(10)
+        assert sorted(answered) == ["queued 0", "queued 1", "queued 2"]  # the flush still held
+        assert served.flushes == 0
+    threads[0].join(10)
+    assert answered["first"] == 2 and sorted(answered.values()) == [2, 3, 4, 5]
+    assert served.batches == 2
+
+
 @PG_ONLY
 def test_no_appender_answering_the_entry_is_posted_directly(founded):
     engine = founded.extensions["ledger.engine"]
@@ -353,6 +413,20 @@ def test_the_appender_warns_once_of_each_transaction_held_open_past_its_limit(fo
             post("again")
             post("and again")
             assert len(told) == 2 and told[1].startswith(f"session {holder_again} (")
+
+
+@PG_ONLY
+def test_an_idle_appender_still_looks_for_transactions_held_open(founded, db_url):
+    # Nothing to flush (no writer, or only batches committed durably): the flushing thread wakes to look.
+    told: list[str] = []
+    with _serving(founded, db_url, warn=told.append, held_after=0) as server, \
+            psycopg.connect(libpq_url(db_url)) as reader:
+        holder = _holding_a_snapshot(reader)
+        deadline = time.monotonic() + 10
+        while not told:
+            assert time.monotonic() < deadline, "the idle appender never looked"
+            time.sleep(0.05)
+        assert told[0].startswith(f"session {holder} (") and server.flushes == 0
 
 
 def test_only_this_users_processes_are_read_on_either_end():

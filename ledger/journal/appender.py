@@ -7,12 +7,13 @@ call the database themselves: each validates its entry from the cached facts and
 to the appender and waits for its answer. The appender reads every request that has arrived,
 concatenates them in arrival order into one call (the chain's one total order; entry numbers
 shifted, accounts merged, the batch stamped with its latest writer's time) and sends it as one
-autocommit statement whose commit does not wait for the WAL flush, so the chain is free for the
-next batch at once. A second thread then waits for one flush past every batch committed so far
-(``append.FLUSHED``) and only then answers their writers: ``ok`` and each one's entry id, on
-disk. While a batch is in the database the next one gathers in the socket buffers: a batch is as
-large as the writers waiting, one round trip and one chain lock for all of them, and the server
-does no queueing at all (the in-database queue of ``ledger_post`` costs each writer a call, a
+autocommit statement. A request alone commits without waiting for the WAL flush, so the chain
+is free for the next writer at once; a second thread then waits for one flush past every batch
+committed so far (``append.FLUSHED``) and only then answers their writers: ``ok`` and each one's
+entry id, on disk. A batch of two or more, writers queueing, commits synchronously and is
+answered as soon as its call returns (``durable``). While a batch is in the database the next one
+gathers in the socket buffers: a batch is as large as the writers waiting, one round trip and one
+chain lock for all of them, and the server does no queueing at all (the in-database queue of ``ledger_post`` costs each writer a call, a
 turn and a wake-up: ``docs/performance.md``, "Twenty-fourth pass").
 
 When the batch's call does not answer ``ok`` — a writer's cached facts stale, a period closed,
@@ -61,6 +62,9 @@ from ledger.journal.models import APPEND_PARAMS
 _FRAME = struct.Struct(">I")
 #: At most this many entries in one call; the rest wait for the next batch.
 BATCH = 256
+#: The flushing thread, with nothing to flush, wakes at most this often (seconds) to look for
+#: sessions holding a transaction open (``Appender.warn``).
+IDLE_LOOK = 0.5
 #: A frame longer than this is not a writer's request: its connection is closed.
 MAX_FRAME = 64 << 20
 
@@ -75,9 +79,25 @@ _CONCATENATED = [i for i, (_n, _k, a) in enumerate(APPEND_PARAMS)
 # ``ledger_append`` with ``refuse`` and ``checked`` false: a refusal is an answer, and the writers'
 # cached facts are checked by the call itself (step 1).
 # Bandit B608 silenced: the types are constants (models.APPEND_PARAMS); every value is a parameter.
-_CALL = wire.Statement("SELECT o_status, o_first_id FROM ledger_append("  # nosec B608
-                       + ", ".join(f"%s::{k}[]" if a else f"%s::{k}" for _n, k, a in APPEND_PARAMS)
-                       + ", false, false)")
+_ARGS = ", ".join(f"%s::{k}[]" if a else f"%s::{k}" for _n, k, a in APPEND_PARAMS)
+_CALL = wire.Statement(f"SELECT o_status, o_first_id FROM ledger_append({_ARGS}, false, false)")  # nosec B608
+#: The same call committed synchronously (the connection's commits are not): answered once it returns.
+_CALL_DURABLE = wire.Statement(  # nosec B608
+    f"SELECT a.o_status, a.o_first_id FROM ledger_append({_ARGS}, false, false) a "
+    "CROSS JOIN (SELECT set_config('synchronous_commit', 'on', true)) s")
+#: A batch of at least this many requests commits synchronously (``_CALL_DURABLE``): see ``durable``.
+DURABLE_FROM = 2
+
+
+def durable(batch_size: int) -> bool:
+    """Whether a batch of ``batch_size`` requests is committed synchronously and answered as soon
+    as its call returns, rather than committed at once and answered after the flushing thread's
+    flush. A lone request means no writer is waiting: its early release lets the next writer's call
+    run during its flush. Two or more mean writers queue: waiting for the flush in the call (one
+    fsync, 0.09 ms on the 2026-12-05 machine) costs less than a flush of its own — a transaction,
+    a round trip and a thread's hand-off — and the writers arriving meanwhile make the next batch
+    larger (docs/performance.md, twenty-sixth pass)."""
+    return batch_size >= DURABLE_FROM
 
 
 #: The sessions of this database but the appender's own (the first ``%s``) whose open transaction
@@ -261,18 +281,19 @@ class Appender:
     until ``stop`` is set. ``connect`` opens a database connection (psycopg's, autocommit).
 
     Two threads, two connections. The appending thread reads the writers' requests and appends
-    each batch with a commit it does not wait to see flushed (``synchronous_commit`` off on its
-    connection), so the chain is free for the next batch at once; it hands the batch's answers to
-    the flushing thread, which waits for the WAL flush past every commit handed to it (one
-    ``append.FLUSHED``: a synchronous commit of its own, after theirs) and only then answers their
-    writers. Batches are appended during the previous ones' flush, and one flush covers every
-    batch committed before it: an answered entry is on disk.
+    each batch. A batch of one commits without waiting for the flush (``synchronous_commit`` off on
+    its connection), so the chain is free for the next batch at once, and goes to the flushing
+    thread, which waits for the WAL flush past every commit handed to it (one ``append.FLUSHED``:
+    a synchronous commit of its own, after theirs) and only then answers their writers; batches
+    are appended during the previous ones' flush, and one flush covers every batch committed
+    before it. A larger batch commits synchronously and its writers are answered at once
+    (``durable``). Either way an answered entry is on disk.
 
     ``warn``, when given, is told (``holder_warning``) of each session of the database that has
     held a transaction open for more than ``held_after`` seconds, once a transaction: such a
     session keeps every version of the rows each append updates in place, and the append path
     slows down the longer it stays (docs/performance.md, twenty-fifth pass). The flushing thread
-    looks after a flush, at most every ``min(held_after, 30)`` seconds."""
+    looks after a flush, or when idle, at most every ``min(held_after, 30)`` seconds."""
 
     def __init__(self, dsn: str, path: str, connect: Callable[[str], psycopg.Connection] | None = None,
                  warn: Callable[[str], None] | None = None, held_after: float = 60.0):
@@ -314,13 +335,10 @@ class Appender:
                 for key, _mask in sel.select(0 if pending else 0.2):
                     sock = key.fileobj
                     if sock is listener:
-                        conn, _addr = listener.accept()
-                        if not same_user(conn):  # only this user's writers are read (``marshal``)
-                            conn.close()
-                            continue
-                        conn.setblocking(True)
-                        sel.register(conn, selectors.EVENT_READ)
-                        buffers[conn] = bytearray()
+                        for conn in _accepted(listener):  # every writer waiting: their requests batch together
+                            conn.setblocking(True)
+                            sel.register(conn, selectors.EVENT_READ)
+                            buffers[conn] = bytearray()
                         continue
                     try:
                         data = sock.recv(1 << 16)
@@ -341,6 +359,10 @@ class Appender:
                     answers = self._append([r for _s, r in batch])
                     if answers is None:
                         _lost(sock for sock, _r in batch)
+                    elif durable(len(batch)):  # on disk already: answered now
+                        for (sock, _r), answer in zip(batch, answers, strict=True):
+                            with contextlib.suppress(OSError):  # a writer gone away: its entry stands
+                                _send(sock, answer)
                     else:
                         with self._wake:
                             self._flushing.append(([sock for sock, _r in batch], answers))
@@ -366,8 +388,9 @@ class Appender:
     def _append(self, requests: list[list]) -> list[tuple] | None:
         """Each request's answer, or ``None`` when the database connection was lost (the batch's
         fate unknown)."""
+        call = _CALL_DURABLE if durable(len(requests)) else _CALL
         try:
-            status, first_id = _CALL.one(self.conn, _texts(merged(requests)))
+            status, first_id = call.one(self.conn, _texts(merged(requests)))
         except psycopg.OperationalError:
             return self._reconnect()
         except (psycopg.Error, *_MALFORMED):
@@ -380,7 +403,7 @@ class Appender:
         answers = []
         for request in requests:  # nothing was written: each alone, with its own answer
             try:
-                status, first_id = _CALL.one(self.conn, _texts(_checked(request)))
+                status, first_id = call.one(self.conn, _texts(_checked(request)))
             except psycopg.OperationalError:
                 return self._reconnect()
             except psycopg.Error as exc:
@@ -404,21 +427,25 @@ class Appender:
         while True:
             with self._wake:
                 while not self._flushing and not self.stop.is_set():
-                    self._wake.wait()
+                    if not self._wake.wait(self._until_look()):
+                        break  # time to look for sessions holding a transaction open
                 handed, self._flushing = self._flushing, []
-            if not handed:
+            if not handed and self.stop.is_set():
                 break  # stopped, and nothing left to answer
             try:
                 if conn is None:
                     conn = self.connect(self.dsn)
-                wire.FLUSHED.rows(conn, ())
-                self.flushes += 1
+                if handed:
+                    wire.FLUSHED.rows(conn, ())
+                    self.flushes += 1
             except psycopg.Error:
                 if conn is not None:
                     conn.close()
                 conn = None
                 for socks, _answers in handed:
                     _lost(socks)
+                if not handed:  # the look's connection failed: the next look in its time
+                    self._next_look = time.monotonic() + min(self.held_after, 30.0)
                 continue
             for socks, answers in handed:
                 for sock, answer in zip(socks, answers, strict=True):
@@ -431,6 +458,11 @@ class Appender:
                 conn = None
         if conn is not None:
             conn.close()
+
+    def _until_look(self) -> float | None:
+        """How long the flushing thread, idle, waits before it looks for sessions holding a
+        transaction open (``None``: it never looks); at least ``IDLE_LOOK`` seconds."""
+        return None if self.warn is None else max(IDLE_LOOK, self._next_look - time.monotonic())
 
     def _look_for_holders(self, conn: psycopg.Connection) -> None:
         """``warn`` of each session newly found holding a transaction open past ``held_after``."""
@@ -467,6 +499,21 @@ def _frames(buf: bytearray) -> tuple[list, bool]:
             requests.append(None)
         del buf[:_FRAME.size + size]
     return requests, False
+
+
+def _accepted(listener: socket.socket) -> list[socket.socket]:
+    """Every connection waiting at ``listener`` (non-blocking) from this user's processes: only
+    theirs are read (``marshal``); another's is closed."""
+    accepted = []
+    while True:
+        try:
+            conn, _addr = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return accepted
+        if same_user(conn):
+            accepted.append(conn)
+        else:
+            conn.close()
 
 
 def _lost(socks) -> None:
