@@ -82,8 +82,8 @@ _CONCATENATED = [i for i, (_n, _k, a) in enumerate(APPEND_PARAMS)
 _ARGS = ", ".join(f"%s::{k}[]" if a else f"%s::{k}" for _n, k, a in APPEND_PARAMS)
 _CALL = wire.Statement(f"SELECT o_status, o_first_id FROM ledger_append({_ARGS}, false, false)")  # nosec B608
 #: The same call committed synchronously (the connection's commits are not): answered once it returns.
-_CALL_DURABLE = wire.Statement(  # nosec B608
-    f"SELECT a.o_status, a.o_first_id FROM ledger_append({_ARGS}, false, false) a "
+_CALL_DURABLE = wire.Statement(
+    f"SELECT a.o_status, a.o_first_id FROM ledger_append({_ARGS}, false, false) a "  # nosec B608
     "CROSS JOIN (SELECT set_config('synchronous_commit', 'on', true)) s")
 #: A batch of at least this many requests commits synchronously (``_CALL_DURABLE``): see ``durable``.
 DURABLE_FROM = 2
