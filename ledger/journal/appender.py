@@ -13,8 +13,9 @@ committed so far (``append.FLUSHED``) and only then answers their writers: ``ok`
 entry id, on disk. A batch of two or more, writers queueing, commits synchronously and is
 answered as soon as its call returns (``durable``). While a batch is in the database the next one
 gathers in the socket buffers: a batch is as large as the writers waiting, one round trip and one
-chain lock for all of them, and the server does no queueing at all (the in-database queue of ``ledger_post`` costs each writer a call, a
-turn and a wake-up: ``docs/performance.md``, "Twenty-fourth pass").
+chain lock for all of them, and the server does no queueing at all (the in-database queue of
+``ledger_post`` costs each writer a call, a turn and a wake-up: ``docs/performance.md``,
+"Twenty-fourth pass").
 
 When the batch's call does not answer ``ok`` — a writer's cached facts stale, a period closed,
 a key used twice, a sum past BIGINT — nothing was written, and each request is appended again
