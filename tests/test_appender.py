@@ -277,6 +277,38 @@ def test_writers_queued_behind_a_call_are_answered_without_waiting_for_the_flush
 
 
 @PG_ONLY
+def test_the_appender_connects_again_when_its_connection_is_lost(founded, served, db_url):
+    # Its backend ended between batches (an administrator's pg_terminate_backend, a restart): the
+    # appender sees its connection's end, connects again and keeps serving through the new one.
+    def post(memo: str, key: str | None = None) -> int:
+        got: list[int] = []
+
+        def writer():
+            with founded.app_context():
+                got.append(post_grouped(get_session(), EntrySpec(DAY, memo, _legs(), "manual", idempotency_key=key)))
+
+        thread = threading.Thread(target=writer, daemon=True)
+        thread.start()
+        thread.join(10)
+        assert got, f"{memo!r} was never answered"  # an appender not watching its new connection
+        return got[0]
+
+    assert post("before") == 2
+    first = served.conn.info.backend_pid
+    with psycopg.connect(libpq_url(db_url), autocommit=True) as admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s)", [first]).fetchone()[0]
+        deadline = time.monotonic() + 10
+        while served.conn.closed or served.conn.info.backend_pid == first:
+            assert time.monotonic() < deadline, "the appender never connected again"
+            time.sleep(0.02)
+    assert post("after", key="after") == 3
+    assert [post(f"then {n}") for n in range(3)] == [4, 5, 6]
+    assert served.entries == 5  # every one of them through the appender, the new connection's
+    with founded.app_context():
+        assert verify(get_session()).ok
+
+
+@PG_ONLY
 def test_no_appender_answering_the_entry_is_posted_directly(founded):
     engine = founded.extensions["ledger.engine"]
     appender.attach(engine, "/nonexistent/appender.sock")

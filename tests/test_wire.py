@@ -83,6 +83,22 @@ def test_an_error_is_psycopgs_own_and_the_connection_goes_on(conn):
 
 
 @pg_only
+def test_a_call_sent_ahead_is_answered_when_read_and_its_error_raised_there(conn):
+    import psycopg
+
+    slow = wire.Statement("SELECT 10 / %s::int FROM pg_sleep(0.2)")
+    slow.send(conn, [5])
+    assert conn.pgconn.is_busy()  # sent, the server still at it: the caller's time is its own
+    assert wire.answer(conn) == (b"2",)
+    slow.send(conn, [0])
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        wire.answer(conn)
+    assert slow.one(conn, [2]) == (b"5",)  # the connection goes on
+    wire.Statement("SELECT 1 WHERE %s::boolean").send(conn, [False])
+    assert wire.answer(conn) is None
+
+
+@pg_only
 def test_a_statement_is_prepared_once_a_connection_and_again_when_dropped(conn):
     ask = wire.Statement("SELECT %s::int + 1")
     count = wire.Statement("SELECT count(*) FROM pg_prepared_statements WHERE name = %s")

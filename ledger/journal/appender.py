@@ -11,9 +11,11 @@ autocommit statement. A request alone commits without waiting for the WAL flush,
 is free for the next writer at once; a second thread then waits for one flush past every batch
 committed so far (``append.FLUSHED``) and only then answers their writers: ``ok`` and each one's
 entry id, on disk. A batch of two or more, writers queueing, commits synchronously and is
-answered as soon as its call returns (``durable``). While a batch is in the database the next one
-gathers in the socket buffers: a batch is as large as the writers waiting, one round trip and one
-chain lock for all of them, and the server does no queueing at all (the in-database queue of
+answered as soon as its call returns (``durable``). A call is sent without waiting for it
+(``wire.Statement.send``): while the server runs it the appender answers the batch before and
+reads the requests arriving, which make the next batch, sent the moment the answer is in. A batch
+is as large as the writers waiting, one round trip and one chain lock for all of them, and the
+server does no queueing at all (the in-database queue of
 ``ledger_post`` costs each writer a call, a turn and a wake-up: ``docs/performance.md``,
 "Twenty-fourth pass").
 
@@ -288,7 +290,10 @@ class Appender:
     a synchronous commit of its own, after theirs) and only then answers their writers; batches
     are appended during the previous ones' flush, and one flush covers every batch committed
     before it. A larger batch commits synchronously and its writers are answered at once
-    (``durable``). Either way an answered entry is on disk.
+    (``durable``). Either way an answered entry is on disk. The appending thread watches its
+    connection's socket with the writers': a call is sent (``_start``) and its answer read
+    (``_finish``) when it is in, the next batch's call sent before the last one's writers are
+    answered; a connection that ends is replaced, and the new one's socket watched.
 
     ``warn``, when given, is told (``holder_warning``) of each session of the database that has
     held a transaction open for more than ``held_after`` seconds, once a transaction: such a
@@ -306,6 +311,7 @@ class Appender:
         self.conn: psycopg.Connection | None = None
         self.stop = threading.Event()
         self.batches = self.entries = self.flushes = 0  # what it has done, for its operator
+        self._connections = 0  # appending connections opened: a new one's socket is watched
         self._flushing: list[tuple[list, list]] = []
         self._wake = threading.Condition()
 
@@ -327,14 +333,28 @@ class Appender:
         buffers: dict[socket.socket, bytearray] = {}
         pending: list[tuple[socket.socket, list]] = []
         self.conn = self._appending_connection()
+        db_fd, connections = self.conn.pgconn.socket, self._connections
+        sel.register(db_fd, selectors.EVENT_READ, "db")
+        in_flight: list | None = None  # the batch whose call the server is running
         flusher = threading.Thread(target=self._flush_loop, name="ledger-appender-flush", daemon=True)
         flusher.start()
         if ready:
             ready()
         try:
             while not self.stop.is_set():
-                for key, _mask in sel.select(0 if pending else 0.2):
+                done = None
+                for key, _mask in sel.select(0 if pending and in_flight is None else 0.2):
                     sock = key.fileobj
+                    if key.data == "db":  # the call's answer, or the connection's end
+                        try:
+                            if self._answer_in() and in_flight is not None:
+                                done, in_flight = in_flight, None
+                        except psycopg.OperationalError:
+                            self._reconnect()
+                            if in_flight is not None:
+                                _lost(sock for sock, _r in in_flight)
+                                in_flight = None
+                        continue
                     if sock is listener:
                         for conn in _accepted(listener):  # every writer waiting: their requests batch together
                             conn.setblocking(True)
@@ -355,19 +375,27 @@ class Appender:
                     pending.extend((sock, request) for request in requests)
                     if too_long:
                         _lost([sock])  # not a writer of this version: its EOF closes it
-                if pending:
+                answers = None if done is None else self._finish([r for _s, r in done], sent=True)
+                # The next batch's call goes before this one's answers: the server works while
+                # the appender answers and reads.
+                while pending and in_flight is None:
                     batch, pending = pending[:BATCH], pending[BATCH:]
-                    answers = self._append([r for _s, r in batch])
-                    if answers is None:
+                    try:
+                        sent = self._start([r for _s, r in batch])
+                    except psycopg.OperationalError:
+                        self._reconnect()
                         _lost(sock for sock, _r in batch)
-                    elif durable(len(batch)):  # on disk already: answered now
-                        for (sock, _r), answer in zip(batch, answers, strict=True):
-                            with contextlib.suppress(OSError):  # a writer gone away: its entry stands
-                                _send(sock, answer)
-                    else:
-                        with self._wake:
-                            self._flushing.append(([sock for sock, _r in batch], answers))
-                            self._wake.notify()
+                        continue
+                    if sent:
+                        in_flight = batch
+                    else:  # a malformed request: each alone, now
+                        self._answer(batch, self._finish([r for _s, r in batch], sent=False))
+                if done is not None:
+                    self._answer(done, answers)
+                if connections != self._connections:  # connected again: watch the new socket
+                    sel.unregister(db_fd)
+                    db_fd, connections = self.conn.pgconn.socket, self._connections
+                    sel.register(db_fd, selectors.EVENT_READ, "db")
         finally:
             with self._wake:
                 self._wake.notify()
@@ -382,21 +410,50 @@ class Appender:
                 self.conn.close()
 
     def _appending_connection(self) -> psycopg.Connection:
+        self._connections += 1
         conn = self.connect(self.dsn)
         conn.execute("SET synchronous_commit = off")  # the flushing thread waits for the flush
         return conn
 
     def _append(self, requests: list[list]) -> list[tuple] | None:
         """Each request's answer, or ``None`` when the database connection was lost (the batch's
-        fate unknown)."""
-        call = _CALL_DURABLE if durable(len(requests)) else _CALL
+        fate unknown): ``_start`` and ``_finish`` in one, as ``serve`` runs them around its work."""
         try:
-            status, first_id = call.one(self.conn, _texts(merged(requests)))
+            sent = self._start(requests)
         except psycopg.OperationalError:
             return self._reconnect()
-        except (psycopg.Error, *_MALFORMED):
-            status = b"error"
+        return self._finish(requests, sent)
+
+    def _start(self, requests: list[list]) -> bool:
+        """Send the call of ``requests`` as one batch without waiting for it (``_finish`` reads
+        its answer); ``False`` when one is not ``ledger_append``'s arguments (nothing sent).
+        ``OperationalError`` when the connection is lost."""
         self.batches += 1
+        try:
+            (_CALL_DURABLE if durable(len(requests)) else _CALL).send(self.conn, _texts(merged(requests)))
+        except _MALFORMED:
+            return False
+        return True
+
+    def _answer_in(self) -> bool:
+        """Whether the call sent has its answer in (reading what has arrived, without waiting);
+        ``OperationalError`` when the connection is lost."""
+        self.conn.pgconn.consume_input()
+        return not self.conn.pgconn.is_busy()
+
+    def _finish(self, requests: list[list], sent: bool) -> list[tuple] | None:
+        """Each request's answer once the batch's call (``sent``) has answered: when it did not
+        answer ``ok``, nothing was written and each is appended again alone, with its own answer.
+        ``None`` when the database connection was lost (the batch's fate unknown)."""
+        call = _CALL_DURABLE if durable(len(requests)) else _CALL
+        status = b"error"
+        if sent:
+            try:
+                status, first_id = wire.answer(self.conn)
+            except psycopg.OperationalError:
+                return self._reconnect()
+            except psycopg.Error:
+                pass
         if status == b"ok":
             first = int(first_id)
             self.entries += len(requests)
@@ -416,6 +473,20 @@ class Appender:
             answers.append((status.decode(), wire.as_int(first_id), None))
             self.entries += status == b"ok"
         return answers
+
+    def _answer(self, batch: list[tuple[socket.socket, list]], answers: list[tuple] | None) -> None:
+        """Answer ``batch``'s writers: lost (``None``), at once when the batch was committed
+        durably, else after the flushing thread's flush."""
+        if answers is None:
+            _lost(sock for sock, _r in batch)
+        elif durable(len(batch)):  # on disk already
+            for (sock, _r), answer in zip(batch, answers, strict=True):
+                with contextlib.suppress(OSError):  # a writer gone away: its entry stands
+                    _send(sock, answer)
+        else:
+            with self._wake:
+                self._flushing.append(([sock for sock, _r in batch], answers))
+                self._wake.notify()
 
     def _reconnect(self) -> None:
         try:

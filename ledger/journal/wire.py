@@ -68,12 +68,7 @@ class Statement:
         """The answer's rows, each column its text (``None`` for NULL), for ``params``."""
         pg = conn.pgconn
         values = [text(v) for v in params]
-        names = _prepared.get(conn)
-        if names is None:
-            names = _prepared[conn] = set()
-        if self.name not in names:
-            self._prepare(conn)
-            names.add(self.name)
+        self._prepared_on(conn)
         result = pg.exec_prepared(self.name, values)
         if result.status not in _OK and result.error_field(pq.DiagnosticField.SQLSTATE) == _GONE.encode():
             self._prepare(conn)  # prepared before, dropped since: once more
@@ -81,13 +76,42 @@ class Statement:
         _check(conn, result)
         return [tuple(result.get_value(r, c) for c in range(result.nfields)) for r in range(result.ntuples)]
 
+    def send(self, conn: psycopg.Connection, params: Sequence) -> None:
+        """Send the call without waiting for its answer (``answer`` reads it): the caller works
+        while the server does. A parameter with no text raises before anything is sent."""
+        values = [text(v) for v in params]
+        self._prepared_on(conn)
+        conn.pgconn.send_query_prepared(self.name, values)
+
     def one(self, conn: psycopg.Connection, params: Sequence) -> tuple[bytes | None, ...] | None:
         """The answer's one row, or ``None`` when it has none."""
         rows = self.rows(conn, params)
         return rows[0] if rows else None
 
+    def _prepared_on(self, conn: psycopg.Connection) -> None:
+        names = _prepared.get(conn)
+        if names is None:
+            names = _prepared[conn] = set()
+        if self.name not in names:
+            self._prepare(conn)
+            names.add(self.name)
+
     def _prepare(self, conn: psycopg.Connection) -> None:
         _check(conn, conn.pgconn.prepare(self.name, self.sql))
+
+
+def answer(conn: psycopg.Connection) -> tuple[bytes | None, ...] | None:
+    """The first row of the answer to the call ``Statement.send`` sent on ``conn`` (``None`` when it
+    has none), waiting for it unless ``conn.pgconn.is_busy()`` is false; its error raised as
+    ``Statement.rows`` raises it."""
+    pg = conn.pgconn
+    result = None
+    while (last := pg.get_result()) is not None:  # the call's result, then the end of its results
+        result = result or last
+    if result is None:
+        raise psycopg.OperationalError("the connection was lost before the answer")
+    _check(conn, result)
+    return tuple(result.get_value(0, c) for c in range(result.nfields)) if result.ntuples else None
 
 
 @functools.lru_cache(maxsize=64)
