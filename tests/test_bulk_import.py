@@ -24,6 +24,7 @@ from ledger.core import chart
 from ledger.core.errors import ValidationError
 from ledger.core.money import minor_formatter, places
 from ledger.core.text import text_problem
+from ledger.db import from_stored
 from ledger.journal import bulk, importer
 from ledger.journal.balances import balance
 from ledger.journal.models import Entry, Posting
@@ -225,6 +226,51 @@ def test_sqlite_reads_the_lines_in_a_reader_process_gone_when_the_import_ends(fo
     readers = {int(p) for p in pids.read_text().split()}
     assert len(readers) == 1 and os.getpid() not in readers
     assert _gone(readers.pop())
+
+
+@ONLY_FORKED
+def test_the_reader_process_adds_up_each_whole_batch_for_the_maintained_tables(founded, runner, tmp_path, monkeypatch):
+    """The reader adds up each batch's legs by month and account (``bulk.tally``) on its core; the
+    writer uses those sums for a batch written whole and adds up itself one that skipped a key."""
+    monkeypatch.setattr(importer, "CHUNK", 3)
+    monkeypatch.setattr(importer, "BATCH", dict.fromkeys(importer.BATCH, 7))
+    summed: list[bool] = []
+    real = bulk.write
+
+    def write(session, drafts, accounts, months=None):
+        summed.append(months is not None)
+        return real(session, drafts, accounts, months)
+    monkeypatch.setattr(bulk, "write", write)
+
+    def lines(keys):
+        return "".join(json.dumps({"key": f"k{i}", "date": f"2026-{1 + i % 3:02d}-1{i % 9}", "memo": "m", "postings": [
+            {"account": chart.CASH, "amount": f"{i}.25", "commodity": "USD"},
+            {"account": chart.capital("ana" if i % 2 else "ben"), "amount": f"-{i}.25", "commodity": "USD"}]}) + "\n"
+            for i in keys)
+
+    first = tmp_path / "first.jsonl"
+    first.write_text(lines(range(21)))
+    result = runner.invoke(args=["import", str(first)])
+    assert result.exit_code == 0, result.output
+    assert summed == [True, True, True]  # three batches of 7, each added up by the reader
+    again = tmp_path / "again.jsonl"
+    again.write_text(lines(range(17, 38)))  # its first batch's keys partly known
+    summed.clear()
+    result = runner.invoke(args=["import", str(again)])
+    assert result.exit_code == 0, result.output
+    assert "imported 17 entries" in result.output
+    assert summed[-3:] == [False, True, True]  # the first written without 17..20: added up by the writer
+    with founded.app_context():
+        s = get_session()
+        report = full_verify(s)  # the maintained balances and month totals, recomputed from the postings
+        assert report.ok, report.problems
+        expected = sum(Decimal(f"{i}.25") for i in range(38))
+        assert balance(s, chart.CASH) == expected
+        months = dict(s.execute(sa.text(
+            "SELECT t.month, sum(t.balance) FROM account_month_total t JOIN account a ON a.id = t.account_id "
+            "WHERE a.name = :cash GROUP BY t.month"), {"cash": chart.CASH}).all())
+        assert {m: from_stored(v) for m, v in months.items()} == {
+            f"2026-{1 + r:02d}": sum(Decimal(f"{i}.25") for i in range(38) if i % 3 == r) for r in range(3)}
 
 
 def test_batches_across_chunks_and_slow_lines_between_them_keep_the_file_order(founded, runner, tmp_path, monkeypatch):

@@ -33,7 +33,7 @@ import datetime as dt
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from operator import attrgetter
@@ -314,10 +314,12 @@ def _foreign_keys(raw, on: bool) -> bool:
     return raw.execute("PRAGMA foreign_keys").fetchone()[0] == int(on)
 
 
-def write(session: Session, drafts: Sequence[Draft], accounts: Accounts) -> None:
+def write(session: Session, drafts: Sequence[Draft], accounts: Accounts, months: dict[tuple, int] | None = None) -> None:
     """Append ``drafts`` to the chain, in order, in the session's transaction (the caller commits).
     Raises ``ValidationError``/``Conflict`` before anything is written when the books refuse a
-    date (``guard_dates``) or an account the drafts were checked against has changed since."""
+    date (``guard_dates``) or an account the drafts were checked against has changed since.
+    ``months`` is ``tally(drafts)`` when the caller has it (the import's reader process adds it up
+    on the other core); else it is added up here."""
     if not drafts:
         return
     postgres = session.get_bind().dialect.name == "postgresql"
@@ -331,9 +333,9 @@ def write(session: Session, drafts: Sequence[Draft], accounts: Accounts) -> None
     # MAINTAINED TABLES: each engine's writer below adds the batch to them (``_maintain``).
     if postgres:
         claim_numbers(session, head.seq, len(drafts))
-        seq, prev = _postgres_rows(session, drafts, head.seq, head.hash, now)
+        seq, prev = _postgres_rows(session, drafts, head.seq, head.hash, now, months)
     else:
-        seq, prev = _sqlite_write(session, drafts, head.seq, head.hash, now)
+        seq, prev = _sqlite_write(session, drafts, head.seq, head.hash, now, months)
     session.execute(update(ChainHead).where(ChainHead.id == 1).values(seq=seq, hash=prev))
     head_moved(session)
 
@@ -371,7 +373,7 @@ COPY_CHUNK = 500
 
 
 def _postgres_rows(session: Session, drafts: Sequence[Draft], seq: int, prev: str,
-                   now: dt.datetime) -> tuple[int, str]:
+                   now: dt.datetime, summed: dict[tuple, int] | None) -> tuple[int, str]:
     """Number and hash ``drafts`` after ``seq``/``prev``, ``COPY`` the postings, then the entries
     that seal them (each ``COPY`` fires migration 0020's statement triggers once, over its
     transition table), then add them to the maintained tables; returns the new head. The rows'
@@ -381,7 +383,7 @@ def _postgres_rows(session: Session, drafts: Sequence[Draft], seq: int, prev: st
     entries at a time, and each piece's entries are hashed while the server stores it."""
     stamp = now.isoformat()
     entry_rows: list[str] = []
-    months: dict[tuple, int] = defaultdict(int)
+    months: dict[tuple, int] = defaultdict(int) if summed is None else summed
     sha = hashlib.sha256
     cursor = session.connection().connection.driver_connection.cursor()
     try:
@@ -399,7 +401,8 @@ def _postgres_rows(session: Session, drafts: Sequence[Draft], seq: int, prev: st
                     digest = sha(f"{prev}{d.head}{n}{d.tail}".encode()).hexdigest()
                     entry_rows.append(f"{n}{d.copy_entry}{prev}\t{digest}\t{stamp}\n")
                     prev = digest
-                    _tally(d, months)
+                    if summed is None:
+                        _tally(d, months)
         with cursor.copy("COPY entry (id, date, memo, source_type, source_ref, idempotency_key, prev_hash, hash, "
                          "created_at) FROM STDIN") as copy:
             copy.write("".join(entry_rows))
@@ -410,7 +413,7 @@ def _postgres_rows(session: Session, drafts: Sequence[Draft], seq: int, prev: st
 
 
 def _sqlite_write(session: Session, drafts: Sequence[Draft], seq: int, prev: str,
-                  now: dt.datetime) -> tuple[int, str]:
+                  now: dt.datetime, summed: dict[tuple, int] | None) -> tuple[int, str]:
     """Number and hash ``drafts`` after ``seq``/``prev``, write them (``_sqlite_rows``) and add
     them to the maintained tables from Python aggregates; returns the new head. The entries'
     rows are built here, as ``_sqlite_rows`` inserts them (dates and the stamp bound as
@@ -422,7 +425,7 @@ def _sqlite_write(session: Session, drafts: Sequence[Draft], seq: int, prev: str
     first = seq + 1
     postings: list[tuple] = []
     entries: list[tuple] = []
-    months: dict[tuple, int] = defaultdict(int)
+    months: dict[tuple, int] = defaultdict(int) if summed is None else summed
     sha = hashlib.sha256
     add_postings = postings.extend
     add_entry = entries.append
@@ -434,7 +437,8 @@ def _sqlite_write(session: Session, drafts: Sequence[Draft], seq: int, prev: str
             day = days[d.date] = (bind_date(d.date), d.date.isoformat()[:7])
         add_entry((seq, day[0], d.memo, SOURCE, d.key, d.key, prev, digest, stamp))
         add_postings([(seq, account_id, commodity, stored) for account_id, commodity, stored in d.legs])
-        _tally(d, months, day[1])
+        if summed is None:
+            _tally(d, months, day[1])
         prev = digest
     _sqlite_rows(session, postings, entries, first, seq)
     _maintain(session, months)
@@ -454,6 +458,14 @@ def _binder(conn, column) -> Callable:
         adapt = adapters.get((type(value), protocol))
         return adapt(value) if adapt is not None else value
     return bind
+
+
+def tally(drafts: Iterable[Draft], months: dict[tuple, int]) -> dict[tuple, int]:
+    """``months`` (a ``defaultdict(int)``) with ``drafts``' legs added, by ``(month, account id,
+    commodity)``: what ``write`` adds to the maintained tables for them."""
+    for d in drafts:
+        _tally(d, months)
+    return months
 
 
 def _tally(d: Draft, months: dict[tuple, int], month: str | None = None) -> None:

@@ -24,6 +24,7 @@ import re
 import signal
 import sys
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TextIO
@@ -424,6 +425,13 @@ def _read_ahead(engine: str) -> str:
     return READ_ALONE.get(engine, "inline")
 
 
+class _Batch(list):
+    """A batch's ``(line number, Draft)`` pairs, with their drafts' sums (``bulk.tally``) as the
+    forked reader adds them up on its core, for ``bulk.write``."""
+
+    months: dict[tuple, int] | None = None
+
+
 class _Forked(_Counting):
     """``_items`` in a process of its own, one item ahead of the writer.
 
@@ -476,17 +484,19 @@ class _Forked(_Counting):
         dumps, protocol = pickle.dumps, pickle.HIGHEST_PROTOCOL
         chunks: list[bytes] = []
         read = lines = 0
+        months: dict[tuple, int] = defaultdict(int)
 
         def flush() -> None:
-            nonlocal chunks, read, lines
-            send.send_bytes(dumps((self.take_bytes(), "batch", read, len(chunks)), protocol))
+            nonlocal chunks, read, lines, months
+            send.send_bytes(dumps((self.take_bytes(), "batch", read, len(chunks), dict(months)), protocol))
             for chunk in chunks:
                 send.send_bytes(chunk)
-            chunks, read, lines = [], 0, 0
+            chunks, read, lines, months = [], 0, 0, defaultdict(int)
 
         try:
             for kind, n, payload in _items(self.lines, self.accounts, self.currency, math.gcd(CHUNK, self.size), self):
                 if kind == "batch":
+                    bulk.tally((d for _lineno, d in payload), months)  # here, on the other core
                     chunks.append(dumps(payload, protocol))
                     read, lines = read + n, lines + len(payload)
                     payload.clear()  # (the drafts go now: ``_items`` holds the list until it reads on)
@@ -495,15 +505,15 @@ class _Forked(_Counting):
                     continue
                 if chunks:
                     flush()
-                send.send_bytes(dumps((self.take_bytes(), kind, n, payload), protocol))
+                send.send_bytes(dumps((self.take_bytes(), kind, n, payload, None), protocol))
             return 0
         except (BrokenPipeError, ConnectionResetError):
             return 1  # the writer has gone
         except BaseException as exc:  # noqa: BLE001 - the writer raises it
             try:
-                message = dumps((0, "error", 0, exc), protocol)
+                message = dumps((0, "error", 0, exc, None), protocol)
             except Exception:  # noqa: BLE001 - an error that does not pickle goes as its text
-                message = dumps((0, "error", 0, RuntimeError(f"the import's reader failed: {exc!r}")), protocol)
+                message = dumps((0, "error", 0, RuntimeError(f"the import's reader failed: {exc!r}"), None), protocol)
             try:
                 send.send_bytes(message)
             except OSError:
@@ -521,12 +531,13 @@ class _Forked(_Counting):
 
     def __iter__(self):
         while True:
-            read_bytes, kind, read, payload = self._receive()
+            read_bytes, kind, read, payload, months = self._receive()
             self.bytes += read_bytes
             if kind == "error":
                 raise payload
             if kind == "batch":
-                payload = [line for _ in range(payload) for line in self._receive()]
+                payload = _Batch(line for _ in range(payload) for line in self._receive())
+                payload.months = months
             self.done = kind == "end"
             yield kind, read, payload
             if self.done:
@@ -632,7 +643,9 @@ def _write_new(session: Session, batch: list[tuple[int, bulk.Draft]], accounts: 
         if d.key not in existing and d.key not in seen:
             seen.add(d.key)
             todo.append(d)
-    bulk.write(session, todo, accounts)
+    # The reader's sums are the batch's: of every draft, when none was skipped.
+    months = getattr(batch, "months", None) if len(todo) == len(batch) else None
+    bulk.write(session, todo, accounts, months)
     return todo, bool(existing)
 
 
