@@ -335,6 +335,15 @@ class Appender:
         self.conn = self._appending_connection()
         db_fd, connections = self.conn.pgconn.socket, self._connections
         sel.register(db_fd, selectors.EVENT_READ, "db")
+
+        def watch_connection() -> None:
+            """After a new appending connection, watch its socket (at once: the old one's number
+            may be a writer's next)."""
+            nonlocal db_fd, connections
+            if connections != self._connections:
+                sel.unregister(db_fd)
+                db_fd, connections = self.conn.pgconn.socket, self._connections
+                sel.register(db_fd, selectors.EVENT_READ, "db")
         in_flight: list | None = None  # the batch whose call the server is running
         flusher = threading.Thread(target=self._flush_loop, name="ledger-appender-flush", daemon=True)
         flusher.start()
@@ -351,6 +360,7 @@ class Appender:
                                 done, in_flight = in_flight, None
                         except psycopg.OperationalError:
                             self._reconnect()
+                            watch_connection()
                             if in_flight is not None:
                                 _lost(sock for sock, _r in in_flight)
                                 in_flight = None
@@ -392,10 +402,7 @@ class Appender:
                         self._answer(batch, self._finish([r for _s, r in batch], sent=False))
                 if done is not None:
                     self._answer(done, answers)
-                if connections != self._connections:  # connected again: watch the new socket
-                    sel.unregister(db_fd)
-                    db_fd, connections = self.conn.pgconn.socket, self._connections
-                    sel.register(db_fd, selectors.EVENT_READ, "db")
+                watch_connection()
         finally:
             with self._wake:
                 self._wake.notify()
