@@ -479,7 +479,8 @@ class _Forked(_Counting):
         """Send ``_items``' items (the reader's side). A batch is read and pickled ``CHUNK`` lines
         at a time (or a divisor of ``size`` that is not: a batch has ``size`` lines, as the other
         readers make it), and sent once it has ``size`` lines (or the next item is not a batch): as a
-        header saying how many pickled chunks follow, then the chunks — so the reader holds a
+        header saying how many pickled chunks follow, with the batch's sums for the maintained
+        tables (``bulk.tally``, added up here so that the writer need not), then the chunks — so the reader holds a
         batch as its bytes, a third of the memory of its drafts."""
         dumps, protocol = pickle.dumps, pickle.HIGHEST_PROTOCOL
         chunks: list[bytes] = []
