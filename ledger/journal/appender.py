@@ -103,6 +103,11 @@ def durable(batch_size: int) -> bool:
     return batch_size >= DURABLE_FROM
 
 
+def _call(batch_size: int) -> wire.Statement:
+    """The statement a batch of ``batch_size`` requests is appended with (``durable``)."""
+    return _CALL_DURABLE if durable(batch_size) else _CALL
+
+
 #: The sessions of this database but the appender's own (the first ``%s``) whose open transaction
 #: holds back the vacuum (a snapshot's ``backend_xmin``) and began more than ``%s`` seconds ago,
 #: the oldest first: each one's pid, who (its application's name, else its user), its state,
@@ -437,7 +442,7 @@ class Appender:
         ``OperationalError`` when the connection is lost."""
         self.batches += 1
         try:
-            (_CALL_DURABLE if durable(len(requests)) else _CALL).send(self.conn, _texts(merged(requests)))
+            _call(len(requests)).send(self.conn, _texts(merged(requests)))
         except _MALFORMED:
             return False
         return True
@@ -452,7 +457,7 @@ class Appender:
         """Each request's answer once the batch's call (``sent``) has answered: when it did not
         answer ``ok``, nothing was written and each is appended again alone, with its own answer.
         ``None`` when the database connection was lost (the batch's fate unknown)."""
-        call = _CALL_DURABLE if durable(len(requests)) else _CALL
+        call = _call(len(requests))
         status = b"error"
         if sent:
             try:
@@ -524,7 +529,7 @@ class Appender:
                 for socks, _answers in handed:
                     _lost(socks)
                 if not handed:  # the look's connection failed: the next look in its time
-                    self._next_look = time.monotonic() + min(self.held_after, 30.0)
+                    self._look_later()
                 continue
             for socks, answers in handed:
                 for sock, answer in zip(socks, answers, strict=True):
@@ -543,11 +548,16 @@ class Appender:
         transaction open (``None``: it never looks); at least ``IDLE_LOOK`` seconds."""
         return None if self.warn is None else max(IDLE_LOOK, self._next_look - time.monotonic())
 
+    def _look_later(self) -> None:
+        """The next look for sessions holding a transaction open: ``held_after`` seconds from now,
+        30 at most."""
+        self._next_look = time.monotonic() + min(self.held_after, 30.0)
+
     def _look_for_holders(self, conn: psycopg.Connection) -> None:
         """``warn`` of each session newly found holding a transaction open past ``held_after``."""
         if self.warn is None or time.monotonic() < self._next_look:
             return
-        self._next_look = time.monotonic() + min(self.held_after, 30.0)
+        self._look_later()
         found = {}
         own = [conn.info.backend_pid] + ([self.conn.info.backend_pid] if self.conn is not None else [])
         for pid, who, state, seconds, began in _HOLDERS.rows(conn, (own, self.held_after)):

@@ -74,7 +74,7 @@ class Statement:
             self._prepare(conn)  # prepared before, dropped since: once more
             result = pg.exec_prepared(self.name, values)
         _check(conn, result)
-        return [tuple(result.get_value(r, c) for c in range(result.nfields)) for r in range(result.ntuples)]
+        return _rows(result)
 
     def send(self, conn: psycopg.Connection, params: Sequence) -> None:
         """Send the call without waiting for its answer (``answer`` reads it): the caller works
@@ -107,11 +107,18 @@ def answer(conn: psycopg.Connection) -> tuple[bytes | None, ...] | None:
     pg = conn.pgconn
     result = None
     while (last := pg.get_result()) is not None:  # the call's result, then the end of its results
-        result = result or last
+        if result is None:
+            result = last
     if result is None:
         raise psycopg.OperationalError("the connection was lost before the answer")
     _check(conn, result)
-    return tuple(result.get_value(0, c) for c in range(result.nfields)) if result.ntuples else None
+    rows = _rows(result)
+    return rows[0] if rows else None
+
+
+def _rows(result: pq.abc.PGresult) -> list[tuple[bytes | None, ...]]:
+    """A result's rows, each column its text (``None`` for NULL)."""
+    return [tuple(result.get_value(r, c) for c in range(result.nfields)) for r in range(result.ntuples)]
 
 
 @functools.lru_cache(maxsize=64)
